@@ -1,0 +1,64 @@
+# The verbs: `make run` serves the dashboard (on the sandbox store when no NEXT_API_TOKEN is set),
+# `make test` runs the whole suite, `make bench` measures, `make lint` checks style.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+SANDBOX_PORT ?= 8001
+export SANDBOX_PORT
+
+.PHONY: run test bench lint format system-deps clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-run: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@ $(VENV)/.installed-run
+
+run: $(VENV)/.installed-run
+	@DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py migrate --noinput --verbosity 0
+	@DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py ensure_demo_user
+	@if [ -z "$$NEXT_API_TOKEN" ]; then \
+	  echo "No NEXT_API_TOKEN: starting the sandbox store on 127.0.0.1:$(SANDBOX_PORT)"; \
+	  $(PY) -m dashboard.sandbox --host 127.0.0.1 --port $(SANDBOX_PORT) & \
+	  sandbox=$$!; trap 'kill $$sandbox 2>/dev/null' EXIT INT TERM; \
+	fi; \
+	echo "Dashboard: http://127.0.0.1:$(PORT)/"; \
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+# Debian's chromium drives the browser tests. Installed when missing and we are root;
+# otherwise say how.
+system-deps:
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "The tests need Debian packages:$$missing"; \
+	    echo "Install them with: sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+test: $(VENV)/.installed-dev system-deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) staticfiles

@@ -1,0 +1,186 @@
+"""Settings for the tickets dashboard, read from the environment.
+
+Defaults make `make run` work on a fresh machine; switching `DJANGO_DEBUG` off gives
+production-safe behaviour.
+"""
+
+import os
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name, default=""):
+    return os.environ.get(name, default).strip()
+
+
+def env_bool(name, default=False):
+    raw = os.environ.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false), not {raw!r}")
+
+
+def env_float(name, default):
+    raw = os.environ.get(name, "").strip()
+    if raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}") from None
+
+
+def env_int(name, default):
+    value = env_float(name, default)
+    if value != int(value):
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}")
+    return int(value)
+
+
+def env_list(name, default=()):
+    raw = os.environ.get(name, "")
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    return items or list(default)
+
+
+DEBUG = env_bool("DJANGO_DEBUG", default=False)
+
+SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("Set DJANGO_SECRET_KEY (or DJANGO_DEBUG=1 for local use).")
+    SECRET_KEY = "insecure-local-development-key-not-for-production-use-0123456789"
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+
+# --- The store API -------------------------------------------------------------------------
+
+NEXT_API_TOKEN = env_str("NEXT_API_TOKEN")
+NEXT_API_VERSION = env_str("NEXT_API_VERSION", "unstable")
+NEXT_STORE = env_str("NEXT_STORE")
+
+# With no token configured the dashboard talks to the built-in sandbox store, which `make run`
+# starts beside it on SANDBOX_PORT.
+SANDBOX = not NEXT_API_TOKEN
+SANDBOX_PORT = env_int("SANDBOX_PORT", 8001)
+SANDBOX_TOKEN = "sandbox-token"
+
+if env_str("NEXT_API_BASE_URL"):
+    NEXT_API_BASE_URL = env_str("NEXT_API_BASE_URL")
+elif NEXT_STORE and not SANDBOX:
+    NEXT_API_BASE_URL = f"https://{NEXT_STORE}.29next.store/api/admin/"
+elif SANDBOX:
+    NEXT_API_BASE_URL = f"http://127.0.0.1:{SANDBOX_PORT}/api/admin/"
+else:
+    raise ImproperlyConfigured("NEXT_API_TOKEN is set: also set NEXT_STORE or NEXT_API_BASE_URL.")
+if not NEXT_API_BASE_URL.endswith("/"):
+    NEXT_API_BASE_URL += "/"
+if SANDBOX:
+    NEXT_API_TOKEN = SANDBOX_TOKEN
+
+NEXT_API_CONNECT_TIMEOUT = env_float("NEXT_API_CONNECT_TIMEOUT", 3.0)
+NEXT_API_READ_TIMEOUT = env_float("NEXT_API_READ_TIMEOUT", 10.0)
+
+# --- Django --------------------------------------------------------------------------------
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.humanize",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "template_partials",
+    "dashboard",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+]
+
+ROOT_URLCONF = "dashboard.urls"
+WSGI_APPLICATION = "dashboard.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "dashboard.context_processors.store",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": env_str("DJANGO_DB_PATH") or BASE_DIR / "db.sqlite3",
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "ticket_list"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("DJANGO_TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "dashboard": {"handlers": ["console"], "level": env_str("DASHBOARD_LOG_LEVEL", "INFO")},
+    },
+}
