@@ -1,0 +1,10 @@
+"""A sandbox Next Commerce store: the Admin API's ticket endpoints over real HTTP.
+
+Standard library only, so it starts in a blink and runs without Django. Start it with
+`python -m dashboard.sandbox` or, in tests, `SandboxServer(port=0).start()`.
+"""
+
+from .data import SandboxData
+from .server import FAULT_MODES, SandboxServer
+
+__all__ = ["FAULT_MODES", "SandboxData", "SandboxServer"]

@@ -1,0 +1,79 @@
+"""`python -m dashboard.sandbox`: serve the sandbox store until SIGTERM or Ctrl-C."""
+
+import argparse
+import signal
+import sys
+import threading
+
+from .data import parse_timestamp
+from .server import FAULT_MODES, SandboxServer
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m dashboard.sandbox",
+        description="Serve a sandbox Next Commerce store (Admin API tickets) over HTTP.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--token", default="sandbox-token", help="the accepted bearer token")
+    parser.add_argument("--page-size", type=int, default=25)
+    parser.add_argument(
+        "--rate-limit",
+        type=int,
+        default=4,
+        help="requests per second per token, like the real store (0 = no limit)",
+    )
+    parser.add_argument("--latency-ms", type=int, default=0, help="delay added to every answer")
+    parser.add_argument("--fault", choices=FAULT_MODES, default="none")
+    parser.add_argument("--seed", type=int, default=29)
+    parser.add_argument("--tickets", type=int, default=360)
+    parser.add_argument(
+        "--anchor",
+        type=parse_timestamp,
+        default=None,
+        help="UTC time the seeded tickets lead up to (default: this hour)",
+    )
+    parser.add_argument(
+        "--arrivals-every",
+        type=float,
+        default=0,
+        help="add a new ticket every N seconds (0 = off)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    sandbox = SandboxServer(
+        host=args.host,
+        port=args.port,
+        token=args.token,
+        page_size=args.page_size,
+        rate_limit=args.rate_limit,
+        latency_ms=args.latency_ms,
+        seed=args.seed,
+        tickets=args.tickets,
+        anchor=args.anchor,
+        fault=args.fault,
+        arrivals_every=args.arrivals_every,
+    )
+    try:
+        sandbox.start()
+    except OSError as error:
+        print(f"Cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 2
+
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    print(f"Sandbox store serving {sandbox.base_url}", flush=True)
+    # Wake now and then: signal handlers only run between the main thread's bytecodes.
+    while not stopping.wait(0.5):
+        pass
+    sandbox.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""The Admin API endpoints the dashboard uses, answering as the real store does.
+
+Plain functions from a request to a `Response`; the HTTP plumbing, faults and rate limiting
+live in `server.py`. Errors look like Django REST framework's: `{"detail": "..."}` or field
+errors for filters.
+"""
+
+import json
+import re
+from dataclasses import dataclass, field
+
+from .data import SandboxData
+from .filters import FilterError, last_value
+from .pagination import (
+    BY_ID,
+    NEWEST_FIRST,
+    USERS_NEWEST_FIRST,
+    InvalidCursor,
+    Ordering,
+    page_link,
+    paginate,
+)
+
+API_PREFIX = "/api/admin/"
+API_VERSION = "unstable"
+VERSION_HEADER = "X-29next-API-Version"
+
+
+@dataclass
+class Request:
+    method: str
+    path: str  # the full path, e.g. "/api/admin/tickets/"
+    params: list[tuple[str, str]]
+    headers: dict[str, str]  # names lower-cased
+    host: str
+    query: str = ""  # as received, for the request log
+    body: bytes = b""
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def json_response(status: int, payload: object, headers: dict[str, str] | None = None):
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    return Response(status, body, headers=headers or {})
+
+
+def detail(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return json_response(status, {"detail": message}, headers)
+
+
+def bearer_token(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def check_credentials(request: Request, token: str) -> Response | None:
+    """401 unless the request carries the store's bearer token (DRF's wording)."""
+    given = bearer_token(request)
+    challenge = {"WWW-Authenticate": 'Bearer realm="api"'}
+    if given is None:
+        return detail(401, "Authentication credentials were not provided.", challenge)
+    if given != token:
+        return detail(401, "Invalid token.", challenge)
+    return None
+
+
+def check_version(request: Request) -> Response | None:
+    """400 unless the version header names the one version this API speaks."""
+    version = request.headers.get(VERSION_HEADER.lower())
+    if version is None:
+        return detail(400, f'Missing "{VERSION_HEADER}" header. Supported versions: unstable.')
+    if version.strip() != API_VERSION:
+        return detail(400, f'Invalid version in "{VERSION_HEADER}" header.')
+    return None
+
+
+def answer(request: Request, store: SandboxData, page_size: int) -> Response:
+    """Route an authenticated, versioned request to its endpoint."""
+    if request.method not in ("GET", "HEAD"):
+        return detail(405, f'Method "{request.method}" not allowed.', {"Allow": "GET, HEAD"})
+    route = request.path.removeprefix(API_PREFIX)
+    for pattern, endpoint in ROUTES:
+        match = pattern.match(route)
+        if match:
+            return endpoint(request, store, page_size, *match.groups())
+    return detail(404, "Not found.")
+
+
+def list_tickets(request: Request, store: SandboxData, page_size: int) -> Response:
+    try:
+        tickets = store.filter_tickets(request.params)
+    except FilterError as error:
+        return json_response(400, error.errors)
+    return _page_of(request, tickets, NEWEST_FIRST, page_size)
+
+
+def retrieve_ticket(request: Request, store: SandboxData, page_size: int, ticket_id: str):
+    # The comments endpoint answers with the whole Ticket too, as the spec says.
+    ticket = store.ticket(_as_id(ticket_id))
+    if ticket is None:
+        return detail(404, "No Ticket matches the given query.")
+    return json_response(200, ticket)
+
+
+def list_ticket_types(request: Request, store: SandboxData, page_size: int) -> Response:
+    return _page_of(request, store.filter_ticket_types(request.params), BY_ID, page_size)
+
+
+def retrieve_ticket_type(request: Request, store: SandboxData, page_size: int, type_id: str):
+    ticket_type = store.ticket_type(_as_id(type_id))
+    if ticket_type is None:
+        return detail(404, "No TicketType matches the given query.")
+    return json_response(200, ticket_type)
+
+
+def list_users(request: Request, store: SandboxData, page_size: int) -> Response:
+    return _page_of(request, store.filter_users(request.params), USERS_NEWEST_FIRST, page_size)
+
+
+def retrieve_user(request: Request, store: SandboxData, page_size: int, user_id: str):
+    user = store.user(_as_id(user_id))
+    if user is None:
+        return detail(404, "No User matches the given query.")
+    return json_response(200, user)
+
+
+def retrieve_product(request: Request, store: SandboxData, page_size: int, product_id: str):
+    product = store.product(_as_id(product_id))
+    if product is None:
+        return detail(404, "No Product matches the given query.")
+    return json_response(200, product)
+
+
+def _as_id(text: str) -> int | None:
+    # Only ASCII digits: int() would also accept "١٢", which no router would match.
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def _page_of(request: Request, rows: list[dict], ordering: Ordering, page_size: int):
+    try:
+        page = paginate(rows, ordering, last_value(request.params, "cursor"), page_size)
+    except InvalidCursor:
+        return detail(404, "Invalid cursor")
+    return json_response(
+        200,
+        {
+            "next": page_link(request.host, request.path, request.params, page.next_cursor),
+            "previous": page_link(request.host, request.path, request.params, page.previous_cursor),
+            "results": page.results,
+        },
+    )
+
+
+# DRF routers match any lookup without "/" or "."; a non-numeric id then finds nothing (404).
+ROUTES = [
+    (re.compile(r"^tickets/$"), list_tickets),
+    (re.compile(r"^tickets/([^/.]+)/$"), retrieve_ticket),
+    (re.compile(r"^tickets/([^/.]+)/comments/$"), retrieve_ticket),
+    (re.compile(r"^tickettypes/$"), list_ticket_types),
+    (re.compile(r"^tickettypes/([^/.]+)/$"), retrieve_ticket_type),
+    (re.compile(r"^users/$"), list_users),
+    (re.compile(r"^users/([^/.]+)/$"), retrieve_user),
+    (re.compile(r"^products/([^/.]+)/$"), retrieve_product),
+]

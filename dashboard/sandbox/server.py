@@ -1,0 +1,526 @@
+"""The sandbox store over real HTTP: threads, faults, a rate limit and a control API.
+
+`SandboxServer` is what tests and benchmarks start; `python -m dashboard.sandbox` wraps it for
+the command line. Every connection gets its own daemon thread, so a request held back by a
+fault never blocks another one, and every wait is on an event that `stop()` and `reset()` set.
+"""
+
+import contextlib
+import json
+import math
+import socket
+import sys
+import threading
+import time
+import traceback
+from collections import Counter, defaultdict, deque
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from socketserver import TCPServer
+from urllib.parse import parse_qsl, urlsplit
+
+from . import api
+from .api import API_PREFIX, Request, Response, detail, json_response
+from .data import SandboxData
+from .filters import FilterError
+
+CONTROL_PREFIX = "/__sandbox__/"
+
+FAULT_MODES = (
+    "none",
+    "server_error",
+    "unavailable",
+    "bad_gateway",
+    "slow",
+    "timeout",
+    "malformed",
+    "wrong_shape",
+    "rate_storm",
+    "token_rejected",
+    "disconnect",
+)
+SLOW_SECONDS = 4
+TIMEOUT_SECONDS = 30
+
+# Answer meaning "close the connection without a word".
+DROP = Response(0, b"")
+
+# What the infrastructure in front of the real store sends when it is in trouble.
+DJANGO_500_PAGE = (
+    '<!doctype html>\n<html lang="en">\n<head>\n  <title>Server Error (500)</title>\n</head>\n'
+    "<body>\n  <h1>Server Error (500)</h1><p></p>\n</body>\n</html>\n"
+)
+NGINX_502_PAGE = (
+    "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
+UNAVAILABLE_PAGE = (
+    "<html><body><h1>503 Service Unavailable</h1>\n"
+    "No server is available to handle this request.\n</body></html>\n"
+)
+TRUNCATED_JSON = b'{"next":null,"previous":null,"results":[{"id":1201,"subject":"Where is my ord'
+
+
+@dataclass
+class Settings:
+    fault: str = "none"
+    latency_ms: int = 0
+    rate_limit: int = 0
+    page_size: int = 25
+
+    def validated(self) -> "Settings":
+        if self.fault not in FAULT_MODES:
+            raise ValueError(
+                f"Unknown fault {self.fault!r}; choose one of {', '.join(FAULT_MODES)}"
+            )
+        for name in ("latency_ms", "rate_limit", "page_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be a whole number, 0 or more")
+        if self.page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        return self
+
+
+class RateLimiter:
+    """At most `limit` requests per key in any sliding second, counted as they arrive."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._windows: dict[str, deque[float]] = defaultdict(deque)
+
+    def admit(self, key: str, limit: int, now: float) -> int | None:
+        """None if the request may go ahead, else the whole seconds to wait (at least 1)."""
+        with self._lock:
+            window = self._windows[key]
+            while window and now - window[0] >= 1.0:
+                window.popleft()
+            if len(window) >= limit:
+                # Throttled requests are not counted, so waiting really frees a slot.
+                return max(1, math.ceil(window[0] + 1.0 - now))
+            window.append(now)
+            return None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._windows.clear()
+
+
+class Stats:
+    """What reached the API, for benchmarks and tests to check the client's manners."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.clear()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._counts = Counter()
+            self._arrivals: list[float] = []
+            self._requests: list[str] = []
+            self._paths = Counter()
+            self._statuses = Counter()
+
+    def arrived(self, path: str, query: str, now: float) -> None:
+        with self._lock:
+            self._counts["calls"] += 1
+            self._arrivals.append(now)
+            self._requests.append(f"{path}?{query}" if query else path)
+            self._paths[path] += 1
+
+    def count(self, name: str) -> None:
+        with self._lock:
+            self._counts[name] += 1
+
+    def answered(self, status: int) -> None:
+        with self._lock:
+            self._statuses[str(status)] += 1
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            arrivals = sorted(self._arrivals)
+            return {
+                "calls": self._counts["calls"],
+                "served": self._counts["served"],
+                "throttled": self._counts["throttled"],
+                "faulted": self._counts["faulted"],
+                "peak_per_second": peak_per_second(arrivals),
+                "arrivals": arrivals,
+                "requests": list(self._requests),
+                "paths": dict(self._paths),
+                "statuses": dict(self._statuses),
+            }
+
+
+def peak_per_second(arrivals: list[float]) -> int:
+    """The most arrivals within any sliding one-second window (sorted input)."""
+    peak, start = 0, 0
+    for end, moment in enumerate(arrivals):
+        while moment - arrivals[start] >= 1.0:
+            start += 1
+        peak = max(peak, end - start + 1)
+    return peak
+
+
+class SandboxServer:
+    """A stand-in for the store's Admin API, served over HTTP from a background thread.
+
+    `start()`, then point a client at `base_url` with `Authorization: Bearer <token>` and
+    `X-29next-API-Version: unstable`. `configure()`/`set_fault()` change how it behaves,
+    `stats()` tells what reached it, `reset()` undoes both, `stop()` ends it. `data` is the
+    `SandboxData` it serves. `fault` and `arrivals_every` are extras for the command line.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token: str = "sandbox-token",
+        page_size: int = 25,
+        rate_limit: int = 0,
+        latency_ms: int = 0,
+        seed: int = 29,
+        tickets: int = 360,
+        anchor: datetime | None = None,
+        fault: str = "none",
+        arrivals_every: float = 0,
+    ):
+        self.host = host
+        self.port = port
+        self.token = token
+        self.arrivals_every = arrivals_every
+        self.data = SandboxData(seed=seed, tickets=tickets, anchor=anchor)
+        self._defaults = Settings(fault, latency_ms, rate_limit, page_size).validated()
+        self._settings = replace(self._defaults)
+        self._lock = threading.Lock()
+        self._limiter = RateLimiter()
+        self._stats = Stats()
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._httpd: _HTTPServer | None = None
+        self._threads: list[threading.Thread] = []
+
+    # -- Life cycle --
+
+    def start(self) -> "SandboxServer":
+        if self._httpd is not None:
+            return self
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._httpd = _HTTPServer((self.host, self.port), self)
+        self.port = self._httpd.server_address[1]
+        self._spawn(self._httpd.serve_forever, 0.05)
+        if self.arrivals_every > 0:
+            self._spawn(self._keep_arriving)
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is None:
+            return
+        self._stopping.set()
+        self._wake.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        # Idle keep-alive connections would otherwise outlive the server.
+        for connection in list(self._connections):
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads = []
+        self._httpd = None
+
+    def __enter__(self) -> "SandboxServer":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    @property
+    def root_url(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}{API_PREFIX}"
+
+    # -- Controls --
+
+    def configure(self, **changes) -> dict:
+        """Change fault, latency_ms, rate_limit or page_size; returns the settings."""
+        unknown = set(changes) - set(asdict(self._defaults))
+        if unknown:
+            raise ValueError(f"Unknown setting(s): {', '.join(sorted(unknown))}")
+        with self._lock:
+            self._settings = replace(self._settings, **changes).validated()
+        return self.settings()
+
+    def set_fault(self, mode: str) -> dict:
+        return self.configure(fault=mode)
+
+    def settings(self) -> dict:
+        with self._lock:
+            return asdict(self._settings)
+
+    @property
+    def page_size(self) -> int:
+        return self._settings.page_size
+
+    def stats(self) -> dict:
+        return self._stats.snapshot()
+
+    def reset_stats(self) -> None:
+        self._stats.clear()
+
+    def reset(self) -> None:
+        """No fault, the constructor's other settings, clean stats and only seeded tickets."""
+        with self._lock:
+            self._settings = replace(self._defaults, fault="none")
+        self._limiter.clear()
+        self._stats.clear()
+        self.data.remove_added_tickets()
+        # Requests held by `slow` or `timeout` wake up and answer normally.
+        held, self._wake = self._wake, threading.Event()
+        held.set()
+
+    # -- Requests --
+
+    def handle(self, request: Request) -> Response:
+        if request.path.startswith(API_PREFIX):
+            response = self._handle_api(request)
+            if response is not DROP:
+                self._stats.answered(response.status)
+            return response
+        if request.path.startswith(CONTROL_PREFIX) or request.path == CONTROL_PREFIX[:-1]:
+            return self._handle_control(request)
+        if request.path == "/":
+            return json_response(200, self._index())
+        return detail(404, "Not found.")
+
+    def _handle_api(self, request: Request) -> Response:
+        now = time.monotonic()
+        self._stats.arrived(request.path, request.query, now)
+        settings = replace(self._settings)
+        if settings.rate_limit:
+            key = api.bearer_token(request) or ""
+            wait = self._limiter.admit(key, settings.rate_limit, now)
+            if wait is not None:
+                self._stats.count("throttled")
+                return _throttled(wait)
+        if settings.fault != "none":
+            self._stats.count("faulted")
+            response = self._fault(settings.fault)
+            if response is not None:
+                return response
+        if settings.latency_ms and self._pause(settings.latency_ms / 1000):
+            return DROP
+        self._stats.count("served")
+        return (
+            api.check_credentials(request, self.token)
+            or api.check_version(request)
+            or api.answer(request, self.data, settings.page_size)
+        )
+
+    def _fault(self, mode: str) -> Response | None:
+        """The response a fault forces, or None to carry on (after any delay)."""
+        if mode in ("slow", "timeout"):
+            seconds = SLOW_SECONDS if mode == "slow" else TIMEOUT_SECONDS
+            return DROP if self._pause(seconds) else None
+        if mode == "disconnect":
+            return DROP
+        html = "text/html; charset=utf-8"
+        responses = {
+            "server_error": lambda: Response(500, DJANGO_500_PAGE.encode(), html),
+            "unavailable": lambda: Response(503, UNAVAILABLE_PAGE.encode(), html),
+            "bad_gateway": lambda: Response(502, NGINX_502_PAGE.encode(), html),
+            "malformed": lambda: Response(200, TRUNCATED_JSON),
+            "wrong_shape": lambda: json_response(200, {"data": []}),
+            "rate_storm": lambda: _throttled(1),
+            "token_rejected": lambda: detail(
+                401, "Invalid token.", {"WWW-Authenticate": 'Bearer realm="api"'}
+            ),
+        }
+        return responses[mode]()
+
+    def _pause(self, seconds: float) -> bool:
+        """Wait, cut short by reset or stop; True if the server is stopping."""
+        self._wake.wait(seconds)
+        return self._stopping.is_set()
+
+    def _handle_control(self, request: Request) -> Response:
+        route = request.path.removeprefix(CONTROL_PREFIX).strip("/")
+        endpoints = {
+            ("", "GET"): lambda: json_response(200, self._index()),
+            ("control", "GET"): lambda: json_response(200, self.settings()),
+            ("control", "POST"): lambda: self._control_configure(request),
+            ("stats", "GET"): lambda: json_response(200, self.stats()),
+            ("reset", "POST"): self._control_reset,
+            ("tickets", "POST"): lambda: self._control_add_ticket(request),
+            ("count", "GET"): lambda: self._control_count(request),
+        }
+        endpoint = endpoints.get((route, request.method))
+        if endpoint:
+            return endpoint()
+        if any(known == route for known, _ in endpoints):
+            return detail(405, f'Method "{request.method}" not allowed.')
+        return detail(404, "Not found.")
+
+    def _control_configure(self, request: Request) -> Response:
+        try:
+            return json_response(200, self.configure(**_json_object(request.body)))
+        except ValueError as error:
+            return detail(400, str(error))
+
+    def _control_reset(self) -> Response:
+        self.reset()
+        return json_response(200, self.settings())
+
+    def _control_add_ticket(self, request: Request) -> Response:
+        try:
+            return json_response(201, self.data.add_ticket(**_json_object(request.body)))
+        except ValueError as error:
+            return detail(400, str(error))
+
+    def _control_count(self, request: Request) -> Response:
+        try:
+            return json_response(200, {"count": len(self.data.filter_tickets(request.params))})
+        except FilterError as error:
+            return json_response(400, error.errors)
+
+    def _index(self) -> dict:
+        return {
+            "name": "Next Commerce Admin API sandbox",
+            "api": self.base_url,
+            "version_header": f"{api.VERSION_HEADER}: {api.API_VERSION}",
+            "control": {
+                "settings": f"GET/POST {CONTROL_PREFIX}control",
+                "stats": f"GET {CONTROL_PREFIX}stats",
+                "reset": f"POST {CONTROL_PREFIX}reset",
+                "add_ticket": f"POST {CONTROL_PREFIX}tickets",
+                "count": f"GET {CONTROL_PREFIX}count?<ticket filters>",
+            },
+            "fault_modes": list(FAULT_MODES),
+            "tickets": len(self.data.tickets),
+        }
+
+    # -- Threads --
+
+    def _spawn(self, target, *args) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True, name="sandbox")
+        thread.start()
+        self._threads.append(thread)
+
+    def _keep_arriving(self) -> None:
+        # New tickets trickle in, so the wall board has something to show in a demo.
+        while not self._stopping.wait(self.arrivals_every):
+            self.data.add_ticket()
+
+
+def _throttled(wait: int) -> Response:
+    unit = "second" if wait == 1 else "seconds"
+    return detail(
+        429,
+        f"Request was throttled. Expected available in {wait} {unit}.",
+        {"Retry-After": str(wait)},
+    )
+
+
+def _json_object(body: bytes) -> dict:
+    if not body.strip():
+        return {}
+    try:
+        payload = json.loads(body)
+    except ValueError as error:
+        raise ValueError(f"The body is not JSON: {error}") from error
+    if not isinstance(payload, dict):
+        raise ValueError("The body must be a JSON object.")
+    return payload
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], sandbox: SandboxServer):
+        self.sandbox = sandbox
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer looks up the host's FQDN here, which can hang for seconds offline.
+        TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+    def handle_error(self, request, client_address) -> None:
+        # Clients that hang up (timeouts, stop()) are business as usual, not errors.
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "SandboxStore/1.0"
+    # Idle keep-alive connections are closed after this many seconds.
+    timeout = 120
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.sandbox._connections.add(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.sandbox._connections.discard(self.connection)
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    def log_message(self, format: str, *args) -> None:
+        # Benchmarks send thousands of requests; a line each would drown the output.
+        pass
+
+    def do_GET(self) -> None:
+        request = self._request()
+        try:
+            response = self.server.sandbox.handle(request)
+        except Exception:
+            traceback.print_exc()
+            response = detail(500, "Sandbox error; see the sandbox's output.")
+        if response is DROP:
+            self.close_connection = True
+            return
+        self._send(response)
+
+    do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_GET
+
+    def _request(self) -> Request:
+        url = urlsplit(self.path)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = 0
+        host, port = self.server.server_address[:2]
+        return Request(
+            method=self.command,
+            path=url.path,
+            params=parse_qsl(url.query, keep_blank_values=True),
+            query=url.query,
+            headers={name.lower(): value for name, value in self.headers.items()},
+            host=self.headers.get("Host") or f"{host}:{port}",
+            body=self.rfile.read(length) if length > 0 else b"",
+        )
+
+    def _send(self, response: Response) -> None:
+        self.send_response(response.status)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
