@@ -1,0 +1,81 @@
+import os
+
+import pytest
+from django.core.cache import cache
+
+from dashboard import store
+
+# Playwright's sync API runs an event loop in the test thread; the database calls beside it
+# are still synchronous.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+# A distinctive token, so a test can prove it never reaches a page or a log line.
+TEST_TOKEN = "tok_TEST_3f9a1c7e5b2d48a6"
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    from dashboard.sandbox.server import SandboxServer
+
+    server = SandboxServer(host="127.0.0.1", port=0, token=TEST_TOKEN)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def store_on_sandbox(request, settings):
+    """Every test talks to the sandbox over real HTTP unless it asks for a fake store."""
+    cache.clear()
+    if "fake_store" in request.fixturenames:
+        yield None
+        return
+    server = request.getfixturevalue("sandbox")
+    server.reset()
+    settings.NEXT_API_BASE_URL = server.base_url
+    settings.NEXT_API_TOKEN = TEST_TOKEN
+    yield server
+    server.reset()
+
+
+@pytest.fixture
+def fake_store(settings):
+    """For `responses`-based tests: a store URL nobody answers except the test's mocks."""
+    settings.NEXT_API_BASE_URL = "https://example.29next.store/api/admin/"
+    settings.NEXT_API_TOKEN = TEST_TOKEN
+    return settings.NEXT_API_BASE_URL
+
+
+@pytest.fixture
+def lead(django_user_model):
+    return django_user_model.objects.create_user("lead", password="a-long-test-password")
+
+
+@pytest.fixture
+def signed_in(client, lead):
+    client.force_login(lead)
+    return client
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": "/usr/bin/chromium",
+        "args": CHROMIUM_ARGS,
+    }
+
+
+def first_page(**filters):
+    return store.list_tickets(store.TicketQuery(**filters))

@@ -1,0 +1,348 @@
+"""The service module at its HTTP border: what it asks the store and how answers become data or
+errors. The store is mocked with `responses`; views meet the real sandbox elsewhere."""
+
+import logging
+from datetime import date
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+import requests
+import responses
+
+from dashboard import store
+from tests.conftest import TEST_TOKEN
+
+BASE = "https://example.29next.store/api/admin/"
+TICKETS = BASE + "tickets/"
+
+
+def ticket_json(**overrides):
+    ticket = {
+        "id": 7,
+        "subject": "Where is my order?",
+        "status": "open",
+        "priority": "high",
+        "channel": "email",
+        "requester": 31,
+        "from_email": "anna@example.com",
+        "assignee": 4,
+        "order": "100482",
+        "products": [12],
+        "tags": ["vip"],
+        "ticket_type": 2,
+        "created_at": "2026-11-20T09:14:00Z",
+        "updated_at": "2026-11-21T10:00:00Z",
+        "comments": [
+            {
+                "id": 70,
+                "body": "Hello",
+                "author": 31,
+                "from_email": None,
+                "created_at": "2026-11-20T09:14:00Z",
+                "is_public": True,
+                "attachments": [{"id": 1, "file": "https://cdn.test/a.jpg", "file_name": "a.jpg"}],
+            }
+        ],
+    }
+    ticket.update(overrides)
+    return ticket
+
+
+def page_json(results=None, next_url=None, previous_url=None):
+    return {
+        "next": next_url,
+        "previous": previous_url,
+        "results": [ticket_json()] if results is None else results,
+    }
+
+
+def sent_params(mocked):
+    return parse_qsl(urlsplit(mocked.calls[-1].request.url).query, keep_blank_values=True)
+
+
+@pytest.fixture(autouse=True)
+def mocked(fake_store):
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def test_every_filter_reaches_the_api_under_its_own_name(mocked):
+    mocked.get(TICKETS, json=page_json())
+    query = store.TicketQuery(
+        filter_text="anna",
+        id=7,
+        subject="order",
+        status=("new", "open"),
+        requester=31,
+        assignee=4,
+        order_number="100482",
+        product=(12, 40),
+        tags=("refund", "vip"),
+        ticket_type=2,
+        priority="high",
+        channel="email",
+        created_from=date(2026, 11, 1),
+        created_to=date(2026, 11, 30),
+        cursor="cD00ODY=",
+    )
+
+    store.list_tickets(query)
+
+    assert sent_params(mocked) == [
+        ("filter_text", "anna"),
+        ("id", "7"),
+        ("subject", "order"),
+        ("status", "new"),
+        ("status", "open"),
+        ("requester", "31"),
+        ("assignee", "4"),
+        ("order_number", "100482"),
+        ("product", "12"),
+        ("product", "40"),
+        ("tags", "refund"),
+        ("tags", "vip"),
+        ("ticket_type", "2"),
+        ("priority", "high"),
+        ("channel", "email"),
+        ("created_from", "2026-11-01"),
+        ("created_to", "2026-11-30"),
+        ("cursor", "cD00ODY="),
+    ]
+    assert {name for name, _ in sent_params(mocked)} == set(store.FILTER_NAMES) | {"cursor"}
+
+
+def test_empty_values_are_left_out(mocked):
+    mocked.get(TICKETS, json=page_json())
+    store.list_tickets(store.TicketQuery(filter_text="", status=(), priority=""))
+    assert sent_params(mocked) == []
+    assert mocked.calls[-1].request.url == TICKETS
+
+
+def test_sends_token_version_user_agent_and_timeouts(mocked, settings):
+    settings.NEXT_API_CONNECT_TIMEOUT = 2.5
+    settings.NEXT_API_READ_TIMEOUT = 9.0
+    mocked.get(TICKETS, json=page_json())
+
+    store.list_tickets(store.TicketQuery())
+
+    request = mocked.calls[-1].request
+    assert request.headers["Authorization"] == f"Bearer {TEST_TOKEN}"
+    assert request.headers["X-29next-API-Version"] == "unstable"
+    assert request.headers["User-Agent"].startswith("tickets-dashboard/")
+    assert request.req_kwargs["timeout"] == (2.5, 9.0)
+
+
+def test_one_pooled_session_serves_every_call(mocked):
+    mocked.get(TICKETS, json=page_json())
+    store.list_tickets(store.TicketQuery())
+    session = store._http()
+    store.list_tickets(store.TicketQuery())
+    assert store._http() is session
+    assert isinstance(session, requests.Session)
+
+
+def test_page_carries_cursors_taken_out_of_next_and_previous(mocked):
+    mocked.get(
+        TICKETS,
+        json=page_json(
+            next_url="http://api.example.org/accounts/?cursor=cD00ODY%3D%22",
+            previous_url="https://example.29next.store/api/admin/tickets/?status=open&cursor=cj0xJnA9NDg3",
+        ),
+    )
+    page = store.list_tickets(store.TicketQuery())
+    assert page.next_cursor == 'cD00ODY="'
+    assert page.previous_cursor == "cj0xJnA9NDg3"
+
+
+def test_next_page_is_asked_of_the_configured_store_never_the_link_host(mocked):
+    """A `next` link naming another host must not receive the token: only its cursor is used."""
+    mocked.get(TICKETS, json=page_json(next_url="https://evil.test/steal/?cursor=abc"))
+    page = store.list_tickets(store.TicketQuery(status=("open",)))
+
+    store.list_tickets(store.TicketQuery(status=("open",), cursor=page.next_cursor))
+
+    assert [urlsplit(call.request.url).netloc for call in mocked.calls] == [
+        "example.29next.store",
+        "example.29next.store",
+    ]
+    assert sent_params(mocked) == [("status", "open"), ("cursor", "abc")]
+
+
+def test_end_of_list_has_no_next_cursor(mocked):
+    mocked.get(TICKETS, json=page_json(next_url=None, previous_url=None))
+    page = store.list_tickets(store.TicketQuery())
+    assert page.next_cursor is None
+    assert page.previous_cursor is None
+
+
+def test_a_link_without_cursor_is_a_bad_response(mocked):
+    mocked.get(TICKETS, json=page_json(next_url="https://example.29next.store/api/admin/tickets/"))
+    with pytest.raises(store.BadResponse):
+        store.list_tickets(store.TicketQuery())
+
+
+def test_tickets_parse_into_frozen_dataclasses(mocked):
+    mocked.get(TICKETS, json=page_json())
+    ticket = store.list_tickets(store.TicketQuery()).tickets[0]
+
+    assert ticket.id == 7
+    assert ticket.created_at.isoformat() == "2026-11-20T09:14:00+00:00"
+    assert ticket.tags == ("vip",)
+    assert ticket.comment_count == 1
+    comment = ticket.comments[0]
+    assert comment.is_public is True
+    assert comment.attachments[0].url == "https://cdn.test/a.jpg"
+    assert comment.attachments[0].is_link
+    with pytest.raises(AttributeError):
+        ticket.subject = "changed"
+
+
+def test_unknown_enum_values_and_nulls_come_through_as_they_are(mocked):
+    odd = ticket_json(
+        status="on_hold",
+        channel="sms",
+        priority=None,
+        requester=None,
+        assignee=None,
+        ticket_type=None,
+        order=None,
+        subject=None,
+        from_email=None,
+        created_at=None,
+        tags=None,
+        products=None,
+        comments=[
+            {"id": 1, "body": None, "author": None, "created_at": None, "attachments": []},
+        ],
+    )
+    mocked.get(TICKETS, json=page_json(results=[odd]))
+
+    ticket = store.list_tickets(store.TicketQuery()).tickets[0]
+
+    assert (ticket.status, ticket.channel, ticket.priority) == ("on_hold", "sms", None)
+    assert ticket.subject == "" and ticket.order is None and ticket.created_at is None
+    assert ticket.tags == () and ticket.products == ()
+    assert ticket.comments[0].body == ""
+    assert ticket.comments[0].is_public is False  # not said to be public: shown as internal
+
+
+@pytest.mark.parametrize(
+    "url, is_link",
+    [
+        ("https://cdn.test/a.pdf", True),
+        ("HTTP://cdn.test/a.pdf", True),
+        ("javascript:alert(1)", False),
+        ("data:text/html,<script>alert(1)</script>", False),
+        ("/relative/path.pdf", False),
+        ("", False),
+    ],
+)
+def test_only_http_attachments_are_links(url, is_link):
+    assert store.Attachment(id=1, file_name="f", url=url).is_link is is_link
+
+
+def test_comments_are_in_thread_order(mocked):
+    comments = [
+        {"id": 3, "created_at": "2026-11-21T10:00:00Z", "attachments": []},
+        {"id": 1, "created_at": "2026-11-20T10:00:00Z", "attachments": []},
+        {"id": 2, "created_at": "2026-11-20T10:00:00", "attachments": []},
+    ]
+    mocked.get(TICKETS + "7/", json=ticket_json(comments=comments))
+    assert [c.id for c in store.get_ticket(7).comments] == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    "status, error",
+    [
+        (401, store.TokenRejected),
+        (403, store.TokenRejected),
+        (429, store.RateLimited),
+        (500, store.StoreUnavailable),
+        (502, store.StoreUnavailable),
+        (503, store.StoreUnavailable),
+        (504, store.StoreUnavailable),
+        (400, store.BadResponse),
+    ],
+)
+def test_http_errors_become_the_exception_family(mocked, status, error):
+    mocked.get(TICKETS, status=status, json={"detail": "nope"}, headers={"Retry-After": "1"})
+    with pytest.raises(error) as raised:
+        store.list_tickets(store.TicketQuery())
+    assert isinstance(raised.value, store.TicketsAPIError)
+    assert raised.value.message
+
+
+def test_404_with_a_cursor_is_an_invalid_cursor(mocked):
+    mocked.get(TICKETS, status=404, json={"detail": "Invalid cursor"})
+    with pytest.raises(store.InvalidCursor) as raised:
+        store.list_tickets(store.TicketQuery(cursor="forged"))
+    assert "start again from the top" in raised.value.message
+
+
+def test_404_for_a_ticket_is_not_found(mocked):
+    mocked.get(TICKETS + "99/", status=404, json={"detail": "No Ticket matches the given query."})
+    with pytest.raises(store.TicketNotFound):
+        store.get_ticket(99)
+
+
+def test_timeout_and_connection_errors(mocked):
+    mocked.get(TICKETS, body=requests.ReadTimeout("read timed out"))
+    with pytest.raises(store.StoreTimeout):
+        store.list_tickets(store.TicketQuery())
+    mocked.replace(responses.GET, TICKETS, body=requests.ConnectionError("refused"))
+    with pytest.raises(store.StoreUnavailable):
+        store.list_tickets(store.TicketQuery())
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<html>Gateway</html>",
+        "[1, 2]",
+        '{"data": []}',
+        '{"results": {"id": 1}}',
+        '{"results": [{"subject": "no id"}]}',
+        '{"results": ["not an object"]}',
+        '{"results": [{"id": 1, "comments": "nope"}]}',
+        '{"results": [{"id": 1, "comments": [{"id": 2, "attachments": "x"}]}]}',
+    ],
+)
+def test_unreadable_answers_are_bad_responses(mocked, body):
+    mocked.get(TICKETS, body=body, content_type="application/json")
+    with pytest.raises(store.BadResponse):
+        store.list_tickets(store.TicketQuery())
+
+
+def test_errors_and_logs_never_carry_the_token(mocked, caplog):
+    caplog.set_level(logging.DEBUG)
+    for status in (401, 404, 429, 500):
+        mocked.upsert(responses.GET, TICKETS, status=status, json={"detail": TEST_TOKEN})
+        with pytest.raises(store.TicketsAPIError) as raised:
+            store.list_tickets(store.TicketQuery(cursor="c"))
+        assert TEST_TOKEN not in str(raised.value) + raised.value.message
+    assert caplog.records
+    assert TEST_TOKEN not in caplog.text
+
+
+def test_ticket_types_walk_every_page_and_are_cached(mocked):
+    mocked.get(
+        BASE + "tickettypes/",
+        match=[responses.matchers.query_param_matcher({})],
+        json={
+            "next": BASE + "tickettypes/?cursor=p2",
+            "previous": None,
+            "results": [{"id": 1, "name": "Refund request"}],
+        },
+    )
+    mocked.get(
+        BASE + "tickettypes/",
+        match=[responses.matchers.query_param_matcher({"cursor": "p2"})],
+        json={"next": None, "previous": None, "results": [{"id": 2, "name": "Shipping"}]},
+    )
+
+    assert store.ticket_types(fetch=False) is None
+    types = store.ticket_types()
+    assert {i: t.name for i, t in types.items()} == {1: "Refund request", 2: "Shipping"}
+    assert store.ticket_types() == types
+    assert store.ticket_types(fetch=False) == types
+    assert len(mocked.calls) == 2
