@@ -1,0 +1,13 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from dashboard import views
+
+urlpatterns = [
+    path("", views.ticket_list, name="ticket_list"),
+    path("tickets/<int:ticket_id>/", views.ticket_detail, name="ticket_detail"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,68 @@
+// Behaviour for the ticket list: the thread side panel. Everything works without this file;
+// it only keeps the list and an open thread side by side.
+(function () {
+  "use strict";
+
+  function panel() {
+    return document.getElementById("thread-panel");
+  }
+
+  function selectRow(ticketId) {
+    document.querySelectorAll("tr.is-selected").forEach(function (row) {
+      row.classList.remove("is-selected");
+    });
+    if (!ticketId) return;
+    var row = document.querySelector('tr[data-ticket-id="' + CSS.escape(ticketId) + '"]');
+    if (row) row.classList.add("is-selected");
+  }
+
+  function closeThread() {
+    var aside = panel();
+    if (!aside) return;
+    document.body.classList.remove("thread-open");
+    aside.replaceChildren();
+    selectRow(null);
+  }
+
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var aside = panel();
+    if (aside && event.detail.target === aside) {
+      document.body.classList.add("thread-open");
+      var thread = aside.querySelector("[data-ticket-id]");
+      selectRow(thread ? thread.getAttribute("data-ticket-id") : null);
+      aside.scrollTop = 0;
+      var heading = aside.querySelector("h2");
+      if (heading) {
+        heading.setAttribute("tabindex", "-1");
+        heading.focus({ preventScroll: true });
+      }
+    }
+  });
+
+  // Field errors come back with the filters when the input is still wrong; a new attempt
+  // starts clean.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var form = event.detail.elt;
+    if (!form || form.id !== "filters") return;
+    form.querySelectorAll(".field-error").forEach(function (error) {
+      error.remove();
+    });
+    form.querySelectorAll(".has-error").forEach(function (field) {
+      field.classList.remove("has-error");
+    });
+  });
+
+  document.addEventListener("click", function (event) {
+    var close = event.target.closest("[data-close-thread]");
+    if (close && panel() && panel().contains(close)) {
+      event.preventDefault();
+      closeThread();
+    }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && document.body.classList.contains("thread-open")) {
+      closeThread();
+    }
+  });
+})();

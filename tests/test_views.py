@@ -1,0 +1,271 @@
+"""The list and thread views through Django's test client, against the sandbox over real HTTP."""
+
+import re
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from django.urls import reverse
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+ROW_ID = re.compile(r'<tr data-ticket-id="(\d+)"')
+MORE = re.compile(r'class="button load-more" href="([^"]+)"\s+hx-get="([^"]+)"')
+
+
+def row_ids(response):
+    return [int(i) for i in ROW_ID.findall(response.content.decode())]
+
+
+def more_url(response):
+    match = MORE.search(response.content.decode())
+    if not match:
+        return None
+    href, hx_get = (value.replace("&amp;", "&") for value in match.groups())
+    assert href == hx_get  # the same URL with and without JavaScript
+    return href
+
+
+def expected_ids(sandbox, query_string):
+    return [t["id"] for t in sandbox.data.filter_tickets(parse_qsl(query_string))]
+
+
+def walk_load_more(client, query_string):
+    """Load the list, then follow "Load more" as HTMX does, until the end of the list."""
+    response = client.get(f"/?{query_string}" if query_string else "/", follow=True)
+    assert response.status_code == 200
+    ids = row_ids(response)
+    url = more_url(response)
+    pages = 1
+    while url:
+        response = client.get(url, **HTMX)
+        assert response.status_code == 200
+        assert b"<html" not in response.content
+        ids += row_ids(response)
+        url = more_url(response)
+        pages += 1
+    return ids, pages, response
+
+
+def test_signed_out_people_are_sent_to_sign_in_with_the_bookmark_kept(client):
+    response = client.get("/?status=open&priority=high")
+    assert response.status_code == 302
+    login = urlsplit(response["Location"])
+    assert login.path == reverse("login")
+    assert dict(parse_qsl(login.query))["next"] == "/?status=open&priority=high"
+
+
+def test_signing_in_returns_to_the_bookmark(client, lead):
+    response = client.post(
+        "/accounts/login/",
+        {"username": "lead", "password": "a-long-test-password", "next": "/?status=open"},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/?status=open"
+
+
+def test_list_shows_the_first_page_of_the_api(signed_in, sandbox):
+    response = signed_in.get("/")
+    assert response.status_code == 200
+    assert row_ids(response) == expected_ids(sandbox, "")[: sandbox.page_size]
+    assert response["Vary"] and "HX-Request" in response["Vary"]
+    html = response.content.decode()
+    assert "Load more" in html
+    assert "<time datetime=" in html
+
+
+@pytest.mark.parametrize(
+    "query_string",
+    [
+        "",
+        "status=open&status=new",
+        "priority=high",
+        "channel=email",
+        "status=closed&priority=low",
+        "tags=vip",
+        "filter_text=order",
+        "created_from=2026-01-01",
+    ],
+)
+def test_walking_load_more_yields_exactly_the_apis_tickets_in_order(
+    signed_in, sandbox, query_string
+):
+    ids, pages, last = walk_load_more(signed_in, query_string)
+    expected = expected_ids(sandbox, query_string)
+    assert ids == expected
+    assert len(ids) == len(set(ids))
+    if len(expected) > sandbox.page_size:
+        assert pages > 1
+    assert b"End of list." in last.content or not expected
+
+
+def test_every_filter_reaches_the_api_and_the_list_matches(signed_in, sandbox):
+    ticket = next(
+        t
+        for t in sandbox.data.tickets
+        if t["requester"]
+        and t["assignee"]
+        and t["order"]
+        and t["products"]
+        and t["tags"]
+        and t["ticket_type"]
+        and t["status"] in ("new", "open", "pending", "solved", "closed")
+        and t["priority"]
+        and t["channel"] in ("email", "api", "dashboard", "customer_account")
+    )
+    day = ticket["created_at"][:10]
+    query_string = (
+        f"filter_text={ticket['id']}&id={ticket['id']}&subject={ticket['subject'][:5]}"
+        f"&status={ticket['status']}&requester={ticket['requester']}&assignee={ticket['assignee']}"
+        f"&order_number={ticket['order']}&product={ticket['products'][0]}&tags={ticket['tags'][0]}"
+        f"&ticket_type={ticket['ticket_type']}&priority={ticket['priority']}"
+        f"&channel={ticket['channel']}&created_from={day}&created_to={day}"
+    )
+    sandbox.reset_stats()
+
+    response = signed_in.get("/", dict(parse_qsl(query_string)), follow=True)
+
+    assert row_ids(response) == [ticket["id"]]
+    requests = sandbox.stats()["requests"]
+    asked = [path for path in requests if path.startswith("/api/admin/tickets/?")]
+    names = {name for name, _ in parse_qsl(urlsplit(asked[-1]).query)}
+    assert names == {
+        "filter_text", "id", "subject", "status", "requester", "assignee", "order_number",
+        "product", "tags", "ticket_type", "priority", "channel", "created_from", "created_to",
+    }  # fmt: skip
+
+
+def test_a_non_canonical_query_redirects_to_the_bookmark(signed_in):
+    response = signed_in.get("/?filter_text=&status=open&priority=&status=new&channel=")
+    assert response.status_code == 302
+    assert response["Location"] == "/?status=new&status=open"
+
+
+def test_filter_form_swap_returns_the_results_fragment_and_pushes_the_bookmark(signed_in):
+    response = signed_in.get("/?filter_text=&status=open&priority=high&channel=", **HTMX)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert html.lstrip().startswith('<main id="results"')
+    assert "<html" not in html
+    assert response["HX-Push-Url"] == "/?status=open&priority=high"
+
+
+def test_load_more_carries_filters_and_cursor(signed_in):
+    response = signed_in.get("/?status=closed&priority=low")
+    url = urlsplit(more_url(response))
+    params = parse_qsl(url.query)
+    assert url.path == "/"
+    assert params[:-1] == [("status", "closed"), ("priority", "low")]
+    assert params[-1][0] == "cursor" and params[-1][1]
+
+    fragment = signed_in.get(more_url(response), **HTMX)
+    assert fragment.content.decode().lstrip().startswith("<tr")
+    assert "HX-Push-Url" not in fragment
+
+
+def test_without_javascript_the_load_more_link_renders_a_full_page(signed_in):
+    url = more_url(signed_in.get("/?status=closed"))
+    response = signed_in.get(url)
+    assert response.status_code == 200
+    assert b"<html" in response.content
+    assert b"Back to the first page" in response.content
+    assert row_ids(response)
+
+
+@pytest.mark.parametrize(
+    "query_string",
+    ["id=abc", "status=bogus", "created_from=2026-02-30", "product=x", "priority=urgent"],
+)
+def test_invalid_input_shows_errors_and_calls_nothing_upstream(signed_in, sandbox, query_string):
+    sandbox.reset_stats()
+    response = signed_in.get(f"/?{query_string}")
+    assert response.status_code == 400
+    assert b"field-error" in response.content
+    assert sandbox.stats()["calls"] == 0
+
+
+def test_a_forged_cursor_says_start_again_from_the_top(signed_in):
+    response = signed_in.get("/?status=open&cursor=Zm9yZ2Vk", **HTMX)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "start again from the top" in html.lower()
+    assert 'href="/?status=open"' in html
+
+
+def test_a_cursor_that_is_not_even_a_cursor_is_refused_before_the_store(signed_in, sandbox):
+    sandbox.reset_stats()
+    response = signed_in.get("/?status=open&cursor=https://evil.test/x y")
+    assert response.status_code == 400
+    assert b"start again from the top" in response.content.lower()
+    assert sandbox.stats()["calls"] == 0
+
+
+def test_thread_opens_as_a_fragment_and_as_a_full_page(signed_in, sandbox):
+    ticket = max(sandbox.data.tickets[:50], key=lambda t: len(t["comments"]))
+    fragment = signed_in.get(f"/tickets/{ticket['id']}/", **HTMX)
+    page = signed_in.get(f"/tickets/{ticket['id']}/")
+
+    assert fragment.status_code == page.status_code == 200
+    assert b"<html" not in fragment.content and b"<html" in page.content
+    for response in (fragment, page):
+        html = response.content.decode()
+        comment_ids = [int(i) for i in re.findall(r'data-comment-id="(\d+)"', html)]
+        assert sorted(comment_ids) == sorted(c["id"] for c in ticket["comments"])
+    assert "HX-Request" in page["Vary"]
+
+
+def test_public_replies_and_internal_notes_are_labelled_in_words(signed_in, sandbox):
+    ticket = next(
+        t for t in sandbox.data.tickets if {c["is_public"] for c in t["comments"]} == {True, False}
+    )
+    html = signed_in.get(f"/tickets/{ticket['id']}/").content.decode()
+    assert "Public reply" in html
+    assert "Internal note" in html
+
+
+def test_an_unknown_ticket_is_a_clear_404(signed_in):
+    response = signed_in.get("/tickets/987654321/")
+    assert response.status_code == 404
+    assert b"no such ticket" in response.content.lower()
+
+
+def test_hostile_content_is_rendered_inert(signed_in, sandbox):
+    hostile = [
+        t
+        for t in sandbox.data.tickets
+        if "<script" in t["subject"].lower()
+        or any("<script" in (c["body"] or "").lower() for c in t["comments"])
+    ]
+    assert hostile
+    listing = signed_in.get("/").content.decode()
+    for ticket in hostile:
+        html = signed_in.get(f"/tickets/{ticket['id']}/").content.decode()
+        assert "<script>alert" not in html
+        assert "<img src=x" not in html and "<svg" not in html
+        assert 'href="javascript:' not in html
+    assert "<script>alert" not in listing and "<img src=x" not in listing
+
+
+def test_template_syntax_in_user_content_is_just_text(signed_in, sandbox):
+    ticket = next(t for t in sandbox.data.tickets if "{{" in t["subject"] or "{%" in t["subject"])
+    html = signed_in.get(f"/tickets/{ticket['id']}/").content.decode()
+    assert ticket["subject"].split("{")[0] in html
+    assert "{{" in html or "{%" in html
+
+
+def test_attachments_link_only_http_urls(signed_in, sandbox):
+    ticket = next(
+        t
+        for t in sandbox.data.tickets
+        if any(a["file"].startswith("javascript:") for c in t["comments"] for a in c["attachments"])
+    )
+    html = signed_in.get(f"/tickets/{ticket['id']}/").content.decode()
+    assert 'href="javascript:' not in html
+    assert "javascript:alert(1)" in html  # shown as text, not a link
+
+
+def test_store_faults_become_messages_never_500(signed_in, sandbox):
+    sandbox.set_fault("server_error")
+    response = signed_in.get("/?status=open")
+    assert response.status_code == 503
+    assert b"unavailable" in response.content
+    assert b"Try again" in response.content
+    assert b"Traceback" not in response.content
