@@ -1,0 +1,377 @@
+"""Sharing one access token's request budget between every process that uses it.
+
+The store allows `STORE_RATE_LIMIT` requests per `STORE_RATE_WINDOW` seconds per token, counted
+at arrival over a sliding window, and every gunicorn worker (on one machine, or on several that
+share a Redis) sends with the same token. So the budget is kept in one place that all of them
+see: files under `PACING_DIR` guarded by `flock` on one machine, or Redis when `REDIS_URL` is
+set. `dashboard/store.py` calls:
+
+- `wait_for_slot(token_key)` before every HTTP attempt: it blocks until the request may go
+  and records it, or raises `WaitTimeout`;
+- `single_flight(key, compute, ttl)` around each cacheable query, so that concurrent identical
+  queries, in any process, make one upstream call and share its answer (or its error).
+
+Keys and lock names are hashed before they reach a file name or a Redis key, so even a careless
+caller cannot write the access token to disk or to Redis.
+"""
+
+import contextlib
+import fcntl
+import hashlib
+import logging
+import os
+import secrets
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+logger = logging.getLogger(__name__)
+
+REDIS_PREFIX = "tickets-dashboard:pacing:"
+CACHE_PREFIX = "pacing:"
+
+# How long a single-flight lock may outlive a holder that died on Redis (a dead holder's flock
+# is released by the OS at once). Longer than a request lives under gunicorn's default 30 s
+# worker timeout, so a slow but live holder keeps it; short enough that a killed one blocks its
+# query only briefly. Expiry under a live holder only costs a duplicate upstream call.
+FLIGHT_LOCK_TTL = 45.0
+
+# Lock waiters poll; start fast so a short critical section costs little, back off so a long
+# one (an upstream call) costs little CPU.
+_POLL_FIRST = 0.005
+_POLL_MAX = 0.05
+
+
+class WaitTimeout(Exception):
+    """No request slot or lock became free within the allowed time."""
+
+
+def _digest(text):
+    return hashlib.sha256(str(text).encode()).hexdigest()[:32]
+
+
+# --- Settings ------------------------------------------------------------------------------
+
+
+def config():
+    """Every setting this module reads, with its default: read here and nowhere else."""
+    base_dir = Path(getattr(settings, "BASE_DIR", Path(__file__).resolve().parent.parent))
+    return SimpleNamespace(
+        redis_url=getattr(settings, "REDIS_URL", ""),
+        pacing_dir=Path(getattr(settings, "PACING_DIR", base_dir / "var" / "pacing")),
+        rate_limit=int(getattr(settings, "STORE_RATE_LIMIT", 4)),
+        rate_window=float(getattr(settings, "STORE_RATE_WINDOW", 1.0)),
+        rate_margin=float(getattr(settings, "STORE_RATE_MARGIN", 0.1)),
+        wait_timeout=float(getattr(settings, "STORE_WAIT_TIMEOUT", 20.0)),
+    )
+
+
+# --- Backends ------------------------------------------------------------------------------
+
+
+class Backend:
+    """Shared waiting logic; subclasses supply one non-blocking attempt at a slot or a lock."""
+
+    def _try_slot(self, key, rate, span, window):
+        """Record a call and return 0, or return the seconds until one may be recorded."""
+        raise NotImplementedError
+
+    def _try_lock(self, name, ttl):
+        """Return a handle for `_release`, or None when someone else holds the lock."""
+        raise NotImplementedError
+
+    def _release(self, handle):
+        raise NotImplementedError
+
+    def acquire_slot(self, key, rate, window, margin, timeout):
+        """Block until a call under `key` may be sent, record it, and return the seconds waited.
+
+        A call may go when fewer than `rate` calls were recorded in the last `window + margin`
+        seconds: the margin keeps jitter between our clock and the server's arrival times
+        from squeezing one call too many into a server-side window.
+        """
+        start = time.monotonic()
+        if rate <= 0:
+            return 0.0
+        deadline = None if timeout is None else start + timeout
+        while True:
+            wait = self._try_slot(key, rate, window + margin, window)
+            now = time.monotonic()
+            if wait <= 0:
+                return now - start
+            # Recorded calls never leave the window early, so when the next free slot lies
+            # beyond the deadline, waiting for it would only delay the same failure.
+            if deadline is not None and now + wait > deadline:
+                raise WaitTimeout(f"no request slot within {timeout:g} s")
+            # Sleep until the oldest call leaves the window; several waiters then race for
+            # it under the backend's lock and the losers sleep again.
+            time.sleep(max(wait, 0.001))
+
+    @contextlib.contextmanager
+    def lock(self, name, timeout, ttl=FLIGHT_LOCK_TTL):
+        """Hold a mutual-exclusion lock shared by all processes using this backend."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pause = _POLL_FIRST
+        while (handle := self._try_lock(name, ttl)) is None:
+            if deadline is not None and time.monotonic() + pause > deadline:
+                raise WaitTimeout(f"lock not acquired within {timeout:g} s")
+            time.sleep(pause)
+            pause = min(pause * 2, _POLL_MAX)
+        try:
+            yield
+        finally:
+            self._release(handle)
+
+
+class LocalBackend(Backend):
+    """Files under one directory, guarded by `flock`: every process on this machine shares them,
+    and a crashed process's locks are released by the OS."""
+
+    def __init__(self, directory):
+        self.directory = Path(directory)
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def rate_file(self, key):
+        return self.directory / f"rate-{_digest(key)}.log"
+
+    def lock_file(self, name):
+        return self.directory / f"lock-{_digest(name)}.lock"
+
+    def _open(self, path):
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+    def _try_slot(self, key, rate, span, window):
+        # flock conflicts between separate open() calls even within one process, so threads
+        # are serialised too. The file holds the send times of the last `rate` calls.
+        with os.fdopen(self._open(self.rate_file(key)), "r+b") as log:
+            fcntl.flock(log, fcntl.LOCK_EX)
+            now = time.time()
+            sent = []
+            for line in log.read().split():
+                with contextlib.suppress(ValueError):
+                    sent.append(float(line))
+            # Entries from before the window are spent. Entries far in the future can only
+            # come from a clock that jumped back: dropping them keeps a stale file from
+            # blocking for ever (small jumps, within one window, still count and delay).
+            sent = sorted(t for t in sent if now - span < t <= now + window)
+            if len(sent) >= rate:
+                return sent[len(sent) - rate] + span - now
+            sent = [*sent, now][-rate:]
+            log.seek(0)
+            log.write("".join(f"{t:.6f}\n" for t in sent).encode())
+            log.truncate()
+            log.flush()
+            return 0.0
+
+    def _try_lock(self, name, ttl):
+        # `ttl` is not needed here: the OS drops the flock of a process that dies.
+        path = self.lock_file(name)
+        while True:
+            fd = self._open(path)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                return None
+            # The holder before us deletes the file on release (so lock files do not pile up,
+            # one per query). If it did so after we opened it, we hold a lock on a file nobody
+            # else will open: let go and try again on the current one.
+            try:
+                current = os.stat(path)
+            except FileNotFoundError:
+                current = None
+            if current is not None and os.path.samestat(current, os.fstat(fd)):
+                return fd, path
+            os.close(fd)
+
+    def _release(self, handle):
+        fd, path = handle
+        try:
+            # Unlink while still holding the lock: see `_try_lock`.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        finally:
+            os.close(fd)
+
+
+# Both run atomically inside Redis. `TIME` is the Redis server's clock, so machines whose own
+# clocks disagree still share one window. Times are integer microseconds (exact in a double;
+# never concatenated into strings, which Lua would round to 14 digits).
+_SLOT_SCRIPT = """
+local rate = tonumber(ARGV[1])
+local span = tonumber(ARGV[2])
+local window = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], now + window + 1, '+inf')
+local count = redis.call('ZCARD', KEYS[1])
+if count < rate then
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(span / 1000) + 1000)
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], count - rate, count - rate, 'WITHSCORES')
+return math.max(tonumber(oldest[2]) + span - now, 1)
+"""
+
+_RELEASE_SCRIPT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+class RedisBackend(Backend):
+    """Redis, for several machines: a sorted set of send times per key, and `SET NX PX` locks
+    that expire if their holder dies."""
+
+    def __init__(self, url):
+        import redis  # optional dependency: only needed when REDIS_URL is set
+
+        # Timeouts so that a hung Redis fails a request instead of hanging a worker.
+        self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self._slot = self.client.register_script(_SLOT_SCRIPT)
+        self._unlock = self.client.register_script(_RELEASE_SCRIPT)
+
+    def rate_key(self, key):
+        return f"{REDIS_PREFIX}rate:{_digest(key)}"
+
+    def lock_key(self, name):
+        return f"{REDIS_PREFIX}lock:{_digest(name)}"
+
+    def _try_slot(self, key, rate, span, window):
+        micros = self._slot(
+            keys=[self.rate_key(key)],
+            args=[rate, int(span * 1e6), int(window * 1e6), secrets.token_hex(8)],
+        )
+        return int(micros) / 1e6
+
+    def _try_lock(self, name, ttl):
+        key, token = self.lock_key(name), secrets.token_hex(16)
+        if self.client.set(key, token, nx=True, px=max(int(ttl * 1000), 1)):
+            return key, token
+        return None
+
+    def _release(self, handle):
+        # Compare-and-delete: if our ttl ran out and someone else took the lock, it is theirs.
+        key, token = handle
+        self._unlock(keys=[key], args=[token])
+
+
+_backend = None
+_backend_lock = threading.Lock()
+
+
+def backend():
+    """The process's backend: Redis when `REDIS_URL` is set, else files under `PACING_DIR`."""
+    global _backend
+    with _backend_lock:
+        if _backend is None:
+            conf = config()
+            _backend = (
+                RedisBackend(conf.redis_url) if conf.redis_url else LocalBackend(conf.pacing_dir)
+            )
+        return _backend
+
+
+def reset_backend():
+    global _backend
+    with _backend_lock:
+        _backend = None
+
+
+@receiver(setting_changed)
+def _settings_changed(setting, **kwargs):
+    # Tests that override these settings get a backend that follows them.
+    if setting in {"REDIS_URL", "PACING_DIR", "BASE_DIR"}:
+        reset_backend()
+
+
+# --- What store.py calls -------------------------------------------------------------------
+
+
+def wait_for_slot(token_key):
+    """Wait for the shared request budget of the token that `token_key` (a hash) stands for.
+
+    Returns the seconds waited; raises `WaitTimeout` after `STORE_WAIT_TIMEOUT`.
+    `STORE_RATE_LIMIT = 0` turns pacing off.
+    """
+    conf = config()
+    if conf.rate_limit <= 0:
+        return 0.0
+    return backend().acquire_slot(
+        token_key, conf.rate_limit, conf.rate_window, conf.rate_margin, conf.wait_timeout
+    )
+
+
+_MISSING = object()
+
+
+def _cache_keys(key):
+    digest = _digest(key)
+    return f"{CACHE_PREFIX}value:{digest}", f"{CACHE_PREFIX}error:{digest}"
+
+
+def _lookup(key):
+    """The cached value, `_MISSING`, or a raise of the cached error."""
+    value_key, error_key = _cache_keys(key)
+    found = cache.get_many([value_key, error_key])
+    if value_key in found:
+        return found[value_key]
+    if error_key in found:
+        raise found[error_key]
+    return _MISSING
+
+
+def cached(key, default=None):
+    """The value `single_flight` cached for `key`, or `default`; never computes, never raises a
+    cached error."""
+    return cache.get(_cache_keys(key)[0], default)
+
+
+def forget(key):
+    """Drop what `single_flight` cached for `key`, value and error."""
+    cache.delete_many(list(_cache_keys(key)))
+
+
+def single_flight(key, compute, ttl, wait_timeout=None, error_ttl=5):
+    """`compute()`'s result for `key`, from the cache when there, else computed by exactly one
+    caller at a time across all processes while the others wait for its result.
+
+    The result is cached for `ttl` seconds (`ttl=0`: just call `compute()`). An exception from
+    `compute()` is cached for `error_ttl` seconds and raised to everyone who asks meanwhile, so
+    a failing store is not asked again by each waiter in turn. Waiting for another caller's
+    computation gives up with `WaitTimeout` after `wait_timeout` (default
+    `STORE_WAIT_TIMEOUT`) seconds.
+    """
+    if not ttl or ttl <= 0:
+        return compute()
+    if (value := _lookup(key)) is not _MISSING:
+        return value
+    if wait_timeout is None:
+        wait_timeout = config().wait_timeout
+    value_key, error_key = _cache_keys(key)
+    with backend().lock("flight:" + str(key), timeout=wait_timeout, ttl=FLIGHT_LOCK_TTL):
+        # Whoever held the lock before us has probably just filled the cache.
+        if (value := _lookup(key)) is not _MISSING:
+            return value
+        try:
+            value = compute()
+        except Exception as exc:
+            if error_ttl and error_ttl > 0:
+                try:
+                    cache.set(error_key, exc, error_ttl)
+                except Exception:
+                    # An error that cannot be pickled is still raised, just not shared.
+                    logger.warning("could not cache %s for waiters", type(exc).__name__)
+            raise
+        cache.set(value_key, value, ttl)
+        return value

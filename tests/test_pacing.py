@@ -1,0 +1,449 @@
+"""The shared request budget and single-flight caching, across real processes.
+
+Each backend runs against the real thing: files under flock for `LocalBackend`, a real
+`redis-server` for `RedisBackend`. Child processes are plain `python -c` snippets that report
+"ready", wait for "go" on stdin (so they all start together), and print JSON.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from dashboard import pacing
+from dashboard.pacing import LocalBackend, RedisBackend, WaitTimeout
+from tests.redis_server import redis_url  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("fake_store")
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "tok_PACING_do_not_leak_7c1e"
+
+
+@pytest.fixture(params=["local", "redis"])
+def where(request, tmp_path):
+    """(kind, location) of a fresh backend: a directory, or the test Redis."""
+    if request.param == "redis":
+        return "redis", request.getfixturevalue("redis_url")
+    return "local", str(tmp_path / "pacing")
+
+
+def make_backend(kind, location):
+    return RedisBackend(location) if kind == "redis" else LocalBackend(location)
+
+
+def unique(name):
+    return f"{name}-{uuid.uuid4().hex}"
+
+
+def run_children(code, argvs, timeout=30):
+    """Start one child per argv, release them together, return (go time, parsed outputs)."""
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, *map(str, argv)],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for argv in argvs
+    ]
+    try:
+        for child in children:
+            line = child.stdout.readline()
+            assert line.strip() == "ready", child.stderr.read()
+        go = time.time()
+        for child in children:
+            child.stdin.write("go\n")
+            child.stdin.flush()
+        outputs = []
+        for child in children:
+            out, err = child.communicate(timeout=timeout)
+            assert child.returncode == 0, err
+            outputs.append(json.loads(out))
+        return go, outputs
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+
+
+# --- The limiter ---------------------------------------------------------------------------
+
+LIMITER_CHILD = """
+import json, sys, time
+from dashboard.pacing import LocalBackend, RedisBackend
+kind, location, key, count, rate, window, margin = sys.argv[1:]
+backend = RedisBackend(location) if kind == "redis" else LocalBackend(location)
+if kind == "redis":
+    backend.client.ping()
+print("ready", flush=True)
+sys.stdin.readline()
+times = []
+for _ in range(int(count)):
+    backend.acquire_slot(key, int(rate), float(window), float(margin), 10.0)
+    times.append(time.time())
+print(json.dumps(times))
+"""
+
+
+def test_limiter_paces_several_processes(where):
+    kind, location = where
+    processes, each, rate, window, margin = 4, 5, 4, 0.5, 0.05
+    key = unique("token")
+    argv = [kind, location, key, each, rate, window, margin]
+    go, outputs = run_children(LIMITER_CHILD, [argv] * processes)
+    times = sorted(t for out in outputs for t in out)
+    assert len(times) == processes * each
+
+    # No window of `window` seconds holds more than `rate` calls: any rate+1 consecutive
+    # calls span at least a window (in fact window + margin, less measurement noise).
+    spans = [times[i + rate] - times[i] for i in range(len(times) - rate)]
+    assert min(spans) >= window, spans
+
+    # Pacing, not throttling: the calls take as long as the budget requires, hardly more.
+    needed = (len(times) // rate - 1) * (window + margin)
+    assert times[-1] - times[0] >= needed - 0.05
+    assert times[-1] - go <= needed + 0.6, (times[-1] - go, needed)
+
+
+def test_wait_timeout_when_the_budget_is_spent(where):
+    backend = make_backend(*where)
+    key = unique("token")
+    assert backend.acquire_slot(key, 2, 5.0, 0.1, 1.0) < 0.1
+    assert backend.acquire_slot(key, 2, 5.0, 0.1, 1.0) < 0.1
+    start = time.monotonic()
+    with pytest.raises(WaitTimeout):
+        backend.acquire_slot(key, 2, 5.0, 0.1, 0.3)
+    # The slot cannot come in time, so it says so without sitting out the timeout.
+    assert time.monotonic() - start < 0.3
+
+
+def test_waiting_sleeps_until_the_slot_frees(where):
+    backend = make_backend(*where)
+    key = unique("token")
+    backend.acquire_slot(key, 1, 0.4, 0.05, 1.0)
+    cpu, wall = time.process_time(), time.monotonic()
+    waited = backend.acquire_slot(key, 1, 0.4, 0.05, 2.0)
+    assert 0.4 <= waited <= 0.6
+    assert time.monotonic() - wall == pytest.approx(waited, abs=0.05)
+    assert time.process_time() - cpu < 0.1  # slept, did not spin
+
+
+def test_zero_rate_means_no_pacing(where):
+    backend = make_backend(*where)
+    for _ in range(10):
+        assert backend.acquire_slot("token", 0, 1.0, 0.1, 0.0) == 0.0
+
+
+def test_a_stale_local_log_from_the_future_does_not_block(tmp_path):
+    backend = LocalBackend(tmp_path)
+    future = time.time() + 3600
+    backend.rate_file("token").write_text("".join(f"{future + i:.6f}\n" for i in range(4)))
+    assert backend.acquire_slot("token", 4, 1.0, 0.1, 0.5) < 0.1
+    assert len(backend.rate_file("token").read_text().split()) == 1
+
+
+def test_a_garbled_local_log_does_not_break_the_limiter(tmp_path):
+    backend = LocalBackend(tmp_path)
+    backend.rate_file("token").write_bytes(b"not a time\n\x00\xff\xfe\n12")
+    assert backend.acquire_slot("token", 4, 1.0, 0.1, 0.5) < 0.1
+
+
+def test_stale_redis_entries_from_the_future_do_not_block(redis_url):  # noqa: F811
+    backend = RedisBackend(redis_url)
+    key = unique("token")
+    future = (time.time() + 3600) * 1e6
+    backend.client.zadd(backend.rate_key(key), {f"stale{i}": future + i for i in range(4)})
+    assert backend.acquire_slot(key, 4, 1.0, 0.1, 0.5) < 0.1
+    assert backend.client.zcard(backend.rate_key(key)) == 1
+
+
+# --- Locks ---------------------------------------------------------------------------------
+
+
+def test_lock_timeout_raises(where):
+    backend = make_backend(*where)
+    name = unique("lock")
+    with backend.lock(name, timeout=1.0, ttl=10):
+        start = time.monotonic()
+        with pytest.raises(WaitTimeout), backend.lock(name, timeout=0.2, ttl=10):
+            pass
+        assert 0.15 <= time.monotonic() - start < 0.5
+    with backend.lock(name, timeout=0.2, ttl=10):
+        pass  # free again once released
+
+
+LOCK_HOLDER_CHILD = """
+import sys, time
+from dashboard.pacing import LocalBackend, RedisBackend
+kind, location, name = sys.argv[1:]
+backend = RedisBackend(location) if kind == "redis" else LocalBackend(location)
+print("ready", flush=True)
+sys.stdin.readline()
+with backend.lock(name, timeout=5, ttl=0.5):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_a_dead_holder_does_not_keep_the_lock(where):
+    kind, location = where
+    backend = make_backend(kind, location)
+    name = unique("lock")
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    child = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER_CHILD, kind, location, name],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        child.stdin.write("go\n")
+        child.stdin.flush()
+        assert child.stdout.readline().strip() == "held"
+        with pytest.raises(WaitTimeout), backend.lock(name, timeout=0.1, ttl=10):
+            pass
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        # Locally the OS drops the flock at once; on Redis the key expires after its ttl.
+        start = time.monotonic()
+        with backend.lock(name, timeout=2.0, ttl=10):
+            took = time.monotonic() - start
+        assert took < (0.1 if kind == "local" else 0.7)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+COUNTER_CHILD = """
+import sys
+from pathlib import Path
+from dashboard.pacing import LocalBackend, RedisBackend
+kind, location, name, counter, rounds = sys.argv[1:]
+backend = RedisBackend(location) if kind == "redis" else LocalBackend(location)
+counter = Path(counter)
+print("ready", flush=True)
+sys.stdin.readline()
+for _ in range(int(rounds)):
+    with backend.lock(name, timeout=20, ttl=10):
+        # A read-modify-write that loses updates unless the lock excludes the others.
+        counter.write_text(str(int(counter.read_text() or 0) + 1))
+print("[]")
+"""
+
+
+def test_lock_excludes_other_processes(where, tmp_path):
+    kind, location = where
+    counter = tmp_path / "counter"
+    counter.write_text("0")
+    name = unique("lock")
+    run_children(COUNTER_CHILD, [[kind, location, name, counter, 100]] * 4)
+    assert counter.read_text() == "400"
+    if kind == "local":  # lock files are removed on release, not left one per query
+        assert not list(Path(location).glob("lock-*"))
+
+
+def test_an_expired_redis_lock_is_not_released_by_its_old_holder(redis_url):  # noqa: F811
+    backend = RedisBackend(redis_url)
+    name = unique("lock")
+    with backend.lock(name, timeout=1, ttl=0.1):
+        time.sleep(0.2)  # our ttl runs out ...
+        with backend.lock(name, timeout=1, ttl=10):  # ... and someone else takes the lock
+            pass
+        assert backend.client.set(backend.lock_key(name), "theirs", nx=True)
+    assert backend.client.get(backend.lock_key(name)) == b"theirs"
+
+
+# --- Single flight -------------------------------------------------------------------------
+
+FLIGHT_CHILD = """
+import json, os, sys, time
+import django
+from django.conf import settings
+kind, location, tmp, key, mode = sys.argv[1:]
+if kind == "redis":
+    cache = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": location}
+else:
+    cache = {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": os.path.join(tmp, "cache"),
+    }
+settings.configure(
+    CACHES={"default": cache},
+    REDIS_URL=location if kind == "redis" else "",
+    PACING_DIR=location if kind == "local" else os.path.join(tmp, "unused"),
+    STORE_WAIT_TIMEOUT=10.0,
+)
+django.setup()
+import fcntl
+from dashboard import pacing
+
+def compute():
+    with open(os.path.join(tmp, "calls"), "a") as calls:
+        fcntl.flock(calls, fcntl.LOCK_EX)
+        calls.write(f"{os.getpid()}\\n")
+    time.sleep(0.5)
+    if mode == "fail":
+        raise ValueError(f"upstream failed for {os.getpid()}")
+    return {"computed_by": os.getpid()}
+
+pacing.backend()
+assert pacing.cached(key) is None
+print("ready", flush=True)
+sys.stdin.readline()
+try:
+    print(json.dumps({"value": pacing.single_flight(key, compute, ttl=30, error_ttl=30)}))
+except ValueError as exc:
+    print(json.dumps({"error": str(exc)}))
+"""
+
+
+def test_single_flight_computes_once_across_processes(where, tmp_path):
+    kind, location = where
+    key = unique("tickets?status=open")
+    go, outputs = run_children(FLIGHT_CHILD, [[kind, location, tmp_path, key, "ok"]] * 6)
+    calls = (tmp_path / "calls").read_text().split()
+    assert len(calls) == 1
+    assert outputs == [{"value": {"computed_by": int(calls[0])}}] * 6
+    # Everyone had the answer soon after the one computation, none computed again after it.
+    assert time.time() - go < 0.5 + 2.0
+
+
+def test_a_cached_error_reaches_the_waiters_without_a_second_call(where, tmp_path):
+    kind, location = where
+    key = unique("tickets?status=open")
+    go, outputs = run_children(FLIGHT_CHILD, [[kind, location, tmp_path, key, "fail"]] * 4)
+    calls = (tmp_path / "calls").read_text().split()
+    assert len(calls) == 1
+    assert outputs == [{"error": f"upstream failed for {calls[0]}"}] * 4
+
+
+class Unavailable(Exception):
+    def __init__(self, *args, retry_after=None):
+        super().__init__(*args)
+        self.retry_after = retry_after
+
+
+def test_single_flight_in_process(settings, tmp_path):
+    settings.PACING_DIR = tmp_path / "pacing"
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"n": len(calls)}
+
+    key = unique("types")
+    assert pacing.cached(key) is None
+    assert pacing.cached(key, default="absent") == "absent"
+    assert pacing.single_flight(key, compute, ttl=60) == {"n": 1}
+    assert pacing.single_flight(key, compute, ttl=60) == {"n": 1}
+    assert pacing.cached(key) == {"n": 1}
+    assert len(calls) == 1
+    pacing.forget(key)
+    assert pacing.single_flight(key, compute, ttl=60) == {"n": 2}
+    # ttl=0: no caching at all.
+    assert pacing.single_flight(key + "-nocache", compute, ttl=0) == {"n": 3}
+    assert pacing.single_flight(key + "-nocache", compute, ttl=0) == {"n": 4}
+    assert not list((tmp_path / "pacing").glob("lock-*"))
+
+
+def test_a_cached_error_expires_after_error_ttl(settings, tmp_path):
+    settings.PACING_DIR = tmp_path / "pacing"
+    calls = []
+
+    def failing():
+        calls.append(1)
+        raise Unavailable("store down", retry_after=7)
+
+    key = unique("tickets")
+    for _ in range(3):
+        with pytest.raises(Unavailable) as raised:
+            pacing.single_flight(key, failing, ttl=60, error_ttl=0.3)
+        assert raised.value.retry_after == 7
+    assert len(calls) == 1
+    assert pacing.cached(key) is None  # an error is not a value
+    time.sleep(0.35)
+    assert pacing.single_flight(key, lambda: "fresh", ttl=60) == "fresh"
+
+
+def test_an_unpicklable_error_is_still_raised(settings, tmp_path):
+    settings.PACING_DIR = tmp_path / "pacing"
+
+    def failing():
+        raise Unavailable(threading.Lock())  # cannot be pickled into the cache
+
+    with pytest.raises(Unavailable):
+        pacing.single_flight(unique("tickets"), failing, ttl=60)
+
+
+def test_single_flight_waiter_times_out(settings, tmp_path):
+    settings.PACING_DIR = tmp_path / "pacing"
+    key = unique("tickets")
+    with pacing.backend().lock("flight:" + key, timeout=1, ttl=10), pytest.raises(WaitTimeout):
+        pacing.single_flight(key, lambda: "never", ttl=60, wait_timeout=0.2)
+
+
+# --- Settings ------------------------------------------------------------------------------
+
+
+def test_backend_follows_the_settings(settings, tmp_path, redis_url):  # noqa: F811
+    settings.PACING_DIR = tmp_path / "pacing"
+    settings.REDIS_URL = ""
+    local = pacing.backend()
+    assert isinstance(local, LocalBackend)
+    assert local.directory == tmp_path / "pacing"
+    assert pacing.backend() is local  # cached per process
+    assert (tmp_path / "pacing").stat().st_mode & 0o777 == 0o700
+
+    settings.REDIS_URL = redis_url
+    assert isinstance(pacing.backend(), RedisBackend)
+    settings.REDIS_URL = ""
+    pacing.reset_backend()
+    assert isinstance(pacing.backend(), LocalBackend)
+
+
+def test_wait_for_slot_uses_the_settings(settings, tmp_path):
+    settings.PACING_DIR = tmp_path / "pacing"
+    settings.STORE_RATE_LIMIT = 2
+    settings.STORE_RATE_WINDOW = 5.0
+    settings.STORE_RATE_MARGIN = 0.0
+    settings.STORE_WAIT_TIMEOUT = 0.2
+    pacing.wait_for_slot("token-hash")
+    pacing.wait_for_slot("token-hash")
+    with pytest.raises(WaitTimeout):
+        pacing.wait_for_slot("token-hash")
+    settings.STORE_RATE_LIMIT = 0
+    assert pacing.wait_for_slot("token-hash") == 0.0
+
+
+def test_the_token_never_reaches_a_file_name_or_a_redis_key(settings, tmp_path, redis_url):  # noqa: F811
+    settings.PACING_DIR = tmp_path / "pacing"
+    pacing.wait_for_slot(SECRET)
+    with pacing.backend().lock(SECRET, timeout=1):
+        names = [path.name for path in (tmp_path / "pacing").iterdir()]
+    assert names and not any(SECRET in name for name in names)
+
+    backend = RedisBackend(redis_url)
+    backend.acquire_slot(SECRET, 4, 1.0, 0.1, 1.0)
+    with backend.lock(SECRET, timeout=1):
+        keys = [key.decode() for key in backend.client.keys("*")]
+    assert backend.rate_key(SECRET) in keys
+    assert backend.lock_key(SECRET) in keys
+    assert backend.rate_key(SECRET).startswith("tickets-dashboard:pacing:")
+    assert not any(SECRET in key for key in keys)
