@@ -88,6 +88,42 @@ if SANDBOX:
 NEXT_API_CONNECT_TIMEOUT = env_float("NEXT_API_CONNECT_TIMEOUT", 3.0)
 NEXT_API_READ_TIMEOUT = env_float("NEXT_API_READ_TIMEOUT", 10.0)
 
+# --- Sharing the store's request budget ---------------------------------------------------
+# One token serves every person and screen, and the store allows it STORE_RATE_LIMIT requests
+# per STORE_RATE_WINDOW seconds. Answers are cached for STORE_CACHE_TTL seconds and fetched
+# once however many ask at the same time; every upstream call waits for a slot in the shared
+# window, up to STORE_WAIT_TIMEOUT seconds. Without REDIS_URL that state lives in the cache
+# directory and PACING_DIR (every worker process of one machine); with it, in Redis (every
+# machine).
+
+REDIS_URL = env_str("REDIS_URL")
+STORE_CACHE_TTL = env_float("STORE_CACHE_TTL", 30.0)
+STORE_ERROR_TTL = env_float("STORE_ERROR_TTL", 2.0)
+STORE_RATE_LIMIT = env_int("STORE_RATE_LIMIT", 4)
+STORE_RATE_WINDOW = env_float("STORE_RATE_WINDOW", 1.0)
+STORE_RATE_MARGIN = env_float("STORE_RATE_MARGIN", 0.1)
+STORE_WAIT_TIMEOUT = env_float("STORE_WAIT_TIMEOUT", 20.0)
+STORE_429_RETRIES = env_int("STORE_429_RETRIES", 3)
+STATE_DIR = Path(env_str("DASHBOARD_STATE_DIR") or BASE_DIR / "var")
+PACING_DIR = STATE_DIR / "pacing"
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "tickets-dashboard",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": STATE_DIR / "cache",
+            "OPTIONS": {"MAX_ENTRIES": 5000},
+        }
+    }
+
 # --- Django --------------------------------------------------------------------------------
 
 INSTALLED_APPS = [

@@ -5,21 +5,33 @@ cursor travels as a query parameter. No URL that came from the API or from a bro
 requested, so no link can carry the access token to another host.
 """
 
+import hashlib
 import logging
+import random
+import time
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
-from urllib.parse import parse_qs, urlsplit
+from email.utils import parsedate_to_datetime
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
 from django.conf import settings
-from django.core.cache import cache
 from django.utils.dateparse import parse_datetime
+
+from dashboard import pacing
+
+try:  # Redis is optional; when it backs the cache and the pacing, its faults are ours to report.
+    from redis import RedisError as _SharedStateError
+except ImportError:  # pragma: no cover - redis is installed with the dev extra
+    _SharedStateError = OSError
 
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "tickets-dashboard/0.1 (support tickets dashboard; python-requests)"
-TICKET_TYPES_CACHE_KEY = "store:ticket-types"
 TICKET_TYPES_TTL = 600
+# A Retry-After longer than this goes back to the person as "rate limited" rather than holding
+# their page open.
+MAX_RETRY_AFTER = 5.0
 
 STATUSES = ("new", "open", "pending", "solved", "closed")
 PRIORITIES = ("high", "medium", "low")
@@ -64,17 +76,41 @@ class RateLimited(TicketsAPIError):
         super().__init__(*args)
         self.retry_after = retry_after
 
+    @property
+    def retry_seconds(self):
+        return max(1, round(_retry_after_seconds(self.retry_after)))
+
 
 class StoreUnavailable(TicketsAPIError):
     code = "unavailable"
     message = "The store is unavailable right now; try again in a moment."
     http_status = 503
 
+    def __init__(self, *args, retryable=False):
+        super().__init__(*args)
+        # Connection failures and 502/503/504 are worth one more try; a 500 is not.
+        self.retryable = retryable
+
 
 class StoreTimeout(StoreUnavailable):
     code = "timeout"
     message = "The store took too long to answer; try again in a moment."
     http_status = 504
+
+
+class StoreBusy(TicketsAPIError):
+    code = "busy"
+    message = (
+        "Many people are asking the store at once and the dashboard keeps to its request "
+        "budget; try again in a few seconds."
+    )
+    http_status = 503
+
+
+class SharedStateUnavailable(TicketsAPIError):
+    code = "shared_state"
+    message = "The dashboard cannot reach its shared cache (Redis); try again in a moment."
+    http_status = 503
 
 
 class BadResponse(TicketsAPIError):
@@ -225,25 +261,36 @@ def _param_value(value):
 
 def list_tickets(query):
     """One page of the Tickets List for `query`."""
-    payload = _get("tickets/", query.params(), cursor_given=bool(query.cursor))
-    results = _field(payload, "results", list)
-    return TicketPage(
-        tickets=tuple(_ticket(item) for item in results),
-        next_cursor=cursor_from_url(payload.get("next")),
-        previous_cursor=cursor_from_url(payload.get("previous")),
-    )
+    params = query.params()
+
+    def fetch():
+        payload = _get("tickets/", params, cursor_given=bool(query.cursor))
+        return TicketPage(
+            tickets=tuple(_ticket(item) for item in _field(payload, "results", list)),
+            next_cursor=cursor_from_url(payload.get("next")),
+            previous_cursor=cursor_from_url(payload.get("previous")),
+        )
+
+    return _shared("tickets/", params, fetch)
 
 
 def get_ticket(ticket_id):
     """One ticket with its whole comment thread."""
-    return _ticket(_get(f"tickets/{int(ticket_id)}/", []))
+    path = f"tickets/{int(ticket_id)}/"
+    return _shared(path, [], lambda: _ticket(_get(path, [])))
 
 
 def ticket_types(fetch=True):
     """All ticket types, `{id: TicketType}`, cached; with `fetch=False` only what is cached."""
-    types = cache.get(TICKET_TYPES_CACHE_KEY)
-    if types is not None or not fetch:
-        return types
+    if not fetch:
+        try:
+            return pacing.cached(_cache_key("tickettypes/", []))
+        except _SharedStateError:
+            return None
+    return _shared("tickettypes/", [], _all_ticket_types, ttl=TICKET_TYPES_TTL)
+
+
+def _all_ticket_types():
     types = {}
     cursor = None
     for _ in range(50):  # ticket types are few; the bound keeps a looping cursor finite
@@ -255,7 +302,6 @@ def ticket_types(fetch=True):
         cursor = cursor_from_url(payload.get("next"))
         if not cursor:
             break
-    cache.set(TICKET_TYPES_CACHE_KEY, types, TICKET_TYPES_TTL)
     return types
 
 
@@ -289,7 +335,63 @@ def _http():
     return _session
 
 
+def _shared(path, params, fetch, ttl=None):
+    """`fetch()`'s answer, shared: cached for a short while, and fetched once however many
+    people (in however many worker processes) ask for the same thing at the same time."""
+    ttl = settings.STORE_CACHE_TTL if ttl is None else ttl
+    try:
+        return pacing.single_flight(
+            _cache_key(path, params), fetch, ttl=ttl, error_ttl=settings.STORE_ERROR_TTL
+        )
+    except pacing.WaitTimeout as exc:
+        logger.warning("gave up waiting for a shared answer: GET %s", path)
+        raise StoreBusy() from exc
+    except _SharedStateError as exc:
+        logger.error("shared cache unavailable: %s", type(exc).__name__)
+        raise SharedStateUnavailable() from exc
+
+
+def _cache_key(path, params):
+    # The store, API version and token are part of the key, so a change of any of them never
+    # serves another store's answers. The token is hashed; pacing hashes keys again.
+    return f"store:{_token_key()}:{settings.NEXT_API_VERSION}:{path}?{urlencode(params)}"
+
+
+def _token_key():
+    identity = f"{settings.NEXT_API_BASE_URL} {settings.NEXT_API_TOKEN}"
+    return hashlib.sha256(identity.encode()).hexdigest()[:24]
+
+
+_sleep = time.sleep  # tests replace it to see the waits without waiting
+
+
 def _get(path, params, cursor_given=False):
+    """GET with the shared budget: every attempt waits its turn; a 429 is retried after its
+    Retry-After (a bounded number of times), a connection failure or 502/503/504 once."""
+    rate_limited = transient = 0
+    while True:
+        try:
+            return _get_once(path, params, cursor_given)
+        except RateLimited as exc:
+            wait = _retry_after_seconds(exc.retry_after)
+            if rate_limited >= settings.STORE_429_RETRIES or wait > MAX_RETRY_AFTER:
+                raise
+            rate_limited += 1
+            _sleep(wait)
+        except StoreUnavailable as exc:
+            if not exc.retryable or transient >= 1:
+                raise
+            transient += 1
+            _sleep(random.uniform(0.2, 0.6))  # jitter: workers do not retry in step
+        logger.info("retrying GET %s", path)
+
+
+def _get_once(path, params, cursor_given):
+    try:
+        pacing.wait_for_slot(_token_key())
+    except pacing.WaitTimeout as exc:
+        logger.warning("request budget exhausted for too long: GET %s", path)
+        raise StoreBusy() from exc
     url = settings.NEXT_API_BASE_URL + path
     headers = {
         "Authorization": f"Bearer {settings.NEXT_API_TOKEN}",
@@ -298,13 +400,33 @@ def _get(path, params, cursor_given=False):
     timeout = (settings.NEXT_API_CONNECT_TIMEOUT, settings.NEXT_API_READ_TIMEOUT)
     try:
         response = _http().get(url, params=params, headers=headers, timeout=timeout)
+    except requests.ConnectTimeout as exc:
+        logger.warning("store did not accept a connection in time: GET %s", path)
+        raise StoreTimeout(retryable=True) from exc
     except requests.Timeout as exc:
         logger.warning("store timed out: GET %s", path)
         raise StoreTimeout() from exc
     except requests.RequestException as exc:
         logger.warning("store unreachable: GET %s (%s)", path, type(exc).__name__)
-        raise StoreUnavailable() from exc
+        raise StoreUnavailable(retryable=True) from exc
     return _payload(response, path, cursor_given)
+
+
+def _retry_after_seconds(value):
+    """Retry-After as seconds: a number, or an HTTP date; 1 s when absent or unreadable."""
+    if value is None:
+        return 1.0
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return 1.0
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max((moment - datetime.now(UTC)).total_seconds(), 0.0)
 
 
 def _payload(response, path, cursor_given):
@@ -321,7 +443,7 @@ def _payload(response, path, cursor_given):
         raise RateLimited(retry_after=retry_after)
     if status >= 500:
         logger.warning("store failed: GET %s -> %s", path, status)
-        raise StoreUnavailable()
+        raise StoreUnavailable(retryable=status in (502, 503, 504))
     if status != 200:
         logger.error("store refused: GET %s -> %s", path, status)
         raise BadResponse(f"unexpected status {status}")

@@ -46,7 +46,7 @@ def ticket_list(request):
     if request.htmx and not query.cursor:
         # The filter form swaps the list in place; the address bar must still be the bookmark.
         response["HX-Push-Url"] = _list_url(canonical)
-    return response
+    return _with_retry_after(response, context["error"])
 
 
 @require_GET
@@ -60,9 +60,16 @@ def ticket_detail(request, ticket_id):
         context["ticket"] = store.get_ticket(ticket_id)
     except store.TicketsAPIError as exc:
         context["error"] = exc
-        return render(request, template, context, status=exc.http_status)
+        return _with_retry_after(render(request, template, context, status=exc.http_status), exc)
     context["ticket_types"] = _ticket_types()
     return render(request, template, context)
+
+
+def _with_retry_after(response, error):
+    """Tell clients (and proxies) when a rate-limited or busy answer is worth asking again."""
+    if isinstance(error, store.RateLimited | store.StoreBusy):
+        response["Retry-After"] = str(getattr(error, "retry_seconds", None) or 5)
+    return response
 
 
 def _filter_form(request):

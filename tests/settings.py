@@ -2,6 +2,7 @@
 storage (pytest-django's live server cannot serve hashed manifest names)."""
 
 import os
+import tempfile
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-0123456789-abcdefghijklmnopqrstuv")
 os.environ.setdefault("DJANGO_DEBUG", "0")
@@ -13,3 +14,13 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Each test run keeps its cache and pacing state apart from a running dashboard's.
+STATE_DIR = Path(tempfile.mkdtemp(prefix="dashboard-test-state-"))  # noqa: F405
+PACING_DIR = STATE_DIR / "pacing"
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": STATE_DIR / "cache",
+    }
+}

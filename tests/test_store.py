@@ -2,7 +2,7 @@
 errors. The store is mocked with `responses`; views meet the real sandbox elsewhere."""
 
 import logging
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -61,7 +61,8 @@ def sent_params(mocked):
 
 
 @pytest.fixture(autouse=True)
-def mocked(fake_store):
+def mocked(fake_store, settings):
+    settings.STORE_RATE_LIMIT = 0  # the budget's own tests count turns instead of waiting
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock
 
@@ -264,7 +265,7 @@ def test_comments_are_in_thread_order(mocked):
         (400, store.BadResponse),
     ],
 )
-def test_http_errors_become_the_exception_family(mocked, status, error):
+def test_http_errors_become_the_exception_family(mocked, sleeps, status, error):
     mocked.get(TICKETS, status=status, json={"detail": "nope"}, headers={"Retry-After": "1"})
     with pytest.raises(error) as raised:
         store.list_tickets(store.TicketQuery())
@@ -285,7 +286,7 @@ def test_404_for_a_ticket_is_not_found(mocked):
         store.get_ticket(99)
 
 
-def test_timeout_and_connection_errors(mocked):
+def test_timeout_and_connection_errors(mocked, sleeps):
     mocked.get(TICKETS, body=requests.ReadTimeout("read timed out"))
     with pytest.raises(store.StoreTimeout):
         store.list_tickets(store.TicketQuery())
@@ -313,9 +314,10 @@ def test_unreadable_answers_are_bad_responses(mocked, body):
         store.list_tickets(store.TicketQuery())
 
 
-def test_errors_and_logs_never_carry_the_token(mocked, caplog):
+def test_errors_and_logs_never_carry_the_token(mocked, sleeps, caplog):
     caplog.set_level(logging.DEBUG)
     for status in (401, 404, 429, 500):
+        store.pacing.cache.clear()
         mocked.upsert(responses.GET, TICKETS, status=status, json={"detail": TEST_TOKEN})
         with pytest.raises(store.TicketsAPIError) as raised:
             store.list_tickets(store.TicketQuery(cursor="c"))
@@ -346,3 +348,138 @@ def test_ticket_types_walk_every_page_and_are_cached(mocked):
     assert store.ticket_types() == types
     assert store.ticket_types(fetch=False) == types
     assert len(mocked.calls) == 2
+
+
+# --- Sharing the budget: retries, pacing and the cache ------------------------------------
+
+
+@pytest.fixture
+def sleeps(monkeypatch):
+    waited = []
+    monkeypatch.setattr(store, "_sleep", waited.append)
+    return waited
+
+
+@pytest.fixture
+def slots(monkeypatch):
+    """Count the turns taken in the shared request budget."""
+    taken = []
+    monkeypatch.setattr(store.pacing, "wait_for_slot", lambda key: taken.append(key) or 0.0)
+    return taken
+
+
+def test_a_429_is_retried_after_its_retry_after(mocked, sleeps, slots):
+    mocked.get(TICKETS, status=429, headers={"Retry-After": "2"})
+    mocked.get(TICKETS, json=page_json())
+    page = store.list_tickets(store.TicketQuery())
+    assert page.tickets
+    assert sleeps == [2.0]
+    assert len(mocked.calls) == 2
+    assert len(slots) == 2  # the retry waited for its own turn too
+
+
+def test_retry_after_as_an_http_date(mocked, sleeps):
+    soon = (datetime.now(UTC) + timedelta(seconds=3)).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    mocked.get(TICKETS, status=429, headers={"Retry-After": soon})
+    mocked.get(TICKETS, json=page_json())
+    store.list_tickets(store.TicketQuery())
+    assert len(sleeps) == 1 and 1.0 <= sleeps[0] <= 3.0
+
+
+def test_a_429_storm_gives_up_after_a_bounded_number_of_retries(mocked, sleeps, settings):
+    settings.STORE_429_RETRIES = 3
+    mocked.get(TICKETS, status=429, headers={"Retry-After": "1"})
+    with pytest.raises(store.RateLimited):
+        store.list_tickets(store.TicketQuery())
+    assert len(mocked.calls) == 4
+    assert sleeps == [1.0, 1.0, 1.0]
+
+
+def test_a_long_retry_after_goes_back_to_the_person_at_once(mocked, sleeps):
+    mocked.get(TICKETS, status=429, headers={"Retry-After": "120"})
+    with pytest.raises(store.RateLimited):
+        store.list_tickets(store.TicketQuery())
+    assert len(mocked.calls) == 1 and sleeps == []
+
+
+@pytest.mark.parametrize("status", [502, 503, 504])
+def test_a_gateway_error_is_retried_once_with_jitter(mocked, sleeps, status):
+    mocked.get(TICKETS, status=status)
+    mocked.get(TICKETS, json=page_json())
+    assert store.list_tickets(store.TicketQuery()).tickets
+    assert len(sleeps) == 1 and 0.2 <= sleeps[0] <= 0.6
+
+
+def test_a_gateway_error_twice_is_reported(mocked, sleeps):
+    mocked.get(TICKETS, status=503)
+    with pytest.raises(store.StoreUnavailable):
+        store.list_tickets(store.TicketQuery())
+    assert len(mocked.calls) == 2
+
+
+def test_a_500_is_not_retried(mocked, sleeps):
+    mocked.get(TICKETS, status=500)
+    with pytest.raises(store.StoreUnavailable):
+        store.list_tickets(store.TicketQuery())
+    assert len(mocked.calls) == 1
+
+
+def test_a_connection_error_is_retried_once(mocked, sleeps):
+    mocked.get(TICKETS, body=requests.ConnectionError("reset"))
+    mocked.get(TICKETS, json=page_json())
+    assert store.list_tickets(store.TicketQuery()).tickets
+    assert len(mocked.calls) == 2
+
+
+def test_a_read_timeout_is_not_retried(mocked, sleeps):
+    mocked.get(TICKETS, body=requests.ReadTimeout("slow"))
+    with pytest.raises(store.StoreTimeout):
+        store.list_tickets(store.TicketQuery())
+    assert len(mocked.calls) == 1
+
+
+def test_no_turn_in_the_budget_in_time_is_busy(mocked, monkeypatch):
+    def exhausted(key):
+        raise store.pacing.WaitTimeout("no slot")
+
+    monkeypatch.setattr(store.pacing, "wait_for_slot", exhausted)
+    mocked.get(TICKETS, json=page_json())
+    with pytest.raises(store.StoreBusy) as raised:
+        store.list_tickets(store.TicketQuery())
+    assert "try again" in raised.value.message
+    assert len(mocked.calls) == 0
+
+
+def test_the_budget_key_is_not_the_token(mocked, slots):
+    mocked.get(TICKETS, json=page_json())
+    store.list_tickets(store.TicketQuery())
+    assert slots and TEST_TOKEN not in slots[0]
+
+
+def test_identical_queries_are_answered_from_the_cache(mocked):
+    mocked.get(TICKETS, json=page_json(next_url=TICKETS + "?cursor=n2"))
+    first = store.list_tickets(store.TicketQuery(status=("open",)))
+    again = store.list_tickets(store.TicketQuery(status=("open",)))
+    assert again == first
+    assert len(mocked.calls) == 1
+
+    store.list_tickets(store.TicketQuery(status=("open",), cursor="n2"))
+    store.list_tickets(store.TicketQuery(status=("new",)))
+    assert len(mocked.calls) == 3
+
+
+def test_the_cache_lasts_store_cache_ttl(mocked, settings):
+    settings.STORE_CACHE_TTL = 0  # no caching at all
+    mocked.get(TICKETS, json=page_json())
+    store.list_tickets(store.TicketQuery())
+    store.list_tickets(store.TicketQuery())
+    assert len(mocked.calls) == 2
+
+
+def test_a_failure_is_shared_briefly_rather_than_asked_again(mocked, settings):
+    settings.STORE_ERROR_TTL = 5
+    mocked.get(TICKETS, status=500)
+    for _ in range(3):
+        with pytest.raises(store.StoreUnavailable):
+            store.list_tickets(store.TicketQuery())
+    assert len(mocked.calls) == 1
