@@ -33,11 +33,12 @@ run: $(VENV)/.installed-run
 	echo "Dashboard: http://127.0.0.1:$(PORT)/"; \
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
-# Debian's chromium drives the browser tests. Installed when missing and we are root;
-# otherwise say how.
+# Debian's chromium drives the browser tests and redis-server backs the multi-machine tests.
+# Installed when missing and we are root; otherwise say how.
 system-deps:
 	@missing=""; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	[ -x /usr/bin/redis-server ] || missing="$$missing redis-server"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "Installing Debian packages:$$missing"; \
