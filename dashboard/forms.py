@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 
 from dashboard import store
+from dashboard.models import DisplayLink
 
 MAX_ID = 2**31 - 1
 MAX_TEXT = 200
@@ -221,3 +222,23 @@ def _by_name(ticket_type):
 def querystring(query):
     """The canonical query string of a query: what the address bar and every link carry."""
     return urlencode(query.params())
+
+
+class DisplayLinkForm(forms.ModelForm):
+    class Meta:
+        model = DisplayLink
+        fields = [
+            "name",
+            "filters",
+            "sort",
+            "refresh_seconds",
+            "rotate_seconds",
+            "warn_after_hours",
+            "alert_after_hours",
+        ]
+        widgets = {"filters": forms.Textarea(attrs={"rows": 3, "spellcheck": "false"})}
+
+    def clean_filters(self):
+        from dashboard.wall import canonical_filters
+
+        return canonical_filters(self.cleaned_data["filters"])

@@ -59,6 +59,8 @@ if not SECRET_KEY:
     SECRET_KEY = "insecure-local-development-key-not-for-production-use-0123456789"
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+# Where screens reach the dashboard: display link URLs made on the command line start with it.
+DASHBOARD_BASE_URL = env_str("DASHBOARD_BASE_URL", "http://127.0.0.1:8000")
 
 # --- The store API -------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -181,6 +181,8 @@ class TicketPage:
     tickets: tuple[Ticket, ...]
     next_cursor: str | None
     previous_cursor: str | None
+    # When the store gave this answer: cached pages are shown with their true age.
+    fetched_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -259,8 +261,8 @@ def _param_value(value):
 # --- Calls ---------------------------------------------------------------------------------
 
 
-def list_tickets(query):
-    """One page of the Tickets List for `query`."""
+def list_tickets(query, max_age=None):
+    """One page of the Tickets List for `query`, at most `max_age` seconds old if given."""
     params = query.params()
 
     def fetch():
@@ -269,9 +271,14 @@ def list_tickets(query):
             tickets=tuple(_ticket(item) for item in _field(payload, "results", list)),
             next_cursor=cursor_from_url(payload.get("next")),
             previous_cursor=cursor_from_url(payload.get("previous")),
+            fetched_at=datetime.now(UTC),
         )
 
-    return _shared("tickets/", params, fetch)
+    page = _shared("tickets/", params, fetch)
+    if max_age is not None and page.fetched_at < datetime.now(UTC) - timedelta(seconds=max_age):
+        pacing.forget(_cache_key("tickets/", params))
+        page = _shared("tickets/", params, fetch)
+    return page
 
 
 def get_ticket(ticket_id):

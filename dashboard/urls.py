@@ -7,6 +7,10 @@ from dashboard import views
 urlpatterns = [
     path("", views.ticket_list, name="ticket_list"),
     path("tickets/<int:ticket_id>/", views.ticket_detail, name="ticket_detail"),
+    path("wall/", views.wall, name="wall"),
+    path("wall/links/", views.display_links, name="display_links"),
+    path("wall/links/<int:link_id>/revoke/", views.revoke_display_link, name="revoke_display_link"),
+    path("display/<str:secret>/", views.display_link, name="display_link"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -1,11 +1,21 @@
-from django.http import Http404, HttpResponseRedirect
-from django.shortcuts import render
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard import store
-from dashboard.forms import MAX_ID, TicketFilterForm, querystring
+from dashboard.forms import MAX_ID, DisplayLinkForm, TicketFilterForm, querystring
+from dashboard.models import DisplayLink, hash_secret
+from dashboard.wall import build_board, parse_wall_filters, rotation
+
+WALL_RELOAD_HOURS = 12
 
 LIST_TEMPLATE = "dashboard/list.html"
 THREAD_TEMPLATE = "dashboard/thread.html"
@@ -112,3 +122,136 @@ def _list_template(request, paging=False):
 def _list_url(canonical):
     url = reverse("ticket_list")
     return f"{url}?{canonical}" if canonical else url
+
+
+# --- The wall ------------------------------------------------------------------------------
+
+WALL_TEMPLATE = "dashboard/wall.html"
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def wall(request):
+    """A wall board for the list's own filters, for signed-in people."""
+    form = _filter_form(request)
+    if not form.is_valid():
+        return render(request, LIST_TEMPLATE, {"form": form, "page": None}, status=400)
+    query = form.query().filters
+    poll = querystring(query)
+    tools = {"make_link_filters": poll, "make_link_query": urlencode({"filters": poll})}
+    return _wall_response(request, [query], 0, WallOptions(), poll_query=poll, extra=tools)
+
+
+@login_not_required
+@require_GET
+@vary_on_headers("HX-Request")
+def display_link(request, secret):
+    """A display link's wall: the link's filters only, whatever the URL asks for."""
+    link = DisplayLink.objects.filter(secret_hash=hash_secret(secret)).first()
+    if link is None or link.is_revoked:
+        # The screen's board is replaced by this notice at its next refresh.
+        template = WALL_TEMPLATE + ("#gone" if _is_fragment(request) else "")
+        context = {"gone": True, "revoked": bool(link)}
+        return render(request, template, context, status=410 if link else 404)
+    _note_seen(link)
+    queries = parse_wall_filters(link.filters)
+    index = rotation(len(queries), link.rotate_seconds)
+    options = WallOptions(
+        title=link.name,
+        sort=link.sort,
+        refresh=link.refresh_seconds,
+        warn_hours=link.warn_after_hours,
+        alert_hours=link.alert_after_hours,
+    )
+    return _wall_response(request, queries, index, options)
+
+
+@dataclass(frozen=True)
+class WallOptions:
+    title: str = "Wall"
+    sort: str = "newest"
+    refresh: int = 30
+    warn_hours: int = 4
+    alert_hours: int = 24
+
+
+def _wall_response(request, queries, index, options, poll_query="", extra=None):
+    board = build_board(queries[index], options.sort)
+    shown_at = timezone.now()
+    since = _since(request, index)
+    poll = f"{poll_query}&" if poll_query else ""
+    context = {
+        "board": board,
+        "options": options,
+        "rotation": (index + 1, len(queries)) if len(queries) > 1 else None,
+        "since": since,
+        "now": shown_at,
+        "poll_url": f"{request.path}?{poll}{urlencode(_poll_params(shown_at, index))}",
+        "ticket_types": store.ticket_types(fetch=False) or {},
+        "reload_hours": WALL_RELOAD_HOURS,
+        **(extra or {}),
+    }
+    template = WALL_TEMPLATE + ("#board" if _is_fragment(request) else "")
+    response = render(request, template, context)
+    # A wall answer is about this moment; no cache between the screen and the dashboard.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _poll_params(shown_at, index):
+    # A second early: a ticket created in the same second as this refresh still counts as new.
+    return {"since": int(shown_at.timestamp()) - 1, "view": index}
+
+
+def _since(request, index):
+    """When the screen last refreshed the same view: tickets created after it are new."""
+    try:
+        if int(request.GET.get("view", -1)) != index:
+            return None
+        return datetime.fromtimestamp(int(request.GET["since"]), tz=UTC)
+    except (KeyError, ValueError, OverflowError, OSError):
+        return None
+
+
+def _note_seen(link):
+    # At most one write a minute per link, however many screens poll it.
+    now = timezone.now()
+    if link.last_seen_at is None or now - link.last_seen_at > timedelta(minutes=1):
+        DisplayLink.objects.filter(pk=link.pk).update(last_seen_at=now)
+
+
+# --- Display links -------------------------------------------------------------------------
+
+
+def display_links(request):
+    """Make, list and revoke display links. A new link's URL is shown once, here."""
+    if request.method == "POST":
+        form = DisplayLinkForm(request.POST)
+        if form.is_valid():
+            link = form.save(commit=False)
+            link.created_by = request.user
+            secret = link.issue_secret()
+            link.save()
+            new_link = (link, request.build_absolute_uri(link.path_for(secret)))
+            return _display_links_page(request, DisplayLinkForm(), new_link=new_link, status=201)
+        return _display_links_page(request, form, status=400)
+    if request.method != "GET":
+        return HttpResponseNotAllowed(["GET", "POST"])
+    initial = {"filters": request.GET.get("filters", "")}
+    return _display_links_page(request, DisplayLinkForm(initial=initial))
+
+
+@require_POST
+def revoke_display_link(request, link_id):
+    link = get_object_or_404(DisplayLink, pk=link_id)
+    link.revoke()
+    return HttpResponseRedirect(reverse("display_links"))
+
+
+def _display_links_page(request, form, new_link=None, status=200):
+    context = {
+        "form": form,
+        "links": DisplayLink.objects.order_by("revoked_at", "name"),
+        "new_link": new_link,
+    }
+    return render(request, "dashboard/display_links.html", context, status=status)

@@ -1,5 +1,6 @@
 """HTMX behaviour in a real browser: Playwright driving Debian's Chromium."""
 
+import re
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -66,6 +67,8 @@ def test_filter_load_more_to_the_end_and_open_a_thread(signed_in_page, live_serv
     expect(page.locator("input[name=status][value=new]")).not_to_be_checked()
     expect(page.locator("tr[data-ticket-id]").first).to_be_visible()
     page.go_forward()
+    expect(page).to_have_url(f"{live_server.url}/?status=new&status=open")
+    expect(page.locator("tr[data-ticket-id]").first).to_be_visible()
     page.go_forward()
     expect(page).to_have_url(f"{live_server.url}/?{query}")
     expect(page.locator("select[name=priority]")).to_have_value("high")
@@ -77,4 +80,88 @@ def test_invalid_filter_shows_errors_in_place(signed_in_page, sandbox):
     page.fill("input[name=product]", "12, twelve")
     page.press("input[name=product]", "Enter")
     expect(page.locator(".field-error")).to_contain_text("twelve")
+    expect(page.locator("tr[data-ticket-id]")).to_have_count(0)
+
+
+@pytest.fixture
+def wall_screen(browser, live_server):
+    """A kiosk screen: 1920x1080, no session, nobody at the keyboard."""
+    context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page, errors
+    context.close()
+
+
+def test_display_link_board_refreshes_goes_stale_and_recovers(
+    wall_screen, live_server, sandbox, settings, monkeypatch
+):
+    from dashboard import wall
+    from dashboard.models import DisplayLink
+
+    monkeypatch.setattr(wall, "ROWS_MAX_AGE", 0)  # each refresh asks the store afresh
+    settings.STORE_ERROR_TTL = 0
+    link = DisplayLink(name="Support room", filters="status=new&status=open", refresh_seconds=10)
+    secret = link.issue_secret()
+    link.save()
+    page, errors = wall_screen
+
+    page.goto(live_server.url + link.path_for(secret))
+    board = page.locator("#board")
+    rows = board.locator("tr[data-ticket-id]")
+    expect(rows).to_have_count(wall.ROWS)
+    assert page.context.cookies() == []  # no session to expire
+
+    # The board fits the screen: nothing to scroll.
+    size = page.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.scrollHeight,"
+        " innerWidth, innerHeight]"
+    )
+    assert size[0] <= size[2] and size[1] <= size[3]
+    last_row = rows.last.bounding_box()
+    assert last_row["y"] + last_row["height"] <= 1080
+
+    # A refresh happens by itself: a new ticket appears at the top, marked new.
+    added = sandbox.data.add_ticket(status="new", subject="Arrived while the wall was up")
+    new_row = board.locator(f"tr[data-ticket-id='{added['id']}']")
+    expect(new_row).to_be_visible(timeout=15_000)
+    expect(new_row).to_have_class(re.compile(r"\bis-new\b"))
+    expect(new_row.locator(".new-mark")).to_have_text("New")
+
+    # The store fails: the rows stay, the board says since when it is stale.
+    shown = rows.evaluate_all("rs => rs.map(r => r.dataset.ticketId)")
+    sandbox.set_fault("unavailable")
+    expect(board).to_have_attribute("data-stale", re.compile(r"^\d{4}-"), timeout=15_000)
+    expect(board.locator(".stale-note")).to_contain_text("no fresh data since")
+    assert rows.evaluate_all("rs => rs.map(r => r.dataset.ticketId)") == shown
+
+    # The dashboard itself cannot be reached: still the last board, still marked stale.
+    sandbox.set_fault("none")
+    page.route("**/display/**", lambda route: route.abort())
+    page.evaluate("htmx.trigger('#board', 'refresh')")
+    expect(board.locator(".stale-note")).to_contain_text("cannot be reached")
+    expect(rows).to_have_count(wall.ROWS)
+
+    # Everything comes back: the stale mark goes by itself at the next refresh.
+    page.unroute("**/display/**")
+    expect(page.locator("#board:not([data-stale])")).to_be_visible(timeout=15_000)
+    expect(rows).to_have_count(wall.ROWS)
+    assert errors == []
+
+
+def test_a_revoked_display_link_stops_its_screen(wall_screen, live_server, sandbox):
+    from dashboard.models import DisplayLink
+
+    link = DisplayLink(name="Lobby", filters="priority=high", refresh_seconds=10)
+    secret = link.issue_secret()
+    link.save()
+    page, errors = wall_screen
+    page.goto(live_server.url + link.path_for(secret))
+    expect(page.locator("#board tr[data-ticket-id]").first).to_be_visible()
+
+    link.revoke()
+    page.evaluate("htmx.trigger('#board', 'refresh')")
+    expect(page.locator("#board")).to_contain_text("revoked")
     expect(page.locator("tr[data-ticket-id]")).to_have_count(0)

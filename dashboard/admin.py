@@ -1,0 +1,29 @@
+from django.contrib import admin, messages
+from django.utils import timezone
+
+from dashboard.models import DisplayLink
+from dashboard.wall import canonical_filters
+
+
+@admin.register(DisplayLink)
+class DisplayLinkAdmin(admin.ModelAdmin):
+    list_display = ["name", "filters", "refresh_seconds", "last_seen_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "filters"]
+    readonly_fields = ["created_at", "created_by", "last_seen_at"]
+    actions = ["revoke"]
+
+    def save_model(self, request, obj, form, change):
+        obj.filters = canonical_filters(obj.filters)
+        if not change:
+            obj.created_by = request.user
+            secret = obj.issue_secret()
+        super().save_model(request, obj, form, change)
+        if not change:
+            url = request.build_absolute_uri(obj.path_for(secret))
+            messages.warning(request, f"Display link for {obj.name} (shown only this once): {url}")
+
+    @admin.action(description="Revoke the selected display links")
+    def revoke(self, request, queryset):
+        count = queryset.active().update(revoked_at=timezone.now())
+        messages.success(request, f"Revoked {count} display link(s).")

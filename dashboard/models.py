@@ -1,0 +1,104 @@
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+
+def hash_secret(secret):
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def validate_wall_filters(value):
+    from dashboard.wall import parse_wall_filters  # the filter form lives above the models
+
+    parse_wall_filters(value)
+
+
+class DisplayLinkQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+class DisplayLink(models.Model):
+    """A secret URL that shows one wall board, and nothing else, without signing in.
+
+    Only a hash of the secret is stored: the full URL is shown once, when the link is made.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    secret_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # One filter (a list query string, e.g. "status=new&status=open") per line; several
+    # filters rotate like a playlist.
+    filters = models.TextField(
+        validators=[validate_wall_filters],
+        help_text="One ticket-list filter per line, e.g. status=new&status=open. "
+        "Several lines rotate.",
+    )
+    sort = models.CharField(
+        max_length=10,
+        choices=[("newest", "Newest first"), ("oldest", "Oldest waiting first")],
+        default="newest",
+    )
+    refresh_seconds = models.PositiveIntegerField(
+        default=30,
+        validators=[MinValueValidator(10), MaxValueValidator(40)],
+        help_text="How often the board refreshes (10 to 40 seconds).",
+    )
+    rotate_seconds = models.PositiveIntegerField(
+        default=60,
+        validators=[MinValueValidator(10), MaxValueValidator(3600)],
+        help_text="With several filters, how long each one stays on screen.",
+    )
+    warn_after_hours = models.PositiveIntegerField(
+        default=4, help_text="Tickets older than this are marked as ageing."
+    )
+    alert_after_hours = models.PositiveIntegerField(
+        default=24, help_text="Tickets older than this are marked as overdue."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    last_seen_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DisplayLinkQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        if self.alert_after_hours <= self.warn_after_hours:
+            raise ValidationError(
+                {"alert_after_hours": "Overdue must come after ageing (a larger number)."}
+            )
+
+    def issue_secret(self):
+        """A new random secret (192 bits) for this link; returns it, stores only its hash."""
+        secret = secrets.token_urlsafe(24)
+        self.secret_hash = hash_secret(secret)
+        return secret
+
+    def path_for(self, secret):
+        return reverse("display_link", args=[secret])
+
+    @property
+    def is_revoked(self):
+        return self.revoked_at is not None
+
+    def revoke(self):
+        if not self.revoked_at:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])
+
+    @property
+    def filter_list(self):
+        return [line.strip() for line in self.filters.splitlines() if line.strip()]

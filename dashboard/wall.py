@@ -1,0 +1,228 @@
+"""The wall board: what an unattended screen shows for one filter.
+
+It stays inside the shared request budget (its rows come through the same cached, paced service
+calls as everyone's), counts the filter's tickets by walking the cursor a few pages per refresh,
+and stands through outages by showing its last good board, marked stale.
+"""
+
+import hashlib
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.http import QueryDict
+
+from dashboard import pacing, store
+from dashboard.forms import TicketFilterForm, querystring
+
+ROWS = 10  # what fits 1920x1080 in distance-reading type
+COUNT_CAP = 500
+COUNT_PAGES_PER_REFRESH = 4
+COUNT_MAX_AGE = 60  # seconds a finished count is shown before the walk starts again
+ROWS_MAX_AGE = 20  # with a refresh of at most 40 s, the board is never a minute behind
+SNAPSHOT_TTL = 7 * 24 * 3600
+MAX_FILTERS = 10
+
+
+def parse_wall_filters(text):
+    """The canonical queries of a display link's filters, one per line; ValidationError if any
+    line is not a filter the list itself would accept."""
+    lines = [line.strip().lstrip("?") for line in str(text).splitlines() if line.strip()]
+    if not lines:
+        raise ValidationError("Give at least one filter, e.g. status=new&status=open.")
+    if len(lines) > MAX_FILTERS:
+        raise ValidationError(f"A display link rotates among at most {MAX_FILTERS} filters.")
+    queries = []
+    for number, line in enumerate(lines, start=1):
+        form = TicketFilterForm(QueryDict(line), ticket_types=store.ticket_types(fetch=False))
+        if not form.is_valid():
+            problems = "; ".join(
+                f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()
+            )
+            raise ValidationError(f"Line {number} ({line}) is not a valid filter: {problems}")
+        queries.append(form.query().filters)
+    return queries
+
+
+def canonical_filters(text):
+    return "\n".join(querystring(query) for query in parse_wall_filters(text))
+
+
+@dataclass(frozen=True)
+class Counts:
+    by_status: tuple[tuple[str, int], ...]
+    by_priority: tuple[tuple[str, int], ...]
+    total: int
+    complete: bool  # False while the walk is still counting
+    capped: bool  # the filter holds more tickets than the walk counts
+    oldest: tuple[store.Ticket, ...] = ()
+    cap: int = COUNT_CAP
+
+    def shown(self, number):
+        """A count as a wall shows it: exact when known, "≥ N" while counting or past the cap."""
+        return str(number) if self.complete and not self.capped else f"≥ {number}"
+
+    @property
+    def total_label(self):
+        if self.capped:
+            return f"{self.cap}+ tickets"
+        if self.complete:
+            return f"{self.total} ticket{'' if self.total == 1 else 's'}"
+        return f"at least {self.total}, counting"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    tickets: tuple[store.Ticket, ...]
+    counts: Counts | None
+    fetched_at: datetime
+
+
+@dataclass
+class Board:
+    query: store.TicketQuery
+    snapshot: Snapshot | None
+    stale_since: datetime | None = None
+    problem: str = ""
+    oldest_pending: bool = False  # "oldest first" asked, but the count has not finished
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def stale(self):
+        return self.stale_since is not None
+
+
+def build_board(query, sort="newest"):
+    """The board for `query`: fresh when the store answers, else the last good one, stale."""
+    key = _digest(querystring(query))
+    try:
+        page = store.list_tickets(query, max_age=ROWS_MAX_AGE)
+        counts = _advance_count(query, key)
+        tickets = page.tickets[:ROWS]
+        oldest_pending = False
+        if sort == "oldest":
+            if counts and counts.oldest and counts.complete:
+                tickets = counts.oldest[:ROWS]
+            else:
+                oldest_pending = True
+        snapshot = Snapshot(tickets=tickets, counts=counts, fetched_at=page.fetched_at)
+        cache.set(f"wall:good:{key}:{sort}", snapshot, SNAPSHOT_TTL)
+        cache.delete(f"wall:failing:{key}")
+        return Board(query=query, snapshot=snapshot, oldest_pending=oldest_pending)
+    except store.TicketsAPIError as exc:
+        return _stale_board(query, key, sort, exc)
+
+
+def _stale_board(query, key, sort, exc):
+    now = datetime.now(UTC)
+    try:
+        cache.add(f"wall:failing:{key}", now, SNAPSHOT_TTL)
+        failing_since = cache.get(f"wall:failing:{key}") or now
+        snapshot = cache.get(f"wall:good:{key}:{sort}")
+    except Exception:  # the shared cache itself may be what failed
+        failing_since, snapshot = now, None
+    return Board(query=query, snapshot=snapshot, stale_since=failing_since, problem=exc.message)
+
+
+def _advance_count(query, key):
+    """Walk the filter's cursor a few pages further and return the counts known so far.
+
+    The walk's progress lives in the shared cache, so every screen and worker showing this
+    filter advances one walk; a screen that finds the walk busy shows what is known.
+    """
+    state_key = f"wall:count:{key}"
+    try:
+        with pacing.backend().lock(f"wall-count:{key}", timeout=0):
+            state = cache.get(state_key) or {"walk": None, "result": None, "result_at": 0.0}
+            now = time.time()
+            if state["walk"] is None and (
+                state["result"] is None or now - state["result_at"] > COUNT_MAX_AGE
+            ):
+                state["walk"] = {"cursor": "", "status": Counter(), "priority": Counter(),
+                                 "seen": 0, "tail": []}  # fmt: skip
+            if state["walk"] is not None:
+                _walk(query, state, now)
+            cache.set(state_key, state, SNAPSHOT_TTL)
+    except pacing.WaitTimeout:
+        state = cache.get(state_key)
+    if not state:
+        return None
+    if state["result"] is not None:
+        return state["result"]
+    walk = state["walk"]
+    return _counts(walk, complete=False, capped=False) if walk else None
+
+
+def _walk(query, state, now):
+    walk = state["walk"]
+    for _ in range(COUNT_PAGES_PER_REFRESH):
+        page = store.list_tickets(query.with_cursor(walk["cursor"]))
+        for ticket in page.tickets:
+            walk["status"][ticket.status or "none"] += 1
+            walk["priority"][ticket.priority or "none"] += 1
+        walk["seen"] += len(page.tickets)
+        walk["tail"] = (walk["tail"] + list(page.tickets))[-ROWS:]
+        walk["cursor"] = page.next_cursor
+        capped = bool(page.next_cursor) and walk["seen"] >= COUNT_CAP
+        walk["cap"] = COUNT_CAP
+        if not page.next_cursor or capped:
+            state["result"] = _counts(walk, complete=True, capped=capped)
+            state["result_at"] = now
+            state["walk"] = None
+            return
+
+
+def _counts(walk, complete, capped):
+    known_status = [s for s in store.STATUSES if walk["status"][s]]
+    other_status = sorted(s for s in walk["status"] if s not in store.STATUSES)
+    known_priority = [p for p in store.PRIORITIES if walk["priority"][p]]
+    other_priority = sorted(p for p in walk["priority"] if p not in store.PRIORITIES)
+    return Counts(
+        by_status=tuple((s, walk["status"][s]) for s in known_status + other_status),
+        by_priority=tuple((p, walk["priority"][p]) for p in known_priority + other_priority),
+        total=walk["seen"],
+        complete=complete,
+        capped=capped,
+        oldest=tuple(reversed(walk["tail"])),
+        cap=walk.get("cap", COUNT_CAP),
+    )
+
+
+def rotation(filters_count, rotate_seconds, now=None):
+    """Which of a link's filters is on screen now: decided by the clock on the server, so every
+    screen agrees and nothing in the kiosk browser has to change."""
+    now = time.time() if now is None else now
+    return int(now // rotate_seconds) % filters_count
+
+
+def mask_email(email):
+    """anna.k@example.com -> an•••@example.com: enough to tell people apart, not to copy."""
+    if not email or "@" not in email:
+        return email or ""
+    local, _, domain = email.partition("@")
+    return f"{local[:2]}•••@{domain}"
+
+
+RESOLVED = {"solved", "closed"}
+
+
+def age_class(ticket, warn_hours, alert_hours, now=None):
+    """How long a ticket has waited, for its colour: resolved tickets wait for nobody."""
+    created_at = ticket.created_at
+    if ticket.status in RESOLVED:
+        return "age-resolved"
+    if created_at is None:
+        return "age-unknown"
+    age = (now or datetime.now(UTC)) - created_at
+    if age >= timedelta(hours=alert_hours):
+        return "age-alert"
+    if age >= timedelta(hours=warn_hours):
+        return "age-warn"
+    return "age-ok"
+
+
+def _digest(text):
+    return hashlib.sha256(text.encode()).hexdigest()[:24]

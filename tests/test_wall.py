@@ -1,0 +1,266 @@
+"""The wall board and display links, through Django's test client against the sandbox."""
+
+import re
+from io import StringIO
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from django.core.cache import cache
+from django.core.management import CommandError, call_command
+
+from dashboard import wall
+from dashboard.models import DisplayLink
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+ROW_ID = re.compile(r'<tr data-ticket-id="(\d+)"')
+
+
+def row_ids(response):
+    return [int(i) for i in ROW_ID.findall(response.content.decode())]
+
+
+def expected_ids(sandbox, query_string):
+    return [t["id"] for t in sandbox.data.filter_tickets(parse_qsl(query_string))]
+
+
+def make_link(name="Support room", filters="status=new&status=open", **fields):
+    link = DisplayLink(name=name, filters=wall.canonical_filters(filters), **fields)
+    secret = link.issue_secret()
+    link.full_clean()
+    link.save()
+    return link, link.path_for(secret)
+
+
+@pytest.fixture
+def display(db):
+    return make_link()
+
+
+def test_a_display_link_shows_its_board_without_signing_in(client, sandbox, display):
+    link, path = display
+    response = client.get(path)
+    assert response.status_code == 200
+    assert row_ids(response) == expected_ids(sandbox, "status=new&status=open")[: wall.ROWS]
+    assert "sessionid" not in response.cookies
+    assert response["Cache-Control"] == "no-store"
+    html = response.content.decode()
+    assert 'hx-trigger="every 30s, refresh"' in html
+    assert "Support room" in html
+
+
+def test_the_secret_is_stored_only_as_a_hash(display):
+    link, path = display
+    secret = path.rstrip("/").rsplit("/", 1)[1]
+    assert len(secret) >= 32  # 192 random bits, URL-safe
+    assert secret not in link.secret_hash
+    assert not DisplayLink.objects.filter(secret_hash=secret).exists()
+
+
+def test_a_display_link_reaches_nothing_but_its_wall(client, sandbox, display):
+    link, path = display
+    assert client.get(path).status_code == 200
+
+    # Its own filters, whatever the URL says.
+    other = client.get(path + "?status=closed&priority=low")
+    assert row_ids(other) == expected_ids(sandbox, "status=new&status=open")[: wall.ROWS]
+
+    # And nothing else: every other page still wants a signed-in person.
+    for url in ["/", "/?status=closed", "/tickets/1641/", "/wall/?status=closed", "/wall/links/"]:
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert urlsplit(response["Location"]).path == "/accounts/login/"
+    assert client.post("/wall/links/1/revoke/").status_code == 302
+
+
+def test_an_unknown_secret_is_404(client, db):
+    assert client.get("/display/not-a-real-secret-at-all/").status_code == 404
+
+
+def test_a_revoked_link_stops_at_once(client, display):
+    link, path = display
+    assert client.get(path).status_code == 200
+    link.revoke()
+    page = client.get(path)
+    poll = client.get(path, **HTMX)
+    assert page.status_code == poll.status_code == 410
+    assert b"revoked" in poll.content
+    assert b"data-ticket-id" not in page.content + poll.content
+    assert b"hx-trigger" not in poll.content  # the screen stops polling
+
+
+def test_requester_emails_are_masked_and_threads_never_shown(client, sandbox, db):
+    ticket = next(t for t in sandbox.data.tickets[:40] if t["from_email"])
+    link, path = make_link(name="By id", filters=f"id={ticket['id']}")
+    html = client.get(path).content.decode()
+    assert row_ids(client.get(path)) == [ticket["id"]]
+    assert ticket["from_email"] not in html
+    assert wall.mask_email(ticket["from_email"]) in html
+    for comment in ticket["comments"]:
+        body = (comment["body"] or "").strip()
+        if len(body) > 20:
+            assert body[:20] not in html
+
+
+def test_counts_walk_the_cursor_and_say_counting_until_done(client, sandbox, display, settings):
+    link, path = display
+    sandbox.configure(page_size=5)
+    expected = sandbox.data.filter_tickets(parse_qsl("status=new&status=open"))
+    pages_needed = -(-len(expected) // 5)
+    assert pages_needed > wall.COUNT_PAGES_PER_REFRESH  # needs several refreshes
+
+    first = client.get(path, **HTMX).content.decode()
+    assert "counting" in first
+    assert f"at least {wall.COUNT_PAGES_PER_REFRESH * 5}, counting" in first
+
+    for _ in range(pages_needed // wall.COUNT_PAGES_PER_REFRESH):
+        html = client.get(path, **HTMX).content.decode()
+    assert "counting" not in html
+    assert f"{len(expected)} tickets" in html
+    for status in ("new", "open"):
+        number = sum(1 for t in expected if t["status"] == status)
+        assert re.search(
+            rf"{status.capitalize()}</span><span class=\"count-number\">{number}<", html
+        )
+
+
+def test_counts_beyond_the_cap_show_a_plus(client, sandbox, db, monkeypatch):
+    monkeypatch.setattr(wall, "COUNT_CAP", 30)
+    monkeypatch.setattr(wall, "COUNT_PAGES_PER_REFRESH", 10)
+    link, path = make_link(name="Everything", filters="status=closed&status=solved")
+    html = client.get(path).content.decode()
+    assert "30+ tickets" in html
+
+
+def test_an_outage_keeps_the_last_board_marked_stale_and_recovers(
+    client, sandbox, display, monkeypatch, settings
+):
+    monkeypatch.setattr(wall, "ROWS_MAX_AGE", 0)  # every refresh asks the store
+    settings.STORE_ERROR_TTL = 0  # and a failure is not remembered for the next one
+    link, path = display
+    good = client.get(path, **HTMX)
+    assert b"data-stale" not in good.content
+
+    sandbox.set_fault("unavailable")
+    stale = client.get(path, **HTMX)
+    assert stale.status_code == 200  # a failed refresh never blanks the screen
+    assert b"data-stale=" in stale.content
+    assert row_ids(stale) == row_ids(good)
+    assert b"Not up to date" in stale.content and b"unavailable" in stale.content
+
+    sandbox.set_fault("none")
+    recovered = client.get(path, **HTMX)
+    assert b"data-stale" not in recovered.content
+    assert row_ids(recovered) == row_ids(good)
+
+
+def test_an_outage_before_any_good_board_waits_without_an_error_page(client, sandbox, display):
+    link, path = display
+    sandbox.set_fault("server_error")
+    response = client.get(path)
+    assert response.status_code == 200
+    assert b"Waiting for the store" in response.content
+    assert b"data-stale=" in response.content
+
+
+def test_rotation_is_decided_by_the_server_clock(client, sandbox, db, monkeypatch):
+    link, path = make_link(
+        name="Playlist", filters="priority=high\nstatus=pending", rotate_seconds=60
+    )
+    monkeypatch.setattr(wall.time, "time", lambda: 600.0)  # 600 // 60 = 10 -> view 1
+    first = client.get(path)
+    monkeypatch.setattr(wall.time, "time", lambda: 660.0)  # 11 -> view 2
+    second = client.get(path, **HTMX)
+    assert row_ids(first) == expected_ids(sandbox, "priority=high")[: wall.ROWS]
+    assert row_ids(second) == expected_ids(sandbox, "status=pending")[: wall.ROWS]
+    assert b"view 1 of 2" in first.content and b"view 2 of 2" in second.content
+
+
+def test_tickets_new_since_the_last_refresh_are_highlighted(client, sandbox, display):
+    link, path = display
+    html = client.get(path).content.decode()
+    poll = re.search(r'hx-get="([^"]+)"', html)[1].replace("&amp;", "&")
+    assert "is-new" not in html
+
+    added = sandbox.data.add_ticket(status="new", subject="Brand new ticket on the wall")
+    cache.clear()  # as if the board's cached page had aged out
+    html = client.get(poll, **HTMX).content.decode()
+
+    row = re.search(rf'<tr data-ticket-id="{added["id"]}" class="([^"]*)"', html)
+    assert row and "is-new" in row[1]
+    assert len(re.findall(r'class="[^"]*is-new', html)) == 1
+
+
+def test_refresh_interval_is_per_link_and_at_least_ten_seconds(db):
+    link, path = make_link(name="Fast", refresh_seconds=10)
+    assert link.refresh_seconds == 10
+    with pytest.raises(Exception, match="10"):
+        make_link(name="Too fast", refresh_seconds=5)
+
+
+def test_signed_in_wall_uses_the_lists_filters(signed_in, sandbox):
+    response = signed_in.get("/wall/?priority=high")
+    assert response.status_code == 200
+    assert row_ids(response) == expected_ids(sandbox, "priority=high")[: wall.ROWS]
+    assert b"Make a display link for this board" in response.content
+
+
+def test_create_display_link_command_prints_the_url_last(client, sandbox, db):
+    out = StringIO()
+    call_command(
+        "create_display_link", "Room", "--filters", "status=new&status=open",
+        "--base-url", "http://wall.example", stdout=out,
+    )  # fmt: skip
+    url = out.getvalue().strip().splitlines()[-1]
+    assert url.startswith("http://wall.example/display/")
+    path = urlsplit(url).path
+    assert client.get(path).status_code == 200
+
+    call_command("revoke_display_link", "Room", stdout=StringIO())
+    assert client.get(path).status_code == 410
+
+
+def test_create_display_link_command_refuses_bad_filters(db):
+    with pytest.raises(CommandError, match="priority"):
+        call_command(
+            "create_display_link", "Bad", "--filters", "priority=urgent", stdout=StringIO()
+        )
+    with pytest.raises(CommandError, match="No display link"):
+        call_command("revoke_display_link", "Nobody", stdout=StringIO())
+
+
+def test_signed_in_people_make_list_and_revoke_links(signed_in, client):
+    response = signed_in.post(
+        "/wall/links/",
+        {
+            "name": "Room 2",
+            "filters": "?status=open&status=new",
+            "sort": "oldest",
+            "refresh_seconds": 20,
+            "rotate_seconds": 60,
+            "warn_after_hours": 4,
+            "alert_after_hours": 24,
+        },
+    )
+    assert response.status_code == 201
+    url = re.search(r'value="(http://testserver/display/[^"]+)"', response.content.decode())[1]
+    link = DisplayLink.objects.get(name="Room 2")
+    assert link.filters == "status=new&status=open"
+
+    listing = signed_in.get("/wall/links/").content.decode()
+    assert "Room 2" in listing and url not in listing  # shown once only
+
+    signed_in.post(f"/wall/links/{link.id}/revoke/")
+    signed_in.logout()
+    assert client.get(urlsplit(url).path).status_code == 410
+
+
+def test_walls_keep_inside_the_shared_budget(client, sandbox, db, settings):
+    settings.STORE_RATE_LIMIT = 4
+    sandbox.configure(rate_limit=4)
+    paths = [make_link(name=f"Wall {i}", filters="status=new&status=open")[1] for i in range(3)]
+    for _ in range(4):
+        for path in paths:
+            assert client.get(path, **HTMX).status_code == 200
+    stats = sandbox.stats()
+    assert stats["throttled"] == 0
+    assert stats["peak_per_second"] <= 4
