@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 
 from dashboard import store
 from dashboard.models import DisplayLink
@@ -122,7 +122,15 @@ class TicketFilterForm(forms.Form):
     )
     tags = FreeListField(
         label="Tags",
-        item_field=forms.CharField(max_length=100),
+        item_field=forms.CharField(
+            max_length=100,
+            # The API reads a number as a tag id it may not have: names are what people know.
+            validators=[
+                RegexValidator(
+                    r"^\d+$", "Enter tag names (like vip), not numbers.", inverse_match=True
+                )
+            ],
+        ),
         widget=FreeListInput(attrs={"placeholder": "e.g. vip, refund"}),
         help_text="Any of these tags, separated by commas.",
     )

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import requests
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
+from django.views.decorators.debug import sensitive_variables
 
 from dashboard import pacing
 
@@ -393,6 +394,7 @@ def _get(path, params, cursor_given=False):
         logger.info("retrying GET %s", path)
 
 
+@sensitive_variables("headers")  # error reports must never show the Authorization header
 def _get_once(path, params, cursor_given):
     try:
         pacing.wait_for_slot(_token_key())

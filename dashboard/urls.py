@@ -1,8 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
 from django.urls import path
 
 from dashboard import views
+from dashboard.signin import ThrottledLoginView
 
 urlpatterns = [
     path("", views.ticket_list, name="ticket_list"),
@@ -11,7 +13,10 @@ urlpatterns = [
     path("wall/links/", views.display_links, name="display_links"),
     path("wall/links/<int:link_id>/revoke/", views.revoke_display_link, name="revoke_display_link"),
     path("display/<str:secret>/", views.display_link, name="display_link"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", login_not_required(ThrottledLoginView.as_view()), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # One sign-in door, throttled: the admin's own login form sends people to it.
+    path("admin/login/", views.admin_login),
     path("admin/", admin.site.urls),
+    path("healthz", views.healthz, name="healthz"),
 ]

@@ -3,10 +3,11 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_not_required
-from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -255,3 +256,22 @@ def _display_links_page(request, form, new_link=None, status=200):
         "new_link": new_link,
     }
     return render(request, "dashboard/display_links.html", context, status=status)
+
+
+@login_not_required
+@require_GET
+def healthz(request):
+    """For load balancers: says the process answers, and nothing else."""
+    response = HttpResponse("ok\n", content_type="text/plain")
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_not_required
+def admin_login(request):
+    """The admin signs in through the dashboard's own, throttled sign-in."""
+    target = request.GET.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = ""
+    query = urlencode({"next": target or reverse("admin:index")})
+    return HttpResponseRedirect(f"{reverse('login')}?{query}")

@@ -6,6 +6,7 @@ import tempfile
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-0123456789-abcdefghijklmnopqrstuv")
 os.environ.setdefault("DJANGO_DEBUG", "0")
+os.environ.setdefault("DJANGO_HTTPS", "0")  # the test client speaks plain HTTP
 
 from dashboard.settings import *  # noqa: E402, F403
 

@@ -165,3 +165,94 @@ def test_a_revoked_display_link_stops_its_screen(wall_screen, live_server, sandb
     page.evaluate("htmx.trigger('#board', 'refresh')")
     expect(page.locator("#board")).to_contain_text("revoked")
     expect(page.locator("tr[data-ticket-id]")).to_have_count(0)
+
+
+PAYLOADS = [
+    "<script>alert('subject')</script>",
+    '"><img src=x onerror=alert(1)>',
+    "<svg onload=alert(2)>",
+    "' onmouseover='alert(3)' x='",
+    "{{ request.user }} {% debug %}",
+    "javascript:alert(4)",
+]
+
+
+# An http(s) URL that tries to break out of the href attribute it is rendered in.
+BREAKOUT_URL = 'https://cdn.example-store.test/a.pdf" onclick="alert(11)'
+
+
+def hostile_ticket(sandbox):
+    body = "\n".join(PAYLOADS) + "\n<iframe src=javascript:alert(5)></iframe>"
+    return sandbox.data.add_ticket(
+        status="new",
+        priority="high",
+        from_email="attacker+<script>alert(6)</script>@example.com",
+        subject=" ".join(PAYLOADS),
+        tags=["<b onclick=alert(7)>tag</b>"],
+        comments=[
+            {
+                "body": body,
+                "is_public": True,
+                "from_email": "attacker@example.com",
+                "attachments": [
+                    {"id": 9001, "file": "javascript:alert(8)", "file_name": PAYLOADS[1] + ".pdf"},
+                    {"id": 9002, "file": "data:text/html,<script>alert(9)</script>",
+                     "file_name": "<svg onload=alert(10)>.png"},
+                    {"id": 9003, "file": BREAKOUT_URL, "file_name": "invoice.pdf"},
+                ],
+            },
+            {"body": PAYLOADS[0], "is_public": False, "author": 3},
+        ],
+    )  # fmt: skip
+
+
+@pytest.fixture
+def watched(page):
+    """Every dialog and every CSP violation the page causes."""
+    events = {"dialogs": [], "violations": [], "console": []}
+    page.on("dialog", lambda dialog: (events["dialogs"].append(dialog.message), dialog.dismiss()))
+    page.on("console", lambda message: events["console"].append(message.text))
+    page.add_init_script(
+        "window.__violations = [];"
+        "document.addEventListener('securitypolicyviolation',"
+        " e => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));"
+    )
+    return events
+
+
+def assert_inert(page, events):
+    page.wait_for_timeout(300)
+    violations = page.evaluate("window.__violations")
+    assert events["dialogs"] == []
+    assert violations == []
+    assert not [m for m in events["console"] if "Content Security Policy" in m]
+    # Nothing the payloads carried became an element or a handler.
+    assert page.locator("[onerror], [onload], [onclick], [onmouseover]").count() == 0
+    assert page.locator("iframe, svg script, img[src='x']").count() == 0
+    assert page.locator("a[href^='javascript:'], a[href^='data:']").count() == 0
+
+
+def test_hostile_content_is_inert_in_list_thread_and_wall(
+    signed_in_page, watched, live_server, sandbox
+):
+    page = signed_in_page
+    ticket = hostile_ticket(sandbox)
+
+    page.goto(f"{live_server.url}/?status=new")
+    row = page.locator(f"tr[data-ticket-id='{ticket['id']}']")
+    expect(row).to_contain_text("<script>alert('subject')</script>")  # shown as text
+    assert_inert(page, watched)
+
+    row.locator("a.subject").click()  # the thread inline
+    thread = page.locator(f"#thread-panel article[data-ticket-id='{ticket['id']}']")
+    expect(thread).to_contain_text("<iframe src=javascript:alert(5)></iframe>")
+    expect(thread.locator(".attachments li")).to_have_count(3)
+    assert_inert(page, watched)
+
+    page.goto(f"{live_server.url}/tickets/{ticket['id']}/")  # the thread as a full page
+    expect(page.locator(".comment").first).to_contain_text("onerror=alert(1)")
+    assert_inert(page, watched)
+
+    page.goto(f"{live_server.url}/wall/?status=new")
+    expect(page.locator(f"#board tr[data-ticket-id='{ticket['id']}']")).to_be_visible()
+    assert_inert(page, watched)

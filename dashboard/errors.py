@@ -1,0 +1,30 @@
+"""Error reports that never show the store's access token, even with DEBUG on."""
+
+from django.conf import settings
+from django.views.debug import SafeExceptionReporterFilter
+
+
+class TokenSafeExceptionReporterFilter(SafeExceptionReporterFilter):
+    """Django hides frame variables only when DEBUG is off and only where code is marked
+    sensitive; the token must not show on a debug page either, wherever it sits (a local in a
+    library frame, a chained exception, the environment in request.META)."""
+
+    def is_active(self, request):
+        return True
+
+    def _holds_token(self, value):
+        token = settings.NEXT_API_TOKEN
+        try:
+            return bool(token) and token in repr(value)
+        except Exception:  # a repr that fails cannot be checked, so it is not shown
+            return True
+
+    def cleanse_setting(self, key, value):
+        value = super().cleanse_setting(key, value)
+        return self.cleansed_substitute if self._holds_token(value) else value
+
+    def get_traceback_frame_variables(self, request, tb_frame):
+        return [
+            (name, self.cleansed_substitute if self._holds_token(value) else value)
+            for name, value in super().get_traceback_frame_variables(request, tb_frame)
+        ]
