@@ -192,6 +192,12 @@ class TicketType:
     name: str
 
 
+@dataclass(frozen=True)
+class Person:
+    id: int
+    name: str
+
+
 # --- What the dashboard asks ---------------------------------------------------------------
 
 
@@ -296,6 +302,43 @@ def ticket_types(fetch=True):
         except _SharedStateError:
             return None
     return _shared("tickettypes/", [], _all_ticket_types, ttl=TICKET_TYPES_TTL)
+
+
+def staff(fetch=True):
+    """The store's support agents, `{id: Person}`, so threads and walls show names, not numbers.
+
+    Reading users needs the `users:read` scope; a token without it still gets every page, with
+    agent ids instead of names.
+    """
+    params = [("user_type", "dashboard")]
+    if not fetch:
+        try:
+            return pacing.cached(_cache_key("users/", params))
+        except _SharedStateError:
+            return None
+    return _shared("users/", params, _all_staff, ttl=TICKET_TYPES_TTL)
+
+
+def _all_staff():
+    people = {}
+    cursor = None
+    try:
+        for _ in range(20):  # a support team, not a customer base: a few pages at most
+            params = [("user_type", "dashboard")] + ([("cursor", cursor)] if cursor else [])
+            payload = _get("users/", params, cursor_given=bool(cursor))
+            for item in _field(payload, "results", list):
+                name = " ".join(
+                    str(item.get(part) or "").strip() for part in ("first_name", "last_name")
+                ).strip()
+                person = Person(id=_int(item, "id"), name=name or str(item.get("email") or ""))
+                people[person.id] = person
+            cursor = cursor_from_url(payload.get("next"))
+            if not cursor:
+                break
+    except (TokenRejected, TicketNotFound, BadResponse) as exc:
+        logger.info("agent names unavailable (%s): showing agent ids", exc.code)
+        return {}
+    return people
 
 
 def _all_ticket_types():

@@ -48,6 +48,7 @@ def ticket_list(request):
         context["error"] = exc
         context["invalid_cursor"] = isinstance(exc, store.InvalidCursor)
     context["ticket_types"] = form.ticket_types or {}
+    context["staff"] = _staff()
     response = render(
         request,
         _list_template(request, paging=bool(query.cursor)),
@@ -73,6 +74,7 @@ def ticket_detail(request, ticket_id):
         context["error"] = exc
         return _with_retry_after(render(request, template, context, status=exc.http_status), exc)
     context["ticket_types"] = _ticket_types()
+    context["staff"] = _staff()
     return render(request, template, context)
 
 
@@ -108,6 +110,14 @@ def _raw_filters(request):
     params = request.GET.copy()
     params.pop("cursor", None)
     return params.urlencode()
+
+
+def _staff():
+    """Agent names are a nicety too: without them pages show agent ids."""
+    try:
+        return store.staff() or {}
+    except store.TicketsAPIError:
+        return {}
 
 
 def _is_fragment(request):
@@ -189,6 +199,8 @@ def _wall_response(request, queries, index, options, poll_query="", extra=None):
         "now": shown_at,
         "poll_url": f"{request.path}?{poll}{urlencode(_poll_params(shown_at, index))}",
         "ticket_types": store.ticket_types(fetch=False) or {},
+        # A stale board asks the store for nothing more.
+        "staff": (store.staff(fetch=False) or {}) if board.stale else _staff(),
         "reload_hours": WALL_RELOAD_HOURS,
         **(extra or {}),
     }

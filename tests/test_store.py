@@ -483,3 +483,31 @@ def test_a_failure_is_shared_briefly_rather_than_asked_again(mocked, settings):
         with pytest.raises(store.StoreUnavailable):
             store.list_tickets(store.TicketQuery())
     assert len(mocked.calls) == 1
+
+
+def test_agent_names_come_from_the_users_list(mocked):
+    mocked.get(
+        BASE + "users/",
+        match=[responses.matchers.query_param_matcher({"user_type": "dashboard"})],
+        json={
+            "next": None,
+            "previous": None,
+            "results": [
+                {"id": 4, "first_name": "Aiko", "last_name": "Tanaka", "email": "a@x.test"},
+                {"id": 5, "first_name": "", "last_name": "", "email": "ops@x.test"},
+            ],
+        },
+    )
+    assert store.staff() == {
+        4: store.Person(id=4, name="Aiko Tanaka"),
+        5: store.Person(id=5, name="ops@x.test"),
+    }
+    assert store.staff(fetch=False) == store.staff()
+    assert len(mocked.calls) == 1
+
+
+def test_without_the_users_scope_pages_show_agent_ids(mocked, caplog):
+    mocked.get(BASE + "users/", status=403, json={"detail": "missing scope users:read"})
+    assert store.staff() == {}
+    assert store.staff() == {}
+    assert len(mocked.calls) == 1  # remembered, not asked again on every page

@@ -269,3 +269,11 @@ def test_store_faults_become_messages_never_500(signed_in, sandbox):
     assert b"unavailable" in response.content
     assert b"Try again" in response.content
     assert b"Traceback" not in response.content
+
+
+def test_threads_and_lists_name_the_agents(signed_in, sandbox):
+    ticket = next(t for t in sandbox.data.tickets[:25] if t["assignee"] is not None)
+    agent = sandbox.data.user(ticket["assignee"])
+    name = f"{agent['first_name']} {agent['last_name']}"
+    assert name in signed_in.get("/").content.decode()
+    assert name in signed_in.get(f"/tickets/{ticket['id']}/").content.decode()

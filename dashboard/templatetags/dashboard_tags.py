@@ -40,6 +40,13 @@ def type_name(type_id, ticket_types):
     return ticket_type.name if ticket_type else f"Type #{type_id}"
 
 
+@register.filter
+def agent(person_id, staff):
+    """An agent's name when the store told us, else their id."""
+    person = (staff or {}).get(person_id)
+    return person.name if person else f"Agent #{person_id}"
+
+
 @register.simple_tag
 def when(moment, relative=True):
     """A <time> showing relative time, with the absolute time on hover."""
