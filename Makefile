@@ -53,6 +53,10 @@ test: $(VENV)/.installed-dev system-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
 
+# The parent process only drives the benchmark; the gunicorn it starts runs with DEBUG off.
+bench: $(VENV)/.installed-dev system-deps
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py bench
+
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
