@@ -62,6 +62,20 @@ RECOVERY_LIMIT = 15.0
 TARGET_FIRST = 1.10
 TARGET_REPEAT = 0.25
 
+# Wall screens: three display links (one rotating two filters), two screens each, refreshing
+# at the shortest allowed interval, while a few people browse beside them.
+WALL_LINKS = (
+    ("Room new+open", ["status=new&status=open"]),
+    ("Room closed", ["status=closed&status=solved"]),
+    ("Room rotating", ["priority=high", "status=pending"]),
+)
+WALL_SCREENS_PER_LINK = 2
+WALL_REFRESH = 10
+WALL_SECONDS = 45
+WALL_PEOPLE = 4
+WALL_PERSON_EVERY = 4.0
+WALL_MAX_BEHIND = 60.0
+
 # Settings the measured processes must not inherit from whoever runs the benchmark: each
 # configuration gets exactly the environment written below.
 INHERITED_PREFIXES = ("DJANGO_", "NEXT_", "STORE_", "DASHBOARD_", "REDIS_", "SANDBOX_")
@@ -527,10 +541,37 @@ class ConfigResult:
         return median_ms(self.repeat) / median_ms(self.direct)
 
 
+@dataclass
+class WallResult:
+    refreshes: list = field(default_factory=list)  # (status, seconds, stale, behind seconds)
+    views: list = field(default_factory=list)
+    calls: int = 0
+    throttled: int = 0
+    peak: int = 0
+    seconds: float = 0.0
+
+    @property
+    def stale(self):
+        return sum(1 for r in self.refreshes if r[2])
+
+    @property
+    def failed(self):
+        return sum(1 for r in self.refreshes if r[0] != 200)
+
+    @property
+    def most_behind(self):
+        return max((r[3] for r in self.refreshes), default=0.0)
+
+
+BOARD_UPDATED_RE = re.compile(r'data-updated="([^"]+)"')
+BOARD_POLL_RE = re.compile(r'<section id="board"[^>]*?hx-get="([^"]+)"', re.S)
+
+
 class Bench:
     """The phases, run against one dashboard configuration."""
 
     def __init__(self, env, dashboard, cookies, pool, workers):
+        self.env = env
         self.sandbox = env.sandbox
         self.workers = workers
         self.dashboard = dashboard
@@ -662,6 +703,92 @@ class Bench:
         self.identical_views(result)
         self.distinct_views(result)
         return result
+
+    # -- Walls --
+
+    def walls(self, state):
+        """Wall screens refreshing beside people browsing: the budget holds, and no board is
+        stale or more than a minute behind the store."""
+        self.settle()
+        paths = [self._display_link(state, name, filters) for name, filters in WALL_LINKS]
+        screens = [path for path in paths for _ in range(WALL_SCREENS_PER_LINK)]
+        people = [self.person() for _ in range(WALL_PEOPLE)]
+        queries = queue.Queue()
+        for qs in self.pool.take(int(WALL_SECONDS / WALL_PERSON_EVERY) * WALL_PEOPLE):
+            queries.put(qs)
+        result = WallResult()
+        lock = threading.Lock()
+        start = time.monotonic()
+        deadline = start + WALL_SECONDS
+
+        def screen(i):
+            # Screens are switched on one after another, as people walk around the room.
+            time.sleep(i * WALL_REFRESH / len(screens))
+            with requests.Session() as session:
+                url = f"{self.dashboard.url}{screens[i]}"
+                headers = {}
+                while time.monotonic() < deadline:
+                    began = time.perf_counter()
+                    response = session.get(url, headers=headers, timeout=VIEW_TIMEOUT)
+                    seconds = time.perf_counter() - began
+                    updated = BOARD_UPDATED_RE.search(response.text)
+                    behind = (
+                        (
+                            datetime.now(UTC) - datetime.fromisoformat(updated.group(1))
+                        ).total_seconds()
+                        if updated
+                        else float("inf")
+                    )
+                    stale = "data-stale=" in response.text
+                    with lock:
+                        result.refreshes.append((response.status_code, seconds, stale, behind))
+                    poll = BOARD_POLL_RE.search(response.text)
+                    if poll:
+                        url = f"{self.dashboard.url}{html.unescape(poll.group(1))}"
+                        headers = {"HX-Request": "true"}
+                    time.sleep(max(0.0, WALL_REFRESH - seconds))
+
+        def browse(i):
+            time.sleep(i * WALL_PERSON_EVERY / WALL_PEOPLE)
+            while time.monotonic() < deadline:
+                try:
+                    qs = queries.get_nowait()
+                except queue.Empty:
+                    return
+                view = people[i].view(qs)
+                with lock:
+                    result.views.append(view)
+                time.sleep(max(0.0, WALL_PERSON_EVERY - view.seconds))
+
+        try:
+            _, result.seconds = in_threads(
+                len(screens) + WALL_PEOPLE,
+                lambda i: screen(i) if i < len(screens) else browse(i - len(screens)),
+            )
+        finally:
+            for person in people:
+                person.close()
+        stats = self.sandbox.stats()
+        result.calls = stats["calls"]
+        result.throttled = stats["throttled"]
+        result.peak = peak_per_second(stats["arrivals"])
+        return result
+
+    def _display_link(self, state, name, filters):
+        args = ["create_display_link", f"{name} {secrets.token_hex(3)}"]
+        for qs in filters:
+            args += ["--filters", qs]
+        args += ["--refresh", str(WALL_REFRESH), "--rotate", "20", "--base-url", "http://x"]
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=BASE_DIR,
+            env=self.env.django_env(state),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return done.stdout.strip().splitlines()[-1].removeprefix("http://x")
 
     # -- Faults --
 
@@ -974,6 +1101,49 @@ def prepare(env_root, sandbox):
     return env, ("bench", password)
 
 
+def wall_table(name, result):
+    board_seconds = sorted(r[1] for r in result.refreshes)
+    return Table(
+        f"Wall screens ({name}): {len(WALL_LINKS)} display links x {WALL_SCREENS_PER_LINK} "
+        f"screens refreshing every {WALL_REFRESH} s, {WALL_PEOPLE} people browsing, "
+        f"{WALL_SECONDS} s",
+        ["measure", "value", "target"],
+        [
+            ["board refreshes answered", f"{len(result.refreshes) - result.failed}"
+             f"/{len(result.refreshes)}", "all"],
+            ["  stale boards", result.stale, "0"],
+            ["  median / slowest refresh, s",
+             f"{statistics.median(board_seconds or [0]):.2f} / {max(board_seconds or [0]):.2f}",
+             ""],
+            ["  most behind the store, s", f"{result.most_behind:.0f}",
+             f"<= {WALL_MAX_BEHIND:.0f}"],
+            ["people's views listing tickets", f"{sum(1 for v in result.views if v.ok)}"
+             f"/{len(result.views)}", "all"],
+            ["upstream calls (walls + people)", result.calls, ""],
+            ["  per second on average", f"{result.calls / max(result.seconds, 1):.2f}",
+             f"<= {RATE_LIMIT}"],
+            ["  peak in any second", result.peak, f"<= {RATE_LIMIT}"],
+            ["  throttled by the store (429)", result.throttled, "0"],
+        ],
+        align="lrr",
+    )  # fmt: skip
+
+
+def wall_checks(result):
+    return [
+        Check(
+            "wall screens stay inside the budget",
+            result.throttled == 0 and result.peak <= RATE_LIMIT,
+            f"peak {result.peak}/s, {result.throttled} throttled, {result.calls} calls",
+        ),
+        Check(
+            f"every board answered, none stale, none more than {WALL_MAX_BEHIND:.0f} s behind",
+            result.failed == 0 and result.stale == 0 and result.most_behind <= WALL_MAX_BEHIND,
+            f"{result.failed} failed, {result.stale} stale, most behind {result.most_behind:.0f} s",
+        ),
+    ]
+
+
 def run_config(env, credentials, pool, name, workers, with_redis, root, logs, faults=False):
     state = root / f"state-{workers}{'-redis' if with_redis else ''}"
     with contextlib.ExitStack() as stack:
@@ -990,7 +1160,8 @@ def run_config(env, credentials, pool, name, workers, with_redis, root, logs, fa
         bench = Bench(env, dashboard, dashboard.sign_in(*credentials), pool, workers)
         result = bench.run(name)
         fault_rows = bench.faults() if faults else None
-        return result, fault_rows
+        walls = bench.walls(state) if faults else None
+        return result, fault_rows, walls
 
 
 def run(write):
@@ -1006,14 +1177,15 @@ def run(write):
         stack.callback(sandbox.stop)
         env, credentials = prepare(root, sandbox)
         pool = QueryPool(sandbox)
-        results, fault_rows = [], None
+        results, fault_rows, walls = [], None, None
         for index, (name, workers, with_redis) in enumerate(CONFIGS):
             write(f"Measuring: {name} ...")
-            result, faults = run_config(
+            result, faults, wall_result = run_config(
                 env, credentials, pool, name, workers, with_redis, root, logs, faults=index == 0
             )
             results.append(result)
             fault_rows = fault_rows or faults
+            walls = walls or wall_result
     elapsed = time.monotonic() - started
     header = (
         f"`make bench`, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, on {machine()}. "
@@ -1023,8 +1195,8 @@ def run(write):
         f"Load average before / after: {load_before:.2f} / {os.getloadavg()[0]:.2f}."
     )
     footer = f"Whole run: {elapsed:.0f} s. Server logs: var/bench/logs/."
-    tables = [config_table(results), fault_table(fault_rows)]
-    checks = config_checks(results) + fault_checks(fault_rows)
+    tables = [config_table(results), fault_table(fault_rows), wall_table(CONFIGS[0][0], walls)]
+    checks = config_checks(results) + fault_checks(fault_rows) + wall_checks(walls)
     text, md = render(tables, checks, header, footer)
     write("\n" + text)
     report = OUT_DIR / "latest.md"

@@ -173,6 +173,14 @@ class TicketFilterForm(forms.Form):
         self.fields["ticket_type"].choices = choices
 
     @property
+    def select_fields(self):
+        return [self["priority"], self["channel"], self["ticket_type"]]
+
+    @property
+    def more_fields(self):
+        return [self[name] for name in self.more_filter_names]
+
+    @property
     def more_filters_used(self):
         return any(str(self.data.get(name, "")).strip() for name in self.more_filter_names)
 

@@ -121,11 +121,18 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "BACKEND": "dashboard.filecache.FileCache",
             "LOCATION": STATE_DIR / "cache",
             "OPTIONS": {"MAX_ENTRIES": 5000},
         }
     }
+# Rendered filter forms, per process: the same bookmark always renders the same form, and
+# rendering it costs more than the rest of a list page.
+CACHES["fragments"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "fragments",
+    "OPTIONS": {"MAX_ENTRIES": 500},
+}
 
 # --- Django --------------------------------------------------------------------------------
 

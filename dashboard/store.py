@@ -164,9 +164,9 @@ class Ticket:
     tags: tuple[str, ...] = ()
     comments: tuple[Comment, ...] = ()
 
-    @property
-    def comment_count(self):
-        return len(self.comments)
+    # A list page carries each thread's size, not the thread: the bodies are read on the
+    # ticket's own page, and leaving them out keeps cached pages small and quick.
+    comment_count: int = 0
 
     @property
     def public_comment_count(self):
@@ -269,13 +269,18 @@ def _param_value(value):
 
 
 def list_tickets(query, max_age=None):
-    """One page of the Tickets List for `query`, at most `max_age` seconds old if given."""
+    """One page of the Tickets List for `query`, at most `max_age` seconds old if given.
+
+    Its tickets carry `comment_count` but no comments: threads are read with `get_ticket`.
+    """
     params = query.params()
 
     def fetch():
         payload = _get("tickets/", params, cursor_given=bool(query.cursor))
         return TicketPage(
-            tickets=tuple(_ticket(item) for item in _field(payload, "results", list)),
+            tickets=tuple(
+                _ticket(item, with_comments=False) for item in _field(payload, "results", list)
+            ),
             next_cursor=cursor_from_url(payload.get("next")),
             previous_cursor=cursor_from_url(payload.get("previous")),
             fetched_at=datetime.now(UTC),
@@ -296,12 +301,7 @@ def get_ticket(ticket_id):
 
 def ticket_types(fetch=True):
     """All ticket types, `{id: TicketType}`, cached; with `fetch=False` only what is cached."""
-    if not fetch:
-        try:
-            return pacing.cached(_cache_key("tickettypes/", []))
-        except _SharedStateError:
-            return None
-    return _shared("tickettypes/", [], _all_ticket_types, ttl=TICKET_TYPES_TTL)
+    return _reference("tickettypes/", [], _all_ticket_types, fetch)
 
 
 def staff(fetch=True):
@@ -310,13 +310,35 @@ def staff(fetch=True):
     Reading users needs the `users:read` scope; a token without it still gets every page, with
     agent ids instead of names.
     """
-    params = [("user_type", "dashboard")]
-    if not fetch:
+    return _reference("users/", [("user_type", "dashboard")], _all_staff, fetch)
+
+
+# Reference data (ticket types, agents) changes rarely and is read by every page: each process
+# keeps its copy for a minute instead of asking the shared cache on every view.
+LOCAL_TTL = 60.0
+_local = {}
+
+
+def _reference(path, params, fetch_all, fetch):
+    key = _cache_key(path, params)
+    expires, value = _local.get(key, (0.0, None))
+    if value is not None and time.monotonic() < expires:
+        return value
+    if fetch:
+        value = _shared(path, params, fetch_all, ttl=TICKET_TYPES_TTL)
+    else:
         try:
-            return pacing.cached(_cache_key("users/", params))
+            value = pacing.cached(key)
         except _SharedStateError:
             return None
-    return _shared("users/", params, _all_staff, ttl=TICKET_TYPES_TTL)
+    if value is not None:
+        _local[key] = (time.monotonic() + LOCAL_TTL, value)
+    return value
+
+
+def forget_local():
+    """Drop this process's copies of reference data (tests switch stores between cases)."""
+    _local.clear()
 
 
 def _all_staff():
@@ -577,7 +599,7 @@ def _comment(item):
     )
 
 
-def _ticket(item):
+def _ticket(item, with_comments=True):
     if not isinstance(item, dict):
         raise BadResponse("ticket is not an object")
     comments = item.get("comments") or []
@@ -600,7 +622,10 @@ def _ticket(item):
         updated_at=_datetime(item, "updated_at"),
         products=tuple(p for p in products if isinstance(p, int)),
         tags=tuple(str(tag) for tag in tags if tag is not None),
-        comments=tuple(sorted((_comment(c) for c in comments), key=_comment_order)),
+        comments=tuple(sorted((_comment(c) for c in comments), key=_comment_order))
+        if with_comments
+        else (),
+        comment_count=len(comments),
     )
 
 

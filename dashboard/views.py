@@ -1,3 +1,4 @@
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
@@ -42,6 +43,7 @@ def ticket_list(request):
         return HttpResponseRedirect(_list_url(canonical))
 
     context.update(query=query, filters_qs=querystring(query.filters))
+    context["form_cache_key"] = _form_cache_key(canonical, form.ticket_types)
     try:
         context["page"] = store.list_tickets(query)
     except store.TicketsAPIError as exc:
@@ -76,6 +78,12 @@ def ticket_detail(request, ticket_id):
     context["ticket_types"] = _ticket_types()
     context["staff"] = _staff()
     return render(request, template, context)
+
+
+def _form_cache_key(canonical, ticket_types):
+    """What a valid filter form's HTML depends on: the bookmark and the ticket type names."""
+    names = sorted((t.id, t.name) for t in (ticket_types or {}).values())
+    return hashlib.sha256(f"{canonical}|{names}".encode()).hexdigest()
 
 
 def _with_retry_after(response, error):

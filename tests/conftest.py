@@ -38,6 +38,7 @@ def sandbox():
 def store_on_sandbox(request, settings):
     """Every test talks to the sandbox over real HTTP unless it asks for a fake store."""
     cache.clear()
+    store.forget_local()
     if "fake_store" in request.fixturenames:
         yield None
         return

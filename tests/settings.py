@@ -20,8 +20,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STATE_DIR = Path(tempfile.mkdtemp(prefix="dashboard-test-state-"))  # noqa: F405
 PACING_DIR = STATE_DIR / "pacing"
 CACHES = {
+    **CACHES,  # noqa: F405
     "default": {
-        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "BACKEND": "dashboard.filecache.FileCache",
         "LOCATION": STATE_DIR / "cache",
-    }
+    },
 }

@@ -2,6 +2,7 @@
 errors. The store is mocked with `responses`; views meet the real sandbox elsewhere."""
 
 import logging
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qsl, urlsplit
 
@@ -184,12 +185,14 @@ def test_a_link_without_cursor_is_a_bad_response(mocked):
 
 def test_tickets_parse_into_frozen_dataclasses(mocked):
     mocked.get(TICKETS, json=page_json())
+    mocked.get(TICKETS + "7/", json=ticket_json())
     ticket = store.list_tickets(store.TicketQuery()).tickets[0]
 
     assert ticket.id == 7
     assert ticket.created_at.isoformat() == "2026-11-20T09:14:00+00:00"
     assert ticket.tags == ("vip",)
     assert ticket.comment_count == 1
+    ticket = store.get_ticket(7)
     comment = ticket.comments[0]
     assert comment.is_public is True
     assert comment.attachments[0].url == "https://cdn.test/a.jpg"
@@ -217,9 +220,12 @@ def test_unknown_enum_values_and_nulls_come_through_as_they_are(mocked):
         ],
     )
     mocked.get(TICKETS, json=page_json(results=[odd]))
+    mocked.get(TICKETS + "7/", json=odd)
 
-    ticket = store.list_tickets(store.TicketQuery()).tickets[0]
+    listed = store.list_tickets(store.TicketQuery()).tickets[0]
+    ticket = store.get_ticket(7)
 
+    assert listed == replace(ticket, comments=())
     assert (ticket.status, ticket.channel, ticket.priority) == ("on_hold", "sms", None)
     assert ticket.subject == "" and ticket.order is None and ticket.created_at is None
     assert ticket.tags == () and ticket.products == ()
@@ -305,13 +311,29 @@ def test_timeout_and_connection_errors(mocked, sleeps):
         '{"results": [{"subject": "no id"}]}',
         '{"results": ["not an object"]}',
         '{"results": [{"id": 1, "comments": "nope"}]}',
-        '{"results": [{"id": 1, "comments": [{"id": 2, "attachments": "x"}]}]}',
     ],
 )
 def test_unreadable_answers_are_bad_responses(mocked, body):
     mocked.get(TICKETS, body=body, content_type="application/json")
     with pytest.raises(store.BadResponse):
         store.list_tickets(store.TicketQuery())
+
+
+@pytest.mark.parametrize(
+    "comments",
+    [[{"id": 2, "attachments": "x"}], ["not a comment"], [{"body": "no id", "attachments": []}]],
+)
+def test_an_unreadable_thread_is_a_bad_response(mocked, comments):
+    mocked.get(TICKETS + "7/", json=ticket_json(comments=comments))
+    with pytest.raises(store.BadResponse):
+        store.get_ticket(7)
+
+
+def test_list_pages_carry_thread_sizes_not_threads(mocked):
+    mocked.get(TICKETS, json=page_json())
+    ticket = store.list_tickets(store.TicketQuery()).tickets[0]
+    assert ticket.comment_count == 1
+    assert ticket.comments == ()
 
 
 def test_errors_and_logs_never_carry_the_token(mocked, sleeps, caplog):
