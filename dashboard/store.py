@@ -169,6 +169,11 @@ class Ticket:
     comment_count: int = 0
 
     @property
+    def fingerprint(self):
+        """Changes whenever anything about the ticket does: rendered rows are reused by it."""
+        return hash(self)
+
+    @property
     def public_comment_count(self):
         return sum(1 for comment in self.comments if comment.is_public)
 

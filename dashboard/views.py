@@ -1,4 +1,5 @@
 import hashlib
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
@@ -51,6 +52,10 @@ def ticket_list(request):
         context["invalid_cursor"] = isinstance(exc, store.InvalidCursor)
     context["ticket_types"] = form.ticket_types or {}
     context["staff"] = _staff()
+    # A rendered row is reused for the rest of the minute: its times are relative, to the
+    # minute, and its names change rarely (ticket types and agents are re-read every minute).
+    context["row_minute"] = int(time.time() // 60)
+    context["names_key"] = f"{id(context['ticket_types'])}-{id(context['staff'])}"
     response = render(
         request,
         _list_template(request, paging=bool(query.cursor)),

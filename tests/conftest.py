@@ -1,7 +1,7 @@
 import os
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 
 from dashboard import store
 
@@ -38,6 +38,7 @@ def sandbox():
 def store_on_sandbox(request, settings):
     """Every test talks to the sandbox over real HTTP unless it asks for a fake store."""
     cache.clear()
+    caches["fragments"].clear()
     store.forget_local()
     if "fake_store" in request.fixturenames:
         yield None

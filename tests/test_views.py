@@ -277,3 +277,21 @@ def test_threads_and_lists_name_the_agents(signed_in, sandbox):
     name = f"{agent['first_name']} {agent['last_name']}"
     assert name in signed_in.get("/").content.decode()
     assert name in signed_in.get(f"/tickets/{ticket['id']}/").content.decode()
+
+
+def test_a_changed_ticket_is_never_shown_from_an_old_rendering(signed_in, sandbox):
+    from django.core.cache import cache
+
+    ticket = sandbox.data.tickets[0]
+    before = signed_in.get("/").content.decode()
+    row = re.search(rf'<tr data-ticket-id="{ticket["id"]}">.*?</tr>', before, re.S)[0]
+    assert "Brand new subject" not in row
+
+    original, ticket["subject"] = ticket["subject"], "Brand new subject"
+    try:
+        cache.clear()  # as when the cached page ages out
+        after = signed_in.get("/").content.decode()
+    finally:
+        ticket["subject"] = original
+    row = re.search(rf'<tr data-ticket-id="{ticket["id"]}">.*?</tr>', after, re.S)[0]
+    assert "Brand new subject" in row
