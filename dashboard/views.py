@@ -51,7 +51,8 @@ def ticket_list(request):
         context["error"] = exc
         context["invalid_cursor"] = isinstance(exc, store.InvalidCursor)
     context["ticket_types"] = form.ticket_types or {}
-    context["staff"] = _staff()
+    # Agent names are asked for only when the store is answering.
+    context["staff"] = _staff() if context["page"] else {}
     # A rendered row is reused for the rest of the minute: its times are relative, to the
     # minute, and its names change rarely (ticket types and agents are re-read every minute).
     context["row_minute"] = int(time.time() // 60)
