@@ -347,40 +347,45 @@ def forget_local():
 
 
 def _all_staff():
-    people = {}
-    cursor = None
     try:
-        for _ in range(20):  # a support team, not a customer base: a few pages at most
-            params = [("user_type", "dashboard")] + ([("cursor", cursor)] if cursor else [])
-            payload = _get("users/", params, cursor_given=bool(cursor))
-            for item in _field(payload, "results", list):
-                name = " ".join(
-                    str(item.get(part) or "").strip() for part in ("first_name", "last_name")
-                ).strip()
-                person = Person(id=_int(item, "id"), name=name or str(item.get("email") or ""))
-                people[person.id] = person
-            cursor = cursor_from_url(payload.get("next"))
-            if not cursor:
-                break
+        # A support team, not a customer base: a few pages at most.
+        items = list(_every_result("users/", [("user_type", "dashboard")], max_pages=20))
     except (TokenRejected, TicketNotFound, BadResponse) as exc:
         logger.info("agent names unavailable (%s): showing agent ids", exc.code)
         return {}
+    people = {}
+    for item in items:
+        name = " ".join(
+            str(item.get(part) or "").strip() for part in ("first_name", "last_name")
+        ).strip()
+        people[_int(item, "id")] = Person(
+            id=_int(item, "id"), name=name or str(item.get("email") or "")
+        )
     return people
 
 
 def _all_ticket_types():
     types = {}
+    for item in _every_result("tickettypes/", [], max_pages=50):
+        ticket_type = TicketType(id=_int(item, "id"), name=str(item.get("name") or ""))
+        types[ticket_type.id] = ticket_type
+    return types
+
+
+def _every_result(path, params, max_pages):
+    """Every result of a short list, following its cursor; the bound keeps a cursor that
+    loops from looping for ever."""
     cursor = None
-    for _ in range(50):  # ticket types are few; the bound keeps a looping cursor finite
-        params = [("cursor", cursor)] if cursor else []
-        payload = _get("tickettypes/", params, cursor_given=bool(cursor))
+    for _ in range(max_pages):
+        page_params = params + ([("cursor", cursor)] if cursor else [])
+        payload = _get(path, page_params, cursor_given=bool(cursor))
         for item in _field(payload, "results", list):
-            ticket_type = TicketType(id=_int(item, "id"), name=str(item.get("name") or ""))
-            types[ticket_type.id] = ticket_type
+            if not isinstance(item, dict):
+                raise BadResponse(f"{path} result is not an object")
+            yield item
         cursor = cursor_from_url(payload.get("next"))
         if not cursor:
-            break
-    return types
+            return
 
 
 def cursor_from_url(url):
