@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -179,7 +180,13 @@ def display_link(request, secret):
         context = {"gone": True, "revoked": bool(link)}
         return render(request, template, context, status=410 if link else 404)
     _note_seen(link)
-    queries = parse_wall_filters(link.filters)
+    try:
+        queries = parse_wall_filters(link.filters)
+    except ValidationError:
+        # Saved filters the store no longer accepts (a ticket type was removed): say so on
+        # the screen rather than show an error page.
+        template = WALL_TEMPLATE + ("#gone" if _is_fragment(request) else "")
+        return render(request, template, {"gone": True, "invalid": True, "title": link.name})
     index = rotation(len(queries), link.rotate_seconds)
     options = WallOptions(
         title=link.name,

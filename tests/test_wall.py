@@ -264,3 +264,17 @@ def test_walls_keep_inside_the_shared_budget(client, sandbox, db, settings):
     stats = sandbox.stats()
     assert stats["throttled"] == 0
     assert stats["peak_per_second"] <= 4
+
+
+def test_a_link_whose_filter_went_bad_says_so_instead_of_an_error_page(client, db, monkeypatch):
+    from dashboard import store
+
+    link, path = make_link(name="Typed", filters="ticket_type=3")
+    # The store no longer has ticket type 3.
+    monkeypatch.setattr(
+        store, "ticket_types", lambda fetch=True: {1: store.TicketType(id=1, name="Refund")}
+    )
+    for extra in ({}, HTMX):
+        response = client.get(path, **extra)
+        assert response.status_code == 200
+        assert b"no longer valid" in response.content
