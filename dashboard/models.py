@@ -19,6 +19,9 @@ def validate_wall_filters(value):
     parse_wall_filters(value)
 
 
+MAX_AGE_HOURS = 24 * 365
+
+
 class DisplayLinkQuerySet(models.QuerySet):
     def active(self):
         return self.filter(revoked_at__isnull=True)
@@ -55,10 +58,14 @@ class DisplayLink(models.Model):
         help_text="With several filters, how long each one stays on screen.",
     )
     warn_after_hours = models.PositiveIntegerField(
-        default=4, help_text="Tickets older than this are marked as ageing."
+        default=4,
+        validators=[MaxValueValidator(MAX_AGE_HOURS)],
+        help_text="Tickets older than this are marked as ageing.",
     )
     alert_after_hours = models.PositiveIntegerField(
-        default=24, help_text="Tickets older than this are marked as overdue."
+        default=24,
+        validators=[MaxValueValidator(MAX_AGE_HOURS)],
+        help_text="Tickets older than this are marked as overdue.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(

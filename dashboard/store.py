@@ -7,6 +7,7 @@ requested, so no link can carry the access token to another host.
 
 import hashlib
 import logging
+import math
 import random
 import time
 from dataclasses import dataclass, replace
@@ -132,7 +133,10 @@ class Attachment:
     @property
     def is_link(self):
         """Only http(s) URLs become links; anything else (javascript:, data:) stays text."""
-        return urlsplit(self.url).scheme.lower() in {"http", "https"} if self.url else False
+        try:
+            return bool(self.url) and urlsplit(self.url).scheme.lower() in {"http", "https"}
+        except ValueError:  # not even a URL (an unclosed "[" host, say)
+            return False
 
 
 @dataclass(frozen=True)
@@ -394,7 +398,10 @@ def cursor_from_url(url):
         return None
     if not isinstance(url, str):
         raise BadResponse("pagination link is not a string")
-    values = parse_qs(urlsplit(url).query).get("cursor")
+    try:
+        values = parse_qs(urlsplit(url).query).get("cursor")
+    except ValueError as exc:
+        raise BadResponse("pagination link is not a URL") from exc
     if not values or not values[0]:
         raise BadResponse("pagination link carries no cursor")
     return values[0]
@@ -483,7 +490,10 @@ def _get_once(path, params, cursor_given):
     }
     timeout = (settings.NEXT_API_CONNECT_TIMEOUT, settings.NEXT_API_READ_TIMEOUT)
     try:
-        response = _http().get(url, params=params, headers=headers, timeout=timeout)
+        # No redirects: a second request would skip the budget (and carry the token along).
+        response = _http().get(
+            url, params=params, headers=headers, timeout=timeout, allow_redirects=False
+        )
     except requests.ConnectTimeout as exc:
         logger.warning("store did not accept a connection in time: GET %s", path)
         raise StoreTimeout(retryable=True) from exc
@@ -501,9 +511,11 @@ def _retry_after_seconds(value):
     if value is None:
         return 1.0
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(seconds, 0.0) if math.isfinite(seconds) else 1.0
     try:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -533,7 +545,7 @@ def _payload(response, path, cursor_given):
         raise BadResponse(f"unexpected status {status}")
     try:
         payload = response.json()
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         logger.error("store sent non-JSON: GET %s", path)
         raise BadResponse("not JSON") from exc
     if not isinstance(payload, dict):
@@ -578,7 +590,11 @@ def _datetime(payload, name):
         return None
     if parsed is not None and parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed
+    try:
+        # In UTC now, so no later conversion can overflow at the ends of the calendar.
+        return parsed.astimezone(UTC) if parsed is not None else None
+    except OverflowError:
+        return None
 
 
 def _attachment(item):

@@ -97,7 +97,9 @@ class Board:
 
 def build_board(query, sort="newest"):
     """The board for `query`: fresh when the store answers, else the last good one, stale."""
-    key = _digest(querystring(query))
+    # The store and token are part of the key, as for every cached answer: another store's
+    # board or count must never show here.
+    key = _digest(f"{store._token_key()} {querystring(query)}")
     try:
         page = store.list_tickets(query, max_age=ROWS_MAX_AGE)
         counts = _advance_count(query, key)
@@ -113,10 +115,12 @@ def build_board(query, sort="newest"):
         cache.delete(f"wall:failing:{key}")
         return Board(query=query, snapshot=snapshot, oldest_pending=oldest_pending)
     except store.TicketsAPIError as exc:
-        return _stale_board(query, key, sort, exc)
+        return _stale_board(query, key, sort, exc.message)
+    except store._SharedStateError:
+        return _stale_board(query, key, sort, store.SharedStateUnavailable.message)
 
 
-def _stale_board(query, key, sort, exc):
+def _stale_board(query, key, sort, problem):
     now = datetime.now(UTC)
     try:
         cache.add(f"wall:failing:{key}", now, SNAPSHOT_TTL)
@@ -124,7 +128,7 @@ def _stale_board(query, key, sort, exc):
         snapshot = cache.get(f"wall:good:{key}:{sort}")
     except Exception:  # the shared cache itself may be what failed
         failing_since, snapshot = now, None
-    return Board(query=query, snapshot=snapshot, stale_since=failing_since, problem=exc.message)
+    return Board(query=query, snapshot=snapshot, stale_since=failing_since, problem=problem)
 
 
 def _advance_count(query, key):
@@ -144,7 +148,12 @@ def _advance_count(query, key):
                 state["walk"] = {"cursor": "", "status": Counter(), "priority": Counter(),
                                  "seen": 0, "tail": []}  # fmt: skip
             if state["walk"] is not None:
-                _walk(query, state, now)
+                try:
+                    _walk(query, state, now)
+                except store.InvalidCursor:
+                    state["walk"] = None  # the list moved under the walk: count again
+                except store.TicketsAPIError:
+                    pass  # counting goes on at the next refresh; the rows are fresh
             cache.set(state_key, state, SNAPSHOT_TTL)
     except pacing.WaitTimeout:
         state = cache.get(state_key)

@@ -533,3 +533,44 @@ def test_without_the_users_scope_pages_show_agent_ids(mocked, caplog):
     assert store.staff() == {}
     assert store.staff() == {}
     assert len(mocked.calls) == 1  # remembered, not asked again on every page
+
+
+# --- Answers at the edges: never a 500 -----------------------------------------------------
+
+
+def test_a_pagination_link_that_is_not_a_url_is_a_bad_response(mocked):
+    mocked.get(TICKETS, json=page_json(next_url="http://[x?cursor=abc"))
+    with pytest.raises(store.BadResponse):
+        store.list_tickets(store.TicketQuery())
+
+
+def test_an_attachment_url_that_is_not_a_url_is_plain_text():
+    assert store.Attachment(id=1, file_name="f", url="http://[x").is_link is False
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"])
+def test_dates_at_the_ends_of_the_calendar_are_shown_as_unknown(mocked, moment):
+    mocked.get(TICKETS, json=page_json(results=[ticket_json(created_at=moment)]))
+    assert store.list_tickets(store.TicketQuery()).tickets[0].created_at is None
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "soon"])
+def test_an_unreadable_retry_after_means_one_second(mocked, sleeps, value):
+    mocked.get(TICKETS, status=429, headers={"Retry-After": value})
+    mocked.get(TICKETS, json=page_json())
+    store.list_tickets(store.TicketQuery())
+    assert sleeps == [1.0]
+
+
+def test_deeply_nested_json_is_a_bad_response(mocked):
+    mocked.get(TICKETS, body="[" * 100_000 + "]" * 100_000, content_type="application/json")
+    with pytest.raises(store.BadResponse):
+        store.list_tickets(store.TicketQuery())
+
+
+def test_redirects_are_not_followed(mocked):
+    mocked.get(TICKETS, status=302, headers={"Location": "https://elsewhere.test/tickets/"})
+    mocked.get("https://elsewhere.test/tickets/", json=page_json())
+    with pytest.raises(store.BadResponse):
+        store.list_tickets(store.TicketQuery())
+    assert len(mocked.calls) == 1

@@ -278,3 +278,36 @@ def test_a_link_whose_filter_went_bad_says_so_instead_of_an_error_page(client, d
         response = client.get(path, **extra)
         assert response.status_code == 200
         assert b"no longer valid" in response.content
+
+
+def test_a_count_cursor_the_store_rejects_restarts_the_count_not_the_board(
+    client, sandbox, display, settings
+):
+    from dashboard.forms import querystring
+
+    settings.STORE_ERROR_TTL = 0
+    link, path = display
+    sandbox.configure(page_size=5)
+    client.get(path, **HTMX)  # starts a count walk part of the way
+    query = wall.parse_wall_filters(link.filters)[0]
+    key = f"wall:count:{wall._digest(f'{wall.store._token_key()} {querystring(query)}')}"
+    state = cache.get(key)
+    assert state["walk"] and state["walk"]["cursor"]
+    state["walk"]["cursor"] = "Zm9yZ2Vk"  # a cursor the store no longer knows
+    cache.set(key, state)
+
+    response = client.get(path, **HTMX)
+
+    assert b"data-stale" not in response.content
+    assert row_ids(response)
+    assert cache.get(key)["walk"] is None or cache.get(key)["walk"]["cursor"] != "Zm9yZ2Vk"
+
+
+def test_age_thresholds_have_a_sane_ceiling(signed_in):
+    response = signed_in.post(
+        "/wall/links/",
+        {"name": "Huge", "filters": "status=open", "sort": "newest", "refresh_seconds": 30,
+         "rotate_seconds": 60, "warn_after_hours": 4, "alert_after_hours": 10**12},
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert not DisplayLink.objects.filter(name="Huge").exists()
