@@ -17,8 +17,11 @@ logger = logging.getLogger(__name__)
 def _keys(request):
     username = request.POST.get("username", "").strip().casefold()
     address = request.META.get("REMOTE_ADDR", "")
-    digest = lambda text: hashlib.sha256(text.encode()).hexdigest()[:24]  # noqa: E731
-    return f"signin:user:{digest(username)}", f"signin:addr:{digest(address)}"
+    return f"signin:user:{_digest(username)}", f"signin:addr:{_digest(address)}"
+
+
+def _digest(text):
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 def _too_many(request):

@@ -114,10 +114,7 @@ def _filter_form(request):
 
 def _ticket_types():
     """Ticket type names are a nicety: without them the list still shows, with type ids."""
-    try:
-        return store.ticket_types()
-    except store.TicketsAPIError:
-        return None
+    return _nicety(store.ticket_types, None)
 
 
 def _raw_filters(request):
@@ -129,10 +126,14 @@ def _raw_filters(request):
 
 def _staff():
     """Agent names are a nicety too: without them pages show agent ids."""
+    return _nicety(store.staff, None) or {}
+
+
+def _nicety(fetch, default):
     try:
-        return store.staff() or {}
+        return fetch()
     except store.TicketsAPIError:
-        return {}
+        return default
 
 
 def _is_fragment(request):
@@ -176,17 +177,14 @@ def display_link(request, secret):
     link = DisplayLink.objects.filter(secret_hash=hash_secret(secret)).first()
     if link is None or link.is_revoked:
         # The screen's board is replaced by this notice at its next refresh.
-        template = WALL_TEMPLATE + ("#gone" if _is_fragment(request) else "")
-        context = {"gone": True, "revoked": bool(link)}
-        return render(request, template, context, status=410 if link else 404)
+        return _wall_notice(request, {"revoked": bool(link)}, status=410 if link else 404)
     _note_seen(link)
     try:
         queries = parse_wall_filters(link.filters)
     except ValidationError:
         # Saved filters the store no longer accepts (a ticket type was removed): say so on
         # the screen rather than show an error page.
-        template = WALL_TEMPLATE + ("#gone" if _is_fragment(request) else "")
-        return render(request, template, {"gone": True, "invalid": True, "title": link.name})
+        return _wall_notice(request, {"invalid": True, "title": link.name})
     index = rotation(len(queries), link.rotate_seconds)
     options = WallOptions(
         title=link.name,
@@ -225,11 +223,21 @@ def _wall_response(request, queries, index, options, poll_query="", extra=None):
         "reload_hours": WALL_RELOAD_HOURS,
         **(extra or {}),
     }
-    template = WALL_TEMPLATE + ("#board" if _is_fragment(request) else "")
-    response = render(request, template, context)
+    response = render(request, _wall_template(request, "board"), context)
     # A wall answer is about this moment; no cache between the screen and the dashboard.
     response["Cache-Control"] = "no-store"
     return response
+
+
+def _wall_template(request, part):
+    return WALL_TEMPLATE + (f"#{part}" if _is_fragment(request) else "")
+
+
+def _wall_notice(request, context, status=200):
+    """A notice in place of the board: the screen shows it and stops polling."""
+    return render(
+        request, _wall_template(request, "gone"), {"gone": True, **context}, status=status
+    )
 
 
 def _poll_params(shown_at, index):
