@@ -1,4 +1,6 @@
-"""Error reports that never show the store's access token, even with DEBUG on."""
+"""Error reports and log lines that never show the store's access token, even with DEBUG on."""
+
+import logging
 
 from django.conf import settings
 from django.views.debug import SafeExceptionReporterFilter
@@ -28,3 +30,13 @@ class TokenSafeExceptionReporterFilter(SafeExceptionReporterFilter):
             (name, self.cleansed_substitute if self._holds_token(value) else value)
             for name, value in super().get_traceback_frame_variables(request, tb_frame)
         ]
+
+
+class TokenSafeFormatter(logging.Formatter):
+    """Log lines, tracebacks included, with the store's token blanked wherever it appears: a
+    traceback can quote a local variable or an exception message that carries it."""
+
+    def format(self, record):
+        text = super().format(record)
+        token = getattr(settings, "NEXT_API_TOKEN", "")
+        return text.replace(token, "********") if token else text

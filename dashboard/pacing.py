@@ -27,9 +27,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from django.conf import settings
-from django.core.cache import cache
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+
+from dashboard import state
+from dashboard.state import guarded
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +77,19 @@ def config():
 # --- Backends ------------------------------------------------------------------------------
 
 
+def attempt_wait(times, now, span, free, cap):
+    """Seconds until one more attempt may be recorded after the sorted `times` of the last
+    `span` seconds: none while fewer than `free` were made; past that, without a `cap`, until
+    the oldest that matters leaves the span (a hard limit), and with one, a delay after the
+    latest that doubles with each further attempt (1, 2, 4 s ... at most `cap`)."""
+    count = len(times)
+    if count < free:
+        return 0.0
+    if cap is None:
+        return times[count - free] + span - now
+    return times[-1] + min(2.0 ** (count - free), cap) - now
+
+
 class Backend:
     """Shared waiting logic; subclasses supply one non-blocking attempt at a slot or a lock."""
 
@@ -89,6 +104,31 @@ class Backend:
     def _release(self, handle):
         raise NotImplementedError
 
+    def _try_attempt(self, key, span, free, cap, member):
+        """Record `member` as an attempt and return 0, or return the seconds until one may be
+        recorded (see `attempt_wait`)."""
+        raise NotImplementedError
+
+    def _forget_attempts(self, key, member=None):
+        """Drop one recorded attempt, or all of them."""
+        raise NotImplementedError
+
+    def admit_attempt(self, key, window, free, cap=None):
+        """Count an attempt under `key` before it is made: `(0, token)` when it may go ahead
+        (`forget_attempt(key, token)` takes it back), or `(seconds to wait, None)`."""
+        member = secrets.token_hex(8)
+        with guarded("counting an attempt"):
+            wait = self._try_attempt(key, float(window), int(free), cap, member)
+        return (0.0, member) if wait <= 0 else (wait, None)
+
+    def forget_attempt(self, key, token):
+        with guarded("forgetting an attempt"):
+            self._forget_attempts(key, token)
+
+    def clear_attempts(self, key):
+        with guarded("clearing attempts"):
+            self._forget_attempts(key)
+
     def acquire_slot(self, key, rate, window, margin, timeout):
         """Block until a call under `key` may be sent, record it, and return the seconds waited.
 
@@ -101,7 +141,8 @@ class Backend:
             return 0.0
         deadline = None if timeout is None else start + timeout
         while True:
-            wait = self._try_slot(key, rate, window + margin, window)
+            with guarded("taking a request slot"):
+                wait = self._try_slot(key, rate, window + margin, window)
             now = time.monotonic()
             if wait <= 0:
                 return now - start
@@ -118,7 +159,11 @@ class Backend:
         """Hold a mutual-exclusion lock shared by all processes using this backend."""
         deadline = None if timeout is None else time.monotonic() + timeout
         pause = _POLL_FIRST
-        while (handle := self._try_lock(name, ttl)) is None:
+        while True:
+            with guarded("taking a lock"):
+                handle = self._try_lock(name, ttl)
+            if handle is not None:
+                break
             if deadline is not None and time.monotonic() + pause > deadline:
                 raise WaitTimeout(f"lock not acquired within {timeout:g} s")
             time.sleep(pause)
@@ -126,7 +171,8 @@ class Backend:
         try:
             yield
         finally:
-            self._release(handle)
+            with guarded("releasing a lock"):
+                self._release(handle)
 
 
 class LocalBackend(Backend):
@@ -135,7 +181,6 @@ class LocalBackend(Backend):
 
     def __init__(self, directory):
         self.directory = Path(directory)
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def rate_file(self, key):
         return self.directory / f"rate-{_digest(key)}.log"
@@ -144,7 +189,13 @@ class LocalBackend(Backend):
         return self.directory / f"lock-{_digest(name)}.lock"
 
     def _open(self, path):
-        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except FileNotFoundError:
+            # The directory is made on first use, and again whenever someone deletes it while
+            # the dashboard runs: the state heals without a restart.
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
     def _try_slot(self, key, rate, span, window):
         # flock conflicts between separate open() calls even within one process, so threads
@@ -168,6 +219,44 @@ class LocalBackend(Backend):
             log.truncate()
             log.flush()
             return 0.0
+
+    def attempts_file(self, key):
+        return self.directory / f"attempts-{_digest(key)}.log"
+
+    def _try_attempt(self, key, span, free, cap, member):
+        with os.fdopen(self._open(self.attempts_file(key)), "r+b") as log:
+            fcntl.flock(log, fcntl.LOCK_EX)
+            now = time.time()
+            entries = []
+            for line in log.read().decode("ascii", "replace").splitlines():
+                moment, _, name = line.partition(" ")
+                with contextlib.suppress(ValueError):
+                    # As for rate logs: entries from a clock that jumped back are dropped.
+                    if now - span < (moment := float(moment)) <= now + span:
+                        entries.append((moment, name))
+            entries.sort()
+            wait = attempt_wait([moment for moment, _ in entries], now, span, free, cap)
+            if wait <= 0:
+                entries.append((now, member))
+            log.seek(0)
+            log.write("".join(f"{moment:.6f} {name}\n" for moment, name in entries).encode())
+            log.truncate()
+            return wait
+
+    def _forget_attempts(self, key, member=None):
+        path = self.attempts_file(key)
+        if member is None:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            return
+        with os.fdopen(self._open(path), "r+b") as log:
+            fcntl.flock(log, fcntl.LOCK_EX)
+            lines = log.read().decode("ascii", "replace").splitlines()
+            log.seek(0)
+            log.write(
+                "".join(f"{line}\n" for line in lines if line.partition(" ")[2] != member).encode()
+            )
+            log.truncate()
 
     def _try_lock(self, name, ttl):
         # `ttl` is not needed here: the OS drops the flock of a process that dies.
@@ -221,6 +310,34 @@ local oldest = redis.call('ZRANGE', KEYS[1], count - rate, count - rate, 'WITHSC
 return math.max(tonumber(oldest[2]) + span - now, 1)
 """
 
+# The same rule as `attempt_wait`, on the Redis server's clock; `cap` < 0 means no cap.
+_ATTEMPT_SCRIPT = """
+local span = tonumber(ARGV[1])
+local free = tonumber(ARGV[2])
+local cap = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], now + span + 1, '+inf')
+local count = redis.call('ZCARD', KEYS[1])
+local wait = 0
+if count >= free then
+  if cap < 0 then
+    local oldest = redis.call('ZRANGE', KEYS[1], count - free, count - free, 'WITHSCORES')
+    wait = tonumber(oldest[2]) + span - now
+  else
+    local latest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+    wait = tonumber(latest[2]) + math.min(1000000 * 2 ^ (count - free), cap) - now
+  end
+end
+if wait > 0 then
+  return math.max(wait, 1)
+end
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], math.ceil(span / 1000) + 1000)
+return 0
+"""
+
 _RELEASE_SCRIPT = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
@@ -240,6 +357,7 @@ class RedisBackend(Backend):
         self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._slot = self.client.register_script(_SLOT_SCRIPT)
         self._unlock = self.client.register_script(_RELEASE_SCRIPT)
+        self._attempt = self.client.register_script(_ATTEMPT_SCRIPT)
 
     def rate_key(self, key):
         return f"{REDIS_PREFIX}rate:{_digest(key)}"
@@ -253,6 +371,22 @@ class RedisBackend(Backend):
             args=[rate, int(span * 1e6), int(window * 1e6), secrets.token_hex(8)],
         )
         return int(micros) / 1e6
+
+    def attempts_key(self, key):
+        return f"{REDIS_PREFIX}attempts:{_digest(key)}"
+
+    def _try_attempt(self, key, span, free, cap, member):
+        micros = self._attempt(
+            keys=[self.attempts_key(key)],
+            args=[int(span * 1e6), free, -1 if cap is None else int(cap * 1e6), member],
+        )
+        return int(micros) / 1e6
+
+    def _forget_attempts(self, key, member=None):
+        if member is None:
+            self.client.delete(self.attempts_key(key))
+        else:
+            self.client.zrem(self.attempts_key(key), member)
 
     def _try_lock(self, name, ttl):
         key, token = self.lock_key(name), secrets.token_hex(16)
@@ -323,7 +457,7 @@ def _cache_keys(key):
 def _lookup(key):
     """The cached value, `_MISSING`, or a raise of the cached error."""
     value_key, error_key = _cache_keys(key)
-    found = cache.get_many([value_key, error_key])
+    found = state.cache_get_many([value_key, error_key])
     if value_key in found:
         return found[value_key]
     if error_key in found:
@@ -334,12 +468,12 @@ def _lookup(key):
 def cached(key, default=None):
     """The value `single_flight` cached for `key`, or `default`; never computes, never raises a
     cached error."""
-    return cache.get(_cache_keys(key)[0], default)
+    return state.cache_get(_cache_keys(key)[0], default)
 
 
 def forget(key):
     """Drop what `single_flight` cached for `key`, value and error."""
-    cache.delete_many(list(_cache_keys(key)))
+    state.cache_delete_many(list(_cache_keys(key)))
 
 
 def single_flight(key, compute, ttl, wait_timeout=None, error_ttl=5):
@@ -368,10 +502,10 @@ def single_flight(key, compute, ttl, wait_timeout=None, error_ttl=5):
         except Exception as exc:
             if error_ttl and error_ttl > 0:
                 try:
-                    cache.set(error_key, exc, error_ttl)
+                    state.cache_set(error_key, exc, error_ttl)
                 except Exception:
                     # An error that cannot be pickled is still raised, just not shared.
                     logger.warning("could not cache %s for waiters", type(exc).__name__)
             raise
-        cache.set(value_key, value, ttl)
+        state.cache_set(value_key, value, ttl)
         return value

@@ -4,6 +4,7 @@ Defaults make `make run` work on a fresh machine; switching `DJANGO_DEBUG` off g
 production-safe behaviour.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -164,6 +165,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "dashboard.middleware.SharedStateErrors",
+    "dashboard.middleware.permissions_policy",
 ]
 
 ROOT_URLCONF = "dashboard.urls"
@@ -246,10 +249,28 @@ SESSION_COOKIE_SAMESITE = "Lax"
 
 DEFAULT_EXCEPTION_REPORTER_FILTER = "dashboard.errors.TokenSafeExceptionReporterFilter"
 
-# Failed sign-ins: at most this many per username, and per address, within the window.
+# Sign-in attempts (see dashboard/signin.py): at most this many per username and address, and
+# per address, within the window; past the per-username count, from anywhere, attempts slow
+# down (a doubling delay of at most SIGNIN_SLOWDOWN_CAP seconds) rather than being refused.
 SIGNIN_FAILURES_PER_USER = env_int("SIGNIN_FAILURES_PER_USER", 5)
 SIGNIN_FAILURES_PER_ADDRESS = env_int("SIGNIN_FAILURES_PER_ADDRESS", 20)
 SIGNIN_FAILURE_WINDOW = env_int("SIGNIN_FAILURE_WINDOW", 900)
+SIGNIN_SLOWDOWN_CAP = env_int("SIGNIN_SLOWDOWN_CAP", 60)
+
+
+def env_networks(name):
+    networks = []
+    for item in env_list(name):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not an address or network") from None
+    return networks
+
+
+# The proxies (addresses or networks) whose X-Forwarded-For names the client. Empty: the
+# header is ignored, since anyone can send it.
+TRUSTED_PROXIES = env_networks("DJANGO_TRUSTED_PROXIES")
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "ticket_list"
@@ -276,12 +297,29 @@ STORAGES = {
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Everything goes to stderr, whatever DEBUG says: the dashboard's own lines, and every
+# unhandled exception with its traceback (django.request, and anything else through the root
+# logger). The formatter blanks the store's token wherever it might appear.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {
+            "()": "dashboard.errors.TokenSafeFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
-        "dashboard": {"handlers": ["console"], "level": env_str("DASHBOARD_LOG_LEVEL", "INFO")},
+        "dashboard": {
+            "handlers": ["console"],
+            "level": env_str("DASHBOARD_LOG_LEVEL", "INFO"),
+            "propagate": False,
+        },
+        # Django's own default sends these to a console handler that is silent without
+        # DEBUG, and to mail nobody reads; here they reach stderr like the rest.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }

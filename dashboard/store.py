@@ -20,12 +20,7 @@ from django.conf import settings
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.debug import sensitive_variables
 
-from dashboard import pacing
-
-try:  # Redis is optional; when it backs the cache and the pacing, its faults are ours to report.
-    from redis import RedisError as _SharedStateError
-except ImportError:  # pragma: no cover - redis is installed with the dev extra
-    _SharedStateError = OSError
+from dashboard import pacing, state
 
 logger = logging.getLogger(__name__)
 
@@ -110,9 +105,11 @@ class StoreBusy(TicketsAPIError):
 
 
 class SharedStateUnavailable(TicketsAPIError):
-    code = "shared_state"
-    message = "The dashboard cannot reach its shared cache (Redis); try again in a moment."
-    http_status = 503
+    """The store may be fine, but the dashboard's own cache or pacing state failed."""
+
+    code = state.SharedStateError.code
+    message = state.SharedStateError.message
+    http_status = state.SharedStateError.http_status
 
 
 class BadResponse(TicketsAPIError):
@@ -338,7 +335,7 @@ def _reference(path, params, fetch_all, fetch):
     else:
         try:
             value = pacing.cached(key)
-        except _SharedStateError:
+        except state.SharedStateError:
             return None
     if value is not None:
         _local[key] = (time.monotonic() + LOCAL_TTL, value)
@@ -436,8 +433,7 @@ def _shared(path, params, fetch, ttl=None):
     except pacing.WaitTimeout as exc:
         logger.warning("gave up waiting for a shared answer: GET %s", path)
         raise StoreBusy() from exc
-    except _SharedStateError as exc:
-        logger.error("shared cache unavailable: %s", type(exc).__name__)
+    except state.SharedStateError as exc:
         raise SharedStateUnavailable() from exc
 
 

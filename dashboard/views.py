@@ -1,4 +1,5 @@
 import hashlib
+import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -6,11 +7,21 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponsePermanentRedirect,
+    HttpResponseRedirect,
+    HttpResponseServerError,
+    QueryDict,
+)
 from django.shortcuts import get_object_or_404, render
+from django.template import loader
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.csrf import requires_csrf_token
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -41,10 +52,15 @@ def ticket_list(request):
 
     query = form.query()
     canonical = querystring(query)
-    if not request.htmx and request.META.get("QUERY_STRING", "") != canonical:
-        return HttpResponseRedirect(_list_url(canonical))
+    if request.META.get("QUERY_STRING", "") != canonical:
+        if not request.htmx:
+            return HttpResponseRedirect(_list_url(canonical))
+        # An HTMX request is answered where it stands, but the form it shows (and caches) is
+        # the bookmark's, never the raw spelling: "2026-1-7" would show as an empty date.
+        form = TicketFilterForm(QueryDict(canonical), ticket_types=form.ticket_types)
+        form.is_valid()
 
-    context.update(query=query, filters_qs=querystring(query.filters))
+    context.update(form=form, query=query, filters_qs=querystring(query.filters))
     context["form_cache_key"] = _form_cache_key(canonical, form.ticket_types)
     try:
         context["page"] = store.list_tickets(query)
@@ -75,6 +91,10 @@ def ticket_list(request):
 def ticket_detail(request, ticket_id):
     if not 1 <= ticket_id <= MAX_ID:
         raise Http404("No such ticket.")
+    canonical = reverse("ticket_detail", args=[ticket_id])
+    if request.path != canonical:  # /tickets/007/ is /tickets/7/
+        query = request.META.get("QUERY_STRING", "")
+        return HttpResponsePermanentRedirect(f"{canonical}?{query}" if query else canonical)
     template = THREAD_TEMPLATE + ("#thread" if _is_fragment(request) else "")
     context = {"ticket_id": ticket_id, "ticket": None, "error": None}
     try:
@@ -95,7 +115,7 @@ def _form_cache_key(canonical, ticket_types):
 
 def _with_retry_after(response, error):
     """Tell clients (and proxies) when a rate-limited or busy answer is worth asking again."""
-    if isinstance(error, store.RateLimited | store.StoreBusy):
+    if error is not None and error.http_status == 503:
         response["Retry-After"] = str(getattr(error, "retry_seconds", None) or 5)
     return response
 
@@ -235,9 +255,11 @@ def _wall_template(request, part):
 
 def _wall_notice(request, context, status=200):
     """A notice in place of the board: the screen shows it and stops polling."""
-    return render(
+    response = render(
         request, _wall_template(request, "gone"), {"gone": True, **context}, status=status
     )
+    response["Cache-Control"] = "no-store"  # a link revoked later must not linger in a cache
+    return response
 
 
 def _poll_params(shown_at, index):
@@ -306,6 +328,30 @@ def healthz(request):
     response = HttpResponse("ok\n", content_type="text/plain")
     response["Cache-Control"] = "no-store"
     return response
+
+
+@requires_csrf_token
+def server_error(request):
+    """The 500 page, which says the error was logged only when a handler really took it."""
+    template = loader.get_template("500.html")
+    return HttpResponseServerError(template.render({"logged": _errors_are_logged()}))
+
+
+def _errors_are_logged():
+    """Whether a handler takes django.request's error records, as `Logger.callHandlers` would
+    find one (the last resort included)."""
+    logger = logging.getLogger("django.request")
+    if not logger.isEnabledFor(logging.ERROR):
+        return False
+    record = logger.makeRecord(logger.name, logging.ERROR, __file__, 0, "probe", (), None)
+    found = False
+    while logger is not None:
+        for handler in logger.handlers:
+            found = True
+            if record.levelno >= handler.level and handler.filter(record):
+                return True
+        logger = logger.parent if logger.propagate else None
+    return not found and logging.lastResort is not None
 
 
 @login_not_required

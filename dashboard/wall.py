@@ -11,11 +11,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from django.core.cache import cache
-from django.core.exceptions import ValidationError
+from django.core.exceptions import TooManyFieldsSent, ValidationError
 from django.http import QueryDict
 
-from dashboard import pacing, store
+from dashboard import pacing, state, store
 from dashboard.forms import TicketFilterForm, querystring
 
 ROWS = 10  # what fits 1920x1080 in distance-reading type
@@ -37,7 +36,13 @@ def parse_wall_filters(text):
         raise ValidationError(f"A display link rotates among at most {MAX_FILTERS} filters.")
     queries = []
     for number, line in enumerate(lines, start=1):
-        form = TicketFilterForm(QueryDict(line), ticket_types=store.ticket_types(fetch=False))
+        try:
+            data = QueryDict(line)
+        except TooManyFieldsSent:
+            raise ValidationError(
+                f"Line {number} has too many parameters to be a filter."
+            ) from None
+        form = TicketFilterForm(data, ticket_types=store.ticket_types(fetch=False))
         if not form.is_valid():
             problems = "; ".join(
                 f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()
@@ -111,23 +116,21 @@ def build_board(query, sort="newest"):
             else:
                 oldest_pending = True
         snapshot = Snapshot(tickets=tickets, counts=counts, fetched_at=page.fetched_at)
-        cache.set(f"wall:good:{key}:{sort}", snapshot, SNAPSHOT_TTL)
-        cache.delete(f"wall:failing:{key}")
+        state.cache_set(f"wall:good:{key}:{sort}", snapshot, SNAPSHOT_TTL)
+        state.cache_delete_many([f"wall:failing:{key}"])
         return Board(query=query, snapshot=snapshot, oldest_pending=oldest_pending)
-    except store.TicketsAPIError as exc:
+    except (store.TicketsAPIError, state.SharedStateError) as exc:
         return _stale_board(query, key, sort, exc.message)
-    except store._SharedStateError:
-        return _stale_board(query, key, sort, store.SharedStateUnavailable.message)
 
 
 def _stale_board(query, key, sort, problem):
+    """The last good board, marked stale. When the shared state itself has failed there is no
+    last board to show: that raises `SharedStateError`, a 503 that a screen answers by keeping
+    the board it already shows, marked stale."""
     now = datetime.now(UTC)
-    try:
-        cache.add(f"wall:failing:{key}", now, SNAPSHOT_TTL)
-        failing_since = cache.get(f"wall:failing:{key}") or now
-        snapshot = cache.get(f"wall:good:{key}:{sort}")
-    except Exception:  # the shared cache itself may be what failed
-        failing_since, snapshot = now, None
+    state.cache_add(f"wall:failing:{key}", now, SNAPSHOT_TTL)
+    failing_since = state.cache_get(f"wall:failing:{key}") or now
+    snapshot = state.cache_get(f"wall:good:{key}:{sort}")
     return Board(query=query, snapshot=snapshot, stale_since=failing_since, problem=problem)
 
 
@@ -140,33 +143,37 @@ def _advance_count(query, key):
     state_key = f"wall:count:{key}"
     try:
         with pacing.backend().lock(f"wall-count:{key}", timeout=0):
-            state = cache.get(state_key) or {"walk": None, "result": None, "result_at": 0.0}
+            progress = state.cache_get(state_key) or {
+                "walk": None,
+                "result": None,
+                "result_at": 0.0,
+            }
             now = time.time()
-            if state["walk"] is None and (
-                state["result"] is None or now - state["result_at"] > COUNT_MAX_AGE
+            if progress["walk"] is None and (
+                progress["result"] is None or now - progress["result_at"] > COUNT_MAX_AGE
             ):
-                state["walk"] = {"cursor": "", "status": Counter(), "priority": Counter(),
-                                 "seen": 0, "tail": []}  # fmt: skip
-            if state["walk"] is not None:
+                progress["walk"] = {"cursor": "", "status": Counter(), "priority": Counter(),
+                                    "seen": 0, "tail": []}  # fmt: skip
+            if progress["walk"] is not None:
                 try:
-                    _walk(query, state, now)
+                    _walk(query, progress, now)
                 except store.InvalidCursor:
-                    state["walk"] = None  # the list moved under the walk: count again
+                    progress["walk"] = None  # the list moved under the walk: count again
                 except store.TicketsAPIError:
                     pass  # counting goes on at the next refresh; the rows are fresh
-            cache.set(state_key, state, SNAPSHOT_TTL)
+            state.cache_set(state_key, progress, SNAPSHOT_TTL)
     except pacing.WaitTimeout:
-        state = cache.get(state_key)
-    if not state:
+        progress = state.cache_get(state_key)
+    if not progress:
         return None
-    if state["result"] is not None:
-        return state["result"]
-    walk = state["walk"]
+    if progress["result"] is not None:
+        return progress["result"]
+    walk = progress["walk"]
     return _counts(walk, complete=False, capped=False) if walk else None
 
 
-def _walk(query, state, now):
-    walk = state["walk"]
+def _walk(query, progress, now):
+    walk = progress["walk"]
     for _ in range(COUNT_PAGES_PER_REFRESH):
         page = store.list_tickets(query.with_cursor(walk["cursor"]))
         for ticket in page.tickets:
@@ -178,9 +185,9 @@ def _walk(query, state, now):
         capped = bool(page.next_cursor) and walk["seen"] >= COUNT_CAP
         walk["cap"] = COUNT_CAP
         if not page.next_cursor or capped:
-            state["result"] = _counts(walk, complete=True, capped=capped)
-            state["result_at"] = now
-            state["walk"] = None
+            progress["result"] = _counts(walk, complete=True, capped=capped)
+            progress["result_at"] = now
+            progress["walk"] = None
             return
 
 

@@ -35,8 +35,10 @@ def sandbox():
 
 
 @pytest.fixture(autouse=True)
-def store_on_sandbox(request, settings):
+def store_on_sandbox(request, settings, tmp_path):
     """Every test talks to the sandbox over real HTTP unless it asks for a fake store."""
+    # Each test starts with an empty shared state: cache, request budget, sign-in counts.
+    settings.PACING_DIR = tmp_path / "pacing"
     cache.clear()
     caches["fragments"].clear()
     store.forget_local()

@@ -56,37 +56,65 @@ def _wait_for_ping(port, deadline):
         client.close()
 
 
+class RedisServer:
+    """Debian's redis-server on a free loopback port, which a test can stop and start again on
+    the same port (to see the dashboard lose Redis and get it back)."""
+
+    def __init__(self, directory):
+        server = REDIS_SERVER if os.access(REDIS_SERVER, os.X_OK) else shutil.which("redis-server")
+        if not server:
+            pytest.fail(
+                "redis-server is not installed: the Redis tests need Debian's redis-server "
+                "(apt-get install redis-server)",
+                pytrace=False,
+            )
+        self.server = server
+        self.directory = directory
+        self.pidfile = directory / "redis.pid"
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        command = [
+            self.server,
+            "--save", "",
+            "--appendonly", "no",
+            "--daemonize", "yes",
+            "--pidfile", str(self.pidfile),
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--dir", str(self.directory),
+        ]  # fmt: skip
+        started = subprocess.run(command, capture_output=True, text=True, timeout=30)
+        if started.returncode != 0:
+            pytest.fail(
+                f"redis-server did not start: {started.stdout}{started.stderr}", pytrace=False
+            )
+        if not _wait_for_ping(self.port, time.monotonic() + 15):
+            pytest.fail(f"redis-server on port {self.port} does not answer PING", pytrace=False)
+        return self
+
+    def stop(self):
+        _stop(self.pidfile)
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
-    server = REDIS_SERVER if os.access(REDIS_SERVER, os.X_OK) else shutil.which("redis-server")
-    if not server:
-        pytest.fail(
-            "redis-server is not installed: the Redis tests need Debian's redis-server "
-            "(apt-get install redis-server)",
-            pytrace=False,
-        )
-    directory = tmp_path_factory.mktemp("redis")
-    pidfile = directory / "redis.pid"
-    port = _free_port()
-    command = [
-        server,
-        "--save", "",
-        "--appendonly", "no",
-        "--daemonize", "yes",
-        "--pidfile", str(pidfile),
-        "--port", str(port),
-        "--bind", "127.0.0.1",
-        "--dir", str(directory),
-    ]  # fmt: skip
-    started = subprocess.run(command, capture_output=True, text=True, timeout=30)
-    if started.returncode != 0:
-        pytest.fail(f"redis-server did not start: {started.stdout}{started.stderr}", pytrace=False)
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
     try:
-        if not _wait_for_ping(port, time.monotonic() + 15):
-            pytest.fail(f"redis-server on port {port} does not answer PING", pytrace=False)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield server.url
     finally:
-        _stop(pidfile)
+        server.stop()
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A Redis of the test's own, to stop and start."""
+    server = RedisServer(tmp_path).start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def _stop(pidfile):

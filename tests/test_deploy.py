@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.conftest import TEST_TOKEN
+
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.usefixtures("fake_store")
 
@@ -73,3 +75,63 @@ def test_gunicorn_serves_pages_and_compressed_hashed_static_files(production):
         assert response.status_code == 200
         assert response.headers.get("Content-Encoding") == "gzip"
         assert "max-age=315360000" in response.headers["Cache-Control"]
+
+
+def fail_unhandled_twice():
+    """Run in a child process with production settings: a request that fails unhandled, then
+    the same with error logging switched off. Prints each answer's status and whether its page
+    says "logged"."""
+    import logging
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.test import Client
+
+    from dashboard import views
+
+    def explode(*args, **kwargs):
+        raise RuntimeError(f"exploded while holding {settings.NEXT_API_TOKEN}")
+
+    views.HttpResponse = explode
+    client = Client(raise_request_exception=False)
+    for _ in range(2):
+        answer = client.get("/healthz")
+        print(answer.status_code, "logged" in answer.content.decode(), flush=True)
+        logging.getLogger("django.request").disabled = True
+
+
+def test_an_unhandled_error_is_logged_with_its_traceback_and_never_the_token(tmp_path):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "NEXT_"))}
+    env = {
+        **clean,
+        "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+        "DJANGO_SECRET_KEY": "deploy-test-" + "x" * 50,
+        "DJANGO_HTTPS": "0",
+        "DJANGO_ALLOWED_HOSTS": "testserver",
+        "DJANGO_DB_PATH": str(tmp_path / "db.sqlite3"),
+        "DASHBOARD_STATE_DIR": str(tmp_path / "state"),
+        "NEXT_STORE": "example",
+        "NEXT_API_TOKEN": TEST_TOKEN,
+        "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+    )
+    child = subprocess.run(
+        [sys.executable, "-c", "from tests.test_deploy import fail_unhandled_twice as f; f()"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert child.stdout.split("\n")[:2] == ["500 True", "500 False"]
+    assert "ERROR django.request Internal Server Error: /healthz" in child.stderr
+    assert "Traceback (most recent call last)" in child.stderr
+    assert "RuntimeError: exploded while holding ********" in child.stderr
+    assert TEST_TOKEN not in child.stderr + child.stdout

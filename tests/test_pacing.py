@@ -409,6 +409,7 @@ def test_backend_follows_the_settings(settings, tmp_path, redis_url):  # noqa: F
     assert isinstance(local, LocalBackend)
     assert local.directory == tmp_path / "pacing"
     assert pacing.backend() is local  # cached per process
+    pacing.wait_for_slot("a token's key")  # the directory is made on first use, private
     assert (tmp_path / "pacing").stat().st_mode & 0o777 == 0o700
 
     settings.REDIS_URL = redis_url
@@ -447,3 +448,53 @@ def test_the_token_never_reaches_a_file_name_or_a_redis_key(settings, tmp_path, 
     assert backend.lock_key(SECRET) in keys
     assert backend.rate_key(SECRET).startswith("tickets-dashboard:pacing:")
     assert not any(SECRET in key for key in keys)
+
+
+# --- Attempts (the sign-in throttle's counts) ----------------------------------------------
+
+
+def attempt_child():
+    """In a child process: one attempt under a key, counted atomically; prints whether it was
+    admitted."""
+    kind, location, key, free = sys.argv[1:]
+    backend = make_backend(kind, location)
+    if kind == "redis":
+        backend.client.ping()
+    print("ready", flush=True)
+    sys.stdin.readline()
+    wait, token = backend.admit_attempt(key, 900, int(free))
+    print(json.dumps({"admitted": wait == 0, "wait": wait}))
+
+
+ATTEMPT_CHILD = "from tests.test_pacing import attempt_child; attempt_child()"
+
+
+def test_attempts_are_counted_atomically_across_processes(where):
+    kind, location = where
+    key = unique("signin")
+    _, outputs = run_children(ATTEMPT_CHILD, [[kind, location, key, 5]] * 14)
+    assert sum(out["admitted"] for out in outputs) == 5
+    assert all(895 < out["wait"] <= 900 for out in outputs if not out["admitted"])
+
+
+def test_a_growing_delay_doubles_up_to_its_cap(where):
+    backend = make_backend(*where)
+    key = unique("signin")
+    for _ in range(2):
+        assert backend.admit_attempt(key, 900, 2, cap=3)[0] == 0
+    wait, token = backend.admit_attempt(key, 900, 2, cap=3)
+    assert token is None and 0.5 < wait <= 1.0  # one second after the latest
+    assert pacing.attempt_wait([0.0, 1.0, 2.0, 3.0], 3.0, 900, 2, 3) == 3.0  # 4 s, capped at 3
+    assert pacing.attempt_wait([0.0, 1.0, 2.0], 2.0, 900, 2, 30) == 2.0
+
+
+def test_a_forgotten_attempt_frees_its_place(where):
+    backend = make_backend(*where)
+    key = unique("signin")
+    _, first = backend.admit_attempt(key, 900, 2)
+    backend.admit_attempt(key, 900, 2)
+    assert backend.admit_attempt(key, 900, 2)[0] > 0
+    backend.forget_attempt(key, first)
+    assert backend.admit_attempt(key, 900, 2)[0] == 0
+    backend.clear_attempts(key)
+    assert backend.admit_attempt(key, 900, 2)[0] == 0

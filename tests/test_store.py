@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 import requests
 import responses
+from django.core.cache import cache
 
 from dashboard import store
 from tests.conftest import TEST_TOKEN
@@ -339,7 +340,7 @@ def test_list_pages_carry_thread_sizes_not_threads(mocked):
 def test_errors_and_logs_never_carry_the_token(mocked, sleeps, caplog):
     caplog.set_level(logging.DEBUG)
     for status in (401, 404, 429, 500):
-        store.pacing.cache.clear()
+        cache.clear()
         mocked.upsert(responses.GET, TICKETS, status=status, json={"detail": TEST_TOKEN})
         with pytest.raises(store.TicketsAPIError) as raised:
             store.list_tickets(store.TicketQuery(cursor="c"))

@@ -6,6 +6,8 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from django.urls import reverse
 
+from tests import html
+
 HTMX = {"HTTP_HX_REQUEST": "true"}
 ROW_ID = re.compile(r'<tr data-ticket-id="(\d+)"')
 MORE = re.compile(r'class="button load-more" href="([^"]+)"\s+hx-get="([^"]+)"')
@@ -295,3 +297,18 @@ def test_a_changed_ticket_is_never_shown_from_an_old_rendering(signed_in, sandbo
         ticket["subject"] = original
     row = re.search(rf'<tr data-ticket-id="{ticket["id"]}">.*?</tr>', after, re.S)[0]
     assert "Brand new subject" in row
+
+
+def test_a_history_restore_never_caches_a_raw_spelling_of_the_form(signed_in):
+    restore = {"HTTP_HX_REQUEST": "true", "HTTP_HX_HISTORY_RESTORE_REQUEST": "true"}
+    restored = signed_in.get("/?created_from=2026-1-7&priority=high&status=new", **restore)
+    assert restored.status_code == 200
+    assert html.value(html.page(restored), "created_from") == "2026-01-07"
+    bookmark = signed_in.get("/?status=new&priority=high&created_from=2026-01-07")
+    assert html.value(html.page(bookmark), "created_from") == "2026-01-07"
+
+
+def test_a_ticket_url_redirects_to_its_canonical_form(signed_in):
+    response = signed_in.get("/tickets/00001300/?x=1")
+    assert response.status_code == 301
+    assert response["Location"] == "/tickets/1300/?x=1"

@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 
 from dashboard import wall
 from dashboard.models import DisplayLink
+from tests.html import page
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 ROW_ID = re.compile(r'<tr data-ticket-id="(\d+)"')
@@ -73,7 +74,9 @@ def test_a_display_link_reaches_nothing_but_its_wall(client, sandbox, display):
 
 
 def test_an_unknown_secret_is_404(client, db):
-    assert client.get("/display/not-a-real-secret-at-all/").status_code == 404
+    response = client.get("/display/not-a-real-secret-at-all/")
+    assert response.status_code == 404
+    assert response["Cache-Control"] == "no-store"
 
 
 def test_a_revoked_link_stops_at_once(client, display):
@@ -83,6 +86,7 @@ def test_a_revoked_link_stops_at_once(client, display):
     page = client.get(path)
     poll = client.get(path, **HTMX)
     assert page.status_code == poll.status_code == 410
+    assert page["Cache-Control"] == poll["Cache-Control"] == "no-store"
     assert b"revoked" in poll.content
     assert b"data-ticket-id" not in page.content + poll.content
     assert b"hx-trigger" not in poll.content  # the screen stops polling
@@ -311,3 +315,23 @@ def test_age_thresholds_have_a_sane_ceiling(signed_in):
     )  # fmt: skip
     assert response.status_code == 400
     assert not DisplayLink.objects.filter(name="Huge").exists()
+
+
+def test_an_oversized_filter_is_a_form_error_not_an_error_page(signed_in):
+    filters = "&".join(f"status=open&n{n}=1" for n in range(2500))  # 5,000 parameters
+    response = signed_in.post(
+        "/wall/links/",
+        {
+            "name": "Too much",
+            "filters": filters,
+            "sort": "newest",
+            "refresh_seconds": 20,
+            "rotate_seconds": 60,
+            "warn_after_hours": 4,
+            "alert_after_hours": 24,
+        },
+    )
+    assert response.status_code == 400
+    errors = page(response).select(".field-error")
+    assert any("too many parameters" in error.get_text() for error in errors)
+    assert not DisplayLink.objects.filter(name="Too much").exists()
