@@ -1,64 +1,179 @@
-"""Sign-in with failed attempts throttled per username and per address, so a password cannot
-be guessed however the attempts are spread."""
+"""Sign-in, throttled so that a password cannot be guessed and a stranger cannot lock a colleague
+out.
+
+Every attempt is counted before its password is checked, atomically, in the shared state
+(`flock`-guarded files, or Redis), so parallel guesses cannot slip past a check. The counts:
+
+- **Username and address**: `SIGNIN_FAILURES_PER_USER` attempts per `SIGNIN_FAILURE_WINDOW`
+  seconds, then a 429 until the oldest leaves the window.
+- **Address**: `SIGNIN_FAILURES_PER_ADDRESS` attempts per window, whatever the username, so
+  one address cannot spray passwords over the team.
+- **Username, from anywhere**: past `SIGNIN_FAILURES_PER_USER` attempts in the window, each
+  further one waits a delay that doubles (1, 2, 4 s ...) up to `SIGNIN_SLOWDOWN_CAP` seconds.
+  Guessing spread over many addresses slows to a crawl, yet nobody is refused for long.
+
+A browser that signed in as a username before carries a signed cookie saying so; for that
+username it skips the address and username-wide counts and has a bucket of its own, so no
+stranger's failures ever reach it. A successful sign-in takes its own attempt back and clears
+the username's failures.
+
+Usernames are counted as `authenticate` sees them (NFKC-normalised, stripped) and casefolded;
+the address is `REMOTE_ADDR`, or the client named in `X-Forwarded-For` when `REMOTE_ADDR` is
+one of `TRUSTED_PROXIES`.
+"""
 
 import hashlib
+import ipaddress
 import logging
+import math
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
-from django.core.cache import cache
+from django.contrib.auth.forms import UsernameField
+from django.core import signing
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
+from dashboard import pacing
+
 logger = logging.getLogger(__name__)
 
-
-def _keys(request):
-    username = request.POST.get("username", "").strip().casefold()
-    address = request.META.get("REMOTE_ADDR", "")
-    return f"signin:user:{_digest(username)}", f"signin:addr:{_digest(address)}"
+KNOWN_COOKIE = "signin_known"
+KNOWN_SALT = "dashboard.signin.known"
+KNOWN_MAX_AGE = 180 * 24 * 3600
+KNOWN_MAX_NAMES = 5  # a shared computer remembers a few people
 
 
 def _digest(text):
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
-def _too_many(request):
-    user_key, address_key = _keys(request)
-    counts = cache.get_many([user_key, address_key])
-    return (
-        counts.get(user_key, 0) >= settings.SIGNIN_FAILURES_PER_USER
-        or counts.get(address_key, 0) >= settings.SIGNIN_FAILURES_PER_ADDRESS
-    )
+def normalised_username(raw):
+    """The username as `authenticate` will look it up, casefolded for counting."""
+    return UsernameField().to_python(raw or "").casefold()
 
 
-def _count_failure(request):
-    for key in _keys(request):
-        # add() starts the window on the first failure; incr() keeps its expiry.
-        if not cache.add(key, 1, settings.SIGNIN_FAILURE_WINDOW):
-            try:
-                cache.incr(key)
-            except ValueError:
-                cache.set(key, 1, settings.SIGNIN_FAILURE_WINDOW)
+def _in(address, networks):
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def client_address(request):
+    """The client's address: the connection's, unless that is a trusted proxy, in which case
+    the nearest address in `X-Forwarded-For` that is not itself a trusted proxy."""
+    address = request.META.get("REMOTE_ADDR", "")
+    proxies = settings.TRUSTED_PROXIES
+    if not proxies or not _in(address, proxies):
+        return address
+    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    for hop in reversed(hops):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            break  # a forged or garbled entry: trust nothing further out
+        if not _in(hop, proxies):
+            return hop
+    return address
+
+
+def _known_names(request):
+    try:
+        names = signing.loads(
+            request.COOKIES.get(KNOWN_COOKIE, ""), salt=KNOWN_SALT, max_age=KNOWN_MAX_AGE
+        )
+    except signing.BadSignature:
+        return []
+    return [name for name in names if isinstance(name, str)] if isinstance(names, list) else []
+
+
+@dataclass
+class Attempt:
+    """One sign-in attempt and the counts it belongs to."""
+
+    user: str
+    address: str
+    known: bool
+    admitted: list
+
+    @classmethod
+    def of(cls, request):
+        user = _digest(normalised_username(request.POST.get("username", "")))
+        return cls(user, _digest(client_address(request)), user in _known_names(request), [])
+
+    def buckets(self):
+        """(key, free attempts, cap on the growing delay or None for a hard limit)."""
+        window_user = settings.SIGNIN_FAILURES_PER_USER
+        if self.known:
+            return [(f"signin:known:{self.user}", window_user, None)]
+        return [
+            (f"signin:user-address:{self.user}:{self.address}", window_user, None),
+            (f"signin:address:{self.address}", settings.SIGNIN_FAILURES_PER_ADDRESS, None),
+            (f"signin:user:{self.user}", window_user, settings.SIGNIN_SLOWDOWN_CAP),
+        ]
+
+    def admit(self):
+        """Count the attempt in every bucket; the seconds to wait, or 0 when it may go ahead."""
+        backend = pacing.backend()
+        for key, free, cap in self.buckets():
+            wait, token = backend.admit_attempt(key, settings.SIGNIN_FAILURE_WINDOW, free, cap)
+            if wait > 0:
+                # Refused attempts are not attempts: take back what this one counted so far.
+                self.forget()
+                return wait
+            self.admitted.append((key, token))
+        return 0
+
+    def forget(self):
+        backend = pacing.backend()
+        for key, token in self.admitted:
+            backend.forget_attempt(key, token)
+        self.admitted.clear()
+
+    def succeeded(self):
+        self.forget()
+        backend = pacing.backend()
+        backend.clear_attempts(f"signin:user:{self.user}")
+        backend.clear_attempts(f"signin:known:{self.user}")
+        backend.clear_attempts(f"signin:user-address:{self.user}:{self.address}")
 
 
 @method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class ThrottledLoginView(auth_views.LoginView):
     def post(self, request, *args, **kwargs):
-        if _too_many(request):
-            logger.warning("sign-in refused: too many failures for this user or address")
-            form = self.get_form()
-            context = self.get_context_data(form=form, throttled=True)
-            response = render(request, self.template_name, context, status=429)
-            response["Retry-After"] = str(settings.SIGNIN_FAILURE_WINDOW)
-            return response
+        self.attempt = Attempt.of(request)
+        wait = self.attempt.admit()
+        if wait:
+            logger.warning("sign-in refused for %.0f s: too many attempts", wait)
+            return self._refused(math.ceil(wait))
         return super().post(request, *args, **kwargs)
 
-    def form_invalid(self, form):
-        _count_failure(self.request)
-        return super().form_invalid(form)
+    def _refused(self, seconds):
+        # An unbound form: showing a bound one's errors would check the password after all.
+        form = self.get_form_class()(
+            self.request, initial={"username": self.request.POST.get("username", "")}
+        )
+        context = self.get_context_data(form=form, retry_after=seconds)
+        response = render(self.request, self.template_name, context, status=429)
+        response["Retry-After"] = str(seconds)
+        return response
 
     def form_valid(self, form):
-        cache.delete(_keys(self.request)[0])
-        return super().form_valid(form)
+        self.attempt.succeeded()
+        response = super().form_valid(form)
+        names = [self.attempt.user] + [
+            name for name in _known_names(self.request) if name != self.attempt.user
+        ]
+        response.set_cookie(
+            KNOWN_COOKIE,
+            signing.dumps(names[:KNOWN_MAX_NAMES], salt=KNOWN_SALT),
+            max_age=KNOWN_MAX_AGE,
+            secure=settings.SESSION_COOKIE_SECURE,
+            httponly=True,
+            samesite="Lax",
+        )
+        return response

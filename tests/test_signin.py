@@ -1,0 +1,190 @@
+"""The sign-in throttle: counted before the password is checked, by the username as Django signs
+in with it, per client behind a trusted proxy, and never a way to lock a colleague out."""
+
+import threading
+import time
+from ipaddress import ip_network
+
+import pytest
+import redis
+import requests
+from django.contrib.auth.signals import user_login_failed
+
+from dashboard import signin
+from tests.html import alerts, page
+from tests.redis_server import redis_url  # noqa: F401
+
+PASSWORD = "a-long-test-password"
+
+
+def sign_in(client, username, password, address="10.0.0.1", **headers):
+    return client.post(
+        "/accounts/login/",
+        {"username": username, "password": password},
+        REMOTE_ADDR=address,
+        **headers,
+    )
+
+
+def fail(client, times, username="lead", address="10.0.0.1", **headers):
+    return [
+        sign_in(client, username, f"wrong-{n}", address, **headers).status_code
+        for n in range(times)
+    ]
+
+
+@pytest.fixture(params=["files", "redis"])
+def backend(request, settings):
+    if request.param == "redis":
+        settings.REDIS_URL = request.getfixturevalue("redis_url")
+        redis.Redis.from_url(settings.REDIS_URL).flushdb()  # no counts from earlier tests
+    return request.param
+
+
+def test_the_username_is_counted_as_django_signs_in_with_it(client, lead):
+    assert fail(client, 5) == [200] * 5
+    # Fullwidth letters are NFKC-normalised to "lead" by the sign-in form: no fresh tries.
+    assert sign_in(client, "ｌｅａｄ", "wrong").status_code == 429
+    assert sign_in(client, " LEAD ", "wrong").status_code == 429
+
+
+def test_refusals_say_when_to_retry(client, lead, backend):
+    fail(client, 5)
+    refused = sign_in(client, "lead", PASSWORD)
+    assert refused.status_code == 429
+    assert 890 <= int(refused["Retry-After"]) <= 900
+    assert any("Try again in 15 minutes" in alert for alert in alerts(page(refused)))
+    assert "_auth_user_id" not in client.session
+
+
+def test_the_window_announced_is_the_window_kept(client, lead, monkeypatch):
+    fail(client, 5)
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 600)
+    refused = sign_in(client, "lead", PASSWORD)
+    assert refused.status_code == 429
+    assert 290 <= int(refused["Retry-After"]) <= 300
+    monkeypatch.setattr(time, "time", lambda: real() + 901)
+    assert sign_in(client, "lead", PASSWORD).status_code == 302
+
+
+def test_parallel_guesses_are_counted_before_any_password_is_checked(live_server, lead, backend):
+    checked = []
+
+    def count(sender, credentials, request, **kwargs):
+        checked.append(credentials["username"])
+
+    session = requests.Session()
+    session.get(f"{live_server.url}/accounts/login/", timeout=10)
+    token = session.cookies["csrftoken"]
+    statuses = []
+
+    def guess(n):
+        answer = session.post(
+            f"{live_server.url}/accounts/login/",
+            data={"username": "lead", "password": f"guess-{n}", "csrfmiddlewaretoken": token},
+            timeout=30,
+        )
+        statuses.append(answer.status_code)
+
+    user_login_failed.connect(count)
+    try:
+        threads = [threading.Thread(target=guess, args=(n,)) for n in range(14)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        user_login_failed.disconnect(count)
+    assert len(checked) == 5
+    assert sorted(statuses) == [200] * 5 + [429] * 9
+
+
+def test_a_stranger_cannot_lock_a_colleague_out(client, lead, settings):
+    assert sign_in(client, "lead", PASSWORD, "10.0.0.7").status_code == 302
+    known_browser = client.cookies[signin.KNOWN_COOKIE].value
+    client.logout()
+    client.cookies.clear()
+
+    attacker = fail(client, 40, address="198.51.100.66")
+    assert attacker[:5] == [200] * 5 and set(attacker[5:]) == {429}
+
+    # The colleague's own browser signs in at once, from anywhere.
+    client.cookies[signin.KNOWN_COOKIE] = known_browser
+    assert sign_in(client, "lead", PASSWORD, "10.0.0.8").status_code == 302
+    client.logout()
+    client.cookies.clear()
+
+    # A new browser waits at most the slowdown cap, never the whole window.
+    fail(client, 10, address="198.51.100.66")
+    answer = sign_in(client, "lead", PASSWORD, "10.0.0.9")
+    assert answer.status_code in (302, 429)
+    if answer.status_code == 429:
+        assert int(answer["Retry-After"]) <= settings.SIGNIN_SLOWDOWN_CAP
+
+
+def test_guessing_from_many_addresses_slows_down(client, lead):
+    statuses = [sign_in(client, "lead", "guess", f"203.0.113.{n}").status_code for n in range(9)]
+    assert statuses[:5] == [200] * 5
+    assert 429 in statuses[5:]  # the sixth waits a second, the next two, then four...
+    slowed = sign_in(client, "lead", "guess", "203.0.113.200")
+    assert slowed.status_code == 429
+    assert 1 <= int(slowed["Retry-After"]) <= 60
+
+
+def test_one_address_cannot_spray_the_team(client, lead, settings):
+    settings.SIGNIN_FAILURES_PER_ADDRESS = 4
+    for n in range(4):
+        sign_in(client, f"someone-{n}", "guess", "10.1.1.1")
+    assert sign_in(client, "lead", PASSWORD, "10.1.1.1").status_code == 429
+    assert sign_in(client, "lead", PASSWORD, "10.2.2.2").status_code == 302
+
+
+def test_behind_a_trusted_proxy_each_client_is_counted_apart(client, lead, settings):
+    settings.TRUSTED_PROXIES = [ip_network("10.0.0.0/24")]
+    settings.SIGNIN_FAILURES_PER_ADDRESS = 4
+    for n in range(6):
+        sign_in(client, f"someone-{n}", "guess", "10.0.0.2", HTTP_X_FORWARDED_FOR="192.0.2.50")
+    refused = sign_in(client, "lead", PASSWORD, "10.0.0.2", HTTP_X_FORWARDED_FOR="192.0.2.50")
+    assert refused.status_code == 429
+    colleague = sign_in(client, "lead", PASSWORD, "10.0.0.3", HTTP_X_FORWARDED_FOR="192.0.2.51")
+    assert colleague.status_code == 302
+
+
+def test_without_a_trusted_proxy_a_forwarded_for_header_changes_nothing(client, lead):
+    for n in range(5):
+        sign_in(client, "lead", "guess", "10.9.9.9", HTTP_X_FORWARDED_FOR=f"192.0.2.{n}")
+    answer = sign_in(client, "lead", PASSWORD, "10.9.9.9", HTTP_X_FORWARDED_FOR="192.0.2.99")
+    assert answer.status_code == 429
+
+
+def test_a_successful_sign_in_clears_the_users_failures(client, lead, settings):
+    settings.SIGNIN_FAILURES_PER_USER = 3
+    fail(client, 2)
+    assert sign_in(client, "lead", PASSWORD).status_code == 302
+    client.logout()
+    fail(client, 2)
+    assert sign_in(client, "lead", PASSWORD).status_code == 302
+
+
+def test_a_forged_known_browser_cookie_counts_for_nothing(client, lead):
+    fail(client, 5, address="10.3.3.3")
+    client.cookies[signin.KNOWN_COOKIE] = "forged"
+    assert sign_in(client, "lead", PASSWORD, "10.3.3.3").status_code == 429
+
+
+@pytest.mark.parametrize(
+    ("remote", "forwarded", "client"),
+    [
+        ("10.0.0.2", "192.0.2.7", "192.0.2.7"),
+        ("10.0.0.2", "198.51.100.1, 192.0.2.7", "192.0.2.7"),  # the nearest untrusted hop
+        ("10.0.0.2", "192.0.2.7, 10.0.0.9", "192.0.2.7"),  # proxies in the chain are skipped
+        ("10.0.0.2", "not-an-address", "10.0.0.2"),
+        ("10.0.0.2", "", "10.0.0.2"),
+        ("192.0.2.8", "203.0.113.1", "192.0.2.8"),  # not a trusted proxy: header ignored
+    ],
+)
+def test_client_address(rf, settings, remote, forwarded, client):
+    settings.TRUSTED_PROXIES = [ip_network("10.0.0.0/24")]
+    request = rf.post("/", REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=forwarded)
+    assert signin.client_address(request) == client
