@@ -9,13 +9,18 @@ import hashlib
 import logging
 import math
 import random
+import socket
+import ssl
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
+import urllib3.connection
 from django.conf import settings
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.debug import sensitive_variables
@@ -406,6 +411,107 @@ def cursor_from_url(url):
 
 # --- HTTP ----------------------------------------------------------------------------------
 
+# requests' read timeout bounds each wait for bytes, not the call: a store trickling its answer a
+# byte at a time would hold a view for minutes. So each attempt has one deadline, and every read
+# from a store connection waits at most until it. The deadline belongs to the thread: an attempt
+# runs start to end in the thread that makes it, while pooled connections pass between threads.
+_attempt = threading.local()
+
+
+@contextmanager
+def _deadline(seconds):
+    _attempt.deadline = time.monotonic() + seconds
+    try:
+        yield _attempt.deadline
+    finally:
+        _attempt.deadline = None
+
+
+class _ReadsUntilDeadline:
+    """Socket reads that end at the thread's deadline. http.client reads the status line, the
+    headers and the body through `makefile("rb")`, which reads with `recv_into`."""
+
+    # No slots of its own: an existing socket can then take on a class that mixes this in.
+    __slots__ = ()
+
+    def _limit_wait(self):
+        deadline = getattr(_attempt, "deadline", None)
+        if deadline is None:
+            return
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the store call's deadline has passed")
+        # urllib3 sets the timeout it wants before sending a request and before reading the
+        # answer; in between this only lowers it, towards a deadline that only comes nearer, so
+        # min() with the current timeout is min() with the one urllib3 asked for.
+        current = self.gettimeout()
+        self.settimeout(remaining if current is None else min(current, remaining))
+
+    def recv(self, *args, **kwargs):
+        self._limit_wait()
+        return super().recv(*args, **kwargs)
+
+    def recv_into(self, *args, **kwargs):
+        self._limit_wait()
+        return super().recv_into(*args, **kwargs)
+
+
+class _DeadlineSocket(_ReadsUntilDeadline, socket.socket):
+    __slots__ = ()
+
+
+class _DeadlineSSLSocket(_ReadsUntilDeadline, ssl.SSLSocket):
+    __slots__ = ()
+
+
+_DEADLINE_SOCKETS = {socket.socket: _DeadlineSocket, ssl.SSLSocket: _DeadlineSSLSocket}
+
+
+class _DeadlineConnection:
+    def connect(self):
+        super().connect()
+        # The socket urllib3 made, set up and (for https) wrapped in TLS takes on the deadline's
+        # reads: building our own would mean copying how urllib3 connects. A socket of another
+        # kind (TLS inside a TLS proxy) keeps urllib3's per-read timeout only.
+        deadline_kind = _DEADLINE_SOCKETS.get(type(self.sock))
+        if deadline_kind is not None:
+            self.sock.__class__ = deadline_kind
+
+
+class _DeadlineHTTPConnection(_DeadlineConnection, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _DeadlineHTTPSConnection(_DeadlineConnection, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _DeadlineHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _DeadlineHTTPConnection
+
+
+class _DeadlineHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _DeadlineHTTPSConnection
+
+
+_DEADLINE_POOLS = {"http": _DeadlineHTTPPool, "https": _DeadlineHTTPSPool}
+
+
+class _StoreAdapter(requests.adapters.HTTPAdapter):
+    """requests' pooled keep-alive transport, over connections that keep the deadline."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _DEADLINE_POOLS
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        # An HTTP(S)_PROXY in the environment must not quietly take the deadline away.
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if type(manager) is urllib3.ProxyManager:  # a SOCKS proxy's connections are its own
+            manager.pool_classes_by_scheme = _DEADLINE_POOLS
+        return manager
+
+
 _session = None
 
 
@@ -413,7 +519,7 @@ def _http():
     global _session
     if _session is None:
         session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16)
+        adapter = _StoreAdapter(pool_connections=4, pool_maxsize=16)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         session.headers["User-Agent"] = USER_AGENT
@@ -484,22 +590,53 @@ def _get_once(path, params, cursor_given):
         "Authorization": f"Bearer {settings.NEXT_API_TOKEN}",
         "X-29next-API-Version": settings.NEXT_API_VERSION,
     }
-    timeout = (settings.NEXT_API_CONNECT_TIMEOUT, settings.NEXT_API_READ_TIMEOUT)
-    try:
-        # No redirects: a second request would skip the budget (and carry the token along).
-        response = _http().get(
-            url, params=params, headers=headers, timeout=timeout, allow_redirects=False
-        )
-    except requests.ConnectTimeout as exc:
-        logger.warning("store did not accept a connection in time: GET %s", path)
-        raise StoreTimeout(retryable=True) from exc
-    except requests.Timeout as exc:
-        logger.warning("store timed out: GET %s", path)
-        raise StoreTimeout() from exc
-    except requests.RequestException as exc:
-        logger.warning("store unreachable: GET %s (%s)", path, type(exc).__name__)
-        raise StoreUnavailable(retryable=True) from exc
+    seconds = settings.NEXT_API_READ_TIMEOUT
+    # Connecting is part of the call, so it never outlasts the call's deadline.
+    timeout = (min(settings.NEXT_API_CONNECT_TIMEOUT, seconds), seconds)
+    with _deadline(seconds) as deadline:
+        try:
+            # No redirects: a second request would skip the budget (and carry the token along).
+            # Streamed, so that a failure is known to come before the answer began or part-way.
+            response = _http().get(
+                url,
+                params=params,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
+                stream=True,
+            )
+        except requests.RequestException as exc:
+            raise _unanswered(exc, path, deadline) from exc
+        with response:  # back to the pool when read whole, closed when not
+            try:
+                response.content  # noqa: B018 - reads the whole body, within the deadline
+            except requests.RequestException as exc:
+                raise _broken_off(exc, path, deadline) from exc
     return _payload(response, path, cursor_given)
+
+
+def _unanswered(exc, path, deadline):
+    """The error for an attempt that failed before the store began to answer."""
+    timed_out = time.monotonic() >= deadline
+    if isinstance(exc, requests.ConnectTimeout) and not timed_out:
+        logger.warning("store did not accept a connection in time: GET %s", path)
+        return StoreTimeout(retryable=True)
+    if timed_out or isinstance(exc, requests.Timeout):
+        logger.warning("store timed out: GET %s", path)
+        return StoreTimeout()
+    logger.warning("store unreachable: GET %s (%s)", path, type(exc).__name__)
+    return StoreUnavailable(retryable=True)
+
+
+def _broken_off(exc, path, deadline):
+    """The error for an answer that stalled or broke part-way. Never retried: the store is up
+    but struggling, and a second try would most likely make the person wait twice as long for
+    the same end. (requests reports a stall mid-body as a broken connection, not a timeout.)"""
+    if time.monotonic() >= deadline:
+        logger.warning("store timed out part-way through its answer: GET %s", path)
+        return StoreTimeout()
+    logger.warning("store broke off its answer: GET %s (%s)", path, type(exc).__name__)
+    return StoreUnavailable()
 
 
 def _retry_after_seconds(value):

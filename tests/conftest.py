@@ -62,6 +62,14 @@ def fake_store(settings):
 
 
 @pytest.fixture
+def sleeps(monkeypatch):
+    """The waits between retries, recorded instead of slept."""
+    waited = []
+    monkeypatch.setattr(store, "_sleep", waited.append)
+    return waited
+
+
+@pytest.fixture
 def lead(django_user_model):
     return django_user_model.objects.create_user("lead", password="a-long-test-password")
 

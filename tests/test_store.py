@@ -135,6 +135,16 @@ def test_sends_token_version_user_agent_and_timeouts(mocked, settings):
     assert request.req_kwargs["timeout"] == (2.5, 9.0)
 
 
+def test_connecting_never_outlasts_the_call_deadline(mocked, settings):
+    settings.NEXT_API_CONNECT_TIMEOUT = 3.0
+    settings.NEXT_API_READ_TIMEOUT = 1.5
+    mocked.get(TICKETS, json=page_json())
+
+    store.list_tickets(store.TicketQuery())
+
+    assert mocked.calls[-1].request.req_kwargs["timeout"] == (1.5, 1.5)
+
+
 def test_one_pooled_session_serves_every_call(mocked):
     mocked.get(TICKETS, json=page_json())
     store.list_tickets(store.TicketQuery())
@@ -374,13 +384,6 @@ def test_ticket_types_walk_every_page_and_are_cached(mocked):
 
 
 # --- Sharing the budget: retries, pacing and the cache ------------------------------------
-
-
-@pytest.fixture
-def sleeps(monkeypatch):
-    waited = []
-    monkeypatch.setattr(store, "_sleep", waited.append)
-    return waited
 
 
 @pytest.fixture
