@@ -27,7 +27,7 @@ run: $(VENV)/.installed-run
 	@DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py ensure_demo_user
 	@if [ -z "$$NEXT_API_TOKEN" ]; then \
 	  echo "No NEXT_API_TOKEN: starting the sandbox store on 127.0.0.1:$(SANDBOX_PORT)"; \
-	  $(PY) -m dashboard.sandbox --host 127.0.0.1 --port $(SANDBOX_PORT) & \
+	  $(PY) -m tools.sandbox --host 127.0.0.1 --port $(SANDBOX_PORT) & \
 	  sandbox=$$!; trap 'kill $$sandbox 2>/dev/null' EXIT INT TERM; \
 	fi; \
 	echo "Dashboard: http://127.0.0.1:$(PORT)/"; \
@@ -55,7 +55,7 @@ test: $(VENV)/.installed-dev system-deps
 
 # The parent process only drives the benchmark; the gunicorn it starts runs with DEBUG off.
 bench: $(VENV)/.installed-dev system-deps
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py bench
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) -m tools.bench
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .

@@ -26,7 +26,7 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="session")
 def sandbox():
-    from dashboard.sandbox.server import SandboxServer
+    from tools.sandbox.server import SandboxServer
 
     server = SandboxServer(host="127.0.0.1", port=0, token=TEST_TOKEN)
     server.start()

@@ -18,8 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from dashboard.sandbox.data import SandboxData
-from dashboard.sandbox.server import FAULT_MODES, SandboxServer, peak_per_second
+from tools.sandbox.data import SandboxData
+from tools.sandbox.server import FAULT_MODES, SandboxServer, peak_per_second
 
 ANCHOR = datetime(2026, 3, 10, 12, tzinfo=UTC)
 TOKEN = "sandbox-token"
@@ -692,7 +692,7 @@ def free_port():
 def test_the_command_line_serves_on_the_given_port_until_terminated():
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "dashboard.sandbox", "--port", str(port), "--tickets", "40"],
+        [sys.executable, "-m", "tools.sandbox", "--port", str(port), "--tickets", "40"],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -1,4 +1,4 @@
-"""`python -m dashboard.sandbox`: serve the sandbox store until SIGTERM or Ctrl-C."""
+"""`python -m tools.sandbox`: serve the sandbox store until SIGTERM or Ctrl-C."""
 
 import argparse
 import signal
@@ -11,7 +11,7 @@ from .server import FAULT_MODES, SandboxServer
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m dashboard.sandbox",
+        prog="python -m tools.sandbox",
         description="Serve a sandbox Next Commerce store (Admin API tickets) over HTTP.",
     )
     parser.add_argument("--host", default="127.0.0.1")

@@ -34,7 +34,7 @@ from django.conf import settings
 
 from dashboard import store
 from dashboard.forms import querystring
-from dashboard.sandbox.server import FAULT_MODES, peak_per_second
+from tools.sandbox.server import FAULT_MODES, peak_per_second
 
 BASE_DIR = Path(settings.BASE_DIR)
 OUT_DIR = BASE_DIR / "var" / "bench"
@@ -162,7 +162,7 @@ class Sandbox:
         self.control_session = requests.Session()
         self.process = Process(
             "sandbox",
-            [sys.executable, "-m", "dashboard.sandbox", "--port", str(self.port),
+            [sys.executable, "-m", "tools.sandbox", "--port", str(self.port),
              "--token", token, "--rate-limit", str(RATE_LIMIT),
              "--latency-ms", str(LATENCY_MS)],
             child_env(),

@@ -1,7 +1,7 @@
 """A sandbox Next Commerce store: the Admin API's ticket endpoints over real HTTP.
 
 Standard library only, so it starts in a blink and runs without Django. Start it with
-`python -m dashboard.sandbox` or, in tests, `SandboxServer(port=0).start()`.
+`python -m tools.sandbox` or, in tests, `SandboxServer(port=0).start()`.
 """
 
 from .data import SandboxData

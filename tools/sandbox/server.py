@@ -1,6 +1,6 @@
 """The sandbox store over real HTTP: threads, faults, a rate limit and a control API.
 
-`SandboxServer` is what tests and benchmarks start; `python -m dashboard.sandbox` wraps it for
+`SandboxServer` is what tests and benchmarks start; `python -m tools.sandbox` wraps it for
 the command line. Every connection gets its own daemon thread, so a request held back by a
 fault never blocks another one, and every wait is on an event that `stop()` and `reset()` set.
 """
