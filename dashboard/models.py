@@ -8,14 +8,14 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from dashboard.filters import parse_wall_filters
+
 
 def hash_secret(secret):
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def validate_wall_filters(value):
-    from dashboard.wall import parse_wall_filters  # the filter form lives above the models
-
     parse_wall_filters(value)
 
 

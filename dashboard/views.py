@@ -1,7 +1,6 @@
 import hashlib
 import logging
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
@@ -26,9 +25,10 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard import store
-from dashboard.forms import MAX_ID, DisplayLinkForm, TicketFilterForm, querystring
+from dashboard.filters import MAX_ID, TicketFilterForm, parse_wall_filters, querystring
+from dashboard.forms import DisplayLinkForm
 from dashboard.models import DisplayLink, hash_secret
-from dashboard.wall import build_board, parse_wall_filters, rotation
+from dashboard.wall import WallOptions, build_board, rotation
 
 WALL_RELOAD_HOURS = 12
 
@@ -214,15 +214,6 @@ def display_link(request, secret):
         alert_hours=link.alert_after_hours,
     )
     return _wall_response(request, queries, index, options)
-
-
-@dataclass(frozen=True)
-class WallOptions:
-    title: str = "Wall"
-    sort: str = "newest"
-    refresh: int = 30
-    warn_hours: int = 4
-    alert_hours: int = 24
 
 
 def _wall_response(request, queries, index, options, poll_query="", extra=None):

@@ -8,14 +8,11 @@ and stands through outages by showing its last good board, marked stale.
 import hashlib
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from django.core.exceptions import TooManyFieldsSent, ValidationError
-from django.http import QueryDict
-
 from dashboard import pacing, state, store
-from dashboard.forms import TicketFilterForm, querystring
+from dashboard.filters import querystring
 
 ROWS = 10  # what fits 1920x1080 in distance-reading type
 COUNT_CAP = 500
@@ -23,37 +20,17 @@ COUNT_PAGES_PER_REFRESH = 4
 COUNT_MAX_AGE = 60  # seconds a finished count is shown before the walk starts again
 ROWS_MAX_AGE = 20  # with a refresh of at most 40 s, the board is never a minute behind
 SNAPSHOT_TTL = 7 * 24 * 3600
-MAX_FILTERS = 10
 
 
-def parse_wall_filters(text):
-    """The canonical queries of a display link's filters, one per line; ValidationError if any
-    line is not a filter the list itself would accept."""
-    lines = [line.strip().lstrip("?") for line in str(text).splitlines() if line.strip()]
-    if not lines:
-        raise ValidationError("Give at least one filter, e.g. status=new&status=open.")
-    if len(lines) > MAX_FILTERS:
-        raise ValidationError(f"A display link rotates among at most {MAX_FILTERS} filters.")
-    queries = []
-    for number, line in enumerate(lines, start=1):
-        try:
-            data = QueryDict(line)
-        except TooManyFieldsSent:
-            raise ValidationError(
-                f"Line {number} has too many parameters to be a filter."
-            ) from None
-        form = TicketFilterForm(data, ticket_types=store.ticket_types(fetch=False))
-        if not form.is_valid():
-            problems = "; ".join(
-                f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()
-            )
-            raise ValidationError(f"Line {number} ({line}) is not a valid filter: {problems}")
-        queries.append(form.query().filters)
-    return queries
+@dataclass(frozen=True)
+class WallOptions:
+    """How a board looks: a display link's settings, or the defaults of the signed-in wall."""
 
-
-def canonical_filters(text):
-    return "\n".join(querystring(query) for query in parse_wall_filters(text))
+    title: str = "Wall"
+    sort: str = "newest"
+    refresh: int = 30
+    warn_hours: int = 4
+    alert_hours: int = 24
 
 
 @dataclass(frozen=True)
@@ -93,7 +70,6 @@ class Board:
     stale_since: datetime | None = None
     problem: str = ""
     oldest_pending: bool = False  # "oldest first" asked, but the count has not finished
-    meta: dict = field(default_factory=dict)
 
     @property
     def stale(self):
@@ -104,7 +80,7 @@ def build_board(query, sort="newest"):
     """The board for `query`: fresh when the store answers, else the last good one, stale."""
     # The store and token are part of the key, as for every cached answer: another store's
     # board or count must never show here.
-    key = _digest(f"{store._token_key()} {querystring(query)}")
+    key = _digest(f"{store.identity()} {querystring(query)}")
     try:
         page = store.list_tickets(query, max_age=ROWS_MAX_AGE)
         counts = _advance_count(query, key)

@@ -65,7 +65,7 @@ def fake_store(settings):
 def sleeps(monkeypatch):
     """The waits between retries, recorded instead of slept."""
     waited = []
-    monkeypatch.setattr(store, "_sleep", waited.append)
+    monkeypatch.setattr(store.client, "sleep", waited.append)
     return waited
 
 

@@ -126,7 +126,7 @@ def local_store(request, settings, sleeps, monkeypatch):
     settings.STORE_RATE_LIMIT = 0
     yield server
     server.stopping.set()
-    store._http().close()  # no kept-alive connection to this server outlives the test
+    store.transport.session().close()  # no kept-alive connection to this server outlives the test
     server.shutdown()
     server.server_close()
     thread.join()

@@ -4,7 +4,7 @@ import pytest
 from django.http import QueryDict
 
 from dashboard import store
-from dashboard.forms import TicketFilterForm, querystring
+from dashboard.filters import TicketFilterForm, querystring
 
 # Form validation never needs the store.
 pytestmark = pytest.mark.usefixtures("fake_store")

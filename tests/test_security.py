@@ -13,7 +13,8 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from dashboard import store, wall
+from dashboard import store
+from dashboard.filters import canonical_filters
 from dashboard.models import DisplayLink
 from tests.conftest import TEST_TOKEN
 
@@ -23,7 +24,7 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 @pytest.fixture
 def display_path(db):
-    link = DisplayLink(name="Room", filters=wall.canonical_filters("status=new&status=open"))
+    link = DisplayLink(name="Room", filters=canonical_filters("status=new&status=open"))
     secret = link.issue_secret()
     link.save()
     return link.path_for(secret)
@@ -269,7 +270,7 @@ def test_the_token_is_not_on_the_debug_error_page(signed_in, settings, monkeypat
     def explode(*args, **kwargs):
         raise RuntimeError("unexpected")
 
-    monkeypatch.setattr(store, "_payload", explode)
+    monkeypatch.setattr(store.client, "_payload", explode)
     signed_in.raise_request_exception = False
     response = signed_in.get("/?status=open")
     assert response.status_code == 500

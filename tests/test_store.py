@@ -11,7 +11,7 @@ import requests
 import responses
 from django.core.cache import cache
 
-from dashboard import store
+from dashboard import pacing, store
 from tests.conftest import TEST_TOKEN
 
 BASE = "https://example.29next.store/api/admin/"
@@ -148,9 +148,9 @@ def test_connecting_never_outlasts_the_call_deadline(mocked, settings):
 def test_one_pooled_session_serves_every_call(mocked):
     mocked.get(TICKETS, json=page_json())
     store.list_tickets(store.TicketQuery())
-    session = store._http()
+    session = store.transport.session()
     store.list_tickets(store.TicketQuery())
-    assert store._http() is session
+    assert store.transport.session() is session
     assert isinstance(session, requests.Session)
 
 
@@ -390,7 +390,7 @@ def test_ticket_types_walk_every_page_and_are_cached(mocked):
 def slots(monkeypatch):
     """Count the turns taken in the shared request budget."""
     taken = []
-    monkeypatch.setattr(store.pacing, "wait_for_slot", lambda key: taken.append(key) or 0.0)
+    monkeypatch.setattr(pacing, "wait_for_slot", lambda key: taken.append(key) or 0.0)
     return taken
 
 
@@ -466,9 +466,9 @@ def test_a_read_timeout_is_not_retried(mocked, sleeps):
 
 def test_no_turn_in_the_budget_in_time_is_busy(mocked, monkeypatch):
     def exhausted(key):
-        raise store.pacing.WaitTimeout("no slot")
+        raise pacing.WaitTimeout("no slot")
 
-    monkeypatch.setattr(store.pacing, "wait_for_slot", exhausted)
+    monkeypatch.setattr(pacing, "wait_for_slot", exhausted)
     mocked.get(TICKETS, json=page_json())
     with pytest.raises(store.StoreBusy) as raised:
         store.list_tickets(store.TicketQuery())

@@ -9,6 +9,7 @@ from django.core.cache import cache
 from django.core.management import CommandError, call_command
 
 from dashboard import wall
+from dashboard.filters import canonical_filters, parse_wall_filters
 from dashboard.models import DisplayLink
 from tests.html import page
 
@@ -25,7 +26,7 @@ def expected_ids(sandbox, query_string):
 
 
 def make_link(name="Support room", filters="status=new&status=open", **fields):
-    link = DisplayLink(name=name, filters=wall.canonical_filters(filters), **fields)
+    link = DisplayLink(name=name, filters=canonical_filters(filters), **fields)
     secret = link.issue_secret()
     link.full_clean()
     link.save()
@@ -287,14 +288,14 @@ def test_a_link_whose_filter_went_bad_says_so_instead_of_an_error_page(client, d
 def test_a_count_cursor_the_store_rejects_restarts_the_count_not_the_board(
     client, sandbox, display, settings
 ):
-    from dashboard.forms import querystring
+    from dashboard.filters import querystring
 
     settings.STORE_ERROR_TTL = 0
     link, path = display
     sandbox.configure(page_size=5)
     client.get(path, **HTMX)  # starts a count walk part of the way
-    query = wall.parse_wall_filters(link.filters)[0]
-    key = f"wall:count:{wall._digest(f'{wall.store._token_key()} {querystring(query)}')}"
+    query = parse_wall_filters(link.filters)[0]
+    key = f"wall:count:{wall._digest(f'{wall.store.identity()} {querystring(query)}')}"
     state = cache.get(key)
     assert state["walk"] and state["walk"]["cursor"]
     state["walk"]["cursor"] = "Zm9yZ2Vk"  # a cursor the store no longer knows

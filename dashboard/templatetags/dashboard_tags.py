@@ -8,11 +8,8 @@ from dashboard import store, wall
 
 register = template.Library()
 
-LABELS = {
-    "customer_account": "Customer account",
-    "follow_up": "Follow-up",
-    "api": "API",
-}
+# One label per value everywhere (filters, rows, walls): the API's own, for channels.
+LABELS = store.CHANNELS
 
 
 @register.filter

@@ -33,7 +33,7 @@ import requests
 from django.conf import settings
 
 from dashboard import store
-from dashboard.forms import querystring
+from dashboard.filters import querystring
 from tools.sandbox.server import FAULT_MODES, peak_per_second
 
 BASE_DIR = Path(settings.BASE_DIR)

@@ -1,0 +1,73 @@
+"""The store's Admin API: the only code in the dashboard that speaks HTTP to the store.
+
+Views, the wall and the forms use what this package exports; its modules are:
+
+- `client`: every GET, paced inside the token's shared budget, with one deadline per attempt,
+  bounded retries, and answers shared between everyone who asks at once;
+- `transport`: the one pooled session, whose reads end at the call's deadline;
+- `errors`: the exception family, each error with a message fit for the page;
+- `parse`: strict field readers for the JSON, so nothing past here sees a raw dict;
+- `tickets`: the Tickets List and a ticket's thread, ticket types;
+- `people`: the support agents by name.
+"""
+
+from dashboard.store.client import cursor_from_url, forget_local, identity
+from dashboard.store.errors import (
+    BadResponse,
+    InvalidCursor,
+    RateLimited,
+    SharedStateUnavailable,
+    StoreBusy,
+    StoreTimeout,
+    StoreUnavailable,
+    TicketNotFound,
+    TicketsAPIError,
+    TokenRejected,
+)
+from dashboard.store.people import Person, staff
+from dashboard.store.tickets import (
+    CHANNELS,
+    FILTER_NAMES,
+    PRIORITIES,
+    STATUSES,
+    Attachment,
+    Comment,
+    Ticket,
+    TicketPage,
+    TicketQuery,
+    TicketType,
+    get_ticket,
+    list_tickets,
+    ticket_types,
+)
+
+__all__ = [
+    "CHANNELS",
+    "FILTER_NAMES",
+    "PRIORITIES",
+    "STATUSES",
+    "Attachment",
+    "BadResponse",
+    "Comment",
+    "InvalidCursor",
+    "Person",
+    "RateLimited",
+    "SharedStateUnavailable",
+    "StoreBusy",
+    "StoreTimeout",
+    "StoreUnavailable",
+    "Ticket",
+    "TicketNotFound",
+    "TicketPage",
+    "TicketQuery",
+    "TicketType",
+    "TicketsAPIError",
+    "TokenRejected",
+    "cursor_from_url",
+    "forget_local",
+    "get_ticket",
+    "identity",
+    "list_tickets",
+    "staff",
+    "ticket_types",
+]

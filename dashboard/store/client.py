@@ -1,0 +1,246 @@
+"""Asking the store: every GET goes through here, paced inside the token's shared budget, with
+one deadline per attempt, bounded retries, and answers shared between everyone who asks.
+
+Every call goes to `settings.NEXT_API_BASE_URL` joined with a documented path; the pagination
+cursor travels as a query parameter. No URL that came from the API or from a browser is ever
+requested, so no link can carry the access token to another host.
+"""
+
+import hashlib
+import logging
+import random
+import time
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import requests
+from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
+
+from dashboard import pacing, state
+from dashboard.store import parse, transport
+from dashboard.store.errors import (
+    BadResponse,
+    InvalidCursor,
+    RateLimited,
+    SharedStateUnavailable,
+    StoreBusy,
+    StoreTimeout,
+    StoreUnavailable,
+    TicketNotFound,
+    TokenRejected,
+    retry_after_seconds,
+)
+
+logger = logging.getLogger(__name__)
+
+# A Retry-After longer than this goes back to the person as "rate limited" rather than holding
+# their page open.
+MAX_RETRY_AFTER = 5.0
+REFERENCE_TTL = 600
+
+
+def shared(path, params, fetch, ttl=None):
+    """`fetch()`'s answer, shared: cached for a short while, and fetched once however many
+    people (in however many worker processes) ask for the same thing at the same time."""
+    ttl = settings.STORE_CACHE_TTL if ttl is None else ttl
+    try:
+        return pacing.single_flight(
+            cache_key(path, params), fetch, ttl=ttl, error_ttl=settings.STORE_ERROR_TTL
+        )
+    except pacing.WaitTimeout as exc:
+        logger.warning("gave up waiting for a shared answer: GET %s", path)
+        raise StoreBusy() from exc
+    except state.SharedStateError as exc:
+        raise SharedStateUnavailable() from exc
+
+
+def forget(path, params):
+    """Drop the shared answer to a GET, so the next ask goes to the store."""
+    pacing.forget(cache_key(path, params))
+
+
+def cache_key(path, params):
+    # The store, API version and token are part of the key, so a change of any of them never
+    # serves another store's answers. The token is hashed; pacing hashes keys again.
+    return f"store:{identity()}:{settings.NEXT_API_VERSION}:{path}?{urlencode(params)}"
+
+
+def identity():
+    """A hash naming this store and token: the key of everything kept per store (cached
+    answers, the request budget, wall boards), with no way back to the token."""
+    text = f"{settings.NEXT_API_BASE_URL} {settings.NEXT_API_TOKEN}"
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+sleep = time.sleep  # tests replace it to see the waits without waiting
+
+
+def get(path, params, cursor_given=False):
+    """GET with the shared budget: every attempt waits its turn; a 429 is retried after its
+    Retry-After (a bounded number of times), a connection failure or 502/503/504 once."""
+    rate_limited = transient = 0
+    while True:
+        try:
+            return _get_once(path, params, cursor_given)
+        except RateLimited as exc:
+            wait = retry_after_seconds(exc.retry_after)
+            if rate_limited >= settings.STORE_429_RETRIES or wait > MAX_RETRY_AFTER:
+                raise
+            rate_limited += 1
+            sleep(wait)
+        except StoreUnavailable as exc:
+            if not exc.retryable or transient >= 1:
+                raise
+            transient += 1
+            sleep(random.uniform(0.2, 0.6))  # jitter: workers do not retry in step
+        logger.info("retrying GET %s", path)
+
+
+@sensitive_variables("headers")  # error reports must never show the Authorization header
+def _get_once(path, params, cursor_given):
+    try:
+        pacing.wait_for_slot(identity())
+    except pacing.WaitTimeout as exc:
+        logger.warning("request budget exhausted for too long: GET %s", path)
+        raise StoreBusy() from exc
+    url = settings.NEXT_API_BASE_URL + path
+    headers = {
+        "Authorization": f"Bearer {settings.NEXT_API_TOKEN}",
+        "X-29next-API-Version": settings.NEXT_API_VERSION,
+    }
+    seconds = settings.NEXT_API_READ_TIMEOUT
+    # Connecting is part of the call, so it never outlasts the call's deadline.
+    timeout = (min(settings.NEXT_API_CONNECT_TIMEOUT, seconds), seconds)
+    with transport.deadline(seconds) as deadline:
+        try:
+            # No redirects: a second request would skip the budget (and carry the token along).
+            # Streamed, so that a failure is known to come before the answer began or part-way.
+            response = transport.session().get(
+                url,
+                params=params,
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
+                stream=True,
+            )
+        except requests.RequestException as exc:
+            raise _unanswered(exc, path, deadline) from exc
+        with response:  # back to the pool when read whole, closed when not
+            try:
+                response.content  # noqa: B018 - reads the whole body, within the deadline
+            except requests.RequestException as exc:
+                raise _broken_off(exc, path, deadline) from exc
+    return _payload(response, path, cursor_given)
+
+
+def _unanswered(exc, path, deadline):
+    """The error for an attempt that failed before the store began to answer."""
+    timed_out = time.monotonic() >= deadline
+    if isinstance(exc, requests.ConnectTimeout) and not timed_out:
+        logger.warning("store did not accept a connection in time: GET %s", path)
+        return StoreTimeout(retryable=True)
+    if timed_out or isinstance(exc, requests.Timeout):
+        logger.warning("store timed out: GET %s", path)
+        return StoreTimeout()
+    logger.warning("store unreachable: GET %s (%s)", path, type(exc).__name__)
+    return StoreUnavailable(retryable=True)
+
+
+def _broken_off(exc, path, deadline):
+    """The error for an answer that stalled or broke part-way. Never retried: the store is up
+    but struggling, and a second try would most likely make the person wait twice as long for
+    the same end. (requests reports a stall mid-body as a broken connection, not a timeout.)"""
+    if time.monotonic() >= deadline:
+        logger.warning("store timed out part-way through its answer: GET %s", path)
+        return StoreTimeout()
+    logger.warning("store broke off its answer: GET %s (%s)", path, type(exc).__name__)
+    return StoreUnavailable()
+
+
+def _payload(response, path, cursor_given):
+    status = response.status_code
+    if status in (401, 403):
+        logger.error("store rejected the API token: GET %s -> %s", path, status)
+        raise TokenRejected()
+    if status == 404:
+        logger.info("store answered 404: GET %s", path)
+        raise InvalidCursor() if cursor_given else TicketNotFound()
+    if status == 429:
+        retry_after = response.headers.get("Retry-After")
+        logger.warning("store rate limited: GET %s (Retry-After %s)", path, retry_after)
+        raise RateLimited(retry_after=retry_after)
+    if status >= 500:
+        logger.warning("store failed: GET %s -> %s", path, status)
+        raise StoreUnavailable(retryable=status in (502, 503, 504))
+    if status != 200:
+        logger.error("store refused: GET %s -> %s", path, status)
+        raise BadResponse(f"unexpected status {status}")
+    try:
+        payload = response.json()
+    except (ValueError, RecursionError) as exc:
+        logger.error("store sent non-JSON: GET %s", path)
+        raise BadResponse("not JSON") from exc
+    if not isinstance(payload, dict):
+        raise BadResponse("not a JSON object")
+    return payload
+
+
+def every_result(path, params, max_pages):
+    """Every result of a short list, following its cursor; the bound keeps a cursor that
+    loops from looping for ever."""
+    cursor = None
+    for _ in range(max_pages):
+        page_params = params + ([("cursor", cursor)] if cursor else [])
+        payload = get(path, page_params, cursor_given=bool(cursor))
+        for item in parse.field(payload, "results", list):
+            if not isinstance(item, dict):
+                raise BadResponse(f"{path} result is not an object")
+            yield item
+        cursor = cursor_from_url(payload.get("next"))
+        if not cursor:
+            return
+
+
+def cursor_from_url(url):
+    """The opaque `cursor` value out of an API `next`/`previous` URL (None at either end)."""
+    if not url:
+        return None
+    if not isinstance(url, str):
+        raise BadResponse("pagination link is not a string")
+    try:
+        values = parse_qs(urlsplit(url).query).get("cursor")
+    except ValueError as exc:
+        raise BadResponse("pagination link is not a URL") from exc
+    if not values or not values[0]:
+        raise BadResponse("pagination link carries no cursor")
+    return values[0]
+
+
+# Reference data (ticket types, agents) changes rarely and is read by every page: each process
+# keeps its copy for a minute instead of asking the shared cache on every view.
+LOCAL_TTL = 60.0
+_local = {}
+
+
+def reference(path, params, fetch_all, fetch):
+    """Reference data (ticket types, agents): `fetch_all()`'s answer, shared for ten minutes and
+    kept by each process for one; with `fetch=False`, only what is already known, or None."""
+    key = cache_key(path, params)
+    expires, value = _local.get(key, (0.0, None))
+    if value is not None and time.monotonic() < expires:
+        return value
+    if fetch:
+        value = shared(path, params, fetch_all, ttl=REFERENCE_TTL)
+    else:
+        try:
+            value = pacing.cached(key)
+        except state.SharedStateError:
+            return None
+    if value is not None:
+        _local[key] = (time.monotonic() + LOCAL_TTL, value)
+    return value
+
+
+def forget_local():
+    """Drop this process's copies of reference data (tests switch stores between cases)."""
+    _local.clear()

@@ -1,0 +1,107 @@
+"""The one exception family of the service layer: each error carries a message that is safe
+to show to a signed-in person, and the HTTP status the page answers with."""
+
+import math
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+from dashboard import state
+
+
+class TicketsAPIError(Exception):
+    """The store could not answer; `message` is safe to show to a signed-in user."""
+
+    code = "error"
+    message = "The store could not answer."
+    http_status = 502
+
+
+class TokenRejected(TicketsAPIError):
+    code = "token_rejected"
+    message = "The store rejected the API token; check NEXT_API_TOKEN."
+    http_status = 502
+
+
+class TicketNotFound(TicketsAPIError):
+    code = "not_found"
+    message = "The store has no such ticket."
+    http_status = 404
+
+
+class InvalidCursor(TicketsAPIError):
+    code = "invalid_cursor"
+    message = "The list changed since this page was loaded; start again from the top."
+    http_status = 400
+
+
+class RateLimited(TicketsAPIError):
+    code = "rate_limited"
+    message = "The store is rate limiting the dashboard; try again in a few seconds."
+    http_status = 503
+
+    def __init__(self, *args, retry_after=None):
+        super().__init__(*args)
+        self.retry_after = retry_after
+
+    @property
+    def retry_seconds(self):
+        return max(1, round(retry_after_seconds(self.retry_after)))
+
+
+class StoreUnavailable(TicketsAPIError):
+    code = "unavailable"
+    message = "The store is unavailable right now; try again in a moment."
+    http_status = 503
+
+    def __init__(self, *args, retryable=False):
+        super().__init__(*args)
+        # Connection failures and 502/503/504 are worth one more try; a 500 is not.
+        self.retryable = retryable
+
+
+class StoreTimeout(StoreUnavailable):
+    code = "timeout"
+    message = "The store took too long to answer; try again in a moment."
+    http_status = 504
+
+
+class StoreBusy(TicketsAPIError):
+    code = "busy"
+    message = (
+        "Many people are asking the store at once and the dashboard keeps to its request "
+        "budget; try again in a few seconds."
+    )
+    http_status = 503
+
+
+class SharedStateUnavailable(TicketsAPIError):
+    """The store may be fine, but the dashboard's own cache or pacing state failed."""
+
+    code = state.SharedStateError.code
+    message = state.SharedStateError.message
+    http_status = state.SharedStateError.http_status
+
+
+class BadResponse(TicketsAPIError):
+    code = "bad_response"
+    message = "The store sent an answer the dashboard cannot read."
+    http_status = 502
+
+
+def retry_after_seconds(value):
+    """Retry-After as seconds: a number, or an HTTP date; 1 s when absent or unreadable."""
+    if value is None:
+        return 1.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        pass
+    else:
+        return max(seconds, 0.0) if math.isfinite(seconds) else 1.0
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return 1.0
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max((moment - datetime.now(UTC)).total_seconds(), 0.0)

@@ -1,0 +1,49 @@
+"""Reading the store's JSON at the border: small, strict field readers, so that nothing past
+this package ever sees a raw dict, and an answer of the wrong shape is a `BadResponse`."""
+
+from datetime import UTC
+
+from django.utils.dateparse import parse_datetime
+
+from dashboard.store.errors import BadResponse
+
+
+def field(payload, name, kind):
+    value = payload.get(name)
+    if not isinstance(value, kind):
+        raise BadResponse(f"{name!r} missing or not a {kind.__name__}")
+    return value
+
+
+def integer(payload, name):
+    value = payload.get(name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise BadResponse(f"{name!r} missing or not an integer")
+    return value
+
+
+def optional_int(payload, name):
+    value = payload.get(name)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def optional_str(payload, name):
+    value = payload.get(name)
+    return None if value is None else str(value)
+
+
+def moment(payload, name):
+    value = payload.get(name)
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:
+        return None
+    if parsed is not None and parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        # In UTC now, so no later conversion can overflow at the ends of the calendar.
+        return parsed.astimezone(UTC) if parsed is not None else None
+    except OverflowError:
+        return None

@@ -1,0 +1,267 @@
+"""Tickets: what the dashboard asks of the Tickets List (`TicketQuery`), what comes back
+(`Ticket`, `Comment`, `Attachment`, `TicketPage`), and ticket types."""
+
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlsplit
+
+from dashboard.store import client, parse
+from dashboard.store.errors import BadResponse
+
+STATUSES = ("new", "open", "pending", "solved", "closed")
+PRIORITIES = ("high", "medium", "low")
+# The channels and their labels, as the published API names them.
+CHANNELS = {
+    "customer_account": "Customer account",
+    "dashboard": "Dashboard",
+    "email": "Email",
+    "api": "API",
+    "follow_up": "Follow up",
+}
+
+
+@dataclass(frozen=True)
+class Attachment:
+    id: int | None
+    file_name: str
+    url: str
+
+    @property
+    def is_link(self):
+        """Only http(s) URLs become links; anything else (javascript:, data:) stays text."""
+        try:
+            return bool(self.url) and urlsplit(self.url).scheme.lower() in {"http", "https"}
+        except ValueError:  # not even a URL (an unclosed "[" host, say)
+            return False
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: int
+    body: str
+    author: int | None
+    from_email: str | None
+    created_at: datetime | None
+    is_public: bool
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: int
+    subject: str
+    status: str | None
+    priority: str | None
+    channel: str | None
+    requester: int | None
+    from_email: str | None
+    assignee: int | None
+    order: str | None
+    ticket_type: int | None
+    created_at: datetime | None
+    updated_at: datetime | None
+    products: tuple[int, ...] = ()
+    tags: tuple[str, ...] = ()
+    comments: tuple[Comment, ...] = ()
+
+    # A list page carries each thread's size, not the thread: the bodies are read on the
+    # ticket's own page, and leaving them out keeps cached pages small and quick.
+    comment_count: int = 0
+
+    @property
+    def fingerprint(self):
+        """Changes whenever anything about the ticket does: rendered rows are reused by it."""
+        return hash(self)
+
+    @property
+    def public_comment_count(self):
+        return sum(1 for comment in self.comments if comment.is_public)
+
+    @property
+    def internal_comment_count(self):
+        return self.comment_count - self.public_comment_count
+
+
+@dataclass(frozen=True)
+class TicketPage:
+    tickets: tuple[Ticket, ...]
+    next_cursor: str | None
+    previous_cursor: str | None
+    # When the store gave this answer: cached pages are shown with their true age.
+    fetched_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TicketType:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class TicketQuery:
+    """One Tickets List request: every documented filter, plus the cursor."""
+
+    filter_text: str = ""
+    id: int | None = None
+    subject: str = ""
+    status: tuple[str, ...] = ()
+    requester: int | None = None
+    assignee: int | None = None
+    order_number: str = ""
+    product: tuple[int, ...] = ()
+    tags: tuple[str, ...] = ()
+    ticket_type: int | None = None
+    priority: str = ""
+    channel: str = ""
+    created_from: date | None = None
+    created_to: date | None = None
+    cursor: str = ""
+
+    def params(self):
+        """The query string as (name, value) pairs: arrays repeated, dates ISO, empties left out."""
+        pairs = []
+        for name in FILTER_NAMES + ("cursor",):
+            value = getattr(self, name)
+            if value is None or value == "" or value == ():
+                continue
+            values = value if isinstance(value, tuple) else (value,)
+            pairs.extend((name, _param_value(item)) for item in values)
+        return pairs
+
+    def with_cursor(self, cursor):
+        return replace(self, cursor=cursor or "")
+
+    @property
+    def filters(self):
+        """The same query without its cursor: what a bookmark names."""
+        return self.with_cursor("")
+
+
+FILTER_NAMES = (
+    "filter_text",
+    "id",
+    "subject",
+    "status",
+    "requester",
+    "assignee",
+    "order_number",
+    "product",
+    "tags",
+    "ticket_type",
+    "priority",
+    "channel",
+    "created_from",
+    "created_to",
+)
+
+
+def _param_value(value):
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def list_tickets(query, max_age=None):
+    """One page of the Tickets List for `query`, at most `max_age` seconds old if given.
+
+    Its tickets carry `comment_count` but no comments: threads are read with `get_ticket`.
+    """
+    params = query.params()
+
+    def fetch():
+        payload = client.get("tickets/", params, cursor_given=bool(query.cursor))
+        return TicketPage(
+            tickets=tuple(
+                _ticket(item, with_comments=False) for item in parse.field(payload, "results", list)
+            ),
+            next_cursor=client.cursor_from_url(payload.get("next")),
+            previous_cursor=client.cursor_from_url(payload.get("previous")),
+            fetched_at=datetime.now(UTC),
+        )
+
+    page = client.shared("tickets/", params, fetch)
+    if max_age is not None and page.fetched_at < datetime.now(UTC) - timedelta(seconds=max_age):
+        client.forget("tickets/", params)
+        page = client.shared("tickets/", params, fetch)
+    return page
+
+
+def get_ticket(ticket_id):
+    """One ticket with its whole comment thread."""
+    path = f"tickets/{int(ticket_id)}/"
+    return client.shared(path, [], lambda: _ticket(client.get(path, [])))
+
+
+def ticket_types(fetch=True):
+    """All ticket types, `{id: TicketType}`, cached; with `fetch=False` only what is cached."""
+    return client.reference("tickettypes/", [], _all_ticket_types, fetch)
+
+
+def _all_ticket_types():
+    types = {}
+    for item in client.every_result("tickettypes/", [], max_pages=50):
+        ticket_type = TicketType(id=parse.integer(item, "id"), name=str(item.get("name") or ""))
+        types[ticket_type.id] = ticket_type
+    return types
+
+
+def _attachment(item):
+    if not isinstance(item, dict):
+        raise BadResponse("attachment is not an object")
+    return Attachment(
+        id=parse.optional_int(item, "id"),
+        file_name=str(item.get("file_name") or ""),
+        url=str(item.get("file") or ""),
+    )
+
+
+def _comment(item):
+    if not isinstance(item, dict):
+        raise BadResponse("comment is not an object")
+    attachments = item.get("attachments") or []
+    if not isinstance(attachments, list):
+        raise BadResponse("attachments is not a list")
+    return Comment(
+        id=parse.integer(item, "id"),
+        body=str(item.get("body") or ""),
+        author=parse.optional_int(item, "author"),
+        from_email=parse.optional_str(item, "from_email"),
+        created_at=parse.moment(item, "created_at"),
+        # A thread shows a comment as internal unless the store says it is public.
+        is_public=item.get("is_public") is True,
+        attachments=tuple(_attachment(a) for a in attachments),
+    )
+
+
+def _ticket(item, with_comments=True):
+    if not isinstance(item, dict):
+        raise BadResponse("ticket is not an object")
+    comments = item.get("comments") or []
+    products = item.get("products") or []
+    tags = item.get("tags") or []
+    if not all(isinstance(value, list) for value in (comments, products, tags)):
+        raise BadResponse("ticket comments, products or tags is not a list")
+    return Ticket(
+        id=parse.integer(item, "id"),
+        subject=str(item.get("subject") or ""),
+        status=parse.optional_str(item, "status"),
+        priority=parse.optional_str(item, "priority"),
+        channel=parse.optional_str(item, "channel"),
+        requester=parse.optional_int(item, "requester"),
+        from_email=parse.optional_str(item, "from_email"),
+        assignee=parse.optional_int(item, "assignee"),
+        order=parse.optional_str(item, "order"),
+        ticket_type=parse.optional_int(item, "ticket_type"),
+        created_at=parse.moment(item, "created_at"),
+        updated_at=parse.moment(item, "updated_at"),
+        products=tuple(p for p in products if isinstance(p, int)),
+        tags=tuple(str(tag) for tag in tags if tag is not None),
+        comments=tuple(sorted((_comment(c) for c in comments), key=_comment_order))
+        if with_comments
+        else (),
+        comment_count=len(comments),
+    )
+
+
+def _comment_order(comment):
+    return (comment.created_at or datetime.max.replace(tzinfo=UTC), comment.id)

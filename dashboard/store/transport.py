@@ -1,0 +1,130 @@
+"""The one pooled, keep-alive HTTP session to the store, whose every read ends at its call's
+deadline."""
+
+import socket
+import ssl
+import threading
+import time
+from contextlib import contextmanager
+
+import requests
+import urllib3.connection
+
+USER_AGENT = "tickets-dashboard/0.1 (support tickets dashboard; python-requests)"
+
+# requests' read timeout bounds each wait for bytes, not the call: a store trickling its answer a
+# byte at a time would hold a view for minutes. So each attempt has one deadline, and every read
+# from a store connection waits at most until it. The deadline belongs to the thread: an attempt
+# runs start to end in the thread that makes it, while pooled connections pass between threads.
+_attempt = threading.local()
+
+
+@contextmanager
+def deadline(seconds):
+    _attempt.deadline = time.monotonic() + seconds
+    try:
+        yield _attempt.deadline
+    finally:
+        _attempt.deadline = None
+
+
+class _ReadsUntilDeadline:
+    """Socket reads that end at the thread's deadline. http.client reads the status line, the
+    headers and the body through `makefile("rb")`, which reads with `recv_into`."""
+
+    # No slots of its own: an existing socket can then take on a class that mixes this in.
+    __slots__ = ()
+
+    def _limit_wait(self):
+        deadline = getattr(_attempt, "deadline", None)
+        if deadline is None:
+            return
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the store call's deadline has passed")
+        # urllib3 sets the timeout it wants before sending a request and before reading the
+        # answer; in between this only lowers it, towards a deadline that only comes nearer, so
+        # min() with the current timeout is min() with the one urllib3 asked for.
+        current = self.gettimeout()
+        self.settimeout(remaining if current is None else min(current, remaining))
+
+    def recv(self, *args, **kwargs):
+        self._limit_wait()
+        return super().recv(*args, **kwargs)
+
+    def recv_into(self, *args, **kwargs):
+        self._limit_wait()
+        return super().recv_into(*args, **kwargs)
+
+
+class _DeadlineSocket(_ReadsUntilDeadline, socket.socket):
+    __slots__ = ()
+
+
+class _DeadlineSSLSocket(_ReadsUntilDeadline, ssl.SSLSocket):
+    __slots__ = ()
+
+
+_DEADLINE_SOCKETS = {socket.socket: _DeadlineSocket, ssl.SSLSocket: _DeadlineSSLSocket}
+
+
+class _DeadlineConnection:
+    def connect(self):
+        super().connect()
+        # The socket urllib3 made, set up and (for https) wrapped in TLS takes on the deadline's
+        # reads: building our own would mean copying how urllib3 connects. A socket of another
+        # kind (TLS inside a TLS proxy) keeps urllib3's per-read timeout only.
+        deadline_kind = _DEADLINE_SOCKETS.get(type(self.sock))
+        if deadline_kind is not None:
+            self.sock.__class__ = deadline_kind
+
+
+class _DeadlineHTTPConnection(_DeadlineConnection, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _DeadlineHTTPSConnection(_DeadlineConnection, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _DeadlineHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _DeadlineHTTPConnection
+
+
+class _DeadlineHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _DeadlineHTTPSConnection
+
+
+_DEADLINE_POOLS = {"http": _DeadlineHTTPPool, "https": _DeadlineHTTPSPool}
+
+
+class _StoreAdapter(requests.adapters.HTTPAdapter):
+    """requests' pooled keep-alive transport, over connections that keep the deadline."""
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _DEADLINE_POOLS
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        # An HTTP(S)_PROXY in the environment must not quietly take the deadline away.
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if type(manager) is urllib3.ProxyManager:  # a SOCKS proxy's connections are its own
+            manager.pool_classes_by_scheme = _DEADLINE_POOLS
+        return manager
+
+
+_session = None
+
+
+def session():
+    """The process's session to the store (made on first use)."""
+    global _session
+    if _session is None:
+        made = requests.Session()
+        adapter = _StoreAdapter(pool_connections=4, pool_maxsize=16)
+        made.mount("https://", adapter)
+        made.mount("http://", adapter)
+        made.headers["User-Agent"] = USER_AGENT
+        made.headers["Accept"] = "application/json"
+        _session = made
+    return _session
