@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from dashboard.filters import parse_wall_filters
+from dashboard.wall import WallOptions
 
 
 def hash_secret(secret):
@@ -105,6 +106,15 @@ class DisplayLink(models.Model):
         if not self.revoked_at:
             self.revoked_at = timezone.now()
             self.save(update_fields=["revoked_at"])
+
+    def wall_options(self):
+        return WallOptions(
+            title=self.name,
+            sort=self.sort,
+            refresh=self.refresh_seconds,
+            warn_hours=self.warn_after_hours,
+            alert_hours=self.alert_after_hours,
+        )
 
     @property
     def filter_list(self):

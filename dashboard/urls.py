@@ -3,22 +3,22 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import path
 
-from dashboard import views
 from dashboard.signin import ThrottledLoginView
+from dashboard.views import links, site, tickets, walls
 
 urlpatterns = [
-    path("", views.ticket_list, name="ticket_list"),
-    path("tickets/<int:ticket_id>/", views.ticket_detail, name="ticket_detail"),
-    path("wall/", views.wall, name="wall"),
-    path("wall/links/", views.display_links, name="display_links"),
-    path("wall/links/<int:link_id>/revoke/", views.revoke_display_link, name="revoke_display_link"),
-    path("display/<str:secret>/", views.display_link, name="display_link"),
+    path("", tickets.ticket_list, name="ticket_list"),
+    path("tickets/<int:ticket_id>/", tickets.ticket_detail, name="ticket_detail"),
+    path("wall/", walls.wall, name="wall"),
+    path("wall/links/", links.display_links, name="display_links"),
+    path("wall/links/<int:link_id>/revoke/", links.revoke_display_link, name="revoke_display_link"),
+    path("display/<str:secret>/", walls.display_link, name="display_link"),
     path("accounts/login/", login_not_required(ThrottledLoginView.as_view()), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # One sign-in door, throttled: the admin's own login form sends people to it.
-    path("admin/login/", views.admin_login),
+    path("admin/login/", site.admin_login),
     path("admin/", admin.site.urls),
-    path("healthz", views.healthz, name="healthz"),
+    path("healthz", site.healthz, name="healthz"),
 ]
 
-handler500 = "dashboard.views.server_error"
+handler500 = "dashboard.views.site.server_error"

@@ -24,18 +24,19 @@ def value(doc, name):
     return control.get("value", "")
 
 
-def link(doc, text):
-    """The href of the first link whose text includes `text`."""
+def link(doc, words):
+    """The href of the first link whose text includes `words`."""
     for anchor in doc.select("a[href]"):
-        if text in anchor.get_text(" ", strip=True):
+        if words in text(anchor):
             return anchor["href"]
-    raise AssertionError(f"no link with {text!r}")
+    raise AssertionError(f"no link with {words!r}")
+
+
+def text(element):
+    """An element's text as a person reads it: white space folded."""
+    return " ".join(element.get_text(" ").split())
 
 
 def alerts(doc):
     """The text of every role=alert element."""
-    return [element.get_text(" ", strip=True) for element in doc.select("[role=alert]")]
-
-
-def text(doc):
-    return doc.get_text(" ", strip=True)
+    return [text(element) for element in doc.select("[role=alert]")]

@@ -1,0 +1,53 @@
+"""What the views share: the bound filter form, fragments, names that are a nicety, and when to
+ask again."""
+
+from django.urls import reverse
+
+from dashboard import store
+from dashboard.filters import TicketFilterForm
+
+
+def filter_form(data):
+    """A bound filter form. Validation never calls the store: ticket types come from the cache,
+    and are fetched only once the rest of the input is known to be good."""
+    ticket_types = store.ticket_types(fetch=False)
+    form = TicketFilterForm(data, ticket_types=ticket_types)
+    if ticket_types is None and form.is_valid():
+        ticket_types = ticket_types_or_none()
+        if ticket_types:
+            form = TicketFilterForm(data, ticket_types=ticket_types)
+    return form
+
+
+def ticket_types_or_none():
+    """Ticket type names are a nicety: without them pages show type ids."""
+    return _nicety(store.ticket_types, None)
+
+
+def staff_or_empty():
+    """Agent names are a nicety too: without them pages show agent ids."""
+    return _nicety(store.staff, None) or {}
+
+
+def _nicety(fetch, default):
+    try:
+        return fetch()
+    except store.TicketsAPIError:
+        return default
+
+
+def is_fragment(request):
+    """An HTMX swap wants its fragment; a history restore (or no HTMX) wants the whole page."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def list_url(canonical):
+    url = reverse("ticket_list")
+    return f"{url}?{canonical}" if canonical else url
+
+
+def with_retry_after(response, error):
+    """Tell clients (and proxies) when a 503 is worth asking again."""
+    if error is not None and error.http_status == 503:
+        response["Retry-After"] = str(getattr(error, "retry_seconds", None) or 5)
+    return response

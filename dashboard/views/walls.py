@@ -1,0 +1,112 @@
+"""The wall board: for signed-in people on the list's own filters, and for unattended screens
+through display links."""
+
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+
+from dashboard import store
+from dashboard.filters import parse_wall_filters, querystring
+from dashboard.models import DisplayLink, hash_secret
+from dashboard.views.common import filter_form, is_fragment, staff_or_empty
+from dashboard.wall import WallOptions, build_board, rotation
+
+WALL_TEMPLATE = "dashboard/wall.html"
+WALL_RELOAD_HOURS = 12
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def wall(request):
+    """A wall board for the list's own filters, for signed-in people."""
+    form = filter_form(request.GET)
+    if not form.is_valid():
+        return render(request, "dashboard/list.html", {"form": form, "page": None}, status=400)
+    query = form.query().filters
+    poll = querystring(query)
+    tools = {"make_link_filters": poll, "make_link_query": urlencode({"filters": poll})}
+    return _board(request, [query], 0, WallOptions(), poll_query=poll, extra=tools)
+
+
+@login_not_required
+@require_GET
+@vary_on_headers("HX-Request")
+def display_link(request, secret):
+    """A display link's wall: the link's filters only, whatever the URL asks for."""
+    link = DisplayLink.objects.filter(secret_hash=hash_secret(secret)).first()
+    if link is None or link.is_revoked:
+        # The screen's board is replaced by this notice at its next refresh.
+        return _notice(request, {"revoked": bool(link)}, status=410 if link else 404)
+    _note_seen(link)
+    try:
+        queries = parse_wall_filters(link.filters)
+    except ValidationError:
+        # Saved filters the store no longer accepts (a ticket type was removed): say so on
+        # the screen rather than show an error page.
+        return _notice(request, {"invalid": True, "title": link.name})
+    index = rotation(len(queries), link.rotate_seconds)
+    return _board(request, queries, index, link.wall_options())
+
+
+def _board(request, queries, index, options, poll_query="", extra=None):
+    board = build_board(queries[index], options.sort)
+    shown_at = timezone.now()
+    poll = f"{poll_query}&" if poll_query else ""
+    context = {
+        "board": board,
+        "options": options,
+        "rotation": (index + 1, len(queries)) if len(queries) > 1 else None,
+        "since": _since(request, index),
+        "now": shown_at,
+        "poll_url": f"{request.path}?{poll}{urlencode(_poll_params(shown_at, index))}",
+        "ticket_types": store.ticket_types(fetch=False) or {},
+        # A stale board asks the store for nothing more.
+        "staff": (store.staff(fetch=False) or {}) if board.stale else staff_or_empty(),
+        "reload_hours": WALL_RELOAD_HOURS,
+        **(extra or {}),
+    }
+    return _no_store(render(request, _template(request, "board"), context))
+
+
+def _notice(request, context, status=200):
+    """A notice in place of the board: the screen shows it and stops polling."""
+    context = {"gone": True, **context}
+    return _no_store(render(request, _template(request, "gone"), context, status=status))
+
+
+def _no_store(response):
+    # A wall answer is about this moment, and a link revoked later must not linger in a cache.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _template(request, part):
+    return WALL_TEMPLATE + (f"#{part}" if is_fragment(request) else "")
+
+
+def _poll_params(shown_at, index):
+    # A second early: a ticket created in the same second as this refresh still counts as new.
+    return {"since": int(shown_at.timestamp()) - 1, "view": index}
+
+
+def _since(request, index):
+    """When the screen last refreshed the same view: tickets created after it are new."""
+    try:
+        if int(request.GET.get("view", -1)) != index:
+            return None
+        return datetime.fromtimestamp(int(request.GET["since"]), tz=UTC)
+    except (KeyError, ValueError, OverflowError, OSError):
+        return None
+
+
+def _note_seen(link):
+    # At most one write a minute per link, however many screens poll it.
+    now = timezone.now()
+    if link.last_seen_at is None or now - link.last_seen_at > timedelta(minutes=1):
+        DisplayLink.objects.filter(pk=link.pk).update(last_seen_at=now)
