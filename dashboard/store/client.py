@@ -17,19 +17,7 @@ from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
 from dashboard import pacing, state
-from dashboard.store import parse, transport
-from dashboard.store.errors import (
-    BadResponse,
-    InvalidCursor,
-    RateLimited,
-    SharedStateUnavailable,
-    StoreBusy,
-    StoreTimeout,
-    StoreUnavailable,
-    TicketNotFound,
-    TokenRejected,
-    retry_after_seconds,
-)
+from dashboard.store import errors, parse, transport
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +37,9 @@ def shared(path, params, fetch, ttl=None):
         )
     except pacing.WaitTimeout as exc:
         logger.warning("gave up waiting for a shared answer: GET %s", path)
-        raise StoreBusy() from exc
+        raise errors.StoreBusy() from exc
     except state.SharedStateError as exc:
-        raise SharedStateUnavailable() from exc
+        raise errors.SharedStateUnavailable() from exc
 
 
 def forget(path, params):
@@ -82,13 +70,13 @@ def get(path, params, cursor_given=False):
     while True:
         try:
             return _get_once(path, params, cursor_given)
-        except RateLimited as exc:
-            wait = retry_after_seconds(exc.retry_after)
+        except errors.RateLimited as exc:
+            wait = errors.retry_after_seconds(exc.retry_after)
             if rate_limited >= settings.STORE_429_RETRIES or wait > MAX_RETRY_AFTER:
                 raise
             rate_limited += 1
             sleep(wait)
-        except StoreUnavailable as exc:
+        except errors.StoreUnavailable as exc:
             if not exc.retryable or transient >= 1:
                 raise
             transient += 1
@@ -102,7 +90,7 @@ def _get_once(path, params, cursor_given):
         pacing.wait_for_slot(identity())
     except pacing.WaitTimeout as exc:
         logger.warning("request budget exhausted for too long: GET %s", path)
-        raise StoreBusy() from exc
+        raise errors.StoreBusy() from exc
     url = settings.NEXT_API_BASE_URL + path
     headers = {
         "Authorization": f"Bearer {settings.NEXT_API_TOKEN}",
@@ -138,12 +126,12 @@ def _unanswered(exc, path, deadline):
     timed_out = time.monotonic() >= deadline
     if isinstance(exc, requests.ConnectTimeout) and not timed_out:
         logger.warning("store did not accept a connection in time: GET %s", path)
-        return StoreTimeout(retryable=True)
+        return errors.StoreTimeout(retryable=True)
     if timed_out or isinstance(exc, requests.Timeout):
         logger.warning("store timed out: GET %s", path)
-        return StoreTimeout()
+        return errors.StoreTimeout()
     logger.warning("store unreachable: GET %s (%s)", path, type(exc).__name__)
-    return StoreUnavailable(retryable=True)
+    return errors.StoreUnavailable(retryable=True)
 
 
 def _broken_off(exc, path, deadline):
@@ -152,36 +140,36 @@ def _broken_off(exc, path, deadline):
     the same end. (requests reports a stall mid-body as a broken connection, not a timeout.)"""
     if time.monotonic() >= deadline:
         logger.warning("store timed out part-way through its answer: GET %s", path)
-        return StoreTimeout()
+        return errors.StoreTimeout()
     logger.warning("store broke off its answer: GET %s (%s)", path, type(exc).__name__)
-    return StoreUnavailable()
+    return errors.StoreUnavailable()
 
 
 def _payload(response, path, cursor_given):
     status = response.status_code
     if status in (401, 403):
         logger.error("store rejected the API token: GET %s -> %s", path, status)
-        raise TokenRejected()
+        raise errors.TokenRejected()
     if status == 404:
         logger.info("store answered 404: GET %s", path)
-        raise InvalidCursor() if cursor_given else TicketNotFound()
+        raise errors.InvalidCursor() if cursor_given else errors.TicketNotFound()
     if status == 429:
         retry_after = response.headers.get("Retry-After")
         logger.warning("store rate limited: GET %s (Retry-After %s)", path, retry_after)
-        raise RateLimited(retry_after=retry_after)
+        raise errors.RateLimited(retry_after=retry_after)
     if status >= 500:
         logger.warning("store failed: GET %s -> %s", path, status)
-        raise StoreUnavailable(retryable=status in (502, 503, 504))
+        raise errors.StoreUnavailable(retryable=status in (502, 503, 504))
     if status != 200:
         logger.error("store refused: GET %s -> %s", path, status)
-        raise BadResponse(f"unexpected status {status}")
+        raise errors.BadResponse(f"unexpected status {status}")
     try:
         payload = response.json()
     except (ValueError, RecursionError) as exc:
         logger.error("store sent non-JSON: GET %s", path)
-        raise BadResponse("not JSON") from exc
+        raise errors.BadResponse("not JSON") from exc
     if not isinstance(payload, dict):
-        raise BadResponse("not a JSON object")
+        raise errors.BadResponse("not a JSON object")
     return payload
 
 
@@ -194,7 +182,7 @@ def every_result(path, params, max_pages):
         payload = get(path, page_params, cursor_given=bool(cursor))
         for item in parse.field(payload, "results", list):
             if not isinstance(item, dict):
-                raise BadResponse(f"{path} result is not an object")
+                raise errors.BadResponse(f"{path} result is not an object")
             yield item
         cursor = cursor_from_url(payload.get("next"))
         if not cursor:
@@ -206,13 +194,13 @@ def cursor_from_url(url):
     if not url:
         return None
     if not isinstance(url, str):
-        raise BadResponse("pagination link is not a string")
+        raise errors.BadResponse("pagination link is not a string")
     try:
         values = parse_qs(urlsplit(url).query).get("cursor")
     except ValueError as exc:
-        raise BadResponse("pagination link is not a URL") from exc
+        raise errors.BadResponse("pagination link is not a URL") from exc
     if not values or not values[0]:
-        raise BadResponse("pagination link carries no cursor")
+        raise errors.BadResponse("pagination link carries no cursor")
     return values[0]
 
 

@@ -8,6 +8,26 @@ from django.utils.dateparse import parse_datetime
 from dashboard.store.errors import BadResponse
 
 
+def record(item, what):
+    """`item` when it is a JSON object, else a `BadResponse` naming `what` it should be."""
+    if not isinstance(item, dict):
+        raise BadResponse(f"{what} is not an object")
+    return item
+
+
+def items(payload, name):
+    """A list that may be absent or null (as an empty list), but nothing else."""
+    value = payload.get(name) or []
+    if not isinstance(value, list):
+        raise BadResponse(f"{name!r} is not a list")
+    return value
+
+
+def text(payload, name):
+    """A string that may be absent or null (as an empty string)."""
+    return str(payload.get(name) or "")
+
+
 def field(payload, name, kind):
     value = payload.get(name)
     if not isinstance(value, kind):

@@ -6,7 +6,6 @@ from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
 
 from dashboard.store import client, parse
-from dashboard.store.errors import BadResponse
 
 STATUSES = ("new", "open", "pending", "solved", "closed")
 PRIORITIES = ("high", "medium", "low")
@@ -206,44 +205,34 @@ def _all_ticket_types():
 
 
 def _attachment(item):
-    if not isinstance(item, dict):
-        raise BadResponse("attachment is not an object")
+    item = parse.record(item, "attachment")
     return Attachment(
         id=parse.optional_int(item, "id"),
-        file_name=str(item.get("file_name") or ""),
-        url=str(item.get("file") or ""),
+        file_name=parse.text(item, "file_name"),
+        url=parse.text(item, "file"),
     )
 
 
 def _comment(item):
-    if not isinstance(item, dict):
-        raise BadResponse("comment is not an object")
-    attachments = item.get("attachments") or []
-    if not isinstance(attachments, list):
-        raise BadResponse("attachments is not a list")
+    item = parse.record(item, "comment")
     return Comment(
         id=parse.integer(item, "id"),
-        body=str(item.get("body") or ""),
+        body=parse.text(item, "body"),
         author=parse.optional_int(item, "author"),
         from_email=parse.optional_str(item, "from_email"),
         created_at=parse.moment(item, "created_at"),
         # A thread shows a comment as internal unless the store says it is public.
         is_public=item.get("is_public") is True,
-        attachments=tuple(_attachment(a) for a in attachments),
+        attachments=tuple(_attachment(a) for a in parse.items(item, "attachments")),
     )
 
 
 def _ticket(item, with_comments=True):
-    if not isinstance(item, dict):
-        raise BadResponse("ticket is not an object")
-    comments = item.get("comments") or []
-    products = item.get("products") or []
-    tags = item.get("tags") or []
-    if not all(isinstance(value, list) for value in (comments, products, tags)):
-        raise BadResponse("ticket comments, products or tags is not a list")
+    item = parse.record(item, "ticket")
+    comments = parse.items(item, "comments")
     return Ticket(
         id=parse.integer(item, "id"),
-        subject=str(item.get("subject") or ""),
+        subject=parse.text(item, "subject"),
         status=parse.optional_str(item, "status"),
         priority=parse.optional_str(item, "priority"),
         channel=parse.optional_str(item, "channel"),
@@ -254,9 +243,9 @@ def _ticket(item, with_comments=True):
         ticket_type=parse.optional_int(item, "ticket_type"),
         created_at=parse.moment(item, "created_at"),
         updated_at=parse.moment(item, "updated_at"),
-        products=tuple(p for p in products if isinstance(p, int)),
-        tags=tuple(str(tag) for tag in tags if tag is not None),
-        comments=tuple(sorted((_comment(c) for c in comments), key=_comment_order))
+        products=tuple(p for p in parse.items(item, "products") if isinstance(p, int)),
+        tags=tuple(str(tag) for tag in parse.items(item, "tags") if tag is not None),
+        comments=tuple(sorted(map(_comment, comments), key=_comment_order))
         if with_comments
         else (),
         comment_count=len(comments),
