@@ -78,9 +78,7 @@ class Board:
 
 def build_board(query, sort="newest"):
     """The board for `query`: fresh when the store answers, else the last good one, stale."""
-    # The store and token are part of the key, as for every cached answer: another store's
-    # board or count must never show here.
-    key = _digest(f"{store.identity()} {querystring(query)}")
+    key = _board_key(query)
     try:
         page = store.list_tickets(query, max_age=ROWS_MAX_AGE)
         counts = _advance_count(query, key)
@@ -116,7 +114,7 @@ def _advance_count(query, key):
     The walk's progress lives in the shared cache, so every screen and worker showing this
     filter advances one walk; a screen that finds the walk busy shows what is known.
     """
-    state_key = f"wall:count:{key}"
+    state_key = count_key(query)
     try:
         with pacing.backend().lock(f"wall-count:{key}", timeout=0):
             progress = state.cache_get(state_key) or {
@@ -216,5 +214,13 @@ def age_class(ticket, warn_hours, alert_hours, now=None):
     return "age-ok"
 
 
-def _digest(text):
+def count_key(query):
+    """Where the count walk of `query` keeps its progress in the shared cache."""
+    return f"wall:count:{_board_key(query)}"
+
+
+def _board_key(query):
+    # The store and token are part of the key, as for every cached answer: another store's
+    # board or count must never show here.
+    text = f"{store.identity()} {querystring(query)}"
     return hashlib.sha256(text.encode()).hexdigest()[:24]

@@ -1,7 +1,16 @@
 """Reading pages the way a person or a screen reader does: by roles, labels and the `data-*`
-hooks the markup promises, never by regular expressions over the markup itself."""
+hooks the markup promises, never by regular expressions over the markup itself.
 
-from bs4 import BeautifulSoup
+The hooks: `data-ticket-id` on every ticket row (list and wall), `data-thread-id` on a thread,
+`data-comment-id` on each of its comments, `data-error` (the error's code) on an error alert,
+`data-field-error` (the field's name) on a form error, `data-new` on a wall row that arrived
+since the last refresh, `data-stale` and `data-gone` on a wall board, `data-status-count` and
+`data-priority-count` on its counts, `data-link-id` on a display link's row.
+"""
+
+from bs4 import BeautifulSoup, Tag
+
+ROWS = "[data-ticket-id]:not([data-thread-id])"
 
 
 def page(response_or_text):
@@ -12,24 +21,61 @@ def page(response_or_text):
     return BeautifulSoup(text, "html.parser")
 
 
+def root(doc):
+    """The first element of a page or fragment: what an HTMX swap puts in place."""
+    return next(child for child in doc.children if isinstance(child, Tag))
+
+
+def is_whole_page(doc):
+    return doc.select_one("html") is not None
+
+
 def ids(doc, attribute="data-ticket-id"):
     """The integer values of `attribute` on every element that has it, in page order."""
     return [int(element[attribute]) for element in doc.select(f"[{attribute}]")]
 
 
-def value(doc, name):
-    """The value a form control named `name` shows."""
-    control = doc.select_one(f"[name='{name}']")
-    assert control is not None, f"no control named {name}"
-    return control.get("value", "")
+# --- Tickets, threads and comments ---------------------------------------------------------
 
 
-def link(doc, words):
-    """The href of the first link whose text includes `words`."""
-    for anchor in doc.select("a[href]"):
-        if words in text(anchor):
-            return anchor["href"]
-    raise AssertionError(f"no link with {words!r}")
+def rows(doc):
+    """Every ticket row (of the list or of a wall), in page order."""
+    return doc.select(ROWS)
+
+
+def row_ids(doc):
+    return [int(element["data-ticket-id"]) for element in rows(doc)]
+
+
+def row(doc, ticket_id):
+    """The row of one ticket."""
+    found = doc.select_one(f"{ROWS}[data-ticket-id='{ticket_id}']")
+    assert found is not None, f"no row for ticket {ticket_id}"
+    return found
+
+
+def thread(doc):
+    """The thread of the ticket shown, or None."""
+    return doc.select_one("[data-thread-id]")
+
+
+def comment_ids(doc):
+    return ids(doc, "data-comment-id")
+
+
+def comment(doc, comment_id):
+    found = doc.select_one(f"[data-comment-id='{comment_id}']")
+    assert found is not None, f"no comment {comment_id}"
+    return found
+
+
+def load_more(doc):
+    """The list's "Load more" link as (href, hx-get), or None at the end of the list."""
+    element = anchor(doc, "Load more")
+    return None if element is None else (element["href"], element.get("hx-get"))
+
+
+# --- Roles, labels and text ----------------------------------------------------------------
 
 
 def text(element):
@@ -37,6 +83,70 @@ def text(element):
     return " ".join(element.get_text(" ").split())
 
 
+def labelled(doc, label):
+    """The element whose ARIA label is `label`."""
+    found = doc.select_one(f"[aria-label='{label}']")
+    assert found is not None, f"nothing labelled {label!r}"
+    return found
+
+
+def by_role(doc, role):
+    return doc.select(f"[role='{role}']")
+
+
 def alerts(doc):
     """The text of every role=alert element."""
-    return [text(element) for element in doc.select("[role=alert]")]
+    return [text(element) for element in by_role(doc, "alert")]
+
+
+def error_codes(doc):
+    """The codes of the error alerts shown (`data-error`), in page order."""
+    return [element["data-error"] for element in doc.select("[data-error]")]
+
+
+def anchor(doc, words):
+    """The first link whose text includes `words`, or None."""
+    for element in doc.select("a[href]"):
+        if words in text(element):
+            return element
+    return None
+
+
+def link(doc, words):
+    """The href of the first link whose text includes `words`."""
+    element = anchor(doc, words)
+    assert element is not None, f"no link with {words!r}"
+    return element["href"]
+
+
+# --- Forms ---------------------------------------------------------------------------------
+
+
+def control(doc, name, value=None):
+    """The form control named `name` (of a checkbox group: the one with `value`)."""
+    selector = f"[name='{name}']" + (f"[value='{value}']" if value is not None else "")
+    found = doc.select_one(selector)
+    assert found is not None, f"no control {selector}"
+    return found
+
+
+def value(doc, name):
+    """The value a form control named `name` shows: a select's chosen option, else its value."""
+    element = control(doc, name)
+    if element.name == "select":
+        chosen = element.select_one("option[selected]") or element.select_one("option")
+        return chosen.get("value", "") if chosen else ""
+    if element.name == "textarea":
+        return element.get_text()
+    return element.get("value", "")
+
+
+def checked(doc, name):
+    """The values of the checked boxes (or radio button) named `name`."""
+    return [element.get("value", "on") for element in doc.select(f"[name='{name}'][checked]")]
+
+
+def field_errors(doc, name=None):
+    """The text of each form error shown, for one field or for all."""
+    selector = "[data-field-error]" if name is None else f"[data-field-error='{name}']"
+    return [text(element) for element in doc.select(selector)]

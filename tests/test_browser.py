@@ -6,7 +6,18 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from playwright.sync_api import expect
 
+from tests.html import ROWS
+
 pytestmark = pytest.mark.browser
+
+
+def thread_panel(page):
+    return page.get_by_role("complementary", name="Ticket thread")
+
+
+def subject_link(row, subject):
+    """The link that opens a ticket's thread: its subject, as a person clicks it."""
+    return row.get_by_role("link", name=" ".join(subject.split()) or "(no subject)", exact=True)
 
 
 @pytest.fixture
@@ -14,9 +25,9 @@ def signed_in_page(page, live_server, lead):
     page.set_default_timeout(10_000)
     page.goto(f"{live_server.url}/?status=open")
     expect(page).to_have_url(f"{live_server.url}/accounts/login/?next=/%3Fstatus%3Dopen")
-    page.fill("input[name=username]", "lead")
-    page.fill("input[name=password]", "a-long-test-password")
-    page.click("button[type=submit]")
+    page.get_by_label("Username").fill("lead")
+    page.get_by_label("Password").fill("a-long-test-password")
+    page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(f"{live_server.url}/?status=open")
     return page
 
@@ -34,25 +45,25 @@ def test_filter_load_more_to_the_end_and_open_a_thread(signed_in_page, live_serv
     expected = [t["id"] for t in sandbox.data.filter_tickets(parse_qsl(query))]
     assert len(expected) > sandbox.page_size  # the walk below needs more than one page
 
-    rows = page.locator("tr[data-ticket-id]")
+    rows = page.locator(ROWS)
     expect(rows).to_have_count(sandbox.page_size)
 
     # Load more until the end of the list.
-    while page.locator("a.load-more").count():
+    more = page.get_by_role("link", name="Load more")
+    while more.count():
         before = rows.count()
-        page.click("a.load-more")
+        more.click()
         expect(rows).not_to_have_count(before)
-    expect(page.locator("tr.list-end")).to_have_text("End of list.")
+    expect(page.get_by_text("End of list.")).to_be_visible()
 
     ids = [int(i) for i in rows.evaluate_all("rs => rs.map(r => r.dataset.ticketId)")]
     assert ids == expected
     expect(page).to_have_url(f"{live_server.url}/?{query}")  # load more never moves the bookmark
 
     # Open a thread inline: the list stays, the thread appears beside it.
-    first = rows.first
-    ticket_id = first.get_attribute("data-ticket-id")
-    first.locator("a.subject").click()
-    thread = page.locator(f"#thread-panel article.thread[data-ticket-id='{ticket_id}']")
+    ticket = next(t for t in sandbox.data.tickets if t["id"] == expected[0])
+    subject_link(rows.first, ticket["subject"]).click()
+    thread = thread_panel(page).locator(f"[data-thread-id='{ticket['id']}']")
     expect(thread).to_be_visible()
     expect(thread.locator("[data-comment-id]").first).to_be_visible()
     expect(rows).to_have_count(len(expected))
@@ -65,10 +76,10 @@ def test_filter_load_more_to_the_end_and_open_a_thread(signed_in_page, live_serv
     page.go_back()
     expect(page).to_have_url(f"{live_server.url}/?status=open")
     expect(page.locator("input[name=status][value=new]")).not_to_be_checked()
-    expect(page.locator("tr[data-ticket-id]").first).to_be_visible()
+    expect(rows.first).to_be_visible()
     page.go_forward()
     expect(page).to_have_url(f"{live_server.url}/?status=new&status=open")
-    expect(page.locator("tr[data-ticket-id]").first).to_be_visible()
+    expect(rows.first).to_be_visible()
     page.go_forward()
     expect(page).to_have_url(f"{live_server.url}/?{query}")
     expect(page.locator("select[name=priority]")).to_have_value("high")
@@ -76,11 +87,14 @@ def test_filter_load_more_to_the_end_and_open_a_thread(signed_in_page, live_serv
 
 def test_invalid_filter_shows_errors_in_place(signed_in_page, sandbox):
     page = signed_in_page
-    page.click("summary")
-    page.fill("input[name=product]", "12, twelve")
-    page.press("input[name=product]", "Enter")
-    expect(page.locator(".field-error")).to_contain_text("twelve")
-    expect(page.locator("tr[data-ticket-id]")).to_have_count(0)
+    expect(page.locator(ROWS).first).to_be_visible()
+    page.get_by_text("More filters").click()
+    products = page.get_by_label("Products")
+    products.fill("12, twelve")
+    products.press("Enter")
+    expect(page.locator("[data-field-error=product]")).to_contain_text("twelve")
+    expect(products).to_have_attribute("aria-invalid", "true")
+    expect(page.locator(ROWS)).to_have_count(0)
 
 
 @pytest.fixture
@@ -110,7 +124,7 @@ def test_display_link_board_refreshes_goes_stale_and_recovers(
 
     page.goto(live_server.url + link.path_for(secret))
     board = page.locator("#board")
-    rows = board.locator("tr[data-ticket-id]")
+    rows = board.locator(ROWS)
     expect(rows).to_have_count(wall.ROWS)
     assert page.context.cookies() == []  # no session to expire
 
@@ -125,23 +139,24 @@ def test_display_link_board_refreshes_goes_stale_and_recovers(
 
     # A refresh happens by itself: a new ticket appears at the top, marked new.
     added = sandbox.data.add_ticket(status="new", subject="Arrived while the wall was up")
-    new_row = board.locator(f"tr[data-ticket-id='{added['id']}']")
+    new_row = board.locator(f"[data-ticket-id='{added['id']}']")
     expect(new_row).to_be_visible(timeout=15_000)
-    expect(new_row).to_have_class(re.compile(r"\bis-new\b"))
-    expect(new_row.locator(".new-mark")).to_have_text("New")
+    expect(rows.first).to_have_attribute("data-ticket-id", str(added["id"]))
+    expect(board.locator("[data-new]")).to_have_count(1)
+    expect(new_row).to_have_attribute("data-new", "")
 
     # The store fails: the rows stay, the board says since when it is stale.
     shown = rows.evaluate_all("rs => rs.map(r => r.dataset.ticketId)")
     sandbox.set_fault("unavailable")
     expect(board).to_have_attribute("data-stale", re.compile(r"^\d{4}-"), timeout=15_000)
-    expect(board.locator(".stale-note")).to_contain_text("no fresh data since")
+    expect(board.get_by_role("status")).to_contain_text("no fresh data since")
     assert rows.evaluate_all("rs => rs.map(r => r.dataset.ticketId)") == shown
 
     # The dashboard itself cannot be reached: still the last board, still marked stale.
     sandbox.set_fault("none")
     page.route("**/display/**", lambda route: route.abort())
     page.evaluate("htmx.trigger('#board', 'refresh')")
-    expect(board.locator(".stale-note")).to_contain_text("cannot be reached")
+    expect(board.get_by_role("status")).to_contain_text("cannot be reached")
     expect(rows).to_have_count(wall.ROWS)
 
     # Everything comes back: the stale mark goes by itself at the next refresh.
@@ -159,12 +174,13 @@ def test_a_revoked_display_link_stops_its_screen(wall_screen, live_server, sandb
     link.save()
     page, errors = wall_screen
     page.goto(live_server.url + link.path_for(secret))
-    expect(page.locator("#board tr[data-ticket-id]").first).to_be_visible()
+    expect(page.locator(ROWS).first).to_be_visible()
 
     link.revoke()
     page.evaluate("htmx.trigger('#board', 'refresh')")
-    expect(page.locator("#board")).to_contain_text("revoked")
-    expect(page.locator("tr[data-ticket-id]")).to_have_count(0)
+    expect(page.locator("#board[data-gone]")).to_contain_text("revoked")
+    expect(page.locator(ROWS)).to_have_count(0)
+    expect(page.locator("[hx-trigger]")).to_have_count(0)  # nothing polls any more
 
 
 PAYLOADS = [
@@ -239,20 +255,23 @@ def test_hostile_content_is_inert_in_list_thread_and_wall(
     ticket = hostile_ticket(sandbox)
 
     page.goto(f"{live_server.url}/?status=new")
-    row = page.locator(f"tr[data-ticket-id='{ticket['id']}']")
+    row = page.locator(f"{ROWS}[data-ticket-id='{ticket['id']}']")
     expect(row).to_contain_text("<script>alert('subject')</script>")  # shown as text
+    expect(row).to_contain_text("{{ request.user }} {% debug %}")
     assert_inert(page, watched)
 
-    row.locator("a.subject").click()  # the thread inline
-    thread = page.locator(f"#thread-panel article[data-ticket-id='{ticket['id']}']")
+    subject_link(row, ticket["subject"]).click()  # the thread inline
+    thread = thread_panel(page).locator(f"[data-thread-id='{ticket['id']}']")
     expect(thread).to_contain_text("<iframe src=javascript:alert(5)></iframe>")
-    expect(thread.locator(".attachments li")).to_have_count(3)
+    attachments = thread.get_by_role("list", name="Attachments")
+    expect(attachments.get_by_role("listitem")).to_have_count(3)
     assert_inert(page, watched)
 
     page.goto(f"{live_server.url}/tickets/{ticket['id']}/")  # the thread as a full page
-    expect(page.locator(".comment").first).to_contain_text("onerror=alert(1)")
+    first_comment = page.locator(f"[data-comment-id='{ticket['comments'][0]['id']}']")
+    expect(first_comment).to_contain_text("onerror=alert(1)")
     assert_inert(page, watched)
 
     page.goto(f"{live_server.url}/wall/?status=new")
-    expect(page.locator(f"#board tr[data-ticket-id='{ticket['id']}']")).to_be_visible()
+    expect(page.locator(f"#board [data-ticket-id='{ticket['id']}']")).to_be_visible()
     assert_inert(page, watched)

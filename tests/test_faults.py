@@ -2,10 +2,10 @@
 or fragment, the filters kept, a way to try again, the right status, and recovery."""
 
 import logging
-import re
 
 import pytest
 
+from tests import html
 from tests.conftest import TEST_TOKEN
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -22,6 +22,35 @@ FAULTS = [
     ("rate_storm", 503, "rate limiting"),
     ("token_rejected", 502, "check NEXT_API_TOKEN"),
 ]
+
+# What each fault leaves in the log about the list's own call: logger, level, words.
+STORE = "dashboard.store.client"
+LOGGED = {
+    "server_error": (STORE, logging.WARNING, "store failed: GET tickets/ -> 500"),
+    "unavailable": (STORE, logging.WARNING, "store failed: GET tickets/ -> 503"),
+    "bad_gateway": (STORE, logging.WARNING, "store failed: GET tickets/ -> 502"),
+    "disconnect": (STORE, logging.WARNING, "store unreachable: GET tickets/"),
+    "timeout": (STORE, logging.WARNING, "store timed out: GET tickets/"),
+    "malformed": (STORE, logging.ERROR, "store sent non-JSON: GET tickets/"),
+    # The store client says nothing of an answer it could parse as JSON but not read as a
+    # page; only Django's own line for the 502 tells of it.
+    "wrong_shape": ("django.request", logging.ERROR, "Bad Gateway: /"),
+    "rate_storm": (STORE, logging.WARNING, "store rate limited: GET tickets/"),
+    "token_rejected": (STORE, logging.ERROR, "store rejected the API token: GET tickets/"),
+}
+
+# The code of the error each fault shows (its `data-error`).
+CODES = {
+    "server_error": "unavailable",
+    "unavailable": "unavailable",
+    "bad_gateway": "unavailable",
+    "disconnect": "unavailable",
+    "timeout": "timeout",
+    "malformed": "bad_response",
+    "wrong_shape": "bad_response",
+    "rate_storm": "rate_limited",
+    "token_rejected": "token_rejected",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -40,23 +69,27 @@ def test_a_store_fault_is_a_clear_message_with_filters_kept(
 
     response = signed_in.get("/?status=open&priority=high")
 
-    html = response.content.decode()
+    doc = html.page(response)
     assert response.status_code == status
-    assert words in html
-    assert 'role="alert"' in html
-    assert "Try again" in html
-    assert re.search(r'value="open"[^>]*checked', html)
-    assert 'value="high" selected' in html
-    assert "Traceback" not in html and TEST_TOKEN not in html
-    assert caplog.records, "the log records what happened"
+    assert html.error_codes(doc) == [CODES[mode]]
+    assert any(words in alert for alert in html.alerts(doc))
+    assert html.link(doc, "Try again") == "/?status=open&priority=high"
+    assert html.checked(doc, "status") == ["open"]
+    assert html.value(doc, "priority") == "high"
+    text = response.content.decode()
+    assert "Traceback" not in text and TEST_TOKEN not in text
+    logger, level, logged = LOGGED[mode]
+    assert [
+        record
+        for record in caplog.records
+        if record.name == logger and record.levelno == level and logged in record.getMessage()
+    ], f"no {logging.getLevelName(level)} from {logger} saying {logged!r}"
     assert TEST_TOKEN not in caplog.text
 
 
 @pytest.mark.parametrize("mode, status, words", FAULTS)
 def test_fragments_carry_the_message_too(signed_in, sandbox, mode, status, words):
-    first_page = signed_in.get("/?status=closed").content.decode()
-    more = re.search(r'class="button load-more" href="([^"]+)"', first_page)[1]
-    more = more.replace("&amp;", "&")
+    more, _ = html.load_more(html.page(signed_in.get("/?status=closed")))
     sandbox.set_fault(mode)
 
     results = signed_in.get("/?status=open", **HTMX)
@@ -64,10 +97,15 @@ def test_fragments_carry_the_message_too(signed_in, sandbox, mode, status, words
     thread = signed_in.get("/tickets/1641/", **HTMX)
 
     for response in (results, rows, thread):
+        doc = html.page(response)
         assert response.status_code == status
-        assert words in response.content.decode()
-        assert b"<html" not in response.content
-    assert b"Try again" in rows.content and b'hx-target="closest tr"' in rows.content
+        assert html.error_codes(doc) == [CODES[mode]]
+        assert any(words in alert for alert in html.alerts(doc))
+        assert not html.is_whole_page(doc)
+    # Trying again asks for the same rows, in the place of the message.
+    again = html.anchor(html.page(rows), "Try again")
+    assert again["href"] == again["hx-get"] == more
+    assert again["hx-target"] == "closest tr"
 
 
 def test_the_dashboard_recovers_by_itself(signed_in, sandbox):
@@ -76,7 +114,8 @@ def test_the_dashboard_recovers_by_itself(signed_in, sandbox):
     sandbox.set_fault("none")
     response = signed_in.get("/?status=open")
     assert response.status_code == 200
-    assert b"data-ticket-id" in response.content
+    assert html.row_ids(html.page(response))
+    assert html.error_codes(html.page(response)) == []
 
 
 def test_a_slow_store_still_answers(signed_in, sandbox, settings):
@@ -84,7 +123,7 @@ def test_a_slow_store_still_answers(signed_in, sandbox, settings):
     sandbox.configure(latency_ms=600)
     response = signed_in.get("/?status=open")
     assert response.status_code == 200
-    assert b"data-ticket-id" in response.content
+    assert html.row_ids(html.page(response))
 
 
 def test_rate_limited_answers_say_when_to_retry(signed_in, sandbox):
@@ -98,4 +137,4 @@ def test_an_unreachable_store_is_unavailable(signed_in, settings):
     settings.NEXT_API_BASE_URL = "http://127.0.0.1:9/api/admin/"  # nothing listens on discard
     response = signed_in.get("/?status=open")
     assert response.status_code == 503
-    assert b"unavailable" in response.content
+    assert html.error_codes(html.page(response)) == ["unavailable"]

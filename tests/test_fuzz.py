@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from dashboard.filters import canonical_filters
 from dashboard.models import DisplayLink
+from tests.html import page, text
 
 NAMES = [
     "filter_text", "id", "subject", "status", "requester", "assignee", "order_number",
@@ -58,12 +59,11 @@ def assert_store_never_refused(sandbox):
 def test_the_ticket_list_survives_any_query(signed_in, quick, pairs, htmx):
     extra = {"HTTP_HX_REQUEST": "true"} if htmx else {}
     response = signed_in.get("/?" + encode(pairs), **extra)
-    assert response.status_code < 500
     assert response.status_code in (200, 302, 400)
     if response.status_code == 400 and any(name == "cursor" for name, _ in pairs):
-        body = response.content.decode()
-        assert "start again from the top" in body.lower() or "not valid" in body
-        assert "No tickets match" not in body
+        shown = text(page(response))
+        assert "start again from the top" in shown.lower() or "not valid" in shown
+        assert "No tickets match" not in shown
     assert_store_never_refused(quick)
 
 
@@ -103,4 +103,4 @@ def test_a_cursor_that_is_not_the_apis_means_start_again(signed_in, quick, curso
     for extra in ({}, {"HTTP_HX_REQUEST": "true"}):
         response = signed_in.get(f"/?status=open&cursor={cursor}", follow=True, **extra)
         assert response.status_code == 400
-        assert b"start again from the top" in response.content.lower()
+        assert "start again from the top" in text(page(response)).lower()

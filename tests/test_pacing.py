@@ -1,10 +1,12 @@
 """The shared request budget and single-flight caching, across real processes.
 
 Each backend runs against the real thing: files under flock for `LocalBackend`, a real
-`redis-server` for `RedisBackend`. Child processes are plain `python -c` snippets that report
-"ready", wait for "go" on stdin (so they all start together), and print JSON.
+`redis-server` for `RedisBackend`. Each child process runs one of the `*_child` functions below
+(`python -c "from tests.test_pacing import f; f()"`, its arguments in `sys.argv`): it reports
+"ready", waits for "go" on stdin (so that they all start together), and prints JSON.
 """
 
+import fcntl
 import json
 import os
 import signal
@@ -43,12 +45,23 @@ def unique(name):
     return f"{name}-{uuid.uuid4().hex}"
 
 
-def run_children(code, argvs, timeout=30):
+def child_command(function, argv):
+    """The command line that runs `function` of this module in a child process, without the
+    test settings: a child sets up only what it needs."""
+    code = f"from tests.test_pacing import {function.__name__}; {function.__name__}()"
+    return [sys.executable, "-c", code, *map(str, argv)]
+
+
+def child_env():
+    return {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+
+
+def run_children(function, argvs, timeout=30):
     """Start one child per argv, release them together, return (go time, parsed outputs)."""
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env = child_env()
     children = [
         subprocess.Popen(
-            [sys.executable, "-c", code, *map(str, argv)],
+            child_command(function, argv),
             cwd=ROOT,
             env=env,
             stdin=subprocess.PIPE,
@@ -81,21 +94,20 @@ def run_children(code, argvs, timeout=30):
 
 # --- The limiter ---------------------------------------------------------------------------
 
-LIMITER_CHILD = """
-import json, sys, time
-from dashboard.pacing import LocalBackend, RedisBackend
-kind, location, key, count, rate, window, margin = sys.argv[1:]
-backend = RedisBackend(location) if kind == "redis" else LocalBackend(location)
-if kind == "redis":
-    backend.client.ping()
-print("ready", flush=True)
-sys.stdin.readline()
-times = []
-for _ in range(int(count)):
-    backend.acquire_slot(key, int(rate), float(window), float(margin), 10.0)
-    times.append(time.time())
-print(json.dumps(times))
-"""
+
+def limiter_child():
+    """In a child process: take `count` slots of one budget; prints when each was granted."""
+    kind, location, key, count, rate, window, margin = sys.argv[1:]
+    backend = make_backend(kind, location)
+    if kind == "redis":
+        backend.client.ping()
+    print("ready", flush=True)
+    sys.stdin.readline()
+    times = []
+    for _ in range(int(count)):
+        backend.acquire_slot(key, int(rate), float(window), float(margin), 10.0)
+        times.append(time.time())
+    print(json.dumps(times))
 
 
 def test_limiter_paces_several_processes(where):
@@ -103,7 +115,7 @@ def test_limiter_paces_several_processes(where):
     processes, each, rate, window, margin = 4, 5, 4, 0.5, 0.05
     key = unique("token")
     argv = [kind, location, key, each, rate, window, margin]
-    go, outputs = run_children(LIMITER_CHILD, [argv] * processes)
+    go, outputs = run_children(limiter_child, [argv] * processes)
     times = sorted(t for out in outputs for t in out)
     assert len(times) == processes * each
 
@@ -185,28 +197,25 @@ def test_lock_timeout_raises(where):
         pass  # free again once released
 
 
-LOCK_HOLDER_CHILD = """
-import sys, time
-from dashboard.pacing import LocalBackend, RedisBackend
-kind, location, name = sys.argv[1:]
-backend = RedisBackend(location) if kind == "redis" else LocalBackend(location)
-print("ready", flush=True)
-sys.stdin.readline()
-with backend.lock(name, timeout=5, ttl=0.5):
-    print("held", flush=True)
-    time.sleep(60)
-"""
+def lock_holder_child():
+    """In a child process: take a lock with a short ttl and hold it until killed."""
+    kind, location, name = sys.argv[1:]
+    backend = make_backend(kind, location)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    with backend.lock(name, timeout=5, ttl=0.5):
+        print("held", flush=True)
+        time.sleep(60)
 
 
 def test_a_dead_holder_does_not_keep_the_lock(where):
     kind, location = where
     backend = make_backend(kind, location)
     name = unique("lock")
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     child = subprocess.Popen(
-        [sys.executable, "-c", LOCK_HOLDER_CHILD, kind, location, name],
+        child_command(lock_holder_child, [kind, location, name]),
         cwd=ROOT,
-        env=env,
+        env=child_env(),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -231,21 +240,18 @@ def test_a_dead_holder_does_not_keep_the_lock(where):
             child.wait()
 
 
-COUNTER_CHILD = """
-import sys
-from pathlib import Path
-from dashboard.pacing import LocalBackend, RedisBackend
-kind, location, name, counter, rounds = sys.argv[1:]
-backend = RedisBackend(location) if kind == "redis" else LocalBackend(location)
-counter = Path(counter)
-print("ready", flush=True)
-sys.stdin.readline()
-for _ in range(int(rounds)):
-    with backend.lock(name, timeout=20, ttl=10):
-        # A read-modify-write that loses updates unless the lock excludes the others.
-        counter.write_text(str(int(counter.read_text() or 0) + 1))
-print("[]")
-"""
+def counter_child():
+    """In a child process: add one to a counter file `rounds` times, each under the lock."""
+    kind, location, name, counter, rounds = sys.argv[1:]
+    backend = make_backend(kind, location)
+    counter = Path(counter)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    for _ in range(int(rounds)):
+        with backend.lock(name, timeout=20, ttl=10):
+            # A read-modify-write that loses updates unless the lock excludes the others.
+            counter.write_text(str(int(counter.read_text() or 0) + 1))
+    print("[]")
 
 
 def test_lock_excludes_other_processes(where, tmp_path):
@@ -253,7 +259,7 @@ def test_lock_excludes_other_processes(where, tmp_path):
     counter = tmp_path / "counter"
     counter.write_text("0")
     name = unique("lock")
-    run_children(COUNTER_CHILD, [[kind, location, name, counter, 100]] * 4)
+    run_children(counter_child, [[kind, location, name, counter, 100]] * 4)
     assert counter.read_text() == "400"
     if kind == "local":  # lock files are removed on release, not left one per query
         assert not list(Path(location).glob("lock-*"))
@@ -272,52 +278,52 @@ def test_an_expired_redis_lock_is_not_released_by_its_old_holder(redis_url):  # 
 
 # --- Single flight -------------------------------------------------------------------------
 
-FLIGHT_CHILD = """
-import json, os, sys, time
-import django
-from django.conf import settings
-kind, location, tmp, key, mode = sys.argv[1:]
-if kind == "redis":
-    cache = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": location}
-else:
-    cache = {
-        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-        "LOCATION": os.path.join(tmp, "cache"),
-    }
-settings.configure(
-    CACHES={"default": cache},
-    REDIS_URL=location if kind == "redis" else "",
-    PACING_DIR=location if kind == "local" else os.path.join(tmp, "unused"),
-    STORE_WAIT_TIMEOUT=10.0,
-)
-django.setup()
-import fcntl
-from dashboard import pacing
 
-def compute():
-    with open(os.path.join(tmp, "calls"), "a") as calls:
-        fcntl.flock(calls, fcntl.LOCK_EX)
-        calls.write(f"{os.getpid()}\\n")
-    time.sleep(0.5)
-    if mode == "fail":
-        raise ValueError(f"upstream failed for {os.getpid()}")
-    return {"computed_by": os.getpid()}
+def flight_child():
+    """In a child process: ask `single_flight` for one key, all children at once; the one that
+    computes writes its pid to `calls`. Prints the value, or the error, it was given."""
+    import django
+    from django.conf import settings
 
-pacing.backend()
-assert pacing.cached(key) is None
-print("ready", flush=True)
-sys.stdin.readline()
-try:
-    print(json.dumps({"value": pacing.single_flight(key, compute, ttl=30, error_ttl=30)}))
-except ValueError as exc:
-    print(json.dumps({"error": str(exc)}))
-"""
+    kind, location, tmp, key, mode = sys.argv[1:]
+    if kind == "redis":
+        cache = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": location}
+    else:
+        cache = {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": os.path.join(tmp, "cache"),
+        }
+    settings.configure(
+        CACHES={"default": cache},
+        REDIS_URL=location if kind == "redis" else "",
+        PACING_DIR=location if kind == "local" else os.path.join(tmp, "unused"),
+        STORE_WAIT_TIMEOUT=10.0,
+    )
+    django.setup()
+
+    def compute():
+        with open(os.path.join(tmp, "calls"), "a") as calls:
+            fcntl.flock(calls, fcntl.LOCK_EX)
+            calls.write(f"{os.getpid()}\n")
+        time.sleep(0.5)
+        if mode == "fail":
+            raise ValueError(f"upstream failed for {os.getpid()}")
+        return {"computed_by": os.getpid()}
+
+    pacing.backend()
+    assert pacing.cached(key) is None
+    print("ready", flush=True)
+    sys.stdin.readline()
+    try:
+        print(json.dumps({"value": pacing.single_flight(key, compute, ttl=30, error_ttl=30)}))
+    except ValueError as exc:
+        print(json.dumps({"error": str(exc)}))
 
 
 def test_single_flight_computes_once_across_processes(where, tmp_path):
     kind, location = where
     key = unique("tickets?status=open")
-    go, outputs = run_children(FLIGHT_CHILD, [[kind, location, tmp_path, key, "ok"]] * 6)
+    go, outputs = run_children(flight_child, [[kind, location, tmp_path, key, "ok"]] * 6)
     calls = (tmp_path / "calls").read_text().split()
     assert len(calls) == 1
     assert outputs == [{"value": {"computed_by": int(calls[0])}}] * 6
@@ -328,7 +334,7 @@ def test_single_flight_computes_once_across_processes(where, tmp_path):
 def test_a_cached_error_reaches_the_waiters_without_a_second_call(where, tmp_path):
     kind, location = where
     key = unique("tickets?status=open")
-    go, outputs = run_children(FLIGHT_CHILD, [[kind, location, tmp_path, key, "fail"]] * 4)
+    go, outputs = run_children(flight_child, [[kind, location, tmp_path, key, "fail"]] * 4)
     calls = (tmp_path / "calls").read_text().split()
     assert len(calls) == 1
     assert outputs == [{"error": f"upstream failed for {calls[0]}"}] * 4
@@ -466,13 +472,10 @@ def attempt_child():
     print(json.dumps({"admitted": wait == 0, "wait": wait}))
 
 
-ATTEMPT_CHILD = "from tests.test_pacing import attempt_child; attempt_child()"
-
-
 def test_attempts_are_counted_atomically_across_processes(where):
     kind, location = where
     key = unique("signin")
-    _, outputs = run_children(ATTEMPT_CHILD, [[kind, location, key, 5]] * 14)
+    _, outputs = run_children(attempt_child, [[kind, location, key, 5]] * 14)
     assert sum(out["admitted"] for out in outputs) == 5
     assert all(895 < out["wait"] <= 900 for out in outputs if not out["admitted"])
 
