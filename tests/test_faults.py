@@ -31,10 +31,8 @@ LOGGED = {
     "bad_gateway": (STORE, logging.WARNING, "store failed: GET tickets/ -> 502"),
     "disconnect": (STORE, logging.WARNING, "store unreachable: GET tickets/"),
     "timeout": (STORE, logging.WARNING, "store timed out: GET tickets/"),
-    "malformed": (STORE, logging.ERROR, "store sent non-JSON: GET tickets/"),
-    # The store client says nothing of an answer it could parse as JSON but not read as a
-    # page; only Django's own line for the 502 tells of it.
-    "wrong_shape": ("django.request", logging.ERROR, "Bad Gateway: /"),
+    "malformed": (STORE, logging.ERROR, "cannot read: GET tickets/ (not JSON)"),
+    "wrong_shape": (STORE, logging.ERROR, "cannot read: GET tickets/ ('results' missing"),
     "rate_storm": (STORE, logging.WARNING, "store rate limited: GET tickets/"),
     "token_rejected": (STORE, logging.ERROR, "store rejected the API token: GET tickets/"),
 }

@@ -31,9 +31,18 @@ def shared(path, params, fetch, ttl=None):
     """`fetch()`'s answer, shared: cached for a short while, and fetched once however many
     people (in however many worker processes) ask for the same thing at the same time."""
     ttl = settings.STORE_CACHE_TTL if ttl is None else ttl
+
+    def fetch_once():
+        try:
+            return fetch()
+        except errors.BadResponse as exc:
+            # Logged here, once per fetch, whatever part of the answer could not be read.
+            logger.error("store sent an answer the dashboard cannot read: GET %s (%s)", path, exc)
+            raise
+
     try:
         return pacing.single_flight(
-            cache_key(path, params), fetch, ttl=ttl, error_ttl=settings.STORE_ERROR_TTL
+            cache_key(path, params), fetch_once, ttl=ttl, error_ttl=settings.STORE_ERROR_TTL
         )
     except pacing.WaitTimeout as exc:
         logger.warning("gave up waiting for a shared answer: GET %s", path)
@@ -161,12 +170,10 @@ def _payload(response, path, cursor_given):
         logger.warning("store failed: GET %s -> %s", path, status)
         raise errors.StoreUnavailable(retryable=status in (502, 503, 504))
     if status != 200:
-        logger.error("store refused: GET %s -> %s", path, status)
         raise errors.BadResponse(f"unexpected status {status}")
     try:
         payload = response.json()
     except (ValueError, RecursionError) as exc:
-        logger.error("store sent non-JSON: GET %s", path)
         raise errors.BadResponse("not JSON") from exc
     if not isinstance(payload, dict):
         raise errors.BadResponse("not a JSON object")
