@@ -1,62 +1,37 @@
 """Production serving as deployed: collectstatic into whitenoise's compressed manifest, then
 gunicorn with DEBUG off, answering pages and hashed static files."""
 
-import os
-import socket
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 import requests
 
 from tests.conftest import TEST_TOKEN
+from tools.processes import ROOT, Gunicorn, child_env, manage
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.usefixtures("fake_store")
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def production_env(tmp_path, **settings):
+    """Production settings of the test's own: no DEBUG, no HTTPS redirect (plain HTTP here)."""
+    return child_env(
+        DJANGO_SECRET_KEY="deploy-test-" + "x" * 50,
+        DJANGO_HTTPS=0,
+        DJANGO_STATIC_ROOT=tmp_path / "static",
+        DJANGO_DB_PATH=tmp_path / "db.sqlite3",
+        DASHBOARD_STATE_DIR=tmp_path / "state",
+        **settings,
+    )
 
 
 @pytest.fixture
 def production(tmp_path):
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "NEXT_"))}
-    env = {
-        **clean,
-        "DJANGO_SECRET_KEY": "deploy-test-" + "x" * 50,
-        "DJANGO_HTTPS": "0",
-        "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
-        "DJANGO_DB_PATH": str(tmp_path / "db.sqlite3"),
-        "DASHBOARD_STATE_DIR": str(tmp_path / "state"),
-    }
-    for command in (["collectstatic", "--noinput"], ["migrate", "--noinput"]):
-        subprocess.run(
-            [sys.executable, "manage.py", *command, "-v", "0"], cwd=ROOT, env=env, check=True
-        )
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "dashboard.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            requests.get(base + "/healthz", timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    yield base, tmp_path / "static"
-    server.terminate()
-    server.wait(timeout=10)
+    env = production_env(tmp_path)
+    manage(env, "collectstatic", "--noinput", "-v", "0")
+    manage(env, "migrate", "--noinput", "-v", "0")
+    with Gunicorn(env, "--workers", "2") as server:
+        yield server.url, tmp_path / "static"
 
 
 def test_gunicorn_serves_pages_and_compressed_hashed_static_files(production):
@@ -103,25 +78,14 @@ def fail_unhandled_twice():
 
 
 def test_an_unhandled_error_is_logged_with_its_traceback_and_never_the_token(tmp_path):
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "NEXT_"))}
-    env = {
-        **clean,
-        "DJANGO_SETTINGS_MODULE": "dashboard.settings",
-        "DJANGO_SECRET_KEY": "deploy-test-" + "x" * 50,
-        "DJANGO_HTTPS": "0",
-        "DJANGO_ALLOWED_HOSTS": "testserver",
-        "DJANGO_DB_PATH": str(tmp_path / "db.sqlite3"),
-        "DASHBOARD_STATE_DIR": str(tmp_path / "state"),
-        "NEXT_STORE": "example",
-        "NEXT_API_TOKEN": TEST_TOKEN,
-        "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
-    }
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
+    env = production_env(
+        tmp_path,
+        DJANGO_SETTINGS_MODULE="dashboard.settings",
+        DJANGO_ALLOWED_HOSTS="testserver",
+        NEXT_STORE="example",
+        NEXT_API_TOKEN=TEST_TOKEN,
     )
+    manage(env, "collectstatic", "--noinput", "-v", "0")
     child = subprocess.run(
         [sys.executable, "-c", "from tests.test_deploy import fail_unhandled_twice as f; f()"],
         cwd=ROOT,

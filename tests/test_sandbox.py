@@ -6,25 +6,21 @@ No Django here: run with `pytest tests/test_sandbox.py -p no:django`.
 import base64
 import json
 import re
-import socket
-import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 
+from tools.processes import SandboxProcess, free_port
 from tools.sandbox.data import SandboxData
 from tools.sandbox.server import FAULT_MODES, SandboxServer, peak_per_second
 
 ANCHOR = datetime(2026, 3, 10, 12, tzinfo=UTC)
 TOKEN = "sandbox-token"
 PAGE_SIZE = 25
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 TICKET_KEYS = {
     "assignee",
@@ -683,27 +679,13 @@ def test_add_ticket_keeps_the_list_ordered_and_refuses_unknown_fields(sandbox):
 # -- Command line --
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def test_the_command_line_serves_on_the_given_port_until_terminated():
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tools.sandbox", "--port", str(port), "--tickets", "40"],
-        cwd=PROJECT_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def test_the_command_line_serves_on_the_given_port_until_terminated(tmp_path):
+    port, log = free_port(), tmp_path / "sandbox.log"
+    sandbox = SandboxProcess("--tickets", "40", token=TOKEN, port=port, log_path=log)
     try:
-        line = process.stdout.readline()
-        assert f"http://127.0.0.1:{port}/api/admin/" in line
         response = requests.get(
             f"http://127.0.0.1:{port}/api/admin/tickets/",
-            headers={"Authorization": "Bearer sandbox-token", "X-29next-API-Version": "unstable"},
+            headers={"Authorization": f"Bearer {TOKEN}", "X-29next-API-Version": "unstable"},
             timeout=5,
         )
         assert response.status_code == 200
@@ -711,5 +693,5 @@ def test_the_command_line_serves_on_the_given_port_until_terminated():
         settings = requests.get(f"http://127.0.0.1:{port}/__sandbox__/control", timeout=5)
         assert settings.json()["rate_limit"] == 4  # the real store's limit by default
     finally:
-        process.terminate()
-        assert process.wait(timeout=5) == 0
+        assert sandbox.stop() == 0
+    assert f"http://127.0.0.1:{port}/api/admin/" in log.read_text()

@@ -1,0 +1,228 @@
+"""Who asks during the benchmark: simulated people on the dashboard, a script calling the API
+directly, and the fresh queries they ask for; and the two ways their requests are timed
+together (paced one after another, or released at once from threads)."""
+
+import contextlib
+import html
+import itertools
+import re
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import requests
+
+from dashboard import store
+from dashboard.filters import querystring
+
+from .plan import DIRECT_TIMEOUT, PACE, VIEW_TIMEOUT
+
+ERROR_RE = re.compile(r'data-error="([^"]*)"[^>]*>\s*<p>(.*?)</p>', re.S)
+CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+@dataclass
+class View:
+    """One list page as a person got it: its status, how long it took, and what it showed."""
+
+    status: int
+    seconds: float
+    has_rows: bool
+    error_code: str = ""
+    message: str = ""
+
+    @property
+    def ok(self):
+        return self.status == 200 and self.has_rows
+
+
+def read_view(response, seconds):
+    body = response.text
+    found = ERROR_RE.search(body)
+    return View(
+        status=response.status_code,
+        seconds=seconds,
+        has_rows="data-ticket-id" in body,
+        error_code=found.group(1) if found else "",
+        message=html.unescape(" ".join(found.group(2).split())) if found else "",
+    )
+
+
+def describe(outcome):
+    """A view that did not list tickets, or the exception that stopped a person, in a word."""
+    if not isinstance(outcome, View):
+        return type(outcome).__name__
+    if not outcome.status:
+        return outcome.message  # no answer at all: the name of the request's exception
+    return f"HTTP {outcome.status} {outcome.error_code}".strip()
+
+
+def expect_page(view, what):
+    if not view.ok:
+        raise RuntimeError(f"{what}: HTTP {view.status} {view.error_code} {view.message}")
+
+
+def sign_in(base_url, username, password):
+    """The session cookie of a signed-in user, got the way a browser gets it."""
+    with requests.Session() as session:
+        page = session.get(f"{base_url}/accounts/login/", timeout=10)
+        token = CSRF_RE.search(page.text)
+        if not token:
+            raise RuntimeError("the login page has no CSRF token")
+        answer = session.post(
+            f"{base_url}/accounts/login/",
+            data={
+                "csrfmiddlewaretoken": token.group(1),
+                "username": username,
+                "password": password,
+                "next": "",
+            },
+            allow_redirects=False,
+            timeout=10,
+        )
+        if answer.status_code != 302 or "sessionid" not in session.cookies:
+            raise RuntimeError(f"sign-in failed: HTTP {answer.status_code}")
+        return session.cookies.copy()
+
+
+class Person:
+    """One simulated support agent: their own connection, the shared signed-in cookie."""
+
+    def __init__(self, base_url, cookies):
+        self.base = base_url
+        self.session = requests.Session()
+        self.session.cookies.update(cookies)
+
+    def view(self, qs):
+        start = time.perf_counter()
+        response = self.session.get(
+            f"{self.base}/?{qs}", allow_redirects=False, timeout=VIEW_TIMEOUT
+        )
+        return read_view(response, time.perf_counter() - start)
+
+    def try_view(self, qs):
+        # A dropped or timed-out request to the dashboard is an answer too: the worst kind.
+        start = time.perf_counter()
+        try:
+            return self.view(qs)
+        except requests.RequestException as exc:
+            return View(0, time.perf_counter() - start, False, "no-answer", type(exc).__name__)
+
+    def warm(self):
+        # Opens the keep-alive connection, so no timed request pays for the TCP handshake.
+        self.session.get(f"{self.base}/accounts/login/", timeout=10)
+
+    def close(self):
+        self.session.close()
+
+
+@contextlib.contextmanager
+def crowd(base_url, cookies, count):
+    """`count` signed-in people with warm connections, all closed on the way out."""
+    people = []
+    try:
+        for _ in range(count):
+            people.append(Person(base_url, cookies))
+            people[-1].warm()
+        yield people
+    finally:
+        for person in people:
+            person.close()
+
+
+class DirectClient:
+    """The API as any script would call it: one keep-alive session, bearer token, version, and
+    the answer read as JSON (the data, which is what the dashboard gets too)."""
+
+    def __init__(self, sandbox):
+        self.api = sandbox.api
+        self.session = requests.Session()
+        self.session.headers.update(
+            {"Authorization": f"Bearer {sandbox.token}", "X-29next-API-Version": "unstable"}
+        )
+        self.session.get(f"{sandbox.root}/__sandbox__/", timeout=DIRECT_TIMEOUT)
+
+    def call(self, qs):
+        start = time.perf_counter()
+        response = self.session.get(f"{self.api}tickets/?{qs}", timeout=DIRECT_TIMEOUT)
+        response.json()
+        seconds = time.perf_counter() - start
+        if response.status_code != 200:
+            raise RuntimeError(f"direct API call answered {response.status_code}")
+        return seconds
+
+    def close(self):
+        self.session.close()
+
+
+class QueryPool:
+    """Canonical Tickets List query strings, each handed out once in the whole run, each known
+    (from the sandbox's count) to list at least one ticket, so every timed page has rows.
+
+    Canonical, because the dashboard redirects any other spelling to the canonical URL, and a
+    redirect is not what we mean to time.
+    """
+
+    def __init__(self, sandbox):
+        self.sandbox = sandbox
+        self._candidates = self._generate()
+
+    @staticmethod
+    def _generate():
+        statuses = [
+            combo
+            for size in range(1, len(store.STATUSES) + 1)
+            for combo in itertools.combinations(store.STATUSES, size)
+        ]
+        priorities = ("", *store.PRIORITIES)
+        today = datetime.now(UTC).date()
+        starts = (None, *(today - timedelta(days=d) for d in (170, 150, 120, 90, 60)))
+        for start, priority, status in itertools.product(starts, priorities, statuses):
+            yield store.TicketQuery(status=status, priority=priority, created_from=start)
+
+    def take(self, n):
+        taken = []
+        for query in self._candidates:
+            qs = querystring(query)
+            if self.sandbox.count(qs) > 0:
+                taken.append(qs)
+                if len(taken) == n:
+                    return taken
+        raise RuntimeError("ran out of distinct queries that list tickets")
+
+    def one(self):
+        return self.take(1)[0]
+
+
+def paced(items, interval=PACE):
+    """Yield items no faster than one per `interval` seconds (start to start)."""
+    next_start = time.monotonic()
+    for item in items:
+        pause = next_start - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+        next_start = time.monotonic() + interval
+        yield item
+
+
+def in_threads(count, work):
+    """Run `work(i)` in `count` threads released together; return results and wall time."""
+    barrier = threading.Barrier(count + 1)
+    results = [None] * count
+
+    def run(i):
+        barrier.wait(timeout=30)
+        try:
+            results[i] = work(i)
+        except Exception as exc:  # a failed request is a result to report, not a crash
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    barrier.wait(timeout=30)
+    start = time.perf_counter()
+    for thread in threads:
+        thread.join(timeout=VIEW_TIMEOUT * 3)
+    return results, time.perf_counter() - start

@@ -1,0 +1,37 @@
+"""How much each phase of the benchmark asks, how fast, and the targets it is held to."""
+
+LATENCY_MS = 150
+RATE_LIMIT = 4
+THREADS = 8
+SAMPLES = 11  # odd, so the median is one real measurement
+CONCURRENT_SAME = 30
+DISTINCT_VIEWS = 60
+PEOPLE = 20
+# The dashboard lets at most 4 calls go per 1.1 s (its window plus margin). Starting one
+# upstream-bound request every 0.35 s puts at most 4 in any 1.1 s, so the timed requests
+# never wait for the budget and the sandbox never throttles them.
+PACE = 0.35
+# Long enough for the dashboard's and the sandbox's rate windows to empty between phases.
+SETTLE = 1.3
+
+DIRECT_TIMEOUT = 10
+VIEW_TIMEOUT = 40  # a view may wait 20 s for its turn, and a `timeout` fault holds it 10 s
+MESSAGE_TARGET = 12.0
+RECOVERY_LIMIT = 15.0
+
+TARGET_FIRST = 1.10
+TARGET_REPEAT = 0.25
+
+# Wall screens: three display links (one rotating two filters), two screens each, refreshing
+# at the shortest allowed interval, while a few people browse beside them.
+WALL_LINKS = (
+    ("Room new+open", ["status=new&status=open"]),
+    ("Room closed", ["status=closed&status=solved"]),
+    ("Room rotating", ["priority=high", "status=pending"]),
+)
+WALL_SCREENS_PER_LINK = 2
+WALL_REFRESH = 10
+WALL_SECONDS = 45
+WALL_PEOPLE = 4
+WALL_PERSON_EVERY = 4.0
+WALL_MAX_BEHIND = 60.0

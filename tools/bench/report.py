@@ -1,0 +1,348 @@
+"""The benchmark's figures as tables, its targets as PASS/FAIL checks, and both as plain text for
+the terminal and as Markdown for `var/bench/latest.md`, under a header that names the machine
+and its load (other work on the same cores slows the dashboard, not the sleeping sandbox)."""
+
+import contextlib
+import os
+import platform
+import statistics
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .plan import (
+    CONCURRENT_SAME,
+    DISTINCT_VIEWS,
+    LATENCY_MS,
+    MESSAGE_TARGET,
+    PEOPLE,
+    RATE_LIMIT,
+    SAMPLES,
+    TARGET_FIRST,
+    TARGET_REPEAT,
+    THREADS,
+    WALL_LINKS,
+    WALL_MAX_BEHIND,
+    WALL_PEOPLE,
+    WALL_REFRESH,
+    WALL_SCREENS_PER_LINK,
+    WALL_SECONDS,
+)
+from .scenarios import median_ms
+
+
+@dataclass
+class Table:
+    title: str
+    headers: list
+    rows: list
+    # One letter per column, "l" or "r"; by default a label column, then figures.
+    align: str = ""
+
+    def _align(self):
+        return self.align or "l" + "r" * (len(self.headers) - 1)
+
+    def text(self):
+        cells = [self.headers, *self.rows]
+        widths = [max(len(str(row[i])) for row in cells) for i in range(len(self.headers))]
+
+        def line(row):
+            parts = zip(row, widths, self._align(), strict=True)
+            text = "  ".join(str(c).ljust(w) if a == "l" else str(c).rjust(w) for c, w, a in parts)
+            return text.rstrip()
+
+        rule = "  ".join("-" * w for w in widths)
+        return "\n".join([self.title, "", line(self.headers), rule, *(line(r) for r in self.rows)])
+
+    def markdown(self):
+        def line(row):
+            return "| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |"
+
+        rule = "|" + "".join(" --- |" if a == "l" else " ---: |" for a in self._align())
+        return "\n".join([f"### {self.title}", "", line(self.headers), rule, *map(line, self.rows)])
+
+
+def measure_table(title, columns, measures):
+    """One row per measure `(label, value_of(result), target)`, one column per
+    `(name, result)`: the configurations side by side, or one result's values."""
+    return Table(
+        title,
+        ["measure", *(name for name, _ in columns), "target"],
+        [[label, *(value(r) for _, r in columns), target] for label, value, target in measures],
+    )
+
+
+@dataclass
+class Check:
+    target: str
+    passed: bool
+    detail: str
+
+    @classmethod
+    def across(cls, target, results, shown, passed):
+        """One target held by every configuration; the detail shows each one's figure."""
+        return cls(
+            target,
+            all(passed(r) for r in results),
+            ", ".join(f"{r.name} {shown(r)}" for r in results),
+        )
+
+    def line(self):
+        return f"{'PASS' if self.passed else 'FAIL'}  {self.target}: {self.detail}"
+
+
+# --- The configurations side by side ---------------------------------------------------------
+
+CONFIG_MEASURES = (
+    ("direct API call, median ms", lambda r: f"{median_ms(r.direct):.1f}", ""),
+    ("first view (cache miss), median ms", lambda r: f"{median_ms(r.first):.1f}", ""),
+    ("repeat view (cache hit), median ms", lambda r: f"{median_ms(r.repeat):.1f}", ""),
+    (
+        "first view - direct, ms (the dashboard's own work)",
+        lambda r: f"{median_ms(r.first) - median_ms(r.direct):.1f}",
+        "",
+    ),
+    ("first view / direct", lambda r: f"{r.first_ratio:.2f}x", f"<= {TARGET_FIRST:.2f}x"),
+    ("repeat view / direct", lambda r: f"{r.repeat_ratio:.2f}x", f"<= {TARGET_REPEAT:.2f}x"),
+    (
+        f"{CONCURRENT_SAME} identical concurrent views: upstream calls",
+        lambda r: r.identical.upstream.calls,
+        "1",
+    ),
+    (
+        f"{CONCURRENT_SAME} identical concurrent views: served / wall s",
+        lambda r: f"{r.identical.ok}/{CONCURRENT_SAME} in {r.identical.seconds:.2f}",
+        "",
+    ),
+    (
+        f"{DISTINCT_VIEWS} distinct views, {PEOPLE} people: served",
+        lambda r: f"{r.distinct.ok}/{DISTINCT_VIEWS}",
+        f"{DISTINCT_VIEWS}/{DISTINCT_VIEWS}",
+    ),
+    ("  answered 503 busy", lambda r: r.distinct.busy, "0"),
+    ("  throttled by the store (429)", lambda r: r.distinct.upstream.throttled, "0"),
+    ("  peak upstream calls in any second", lambda r: r.distinct.upstream.peak, f"<= {RATE_LIMIT}"),
+    (
+        "  total wall time, s",
+        lambda r: f"{r.distinct.seconds:.1f}",
+        f"~ {DISTINCT_VIEWS / RATE_LIMIT:.0f}",
+    ),
+    ("  slowest view, s", lambda r: f"{r.distinct.slowest:.1f}", ""),
+)
+
+
+def config_table(results):
+    return measure_table(
+        f"Dashboard vs direct API (sandbox: {LATENCY_MS} ms latency, {RATE_LIMIT} req/s limit)",
+        [(r.name, r) for r in results],
+        CONFIG_MEASURES,
+    )
+
+
+def _distinct_served(r):
+    d = r.distinct
+    return (
+        f"{d.ok}/{DISTINCT_VIEWS}"
+        + (f" (busy {d.busy})" if d.busy else "")
+        + (f" (other: {', '.join(d.other)})" if d.other else "")
+    )
+
+
+def config_checks(results):
+    return [
+        Check.across(
+            f"first view / direct <= {TARGET_FIRST:.2f}x",
+            results,
+            lambda r: f"{r.first_ratio:.2f}x",
+            lambda r: r.first_ratio <= TARGET_FIRST,
+        ),
+        Check.across(
+            f"repeat view / direct <= {TARGET_REPEAT:.2f}x",
+            results,
+            lambda r: f"{r.repeat_ratio:.2f}x",
+            lambda r: r.repeat_ratio <= TARGET_REPEAT,
+        ),
+        Check.across(
+            f"{CONCURRENT_SAME} identical concurrent views make 1 upstream call",
+            results,
+            lambda r: str(r.identical.upstream.calls),
+            lambda r: r.identical.upstream.calls == 1 and r.identical.ok == CONCURRENT_SAME,
+        ),
+        Check.across(
+            f"{DISTINCT_VIEWS} distinct views all served, none busy",
+            results,
+            _distinct_served,
+            lambda r: r.distinct.ok == DISTINCT_VIEWS,
+        ),
+        Check.across(
+            "no answer throttled by the store",
+            results,
+            lambda r: str(r.distinct.upstream.throttled),
+            lambda r: r.distinct.upstream.throttled == 0,
+        ),
+        Check.across(
+            f"peak upstream calls per sliding second <= {RATE_LIMIT}",
+            results,
+            lambda r: str(r.distinct.upstream.peak),
+            lambda r: r.distinct.upstream.peak <= RATE_LIMIT,
+        ),
+    ]
+
+
+# --- Store faults ----------------------------------------------------------------------------
+
+
+def fault_table(rows):
+    return Table(
+        "Store faults (1 worker): time to an answer, then to a whole page once the fault ends",
+        ["fault", "answer", "message", "answer s", "recovery s", "recovered"],
+        [
+            [
+                r.mode,
+                f"{r.answer.status} {r.answer.error_code}".strip(),
+                r.answer_text,
+                f"{r.answer.seconds:.2f}",
+                f"{r.recovery:.2f}",
+                f"{'yes' if r.recovered else 'NO'} ({r.attempts} view{'s' * (r.attempts > 1)})",
+            ]
+            for r in rows
+        ],
+        align="lllrrl",
+    )
+
+
+def fault_checks(rows):
+    late = [f"{r.mode} {r.answer.seconds:.1f} s" for r in rows if not r.in_time]
+    stuck = [r.mode for r in rows if not r.recovered]
+    return [
+        Check(
+            f"every fault answered with a message within {MESSAGE_TARGET:g} s",
+            not late,
+            _slowest(rows, lambda r: r.answer.seconds)
+            + (f"; late or silent: {', '.join(late)}" if late else ""),
+        ),
+        Check(
+            "every fault recovered by itself",
+            not stuck,
+            _slowest(rows, lambda r: r.recovery)
+            + (f"; not recovered: {', '.join(stuck)}" if stuck else ""),
+        ),
+    ]
+
+
+def _slowest(rows, seconds):
+    # Compared as printed, to a tenth of a second, so a tie names the first fault in the table.
+    row = max(rows, key=lambda r: round(seconds(r), 1))
+    return f"slowest {seconds(row):.1f} s ({row.mode})"
+
+
+# --- Wall screens ----------------------------------------------------------------------------
+
+
+def _refresh_seconds(w):
+    board_seconds = [b.seconds for b in w.boards] or [0]
+    return f"{statistics.median(board_seconds):.2f} / {max(board_seconds):.2f}"
+
+
+WALL_MEASURES = (
+    (
+        "board refreshes answered",
+        lambda w: f"{len(w.boards) - w.failed}/{len(w.boards)}",
+        "all",
+    ),
+    ("  stale boards", lambda w: w.stale, "0"),
+    ("  median / slowest refresh, s", _refresh_seconds, ""),
+    ("  most behind the store, s", lambda w: f"{w.most_behind:.0f}", f"<= {WALL_MAX_BEHIND:.0f}"),
+    (
+        "people's views listing tickets",
+        lambda w: f"{w.people.ok}/{len(w.people.outcomes)}",
+        "all",
+    ),
+    ("upstream calls (walls + people)", lambda w: w.people.upstream.calls, ""),
+    (
+        "  per second on average",
+        lambda w: f"{w.people.upstream.calls / max(w.people.seconds, 1):.2f}",
+        f"<= {RATE_LIMIT}",
+    ),
+    ("  peak in any second", lambda w: w.people.upstream.peak, f"<= {RATE_LIMIT}"),
+    ("  throttled by the store (429)", lambda w: w.people.upstream.throttled, "0"),
+)
+
+
+def wall_table(name, result):
+    return measure_table(
+        f"Wall screens ({name}): {len(WALL_LINKS)} display links x {WALL_SCREENS_PER_LINK} "
+        f"screens refreshing every {WALL_REFRESH} s, {WALL_PEOPLE} people browsing, "
+        f"{WALL_SECONDS} s",
+        [("value", result)],
+        WALL_MEASURES,
+    )
+
+
+def wall_checks(result):
+    upstream = result.people.upstream
+    return [
+        Check(
+            "wall screens stay inside the budget",
+            upstream.throttled == 0 and upstream.peak <= RATE_LIMIT,
+            f"peak {upstream.peak}/s, {upstream.throttled} throttled, {upstream.calls} calls",
+        ),
+        Check(
+            f"every board answered, none stale, none more than {WALL_MAX_BEHIND:.0f} s behind",
+            result.failed == 0 and result.stale == 0 and result.most_behind <= WALL_MAX_BEHIND,
+            f"{result.failed} failed, {result.stale} stale, most behind {result.most_behind:.0f} s",
+        ),
+    ]
+
+
+# --- The whole report ------------------------------------------------------------------------
+
+
+def header(load_before, load_after):
+    return (
+        f"`make bench`, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, on {machine()}. "
+        f"Medians of {SAMPLES} queries; gunicorn gthread, {THREADS} threads per worker. "
+        # Other work on the same cores slows the dashboard's CPU-bound part and not the
+        # sleeping sandbox: the load average tells a reader whether to trust the ratios.
+        f"Load average before / after: {load_before:.2f} / {load_after:.2f}."
+    )
+
+
+def machine():
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    import django
+    import gunicorn
+
+    return (
+        f"{os.cpu_count()} cores ({model or platform.machine()}), Python "
+        f"{platform.python_version()}, Django {django.get_version()}, gunicorn "
+        f"{gunicorn.__version__}, {platform.system()} {platform.release()}"
+    )
+
+
+def render(tables, checks, header, footer):
+    """The report as plain text and as Markdown."""
+    missed = [c for c in checks if not c.passed]
+    verdict = (
+        "All targets met."
+        if not missed
+        else f"MISSED {len(missed)} target(s): " + "; ".join(c.target for c in missed)
+    )
+    text = "\n\n".join(
+        [header, *(t.text() for t in tables), "\n".join(c.line() for c in checks), verdict, footer]
+    )
+    md = "\n\n".join(
+        [
+            f"# Benchmark\n\n{header}",
+            *(t.markdown() for t in tables),
+            "\n".join(f"- {c.line()}" for c in checks),
+            f"**{verdict}**",
+            footer,
+        ]
+    )
+    return text, md
