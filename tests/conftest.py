@@ -1,4 +1,5 @@
 import os
+from datetime import date
 
 import pytest
 from django.core.cache import cache, caches
@@ -91,3 +92,24 @@ def browser_type_launch_args(browser_type_launch_args):
 
 def first_page(**filters):
     return store.list_tickets(store.TicketQuery(**filters))
+
+
+def every_filter(cursor=""):
+    """A Tickets List query that uses every documented filter (and a cursor)."""
+    return store.TicketQuery(
+        filter_text="anna",
+        id=7,
+        subject="order",
+        status=("new", "open"),
+        requester=31,
+        assignee=4,
+        order_number="100482",
+        product=(12, 40),
+        tags=("refund", "vip"),
+        ticket_type=2,
+        priority="high",
+        channel="email",
+        created_from=date(2026, 11, 1),
+        created_to=date(2026, 11, 30),
+        cursor=cursor,
+    )

@@ -9,10 +9,12 @@ import re
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+import yaml
 
 from tools.processes import SandboxProcess, free_port
 from tools.sandbox.data import SandboxData
@@ -22,24 +24,12 @@ ANCHOR = datetime(2026, 3, 10, 12, tzinfo=UTC)
 TOKEN = "sandbox-token"
 PAGE_SIZE = 25
 
-TICKET_KEYS = {
-    "assignee",
-    "channel",
-    "comments",
-    "created_at",
-    "from_email",
-    "id",
-    "order",
-    "priority",
-    "products",
-    "requester",
-    "status",
-    "subject",
-    "tags",
-    "ticket_type",
-    "updated_at",
-}
-COMMENT_KEYS = {"attachments", "author", "body", "created_at", "from_email", "id", "is_public"}
+# The properties of a Ticket and of its comments in the published API.
+SPEC = yaml.safe_load(
+    (Path(__file__).parent / "contract" / "next-admin-api-unstable.yaml").read_text()
+)
+TICKET_KEYS = set(SPEC["components"]["schemas"]["Ticket"]["properties"])
+COMMENT_KEYS = set(SPEC["components"]["schemas"]["TicketComment"]["properties"])
 FILTER_STATUSES = ("new", "open", "pending", "solved", "closed")
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 

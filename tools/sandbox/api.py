@@ -102,10 +102,7 @@ def list_tickets(request: Request, store: SandboxData, page_size: int) -> Respon
 
 def retrieve_ticket(request: Request, store: SandboxData, page_size: int, ticket_id: str):
     # The comments endpoint answers with the whole Ticket too, as the spec says.
-    ticket = store.ticket(_as_id(ticket_id))
-    if ticket is None:
-        return detail(404, "No Ticket matches the given query.")
-    return json_response(200, ticket)
+    return _retrieve("Ticket", store.ticket, ticket_id)
 
 
 def list_ticket_types(request: Request, store: SandboxData, page_size: int) -> Response:
@@ -113,10 +110,7 @@ def list_ticket_types(request: Request, store: SandboxData, page_size: int) -> R
 
 
 def retrieve_ticket_type(request: Request, store: SandboxData, page_size: int, type_id: str):
-    ticket_type = store.ticket_type(_as_id(type_id))
-    if ticket_type is None:
-        return detail(404, "No TicketType matches the given query.")
-    return json_response(200, ticket_type)
+    return _retrieve("TicketType", store.ticket_type, type_id)
 
 
 def list_users(request: Request, store: SandboxData, page_size: int) -> Response:
@@ -124,17 +118,19 @@ def list_users(request: Request, store: SandboxData, page_size: int) -> Response
 
 
 def retrieve_user(request: Request, store: SandboxData, page_size: int, user_id: str):
-    user = store.user(_as_id(user_id))
-    if user is None:
-        return detail(404, "No User matches the given query.")
-    return json_response(200, user)
+    return _retrieve("User", store.user, user_id)
 
 
 def retrieve_product(request: Request, store: SandboxData, page_size: int, product_id: str):
-    product = store.product(_as_id(product_id))
-    if product is None:
-        return detail(404, "No Product matches the given query.")
-    return json_response(200, product)
+    return _retrieve("Product", store.product, product_id)
+
+
+def _retrieve(kind: str, find, lookup: str) -> Response:
+    """One object by the id in its URL, or DRF's 404."""
+    found = find(_as_id(lookup))
+    if found is None:
+        return detail(404, f"No {kind} matches the given query.")
+    return json_response(200, found)
 
 
 def _as_id(text: str) -> int | None:
