@@ -34,24 +34,10 @@ def ticket_list(request):
     if request.META.get("QUERY_STRING", "") != canonical:
         if not request.htmx:
             return HttpResponseRedirect(list_url(canonical))
-        # An HTMX request is answered where it stands, but the form it shows is the bookmark's,
-        # never the raw spelling: "2026-1-7" would show as an empty date.
-        form = TicketFilterForm(QueryDict(canonical), ticket_types=form.ticket_types)
-        form.is_valid()
+        form = _canonical_form(canonical, form)
     page, error = _first_page(query)
-    context = {
-        "form": form,
-        "query": query,
-        "page": page,
-        "error": error,
-        "invalid_cursor": isinstance(error, store.InvalidCursor),
-        "filters_qs": querystring(query.filters),
-        "ticket_types": form.ticket_types or {},
-        "staff": staff_or_empty() if page else {},  # asked for only while the store answers
-        # A rendered row is reused for the rest of its minute: its times are to the minute.
-        "row_minute": int(time.time() // 60),
-    }
-    response = render(request, _list_template(request, paging=bool(query.cursor)), context,
+    response = render(request, _list_template(request, paging=bool(query.cursor)),
+                      _list_context(form, query, page, error),
                       status=error.http_status if error else 200)  # fmt: skip
     if request.htmx and not query.cursor:
         # The filter form swaps the list in place; the address bar must still be the bookmark.
@@ -78,6 +64,29 @@ def ticket_detail(request, ticket_id):
     context["ticket_types"] = ticket_types_or_none()
     context["staff"] = staff_or_empty()
     return render(request, template, context)
+
+
+def _canonical_form(canonical, form):
+    """An HTMX request is answered where it stands, but the form it shows is the bookmark's,
+    never the raw spelling: "2026-1-7" would show as an empty date."""
+    form = TicketFilterForm(QueryDict(canonical), ticket_types=form.ticket_types)
+    form.is_valid()
+    return form
+
+
+def _list_context(form, query, page, error):
+    return {
+        "form": form,
+        "query": query,
+        "page": page,
+        "error": error,
+        "invalid_cursor": isinstance(error, store.InvalidCursor),
+        "filters_qs": querystring(query.filters),
+        "ticket_types": form.ticket_types or {},
+        "staff": staff_or_empty() if page else {},  # asked for only while the store answers
+        # A rendered row is reused for the rest of its minute: its times are to the minute.
+        "row_minute": int(time.time() // 60),
+    }
 
 
 def _first_page(query):
