@@ -16,6 +16,7 @@ caller cannot write the access token to disk or to Redis.
 """
 
 import contextlib
+import contextvars
 import fcntl
 import hashlib
 import logging
@@ -23,6 +24,7 @@ import os
 import secrets
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -54,6 +56,25 @@ class WaitTimeout(Exception):
     """No request slot or lock became free within the allowed time."""
 
 
+@dataclass(frozen=True)
+class Slot:
+    """One caller's request for a slot in the budget under `key`."""
+
+    key: str
+    lane: str
+    rate: int
+    background_limit: int
+    span: float  # the window plus the margin: how long a recorded call counts
+    window: float
+    member: str  # names this caller in the record (and among the people waiting)
+
+
+def _background_limit(rate, limit):
+    # Background work always leaves a slot for people, and may always use one.
+    limit = rate - 1 if limit is None else limit
+    return max(1, min(limit, rate - 1)) if rate > 1 else 1
+
+
 def _digest(text):
     return hashlib.sha256(str(text).encode()).hexdigest()[:32]
 
@@ -71,7 +92,74 @@ def config():
         rate_window=float(getattr(settings, "STORE_RATE_WINDOW", 1.0)),
         rate_margin=float(getattr(settings, "STORE_RATE_MARGIN", 0.1)),
         wait_timeout=float(getattr(settings, "STORE_WAIT_TIMEOUT", 20.0)),
+        background_limit=int(getattr(settings, "STORE_BACKGROUND_LIMIT", 3)),
+        background_wait=float(getattr(settings, "STORE_BACKGROUND_WAIT", 10.0)),
     )
+
+
+# --- Lanes ---------------------------------------------------------------------------------
+
+# Every call is in one of two lanes. A person waiting for a page is INTERACTIVE; everything
+# nobody waits at (wall screens, count walks, prefetching the next page) is BACKGROUND. A
+# background call takes a slot only while fewer than `background_limit` calls (of either lane)
+# are in the window and nobody waits in the interactive lane: so a slot is always left for a
+# person who arrives, and a second person waits for one call at most.
+INTERACTIVE = "i"
+BACKGROUND = "b"
+_lane = contextvars.ContextVar("pacing_lane", default=INTERACTIVE)
+_background_wait = contextvars.ContextVar("pacing_background_wait", default=None)
+_slot_in_hand = contextvars.ContextVar("pacing_slot_in_hand", default=False)
+
+# How often a background caller looks again while people are waiting, and how long a waiting
+# person's mark outlives the wait it was told (a process that died stops counting after it).
+_YIELD_POLL = 0.05
+WAITER_GRACE = 0.25
+
+
+@contextlib.contextmanager
+def background(wait=None):
+    """Every store call made inside this block (in this thread) is background work, waiting
+    at most `wait` seconds for a slot (default `STORE_BACKGROUND_WAIT`)."""
+    lane, most = _lane.set(BACKGROUND), _background_wait.set(wait)
+    try:
+        yield
+    finally:
+        _lane.reset(lane)
+        _background_wait.reset(most)
+
+
+def current_lane():
+    return _lane.get()
+
+
+@contextlib.contextmanager
+def slot_in_hand():
+    """The next store call inside this block uses a slot the caller has already waited for
+    (with `wait_for_slot`), so it holds no lock while it waits."""
+    token = _slot_in_hand.set(True)
+    try:
+        yield
+    finally:
+        _slot_in_hand.reset(token)
+
+
+def slot_wait(sent, now, span, rate, background_limit, lane, people_waiting):
+    """Seconds until a call in `lane` may be sent (0: now), given the sorted send times of the
+    calls in the last `span` seconds."""
+    if lane == INTERACTIVE:
+        return _until_below(sent, rate, span, now)
+    wait = _until_below(sent, background_limit, span, now)
+    if wait > 0 or people_waiting:
+        # Wake a little after the slot frees: people waiting for the same moment go first.
+        return max(wait, 0.0) + _YIELD_POLL
+    return 0.0
+
+
+def _until_below(times, limit, span, now):
+    """Seconds until fewer than `limit` of the sorted `times` lie within the last `span`."""
+    if len(times) < limit:
+        return 0.0
+    return times[len(times) - limit] + span - now
 
 
 # --- Backends ------------------------------------------------------------------------------
@@ -93,8 +181,13 @@ def attempt_wait(times, now, span, free, cap):
 class Backend:
     """Shared waiting logic; subclasses supply one non-blocking attempt at a slot or a lock."""
 
-    def _try_slot(self, key, rate, span, window):
-        """Record a call and return 0, or return the seconds until one may be recorded."""
+    def _try_slot(self, slot):
+        """Record `slot`'s call and return 0, or return the seconds until it may be recorded
+        (an interactive caller that must wait is then marked as waiting)."""
+        raise NotImplementedError
+
+    def _stop_waiting(self, slot):
+        """Withdraw an interactive caller's mark that it waits (it gave up)."""
         raise NotImplementedError
 
     def _try_lock(self, name, ttl):
@@ -129,26 +222,35 @@ class Backend:
         with guarded("clearing attempts"):
             self._forget_attempts(key)
 
-    def acquire_slot(self, key, rate, window, margin, timeout):
+    def acquire_slot(
+        self, key, rate, window, margin, timeout, lane=INTERACTIVE, background_limit=None
+    ):
         """Block until a call under `key` may be sent, record it, and return the seconds waited.
 
         A call may go when fewer than `rate` calls were recorded in the last `window + margin`
         seconds: the margin keeps jitter between our clock and the server's arrival times
-        from squeezing one call too many into a server-side window.
+        from squeezing one call too many into a server-side window. A background call also
+        needs fewer than `background_limit` background calls in that span, and nobody waiting
+        in the interactive lane.
         """
         start = time.monotonic()
         if rate <= 0:
             return 0.0
+        slot = Slot(key, lane, rate, _background_limit(rate, background_limit), window + margin,
+                    window, secrets.token_hex(8))  # fmt: skip
         deadline = None if timeout is None else start + timeout
         while True:
             with guarded("taking a request slot"):
-                wait = self._try_slot(key, rate, window + margin, window)
+                wait = self._try_slot(slot)
             now = time.monotonic()
             if wait <= 0:
                 return now - start
             # Recorded calls never leave the window early, so when the next free slot lies
             # beyond the deadline, waiting for it would only delay the same failure.
             if deadline is not None and now + wait > deadline:
+                if lane == INTERACTIVE:
+                    with guarded("giving up a request slot"):
+                        self._stop_waiting(slot)
                 raise WaitTimeout(f"no request slot within {timeout:g} s")
             # Sleep until the oldest call leaves the window; several waiters then race for
             # it under the backend's lock and the losers sleep again.
@@ -197,28 +299,54 @@ class LocalBackend(Backend):
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
-    def _try_slot(self, key, rate, span, window):
+    def _try_slot(self, slot):
         # flock conflicts between separate open() calls even within one process, so threads
-        # are serialised too. The file holds the send times of the last `rate` calls.
-        with os.fdopen(self._open(self.rate_file(key)), "r+b") as log:
+        # are serialised too. Each line is "<time> <lane> <member>": a call sent, or (lane
+        # "w") a person waiting, with the time their mark expires.
+        with os.fdopen(self._open(self.rate_file(slot.key)), "r+b") as log:
             fcntl.flock(log, fcntl.LOCK_EX)
             now = time.time()
-            sent = []
-            for line in log.read().split():
+            sent, waiting = [], {}
+            for line in log.read().decode("ascii", "replace").splitlines():
+                moment, lane, member = (line.split() + ["", ""])[:3]
                 with contextlib.suppress(ValueError):
-                    sent.append(float(line))
-            # Entries from before the window are spent. Entries far in the future can only
-            # come from a clock that jumped back: dropping them keeps a stale file from
-            # blocking for ever (small jumps, within one window, still count and delay).
-            sent = sorted(t for t in sent if now - span < t <= now + window)
-            if len(sent) >= rate:
-                return sent[len(sent) - rate] + span - now
-            sent = [*sent, now][-rate:]
+                    moment = float(moment)
+                    # Calls from before the span are spent. Calls far in the future can only
+                    # come from a clock that jumped back: dropping them keeps a stale file
+                    # from blocking for ever (small jumps, within a window, still count).
+                    if (
+                        lane in (INTERACTIVE, BACKGROUND)
+                        and now - slot.span < moment <= now + slot.window
+                    ):
+                        sent.append((moment, lane, member))
+                    elif lane == "w" and moment > now and member != slot.member:
+                        waiting[member] = moment
+            sent.sort()
+            wait = slot_wait([t for t, _, _ in sent], now, slot.span, slot.rate,
+                             slot.background_limit, slot.lane, bool(waiting))  # fmt: skip
+            if wait <= 0:
+                sent.append((now, slot.lane, slot.member))
+            elif slot.lane == INTERACTIVE:
+                waiting[slot.member] = now + wait + WAITER_GRACE
+            lines = [f"{t:.6f} {lane} {member}" for t, lane, member in sent]
+            lines += [f"{t:.6f} w {member}" for member, t in waiting.items()]
             log.seek(0)
-            log.write("".join(f"{t:.6f}\n" for t in sent).encode())
+            log.write("".join(f"{line}\n" for line in lines).encode())
             log.truncate()
             log.flush()
-            return 0.0
+            return wait
+
+    def _stop_waiting(self, slot):
+        with os.fdopen(self._open(self.rate_file(slot.key)), "r+b") as log:
+            fcntl.flock(log, fcntl.LOCK_EX)
+            lines = log.read().decode("ascii", "replace").splitlines()
+            log.seek(0)
+            log.write(
+                "".join(
+                    f"{line}\n" for line in lines if line.split()[1:] != ["w", slot.member]
+                ).encode()
+            )
+            log.truncate()
 
     def attempts_file(self, key):
         return self.directory / f"attempts-{_digest(key)}.log"
@@ -291,23 +419,44 @@ class LocalBackend(Backend):
 
 # Both run atomically inside Redis. `TIME` is the Redis server's clock, so machines whose own
 # clocks disagree still share one window. Times are integer microseconds (exact in a double;
-# never concatenated into strings, which Lua would round to 14 digits).
+# never concatenated into strings, which Lua would round to 14 digits). The slot script is
+# `slot_wait`: KEYS are the calls sent and the people waiting.
 _SLOT_SCRIPT = """
 local rate = tonumber(ARGV[1])
-local span = tonumber(ARGV[2])
-local window = tonumber(ARGV[3])
+local background_limit = tonumber(ARGV[2])
+local span = tonumber(ARGV[3])
+local window = tonumber(ARGV[4])
+local lane = ARGV[5]
+local member = ARGV[6]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], now + window + 1, '+inf')
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+redis.call('ZREM', KEYS[2], member)
 local count = redis.call('ZCARD', KEYS[1])
-if count < rate then
-  redis.call('ZADD', KEYS[1], now, ARGV[4])
-  redis.call('PEXPIRE', KEYS[1], math.ceil(span / 1000) + 1000)
-  return 0
+local limit = rate
+if lane == 'b' then
+  limit = background_limit
 end
-local oldest = redis.call('ZRANGE', KEYS[1], count - rate, count - rate, 'WITHSCORES')
-return math.max(tonumber(oldest[2]) + span - now, 1)
+local wait = 0
+if count >= limit then
+  local oldest = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')
+  wait = tonumber(oldest[2]) + span - now
+end
+if lane == 'b' and (wait > 0 or redis.call('ZCARD', KEYS[2]) > 0) then
+  wait = math.max(wait, 0) + tonumber(ARGV[8])
+end
+if wait > 0 then
+  if lane == 'i' then
+    redis.call('ZADD', KEYS[2], now + wait + tonumber(ARGV[7]), member)
+    redis.call('PEXPIRE', KEYS[2], math.ceil((wait + tonumber(ARGV[7])) / 1000) + 1000)
+  end
+  return math.max(wait, 1)
+end
+redis.call('ZADD', KEYS[1], now, member)
+redis.call('PEXPIRE', KEYS[1], math.ceil(span / 1000) + 1000)
+return 0
 """
 
 # The same rule as `attempt_wait`, on the Redis server's clock; `cap` < 0 means no cap.
@@ -365,12 +514,17 @@ class RedisBackend(Backend):
     def lock_key(self, name):
         return f"{REDIS_PREFIX}lock:{_digest(name)}"
 
-    def _try_slot(self, key, rate, span, window):
+    def _try_slot(self, slot):
+        rate_key = self.rate_key(slot.key)
         micros = self._slot(
-            keys=[self.rate_key(key)],
-            args=[rate, int(span * 1e6), int(window * 1e6), secrets.token_hex(8)],
-        )
+            keys=[rate_key, f"{rate_key}:waiting"],
+            args=[slot.rate, slot.background_limit, int(slot.span * 1e6), int(slot.window * 1e6),
+                  slot.lane, slot.member, int(WAITER_GRACE * 1e6), int(_YIELD_POLL * 1e6)],
+        )  # fmt: skip
         return int(micros) / 1e6
+
+    def _stop_waiting(self, slot):
+        self.client.zrem(f"{self.rate_key(slot.key)}:waiting", slot.member)
 
     def attempts_key(self, key):
         return f"{REDIS_PREFIX}attempts:{_digest(key)}"
@@ -433,17 +587,28 @@ def _settings_changed(setting, **kwargs):
 
 
 def wait_for_slot(token_key):
-    """Wait for the shared request budget of the token that `token_key` (a hash) stands for.
+    """Wait for the shared request budget of the token that `token_key` (a hash) stands for,
+    in the current lane (see `background`).
 
-    Returns the seconds waited; raises `WaitTimeout` after `STORE_WAIT_TIMEOUT`.
-    `STORE_RATE_LIMIT = 0` turns pacing off.
+    Returns the seconds waited; raises `WaitTimeout` after `STORE_WAIT_TIMEOUT` (a person) or
+    `STORE_BACKGROUND_WAIT` (background work). `STORE_RATE_LIMIT = 0` turns pacing off.
     """
     conf = config()
     if conf.rate_limit <= 0:
         return 0.0
+    if _slot_in_hand.get():
+        _slot_in_hand.set(False)  # one call's slot: a retry waits its turn again
+        return 0.0
+    lane = current_lane()
+    if lane == INTERACTIVE:
+        timeout = conf.wait_timeout
+    else:
+        timeout = _background_wait.get()
+        timeout = conf.background_wait if timeout is None else timeout
     return backend().acquire_slot(
-        token_key, conf.rate_limit, conf.rate_window, conf.rate_margin, conf.wait_timeout
-    )
+        token_key, conf.rate_limit, conf.rate_window, conf.rate_margin, timeout, lane,
+        conf.background_limit,
+    )  # fmt: skip
 
 
 _MISSING = object()
@@ -476,7 +641,7 @@ def forget(key):
     state.cache_delete_many(list(_cache_keys(key)))
 
 
-def single_flight(key, compute, ttl, wait_timeout=None, error_ttl=5):
+def single_flight(key, compute, ttl, wait_timeout=None, error_ttl=5, ready=None):
     """`compute()`'s result for `key`, from the cache when there, else computed by exactly one
     caller at a time across all processes while the others wait for its result.
 
@@ -484,7 +649,8 @@ def single_flight(key, compute, ttl, wait_timeout=None, error_ttl=5):
     `compute()` is cached for `error_ttl` seconds and raised to everyone who asks meanwhile, so
     a failing store is not asked again by each waiter in turn. Waiting for another caller's
     computation gives up with `WaitTimeout` after `wait_timeout` (default
-    `STORE_WAIT_TIMEOUT`) seconds.
+    `STORE_WAIT_TIMEOUT`) seconds. `ready(result)`, if given, hears a newly computed result
+    before it is written to the cache for the others (a caller waiting on it goes on at once).
     """
     if not ttl or ttl <= 0:
         return compute()
@@ -507,5 +673,7 @@ def single_flight(key, compute, ttl, wait_timeout=None, error_ttl=5):
                     # An error that cannot be pickled is still raised, just not shared.
                     logger.warning("could not cache %s for waiters", type(exc).__name__)
             raise
+        if ready is not None:
+            ready(value)
         state.cache_set(value_key, value, ttl)
         return value

@@ -108,6 +108,12 @@ STORE_RATE_WINDOW = env_float("STORE_RATE_WINDOW", 1.0)
 STORE_RATE_MARGIN = env_float("STORE_RATE_MARGIN", 0.1)
 STORE_WAIT_TIMEOUT = env_float("STORE_WAIT_TIMEOUT", 20.0)
 STORE_429_RETRIES = env_int("STORE_429_RETRIES", 3)
+# Two lanes share the budget: people first; background work (wall screens, count walks, the
+# next page's prefetch) takes at most STORE_BACKGROUND_LIMIT of the slots in any window, none
+# while a person waits, and waits at most STORE_BACKGROUND_WAIT seconds for one.
+STORE_BACKGROUND_LIMIT = env_int("STORE_BACKGROUND_LIMIT", 3)
+STORE_BACKGROUND_WAIT = env_float("STORE_BACKGROUND_WAIT", 10.0)
+STORE_PREFETCH = env_bool("STORE_PREFETCH", default=True)
 STATE_DIR = Path(env_str("DASHBOARD_STATE_DIR") or BASE_DIR / "var")
 PACING_DIR = STATE_DIR / "pacing"
 
@@ -127,14 +133,6 @@ else:
             "OPTIONS": {"MAX_ENTRIES": 5000},
         }
     }
-# Rendered filter forms and ticket rows, per process: the same bookmark always renders the
-# same form, the same ticket the same row (within the minute), and rendering them is most of
-# what a view costs besides the store's answer.
-CACHES["fragments"] = {
-    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-    "LOCATION": "fragments",
-    "OPTIONS": {"MAX_ENTRIES": 5000},
-}
 
 # --- Django --------------------------------------------------------------------------------
 
@@ -192,6 +190,10 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": env_str("DJANGO_DB_PATH") or BASE_DIR / "db.sqlite3",
+        # Every page reads the session and the user: a connection kept open (per thread) saves
+        # opening the database file again on every request.
+        "CONN_MAX_AGE": 600,
+        "CONN_HEALTH_CHECKS": True,
     }
 }
 

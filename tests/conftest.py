@@ -2,7 +2,7 @@ import os
 from datetime import date
 
 import pytest
-from django.core.cache import cache, caches
+from django.core.cache import cache
 
 from dashboard import store
 
@@ -41,7 +41,6 @@ def store_on_sandbox(request, settings, tmp_path):
     # Each test starts with an empty shared state: cache, request budget, sign-in counts.
     settings.PACING_DIR = tmp_path / "pacing"
     cache.clear()
-    caches["fragments"].clear()
     store.forget_local()
     if "fake_store" in request.fixturenames:
         yield None

@@ -26,3 +26,6 @@ CACHES = {
         "LOCATION": STATE_DIR / "cache",
     },
 }
+
+# Tests count the store's calls: the next page is prefetched only where a test asks for it.
+STORE_PREFETCH = False

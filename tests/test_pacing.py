@@ -48,7 +48,7 @@ def unique(name):
 def child_command(function, argv):
     """The command line that runs `function` of this module in a child process, without the
     test settings: a child sets up only what it needs."""
-    code = f"from tests.test_pacing import {function.__name__}; {function.__name__}()"
+    code = f"from {function.__module__} import {function.__name__}; {function.__name__}()"
     return [sys.executable, "-c", code, *map(str, argv)]
 
 
@@ -162,9 +162,9 @@ def test_zero_rate_means_no_pacing(where):
 def test_a_stale_local_log_from_the_future_does_not_block(tmp_path):
     backend = LocalBackend(tmp_path)
     future = time.time() + 3600
-    backend.rate_file("token").write_text("".join(f"{future + i:.6f}\n" for i in range(4)))
+    backend.rate_file("token").write_text("".join(f"{future + i:.6f} i old{i}\n" for i in range(4)))
     assert backend.acquire_slot("token", 4, 1.0, 0.1, 0.5) < 0.1
-    assert len(backend.rate_file("token").read_text().split()) == 1
+    assert len(backend.rate_file("token").read_text().splitlines()) == 1
 
 
 def test_a_garbled_local_log_does_not_break_the_limiter(tmp_path):

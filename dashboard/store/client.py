@@ -27,7 +27,7 @@ MAX_RETRY_AFTER = 5.0
 REFERENCE_TTL = 600
 
 
-def shared(path, params, fetch, ttl=None):
+def shared(path, params, fetch, ttl=None, ready=None):
     """`fetch()`'s answer, shared: cached for a short while, and fetched once however many
     people (in however many worker processes) ask for the same thing at the same time."""
     ttl = settings.STORE_CACHE_TTL if ttl is None else ttl
@@ -42,13 +42,25 @@ def shared(path, params, fetch, ttl=None):
 
     try:
         return pacing.single_flight(
-            cache_key(path, params), fetch_once, ttl=ttl, error_ttl=settings.STORE_ERROR_TTL
+            cache_key(path, params),
+            fetch_once,
+            ttl=ttl,
+            error_ttl=settings.STORE_ERROR_TTL,
+            ready=ready,
         )
     except pacing.WaitTimeout as exc:
         logger.warning("gave up waiting for a shared answer: GET %s", path)
         raise errors.StoreBusy() from exc
     except state.SharedStateError as exc:
         raise errors.SharedStateUnavailable() from exc
+
+
+def cached(path, params):
+    """The shared answer to a GET if there is one, else None."""
+    try:
+        return pacing.cached(cache_key(path, params))
+    except state.SharedStateError:
+        return None
 
 
 def forget(path, params):
@@ -98,7 +110,10 @@ def _get_once(path, params, cursor_given):
     try:
         pacing.wait_for_slot(identity())
     except pacing.WaitTimeout as exc:
-        logger.warning("request budget exhausted for too long: GET %s", path)
+        if pacing.current_lane() == pacing.INTERACTIVE:
+            logger.warning("request budget exhausted for too long: GET %s", path)
+        else:
+            logger.info("no background slot in time (people come first): GET %s", path)
         raise errors.StoreBusy() from exc
     url = settings.NEXT_API_BASE_URL + path
     headers = {

@@ -68,11 +68,6 @@ class Ticket:
     comment_count: int = 0
 
     @property
-    def fingerprint(self):
-        """Changes whenever anything about the ticket does: rendered rows are reused by it."""
-        return hash(self)
-
-    @property
     def public_comment_count(self):
         return sum(1 for comment in self.comments if comment.is_public)
 
@@ -160,10 +155,11 @@ def _param_value(value):
     return str(value)
 
 
-def list_tickets(query, max_age=None):
+def list_tickets(query, max_age=None, ready=None):
     """One page of the Tickets List for `query`, at most `max_age` seconds old if given.
 
     Its tickets carry `comment_count` but no comments: threads are read with `get_ticket`.
+    `ready(page)` hears a page fetched now before it is cached for others.
     """
     params = query.params()
 
@@ -178,11 +174,16 @@ def list_tickets(query, max_age=None):
             fetched_at=datetime.now(UTC),
         )
 
-    page = client.shared("tickets/", params, fetch)
+    page = client.shared("tickets/", params, fetch, ready=ready)
     if max_age is not None and page.fetched_at < datetime.now(UTC) - timedelta(seconds=max_age):
         client.forget("tickets/", params)
         page = client.shared("tickets/", params, fetch)
     return page
+
+
+def cached_page(query):
+    """The page for `query` if it is in the shared cache now, else None; asks nothing."""
+    return client.cached("tickets/", query.params())
 
 
 def get_ticket(ticket_id):

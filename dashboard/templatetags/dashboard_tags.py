@@ -1,6 +1,9 @@
+import functools
+from html import escape
+
 from django import template
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
@@ -21,43 +24,44 @@ def label(value):
     return LABELS.get(value, value.replace("_", " ").capitalize())
 
 
-# Badges and the requester cell stand in every row, so they are written here once rather than
-# included as partials: an include per cell doubled the time a page of rows takes to render.
+# Badges and the requester cell, written once here for the thread and the wall, and for the
+# list's rows (see ticket_rows.py). Every value from the store is escaped.
+
+
+@functools.lru_cache(maxsize=256)
+def badge_html(classes, value):
+    # A handful of statuses and priorities make every badge of every page: each is built once.
+    return f'<span class="{classes}-{css_token(value)}">{escape(label(value))}</span>'
+
+
+def requester_html(ticket):
+    """Who asked: their email, with the customer id beside it when the store gave one."""
+    if ticket.from_email:
+        email = escape(ticket.from_email)
+        customer = (
+            f'<span class="muted small"> · Customer #{ticket.requester}</span>'
+            if ticket.requester is not None
+            else ""
+        )
+        return f'<span class="email" title="{email}">{email}</span>{customer}'
+    if ticket.requester is not None:
+        return f"Customer #{ticket.requester}"
+    return '<span class="muted">Unknown</span>'
 
 
 @register.simple_tag
 def status_badge(ticket):
-    return format_html(
-        '<span class="badge status status-{}">{}</span>',
-        css_token(ticket.status),
-        label(ticket.status),
-    )
+    return mark_safe(badge_html("badge status status", ticket.status))
 
 
 @register.simple_tag
 def priority_badge(ticket):
-    return format_html(
-        '<span class="priority priority-{}">{}</span>',
-        css_token(ticket.priority),
-        label(ticket.priority),
-    )
+    return mark_safe(badge_html("priority priority", ticket.priority))
 
 
 @register.simple_tag
 def requester(ticket):
-    """Who asked: their email, with the customer id beside it when the store gave one."""
-    if ticket.from_email:
-        customer = (
-            format_html('<span class="muted small"> · Customer #{}</span>', ticket.requester)
-            if ticket.requester is not None
-            else ""
-        )
-        return format_html(
-            '<span class="email" title="{0}">{0}</span>{1}', ticket.from_email, customer
-        )
-    if ticket.requester is not None:
-        return format_html("Customer #{}", ticket.requester)
-    return mark_safe('<span class="muted">Unknown</span>')
+    return mark_safe(requester_html(ticket))
 
 
 @register.filter
@@ -84,21 +88,18 @@ def agent(person_id, staff):
 
 @register.simple_tag
 def when(moment):
-    """A <time> showing relative time, with the absolute time on hover.
+    """A <time> showing relative time, with the absolute time on hover."""
+    return mark_safe(time_html(moment, timezone.now(), timezone.get_current_timezone()))
 
-    Written out by hand: a list renders fifty of these, and Django's `naturaltime` and `date`
-    filters cost most of a page's rendering time.
-    """
+
+def time_html(moment, now, zone):
+    """`when`, written out by hand: a list shows fifty of these, and Django's `naturaltime`
+    and `date` filters cost most of a page's rendering time."""
     if moment is None:
         return "—"
-    local = timezone.localtime(moment)
+    local = moment.astimezone(zone)
     absolute = local.strftime("%a %-d %b %Y, %H:%M ") + (local.tzname() or "")
-    return format_html(
-        '<time datetime="{}" title="{}">{}</time>',
-        moment.isoformat(),
-        absolute,
-        ago(moment, timezone.now()),
-    )
+    return f'<time datetime="{moment.isoformat()}" title="{absolute}">{ago(moment, now)}</time>'
 
 
 AGES = (
@@ -201,59 +202,3 @@ DESCRIBED = {
     "created_from": "From",
     "created_to": "To",
 }
-
-
-# Django renders each widget and each option through its own template; for the filter row's
-# selects and status pills that cost more than the rest of a list page, so they are written
-# here directly. Values and labels are escaped by format_html as everywhere else.
-SELECTED = mark_safe(" selected")
-CHECKED = mark_safe(" checked")
-
-
-@register.simple_tag
-def select_for(field):
-    chosen = "" if field.value() is None else str(field.value())
-    options = format_html_join(
-        "",
-        '<option value="{}"{}>{}</option>',
-        (
-            (value, SELECTED if str(value) == chosen else "", text)
-            for value, text in field.field.choices
-        ),
-    )
-    return format_html(
-        '<select name="{}" id="{}">{}</select>', field.html_name, field.id_for_label, options
-    )
-
-
-@register.simple_tag
-def input_for(field):
-    """A text, number or date field's <input>, with its help and first error as its description."""
-    widget = field.field.widget
-    attrs = {**widget.attrs}
-    kind = attrs.pop("type", widget.input_type)
-    described_by = [f"{field.auto_id}_helptext"] if field.help_text else []
-    if field.errors:
-        described_by.append(f"{field.auto_id}_error")
-        attrs["aria-invalid"] = "true"
-    if described_by:
-        attrs["aria-describedby"] = " ".join(described_by)
-    value = widget.format_value(field.value())
-    pairs = [("type", kind), ("name", field.html_name), ("id", field.auto_id)]
-    pairs += [("value", value)] if value not in (None, "") else []
-    return format_html("<input{}>", format_html_join("", ' {}="{}"', pairs + sorted(attrs.items())))
-
-
-@register.simple_tag
-def status_pills(field):
-    chosen = {str(value) for value in field.value() or ()}
-    return format_html_join(
-        "\n",
-        '<label class="pill status-{}"><input type="checkbox" name="{}" value="{}" id="{}_{}"{}>'
-        "<span>{}</span></label>",
-        (
-            (value, field.html_name, value, field.id_for_label, index,
-             CHECKED if value in chosen else "", text)
-            for index, (value, text) in enumerate(field.field.choices)
-        ),
-    )  # fmt: skip

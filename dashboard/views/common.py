@@ -1,6 +1,11 @@
 """What the views share: the bound filter form, fragments, names that are a nicety, and when to
 ask again."""
 
+import contextvars
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 from django.urls import reverse
 
 from dashboard import store
@@ -51,3 +56,19 @@ def with_retry_after(response, error):
     if error is not None and error.http_status == 503:
         response["Retry-After"] = str(getattr(error, "retry_seconds", None) or 5)
     return response
+
+
+_pool = None  # (pid, executor): one pool per process, made after gunicorn forks
+_pool_lock = threading.Lock()
+
+
+def started(function, *args):
+    """`function(*args)` running now in another thread, for its result to be read later: a
+    view starts the store's call, renders what does not depend on the answer meanwhile, and
+    reads the answer last. (Its thread waits on the store's socket, which frees the GIL.)"""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            _pool = (os.getpid(), ThreadPoolExecutor(max_workers=16, thread_name_prefix="store"))
+    # The caller's context goes along: the request budget's lane is kept in it.
+    return _pool[1].submit(contextvars.copy_context().run, function, *args)

@@ -1,20 +1,30 @@
 """The ticket list and a ticket's thread."""
 
-import time
+import secrets
+from concurrent.futures import Future
 
-from django.http import Http404, HttpResponsePermanentRedirect, HttpResponseRedirect, QueryDict
+from django.http import (
+    Http404,
+    HttpResponse,
+    HttpResponsePermanentRedirect,
+    HttpResponseRedirect,
+    QueryDict,
+)
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from dashboard import store
+from dashboard import prefetch, store
 from dashboard.filters import MAX_ID, TicketFilterForm, querystring
 from dashboard.views.common import (
     filter_form,
     is_fragment,
     list_url,
     staff_or_empty,
+    started,
     ticket_types_or_none,
     with_retry_after,
 )
@@ -35,10 +45,15 @@ def ticket_list(request):
         if not request.htmx:
             return HttpResponseRedirect(list_url(canonical))
         form = _canonical_form(canonical, form)
-    page, error = _first_page(query)
-    response = render(request, _list_template(request, paging=bool(query.cursor)),
-                      _list_context(form, query, page, error),
-                      status=error.http_status if error else 200)  # fmt: skip
+    answer = Future()
+    started(_first_page, query, answer)
+    if is_fragment(request):
+        page, error = answer.result()
+        response = render(request, _list_template(request, paging=bool(query.cursor)),
+                          _list_context(form, query, page, error),
+                          status=error.http_status if error else 200)  # fmt: skip
+    else:
+        response, error = _whole_list(request, form, query, answer)
     if request.htmx and not query.cursor:
         # The filter form swaps the list in place; the address bar must still be the bookmark.
         response["HX-Push-Url"] = list_url(canonical)
@@ -66,6 +81,22 @@ def ticket_detail(request, ticket_id):
     return render(request, template, context)
 
 
+def _whole_list(request, form, query, answer):
+    """The whole list page, its frame and filter form rendered while the store is still
+    answering, the results when it has: `(response, error)`."""
+    marker = f"<!-- results {secrets.token_hex(8)} -->"
+    frame_context = {"form": form, "query": query, "results_html": mark_safe(marker)}
+    frame = render_to_string(LIST_TEMPLATE, frame_context, request)
+    page, error = answer.result()
+    results = render_to_string(
+        LIST_TEMPLATE + "#results", _list_context(form, query, page, error), request
+    )
+    response = HttpResponse(
+        frame.replace(marker, results, 1), status=error.http_status if error else 200
+    )
+    return response, error
+
+
 def _canonical_form(canonical, form):
     """An HTMX request is answered where it stands, but the form it shows is the bookmark's,
     never the raw spelling: "2026-1-7" would show as an empty date."""
@@ -84,16 +115,29 @@ def _list_context(form, query, page, error):
         "filters_qs": querystring(query.filters),
         "ticket_types": form.ticket_types or {},
         "staff": staff_or_empty() if page else {},  # asked for only while the store answers
-        # A rendered row is reused for the rest of its minute: its times are to the minute.
-        "row_minute": int(time.time() // 60),
     }
 
 
-def _first_page(query):
+def _first_page(query, answer):
+    """Ask the store for `query`'s page and give `answer` `(page, error)` as soon as it is
+    known: before the page is cached for others, who wait for that, not the person here."""
+
+    def ready(page):
+        if not answer.done():
+            answer.set_result((page, None))
+
     try:
-        return store.list_tickets(query), None
+        page = store.list_tickets(query, ready=ready)
     except store.TicketsAPIError as exc:
-        return None, exc
+        if not answer.done():
+            answer.set_result((None, exc))
+        return
+    except BaseException as exc:  # whatever it is, the view must not wait for ever
+        if not answer.done():
+            answer.set_exception(exc)
+        raise
+    ready(page)  # an answer from the cache
+    prefetch.next_page(query, page)  # so that "Load more" answers from the cache
 
 
 def _invalid_filters(request, form):

@@ -20,6 +20,7 @@ from .plan import DIRECT_TIMEOUT, PACE, VIEW_TIMEOUT
 
 ERROR_RE = re.compile(r'data-error="([^"]*)"[^>]*>\s*<p>(.*?)</p>', re.S)
 CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+MORE_RE = re.compile(r'class="button load-more" href="([^"]+)"')
 
 
 @dataclass
@@ -31,6 +32,7 @@ class View:
     has_rows: bool
     error_code: str = ""
     message: str = ""
+    more: str = ""  # the "Load more" link, if the page has one
 
     @property
     def ok(self):
@@ -40,12 +42,14 @@ class View:
 def read_view(response, seconds):
     body = response.text
     found = ERROR_RE.search(body)
+    more = MORE_RE.search(body)
     return View(
         status=response.status_code,
         seconds=seconds,
         has_rows="data-ticket-id" in body,
         error_code=found.group(1) if found else "",
         message=html.unescape(" ".join(found.group(2).split())) if found else "",
+        more=html.unescape(more.group(1)) if more else "",
     )
 
 
@@ -98,6 +102,14 @@ class Person:
         start = time.perf_counter()
         response = self.session.get(
             f"{self.base}/?{qs}", allow_redirects=False, timeout=VIEW_TIMEOUT
+        )
+        return read_view(response, time.perf_counter() - start)
+
+    def more(self, view):
+        """The next page, as "Load more" asks for it: the rows fragment, by HTMX."""
+        start = time.perf_counter()
+        response = self.session.get(
+            f"{self.base}{view.more}", headers={"HX-Request": "true"}, timeout=VIEW_TIMEOUT
         )
         return read_view(response, time.perf_counter() - start)
 
@@ -181,11 +193,12 @@ class QueryPool:
         for start, priority, status in itertools.product(starts, priorities, statuses):
             yield store.TicketQuery(status=status, priority=priority, created_from=start)
 
-    def take(self, n):
+    def take(self, n, at_least=1):
+        """`n` new queries, each listing at least `at_least` tickets."""
         taken = []
         for query in self._candidates:
             qs = querystring(query)
-            if self.sandbox.count(qs) > 0:
+            if self.sandbox.count(qs) >= at_least:
                 taken.append(qs)
                 if len(taken) == n:
                     return taken

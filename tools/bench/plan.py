@@ -11,6 +11,9 @@ PEOPLE = 20
 # upstream-bound request every 0.35 s puts at most 4 in any 1.1 s, so the timed requests
 # never wait for the budget and the sandbox never throttles them.
 PACE = 0.35
+# Direct calls and first views alternate at this pace: each first view also lets the dashboard
+# fetch the next page in the background, and the direct script shares the store's limit.
+FIRST_PACE = 0.5
 # Long enough for the dashboard's and the sandbox's rate windows to empty between phases.
 SETTLE = 1.3
 
@@ -21,6 +24,26 @@ RECOVERY_LIMIT = 15.0
 
 TARGET_FIRST = 1.10
 TARGET_REPEAT = 0.25
+TARGET_LOAD_MORE = 0.25
+
+# "Load more" after reading the first page this long, as a person does.
+READING = 1.5
+
+# People's first views of new filters while wall screens start counting theirs: six display
+# links with distinct filters of many pages, one screen each, while a person opens a new filter
+# every COUNTING_PERSON_EVERY seconds.
+COUNTING_FILTERS = (
+    "priority=low",
+    "priority=medium",
+    "channel=email",
+    "channel=customer_account",
+    "channel=dashboard",
+    "channel=api",
+)
+COUNTING_SECONDS = 30
+COUNTING_PERSON_EVERY = 1.5
+TARGET_COUNTING_MEDIAN = 1.25
+TARGET_COUNTING_WORST = 3.0
 
 # Wall screens: three display links (one rotating two filters), two screens each, refreshing
 # at the shortest allowed interval, while a few people browse beside them.

@@ -12,13 +12,20 @@ from pathlib import Path
 
 from .plan import (
     CONCURRENT_SAME,
+    COUNTING_FILTERS,
+    COUNTING_PERSON_EVERY,
+    COUNTING_SECONDS,
     DISTINCT_VIEWS,
     LATENCY_MS,
     MESSAGE_TARGET,
     PEOPLE,
     RATE_LIMIT,
+    READING,
     SAMPLES,
+    TARGET_COUNTING_MEDIAN,
+    TARGET_COUNTING_WORST,
     TARGET_FIRST,
+    TARGET_LOAD_MORE,
     TARGET_REPEAT,
     THREADS,
     WALL_LINKS,
@@ -93,6 +100,18 @@ class Check:
 
 # --- The configurations side by side ---------------------------------------------------------
 
+
+def _asked(upstream):
+    """The calls people's views made (not the next pages fetched ahead)."""
+    return upstream.calls - upstream.ahead
+
+
+def _identical_calls(r):
+    upstream = r.identical.upstream
+    ahead = f" (+{upstream.ahead} ahead)" if upstream.ahead else ""
+    return f"{_asked(upstream)}{ahead}"
+
+
 CONFIG_MEASURES = (
     ("direct API call, median ms", lambda r: f"{median_ms(r.direct):.1f}", ""),
     ("first view (cache miss), median ms", lambda r: f"{median_ms(r.first):.1f}", ""),
@@ -105,8 +124,18 @@ CONFIG_MEASURES = (
     ("first view / direct", lambda r: f"{r.first_ratio:.2f}x", f"<= {TARGET_FIRST:.2f}x"),
     ("repeat view / direct", lambda r: f"{r.repeat_ratio:.2f}x", f"<= {TARGET_REPEAT:.2f}x"),
     (
+        f"load more after {READING:g} s of reading, median ms",
+        lambda r: f"{median_ms(r.load_more):.1f}",
+        "",
+    ),
+    (
+        "load more / direct",
+        lambda r: f"{r.load_more_ratio:.2f}x",
+        f"<= {TARGET_LOAD_MORE:.2f}x",
+    ),
+    (
         f"{CONCURRENT_SAME} identical concurrent views: upstream calls",
-        lambda r: r.identical.upstream.calls,
+        _identical_calls,
         "1",
     ),
     (
@@ -163,10 +192,16 @@ def config_checks(results):
             lambda r: r.repeat_ratio <= TARGET_REPEAT,
         ),
         Check.across(
+            f"load more after {READING:g} s of reading / direct <= {TARGET_LOAD_MORE:.2f}x",
+            results,
+            lambda r: f"{r.load_more_ratio:.2f}x",
+            lambda r: r.load_more_ratio <= TARGET_LOAD_MORE,
+        ),
+        Check.across(
             f"{CONCURRENT_SAME} identical concurrent views make 1 upstream call",
             results,
-            lambda r: str(r.identical.upstream.calls),
-            lambda r: r.identical.upstream.calls == 1 and r.identical.ok == CONCURRENT_SAME,
+            _identical_calls,
+            lambda r: _asked(r.identical.upstream) == 1 and r.identical.ok == CONCURRENT_SAME,
         ),
         Check.across(
             f"{DISTINCT_VIEWS} distinct views all served, none busy",
@@ -291,6 +326,62 @@ def wall_checks(result):
             f"every board answered, none stale, none more than {WALL_MAX_BEHIND:.0f} s behind",
             result.failed == 0 and result.stale == 0 and result.most_behind <= WALL_MAX_BEHIND,
             f"{result.failed} failed, {result.stale} stale, most behind {result.most_behind:.0f} s",
+        ),
+    ]
+
+
+# --- People's first views while walls start counting -----------------------------------------
+
+
+def _boards_answered(c):
+    return f"{sum(b.status == 200 for b in c.boards)}/{len(c.boards)}"
+
+
+def _ratio(c, pick):
+    return f"{pick(c.ratios):.2f}x" if c.ratios else "none"
+
+
+COUNTING_MEASURES = (
+    ("direct API call, median ms", lambda c: f"{c.direct_ms:.1f}", ""),
+    ("people's first views listing tickets", lambda c: f"{len(c.answered)}/{len(c.views)}", "all"),
+    ("  first view / direct, median", lambda c: _ratio(c, statistics.median),
+     f"<= {TARGET_COUNTING_MEDIAN:.2f}x"),
+    ("  first view / direct, worst", lambda c: _ratio(c, max), f"<= {TARGET_COUNTING_WORST:.2f}x"),
+    ("board refreshes answered", _boards_answered, "all"),
+    ("upstream calls (walls + people)", lambda c: c.upstream.calls, ""),
+    ("  peak in any second", lambda c: c.upstream.peak, f"<= {RATE_LIMIT}"),
+    ("  throttled by the store (429)", lambda c: c.upstream.throttled, "0"),
+)  # fmt: skip
+
+
+def counting_table(name, result):
+    return measure_table(
+        f"People while walls start counting ({name}): {len(COUNTING_FILTERS)} new display links "
+        f"with a screen each, a new filter every {COUNTING_PERSON_EVERY:g} s, "
+        f"{COUNTING_SECONDS} s",
+        [("value", result)],
+        COUNTING_MEASURES,
+    )
+
+
+def counting_checks(result):
+    ratios = result.ratios
+    median = statistics.median(ratios) if ratios else float("inf")
+    worst = max(ratios) if ratios else float("inf")
+    upstream = result.upstream
+    return [
+        Check(
+            f"first views while walls count: median <= {TARGET_COUNTING_MEDIAN:.2f}x, "
+            f"worst <= {TARGET_COUNTING_WORST:.2f}x a direct call",
+            len(ratios) == len(result.views)
+            and median <= TARGET_COUNTING_MEDIAN
+            and worst <= TARGET_COUNTING_WORST,
+            f"median {median:.2f}x, worst {worst:.2f}x, {len(ratios)}/{len(result.views)} listed",
+        ),
+        Check(
+            "walls counting and people stay inside the budget",
+            upstream.throttled == 0 and upstream.peak <= RATE_LIMIT,
+            f"peak {upstream.peak}/s, {upstream.throttled} throttled, {upstream.calls} calls",
         ),
     ]
 

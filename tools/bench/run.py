@@ -97,7 +97,8 @@ def run_config(env, credentials, pool, config, root, logs, faults=False):
         result = bench.run(name)
         if not faults:
             return result, None, None
-        return result, bench.faults(), walls.measure(bench, django_env)
+        screens = walls.measure(bench, django_env), walls.counting(bench, django_env, result.direct)
+        return result, bench.faults(), screens
 
 
 def run(write):
@@ -129,15 +130,18 @@ def run(write):
             wall_result = wall_result or on_walls
     header = report.header(load_before, os.getloadavg()[0])
     footer = f"Whole run: {time.monotonic() - started:.0f} s. Server logs: var/bench/logs/."
+    on_walls, counting = wall_result
     tables = [
         report.config_table(results),
         report.fault_table(fault_rows),
-        report.wall_table(CONFIGS[0][0], wall_result),
+        report.wall_table(CONFIGS[0][0], on_walls),
+        report.counting_table(CONFIGS[0][0], counting),
     ]
     checks = (
         report.config_checks(results)
         + report.fault_checks(fault_rows)
-        + report.wall_checks(wall_result)
+        + report.wall_checks(on_walls)
+        + report.counting_checks(counting)
     )
     text, md = report.render(tables, checks, header, footer)
     write("\n" + text)

@@ -17,8 +17,10 @@ from .clients import DirectClient, View, crowd, describe, expect_page, in_thread
 from .plan import (
     CONCURRENT_SAME,
     DISTINCT_VIEWS,
+    FIRST_PACE,
     MESSAGE_TARGET,
     PEOPLE,
+    READING,
     RECOVERY_LIMIT,
     SAMPLES,
     SETTLE,
@@ -37,11 +39,13 @@ class Upstream:
     calls: int
     throttled: int
     peak: int  # the most calls in any sliding second
+    ahead: int = 0  # of the calls, next pages the dashboard fetched before anyone asked
 
     @classmethod
     def seen_by(cls, sandbox):
         stats = sandbox.stats()
-        return cls(stats["calls"], stats["throttled"], peak_per_second(stats["arrivals"]))
+        ahead = sum(1 for r in stats["requests"] if "cursor=" in r)
+        return cls(stats["calls"], stats["throttled"], peak_per_second(stats["arrivals"]), ahead)
 
 
 @dataclass
@@ -84,6 +88,7 @@ class ConfigResult:
     direct: list = field(default_factory=list)
     first: list = field(default_factory=list)
     repeat: list = field(default_factory=list)
+    load_more: list = field(default_factory=list)
     identical: Batch | None = None
     distinct: Batch | None = None
 
@@ -94,6 +99,10 @@ class ConfigResult:
     @property
     def repeat_ratio(self):
         return median_ms(self.repeat) / median_ms(self.direct)
+
+    @property
+    def load_more_ratio(self):
+        return median_ms(self.load_more) / median_ms(self.direct)
 
 
 @dataclass
@@ -144,8 +153,9 @@ class Bench:
         self.warm_up()
         direct, first, repeat = self.first_and_repeat()
         return ConfigResult(
-            name, direct, first, repeat, self.identical_views(), self.distinct_views()
-        )
+            name, direct, first, repeat, self.load_more(), self.identical_views(),
+            self.distinct_views(),
+        )  # fmt: skip
 
     def warm_up(self):
         """Bring every worker and thread to its steady state before anything is timed.
@@ -180,7 +190,7 @@ class Bench:
         try:
             with self.crowd(1) as (person,):
                 steps = [(kind, qs) for qs in queries for kind in ("direct", "first")]
-                for kind, qs in paced(steps):
+                for kind, qs in paced(steps, FIRST_PACE):
                     if kind == "direct":
                         direct.append(client.call(qs))
                     else:
@@ -192,11 +202,28 @@ class Bench:
         stats = self.sandbox.stats()
         if stats["throttled"]:
             raise RuntimeError(f"{stats['throttled']} timed calls were throttled")
-        # Every direct call and first view reached the store once; nothing else did (no
-        # ticket-type fetch, no retry, no repeat view).
-        if stats["calls"] != 2 * SAMPLES:
+        # Every direct call and first view reached the store once, and the dashboard may have
+        # fetched each first view's next page; nothing else did (no ticket-type fetch, no
+        # retry, no repeat view).
+        asked = [r for r in stats["requests"] if "cursor=" not in r]
+        if len(asked) != 2 * SAMPLES:
             raise RuntimeError(f"unexpected upstream calls: {stats['paths']}")
         return direct, first, repeat
+
+    def load_more(self):
+        """A person opens a list of several pages, reads for READING seconds, then asks for
+        the next page: timed from the click to the rows."""
+        self.settle()
+        seconds = []
+        with self.crowd(1) as (person,):
+            for qs in self.pool.take(SAMPLES, at_least=30):
+                first = person.view(qs)
+                expect_page(first, "first page")
+                time.sleep(READING)
+                more = person.more(first)
+                expect_page(more, "load more")
+                seconds.append(more.seconds)
+        return seconds
 
     @staticmethod
     def _page_seconds(person, qs, what):

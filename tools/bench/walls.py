@@ -20,6 +20,9 @@ from tools.processes import manage
 
 from .clients import in_threads
 from .plan import (
+    COUNTING_FILTERS,
+    COUNTING_PERSON_EVERY,
+    COUNTING_SECONDS,
     VIEW_TIMEOUT,
     WALL_LINKS,
     WALL_PEOPLE,
@@ -28,7 +31,7 @@ from .plan import (
     WALL_SCREENS_PER_LINK,
     WALL_SECONDS,
 )
-from .scenarios import Batch, Upstream
+from .scenarios import Batch, Upstream, median_ms
 
 BOARD_UPDATED_RE = re.compile(r'data-updated="([^"]+)"')
 BOARD_POLL_RE = re.compile(r'<section id="board"[^>]*?hx-get="([^"]+)"', re.S)
@@ -134,3 +137,49 @@ def browse(person, queries, deadline, record):
         view = person.view(qs)
         record(view)
         time.sleep(max(0.0, WALL_PERSON_EVERY - view.seconds))
+
+
+@dataclass
+class CountingResult:
+    """A person's first views of new filters while wall screens start counting theirs."""
+
+    direct_ms: float  # the configuration's direct API call, median
+    views: list
+    boards: list
+    upstream: Upstream
+
+    @property
+    def answered(self):
+        return [v for v in self.views if v.ok]
+
+    @property
+    def ratios(self):
+        return sorted(v.seconds * 1000 / self.direct_ms for v in self.answered)
+
+
+def counting(bench, django_env, direct):
+    """Six screens on new display links start counting at once; meanwhile a person opens a new
+    filter every COUNTING_PERSON_EVERY seconds, each timed against a direct API call."""
+    bench.settle()
+    paths = [display_link(django_env, f"Counting {qs}", [qs]) for qs in COUNTING_FILTERS]
+    queries = bench.pool.take(int(COUNTING_SECONDS / COUNTING_PERSON_EVERY))
+    deadline = time.monotonic() + COUNTING_SECONDS
+    boards, views = [], []
+    with bench.crowd(1) as (person,):
+
+        def start(i):
+            if i < len(paths):
+                # Every screen is switched on within two seconds: all six counts start at once.
+                time.sleep(i * 0.3)
+                watch(f"{bench.url}{paths[i]}", bench.url, deadline, boards.append)
+                return
+            time.sleep(2.0)  # the screens are counting by now
+            for qs in queries:
+                if time.monotonic() > deadline:
+                    return
+                view = person.try_view(qs)
+                views.append(view)
+                time.sleep(max(0.0, COUNTING_PERSON_EVERY - view.seconds))
+
+        in_threads(len(paths) + 1, start)
+    return CountingResult(median_ms(direct), views, boards, Upstream.seen_by(bench.sandbox))

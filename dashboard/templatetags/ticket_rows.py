@@ -1,0 +1,84 @@
+"""The list's ticket rows, written out in Python.
+
+A list page shows 25 rows, and the template language spends about half a millisecond on each
+(every variable is looked up, localised and escaped through several layers), which on a slow
+machine was most of what a first view adds to the store's answer. Written here, a page of rows
+costs about a millisecond, so rows need no cache. Every value that comes from the store goes
+through `escape`, exactly as the template's autoescaping would.
+"""
+
+from html import escape
+
+from django import template
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+
+from dashboard.templatetags.dashboard_tags import (
+    agent,
+    badge_html,
+    label,
+    requester_html,
+    time_html,
+    type_name,
+)
+
+register = template.Library()
+
+
+def _e(value):
+    return escape(str(value), quote=True)
+
+
+@register.simple_tag
+def ticket_rows(tickets, ticket_types, staff):
+    """Every ticket's row, in order."""
+    now, zone = timezone.now(), timezone.get_current_timezone()
+    # One reverse() for the page: a ticket's URL differs from another's only by its id.
+    thread_url = reverse("ticket_detail", args=[1]).replace("/1/", "/{}/")
+    return mark_safe(
+        "".join(_row(ticket, thread_url.format(ticket.id), ticket_types, staff, now, zone)
+                for ticket in tickets)
+    )  # fmt: skip
+
+
+def _row(ticket, url, ticket_types, staff, now, zone):
+    return (
+        f'<tr data-ticket-id="{ticket.id}">'
+        f'<td class="col-id"><a href="{url}" tabindex="-1">{ticket.id}</a></td>'
+        f'<td class="col-subject"><a class="subject" href="{url}" hx-get="{url}"'
+        ' hx-target="#thread-panel" hx-swap="innerHTML" hx-indicator="#thread-panel">'
+        f"{_e(ticket.subject or '(no subject)')}</a>{_tags(ticket.tags)}</td>"
+        f"<td>{badge_html('badge status status', ticket.status)}</td>"
+        f"<td>{badge_html('priority priority', ticket.priority)}</td>"
+        f'<td class="col-people">{requester_html(ticket)}</td>'
+        f'<td class="col-people col-assignee">{_assignee(ticket, staff)}</td>'
+        f'<td class="col-meta">{_meta(ticket, ticket_types)}</td>'
+        f'<td class="col-time">{time_html(ticket.created_at, now, zone)}</td>'
+        f'<td class="col-time col-updated">{time_html(ticket.updated_at, now, zone)}</td>'
+        "</tr>"
+    )
+
+
+def _tags(tags):
+    if not tags:
+        return ""
+    items = "".join(f"<li>{_e(tag)}</li>" for tag in tags)
+    return f'<ul class="tags" aria-label="Tags">{items}</ul>'
+
+
+def _assignee(ticket, staff):
+    if ticket.assignee is None:
+        return '<span class="muted">Unassigned</span>'
+    return _e(agent(ticket.assignee, staff))
+
+
+def _meta(ticket, ticket_types):
+    order = f" · Order {_e(ticket.order)}" if ticket.order else ""
+    count = ticket.comment_count
+    comments = f"{count} comment{'' if count == 1 else 's'}"
+    return (
+        f'<span class="meta-line">{_e(type_name(ticket.ticket_type, ticket_types))}</span>'
+        f'<span class="meta-line muted">{_e(label(ticket.channel))}{order} · '
+        f'<span class="comment-count">{comments}</span></span>'
+    )

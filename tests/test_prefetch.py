@@ -1,0 +1,80 @@
+"""The next page, fetched while the first is read: "Load more" then answers from the cache,
+and nothing is fetched while the budget is busy."""
+
+import threading
+import time
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+
+from dashboard import pacing, prefetch, store
+from tests.html import load_more, page, row_ids
+
+QUERY = "status=closed"  # a list of several pages
+
+
+@pytest.fixture
+def prefetching(settings):
+    settings.STORE_PREFETCH = True
+
+
+def ticket_calls(sandbox):
+    return [r for r in sandbox.stats()["requests"] if r.startswith("/api/admin/tickets/")]
+
+
+def wait_for(check, seconds=5.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def expected_page(sandbox, cursor):
+    """The tickets the store itself lists on the page `cursor` names."""
+    query = store.TicketQuery(status=("closed",), cursor=cursor)
+    return [t.id for t in store.list_tickets(query).tickets]
+
+
+def test_load_more_answers_from_the_page_fetched_while_reading(signed_in, sandbox, prefetching):
+    first = page(signed_in.get(f"/?{QUERY}"))
+    assert wait_for(lambda: len(ticket_calls(sandbox)) == 2)  # the page, and the next one
+    more, _ = load_more(first)
+    cursor = dict(parse_qsl(urlsplit(more).query))["cursor"]
+    assert cursor in ticket_calls(sandbox)[1]
+
+    time.sleep(1.2)  # reading; the budget spent on the first page comes free meanwhile
+    second = page(signed_in.get(more, HTTP_HX_REQUEST="true"))
+    assert row_ids(second) == expected_page(sandbox, cursor)
+    # Answered from the cache; and the page after it is on its way, one page ahead.
+    assert wait_for(lambda: len(ticket_calls(sandbox)) == 3)
+    assert len(ticket_calls(sandbox)) == 3
+
+
+def test_nothing_is_prefetched_while_people_wait_for_the_budget(signed_in, sandbox, prefetching):
+    store.ticket_types(), store.staff()  # known already: the page makes one call
+    sandbox.reset_stats()
+    budget = store.identity()
+    stop = threading.Event()
+
+    def busy_person():
+        # Someone who always wants the next slot keeps a person waiting.
+        while not stop.is_set():
+            pacing.wait_for_slot(budget)
+
+    people = threading.Thread(target=busy_person)
+    people.start()
+    try:
+        assert signed_in.get(f"/?{QUERY}").status_code == 200
+        time.sleep(prefetch.PREFETCH_WAIT + 0.5)  # longer than a prefetch waits for a slot
+    finally:
+        stop.set()
+        people.join()
+    assert len(ticket_calls(sandbox)) == 1
+
+
+def test_the_end_of_a_list_prefetches_nothing(signed_in, sandbox, prefetching):
+    signed_in.get("/?id=1300")
+    time.sleep(0.5)
+    assert len(ticket_calls(sandbox)) == 1
