@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 
 from dashboard.filters import canonical_filters
-from dashboard.models import DisplayLink
+from dashboard.models import DisplayLink, Tag
 
 
 @admin.register(DisplayLink)
@@ -14,7 +14,7 @@ class DisplayLinkAdmin(admin.ModelAdmin):
     actions = ["revoke"]
 
     def save_model(self, request, obj, form, change):
-        obj.filters = canonical_filters(obj.filters)
+        obj.filters = canonical_filters(obj.filters, Tag.catalogue())
         if not change:
             obj.created_by = request.user
             secret = obj.issue_secret()
@@ -27,3 +27,9 @@ class DisplayLinkAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         count = queryset.active().update(revoked_at=timezone.now())
         messages.success(request, f"Revoked {count} display link(s).")
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    list_display = ["name", "store_id"]
+    search_fields = ["name"]

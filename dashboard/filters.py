@@ -6,18 +6,25 @@ validates everything the API would reject, so bad input never reaches the store.
 """
 
 import re
+from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from django import forms
 from django.core.exceptions import TooManyFieldsSent, ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.http import QueryDict
 
 from dashboard import store
+from dashboard.filter_fields import (
+    MAX_ID,
+    FreeListField,
+    FreeListInput,
+    IdField,
+    MultipleChoiceIgnoringEmpty,
+    TextFilterField,
+    as_id,
+    numberish,
+)
 
-MAX_ID = 2**31 - 1
-MAX_TEXT = 200
-MAX_LIST_ITEMS = 20
 MAX_WALL_FILTERS = 10  # a display link rotates among at most this many
 # Cursors are opaque, but every cursor the API hands out is short URL-safe text.
 CURSOR_RE = re.compile(r"^[A-Za-z0-9+/=_.~%-]{1,512}$")
@@ -25,71 +32,32 @@ CURSOR_RE = re.compile(r"^[A-Za-z0-9+/=_.~%-]{1,512}$")
 STATUS_CHOICES = [(status, status.capitalize()) for status in store.STATUSES]
 PRIORITY_CHOICES = [("", "Any priority")] + [(p, p.capitalize()) for p in store.PRIORITIES]
 CHANNEL_CHOICES = [("", "Any channel"), *store.CHANNELS.items()]
+MINE = "mine"
 
 
-class IdField(forms.IntegerField):
-    """A positive database id the API accepts as an integer."""
+@dataclass(frozen=True)
+class TagCatalogue:
+    """The team's tags, name to id: the API filters by tag id but tickets carry tag names, and
+    the store has no list of tags to look them up in."""
 
-    def __init__(self, **kwargs):
-        kwargs.setdefault("required", False)
-        super().__init__(
-            min_value=1,
-            max_value=MAX_ID,
-            widget=forms.NumberInput(attrs={"min": 1, "inputmode": "numeric"}),
-            **kwargs,
-        )
+    by_id: dict = field(default_factory=dict)  # id -> name
 
-
-class TextFilterField(forms.CharField):
-    def __init__(self, **kwargs):
-        kwargs.setdefault("required", False)
-        super().__init__(max_length=MAX_TEXT, strip=True, **kwargs)
+    def id_for(self, name):
+        wanted = name.strip().casefold()
+        return next((tag_id for tag_id, known in self.by_id.items() if known.casefold() == wanted),
+                    None)  # fmt: skip
 
 
-class FreeListField(forms.Field):
-    """Free entry of several values: repeated parameters and/or comma-separated text."""
+@dataclass(frozen=True)
+class FilterContext:
+    """What the form knows beyond the request: names to offer and to resolve, and who asks."""
 
-    widget = forms.TextInput
-
-    def __init__(self, *, item_field, **kwargs):
-        kwargs.setdefault("required", False)
-        super().__init__(**kwargs)
-        self.item_field = item_field
-
-    def to_python(self, value):
-        values = value if isinstance(value, list | tuple) else [value]
-        items = []
-        for raw in values:
-            items.extend(part.strip() for part in str(raw or "").split(","))
-        items = [item for item in items if item]
-        if len(items) > MAX_LIST_ITEMS:
-            raise ValidationError(f"Enter at most {MAX_LIST_ITEMS} values.", code="too_many")
-        cleaned = []
-        for item in items:
-            try:
-                cleaned.append(self.item_field.clean(item))
-            except ValidationError as exc:
-                raise ValidationError(f"{item!r}: {' '.join(exc.messages)}") from exc
-        return tuple(sorted(set(cleaned)))
-
-    def prepare_value(self, value):
-        if isinstance(value, list | tuple):
-            return ", ".join(str(item) for item in value if str(item).strip())
-        return value
-
-
-class MultipleChoiceIgnoringEmpty(forms.MultipleChoiceField):
-    """`?status=` means no status filter, like every other empty parameter."""
-
-    def to_python(self, value):
-        return [item for item in super().to_python(value) if item]
-
-
-class FreeListInput(forms.TextInput):
-    """Reads every repeated parameter, so `?tags=a&tags=b` and `?tags=a,b` mean the same."""
-
-    def value_from_datadict(self, data, files, name):
-        return data.getlist(name) if hasattr(data, "getlist") else data.get(name)
+    ticket_types: dict | None = None  # id -> TicketType, None while unknown
+    tags: TagCatalogue = TagCatalogue()
+    agents: dict = field(default_factory=dict)  # id -> Person
+    me: int | None = None  # the signed-in person's agent id, matched by email
+    my_email: str = ""
+    signed_in: bool = True  # a display link's screen has nobody to be "mine"
 
 
 class TicketFilterForm(forms.Form):
@@ -107,30 +75,26 @@ class TicketFilterForm(forms.Form):
     ticket_type = forms.TypedChoiceField(
         label="Ticket type", coerce=int, required=False, empty_value=None
     )
+    assignee = forms.ChoiceField(label="Assignee", required=False)
     subject = TextFilterField(label="Subject contains")
-    id = IdField(label="Ticket id")
+    id = IdField(label="Ticket id", what="ticket id")
     order_number = TextFilterField(label="Order number")
-    requester = IdField(label="Requester id")
-    assignee = IdField(label="Assignee id")
+    requester = TextFilterField(
+        label="Requester",
+        widget=forms.TextInput(attrs={"placeholder": "Email, name or customer id"}),
+        help_text="An email, a name or a customer id.",
+    )
     product = FreeListField(
         label="Products",
-        item_field=forms.IntegerField(validators=[MinValueValidator(1), MaxValueValidator(MAX_ID)]),
-        widget=FreeListInput(attrs={"placeholder": "Product ids, e.g. 12, 40"}),
-        help_text="Product ids, separated by commas.",
+        what="product id",
+        widget=FreeListInput(attrs={"placeholder": "Titles or ids, e.g. Starter kit, 40"}),
+        help_text="Product titles or ids, separated by commas.",
     )
     tags = FreeListField(
         label="Tags",
-        item_field=forms.CharField(
-            max_length=100,
-            # The API reads a number as a tag id it may not have: names are what people know.
-            validators=[
-                RegexValidator(
-                    r"^\d+$", "Enter tag names (like vip), not numbers.", inverse_match=True
-                )
-            ],
-        ),
+        what="tag id",
         widget=FreeListInput(attrs={"placeholder": "e.g. vip, refund"}),
-        help_text="Any of these tags, separated by commas.",
+        help_text="Any of these tags, by name or id, separated by commas.",
     )
     created_from = forms.DateField(
         label="Created from",
@@ -152,27 +116,32 @@ class TicketFilterForm(forms.Form):
         "id",
         "order_number",
         "requester",
-        "assignee",
         "product",
         "tags",
         "created_from",
         "created_to",
     )
 
-    def __init__(self, data=None, *, ticket_types=None, **kwargs):
+    def __init__(self, data=None, *, context=None, ticket_types=None, **kwargs):
         super().__init__(data, **kwargs)
-        self.ticket_types = ticket_types
-        choices = [("", "Any type")]
-        if ticket_types:
-            choices += [(str(t.id), t.name) for t in sorted(ticket_types.values(), key=_by_name)]
-        elif data is not None and (chosen := data.get("ticket_type", "")).strip():
-            # The types are not known yet: keep the chosen id selectable rather than refuse it.
-            choices.append((chosen.strip(), f"Type #{chosen.strip()}"))
-        self.fields["ticket_type"].choices = choices
+        context = context or FilterContext(ticket_types=ticket_types)
+        self.context = context
+        self.ticket_types = context.ticket_types
+        self.fields["ticket_type"].choices = _choices(
+            "Any type", context.ticket_types or {}, lambda t: t.name, data, "ticket_type", "Type"
+        )
+        assignees = _choices("Anyone", context.agents, lambda p: p.name, data, "assignee", "Agent")
+        if context.signed_in:
+            assignees.insert(1, (MINE, "Mine"))
+        self.fields["assignee"].choices = assignees
+        tags = self.fields["tags"]
+        tags.name_to_id, tags.id_to_name = self._tag_id, context.tags.by_id
+        # Several customers or products may answer a name: offered as choices beside it.
+        self.choices = {}
 
     @property
     def select_fields(self):
-        return [self["priority"], self["channel"], self["ticket_type"]]
+        return [self["priority"], self["channel"], self["ticket_type"], self["assignee"]]
 
     @property
     def more_fields(self):
@@ -182,11 +151,32 @@ class TicketFilterForm(forms.Form):
     def more_filters_used(self):
         return any(str(self.data.get(name, "")).strip() for name in self.more_filter_names)
 
+    def _tag_id(self, name):
+        tag_id = self.context.tags.id_for(name)
+        if tag_id is None:
+            raise ValidationError(
+                f"No tag is called “{name}” in the team's tag catalogue: enter its id, or ask "
+                "an admin to add it (Admin > Tags)."
+            )
+        return tag_id
+
     def clean_ticket_type(self):
         value = self.cleaned_data.get("ticket_type")
         if value is not None and not 1 <= value <= MAX_ID:
             raise ValidationError("Choose a ticket type from the list.")
         return value
+
+    def clean_assignee(self):
+        value = self.cleaned_data.get("assignee", "")
+        if value != MINE:
+            return as_id(value, "agent") if value else None
+        if self.context.me is None:
+            who = f" ({self.context.my_email})" if self.context.my_email else ""
+            raise ValidationError(
+                f"No agent in the store has your email{who}, so the dashboard cannot tell "
+                "which tickets are yours."
+            )
+        return MINE
 
     def clean_cursor(self):
         cursor = self.cleaned_data.get("cursor", "").strip()
@@ -201,7 +191,32 @@ class TicketFilterForm(forms.Form):
         start, end = cleaned.get("created_from"), cleaned.get("created_to")
         if start and end and start > end:
             self.add_error("created_to", "The end date is before the start date.")
+        if not self.errors:
+            # Names that only the store can turn into ids, asked once everything else is valid.
+            self._resolve("requester", _find_customer)
+            self._resolve("product", _find_product)
         return cleaned
+
+    def _resolve(self, name, find):
+        value = self.cleaned_data.get(name)
+        items = value if isinstance(value, tuple) else (value,)
+        resolved = []
+        for item in items:
+            if not isinstance(item, str) or not item:
+                resolved.append(item)
+                continue
+            try:
+                if numberish(item):
+                    resolved.append(as_id(item, f"{name} id"))
+                else:
+                    resolved.append(find(item, self.choices.setdefault(name, [])))
+            except ValidationError as exc:
+                self.add_error(name, exc)
+                return
+        if isinstance(value, tuple):
+            self.cleaned_data[name] = tuple(sorted(set(resolved)))
+        else:
+            self.cleaned_data[name] = resolved[0]
 
     def query(self):
         """The validated filters as a Tickets List query."""
@@ -211,8 +226,8 @@ class TicketFilterForm(forms.Form):
             id=data["id"],
             subject=data["subject"],
             status=tuple(s for s in store.STATUSES if s in data["status"]),
-            requester=data["requester"],
-            assignee=data["assignee"],
+            requester=data["requester"] or None,
+            assignee=self.context.me if data["assignee"] == MINE else data["assignee"],
             order_number=data["order_number"],
             product=data["product"],
             tags=data["tags"],
@@ -224,28 +239,94 @@ class TicketFilterForm(forms.Form):
             cursor=data["cursor"],
         )
 
+    def bookmark(self, query):
+        """The canonical query string of this form's query: what the address bar and every
+        link carry. "Mine" stays "mine", so a bookmark of it is everyone's own."""
+        mine = self.cleaned_data.get("assignee") == MINE
+        return querystring(query, mine=mine)
+
     @property
     def cursor_error(self):
         return self.has_error("cursor", code="cursor")
+
+
+def _choices(anything, known, label, data, name, kind):
+    """A select's choices: "anything", then what is known by name; while nothing is known
+    (not fetched yet, or a scope missing), a chosen id stays selectable by its number."""
+    choices = [("", anything)]
+    ordered = sorted(known.items(), key=_by_label(label))
+    choices += [(str(key), label(item)) for key, item in ordered]
+    chosen = (data.get(name, "") if data is not None else "").strip()
+    if not known and chosen and chosen != MINE:
+        choices.append((chosen, f"{kind} #{chosen}"))
+    return choices
+
+
+def _by_label(label):
+    return lambda pair: label(pair[1]).casefold()
+
+
+def _find_customer(text, choices):
+    by = "email" if "@" in text else "name"
+    found = _ask(lambda: store.find_customers(**{by: text}), text, "users:read", "customer id")
+    return _one(found, text, choices, "customer", by, lambda p: f"{p.name} <{p.email}>")
+
+
+def _find_product(text, choices):
+    found = _ask(lambda: store.find_products(text), text, "catalogue:read", "product id")
+    return _one(found, text, choices, "product", "title", lambda p: p.title)
+
+
+def _ask(find, text, scope, instead):
+    try:
+        return find()
+    except store.ScopeMissing:
+        raise ValidationError(
+            f"Finding “{text}” needs the {scope} scope on the store's token: enter the "
+            f"{instead} instead."
+        ) from None
+    except store.TicketsAPIError as exc:
+        raise ValidationError(
+            f"The store could not look up “{text}” just now: {exc.message}"
+        ) from None
+
+
+def _one(found, text, choices, kind, by, describe):
+    if len(found) == 1:
+        return found[0].id
+    if not found:
+        raise ValidationError(f"No {kind} has the {by} “{text}”." if by == "email" else
+                              f"No {kind} matches the {by} “{text}”.")  # fmt: skip
+    choices.extend((item.id, describe(item)) for item in found)
+    raise ValidationError(f"{len(found)} {kind}s match “{text}”: choose one below.", code="choose")
 
 
 def _by_name(ticket_type):
     return ticket_type.name.casefold()
 
 
-def querystring(query):
+def querystring(query, mine=False):
     """The canonical query string of a query: what the address bar and every link carry."""
-    return urlencode(query.params())
+    params = query.params()
+    if mine:
+        params = [(name, MINE if name == "assignee" else value) for name, value in params]
+    return urlencode(params)
 
 
-def parse_wall_filters(text):
+def parse_wall_filters(text, tags=None):
     """The canonical queries of a display link's filters, one per line; ValidationError if any
-    line is not a filter the list itself would accept."""
+    line is not a filter the list itself would accept. A screen has nobody signed in, so
+    "mine" means nobody here; tag names are read from the catalogue `tags`."""
     lines = [line.strip().lstrip("?") for line in str(text).splitlines() if line.strip()]
     if not lines:
         raise ValidationError("Give at least one filter, e.g. status=new&status=open.")
     if len(lines) > MAX_WALL_FILTERS:
         raise ValidationError(f"A display link rotates among at most {MAX_WALL_FILTERS} filters.")
+    context = FilterContext(
+        ticket_types=store.ticket_types(fetch=False),
+        tags=tags or TagCatalogue(),
+        signed_in=False,
+    )
     queries = []
     for number, line in enumerate(lines, start=1):
         try:
@@ -254,7 +335,7 @@ def parse_wall_filters(text):
             raise ValidationError(
                 f"Line {number} has too many parameters to be a filter."
             ) from None
-        form = TicketFilterForm(data, ticket_types=store.ticket_types(fetch=False))
+        form = TicketFilterForm(data, context=context)
         if not form.is_valid():
             problems = "; ".join(
                 f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()
@@ -264,5 +345,5 @@ def parse_wall_filters(text):
     return queries
 
 
-def canonical_filters(text):
-    return "\n".join(querystring(query) for query in parse_wall_filters(text))
+def canonical_filters(text, tags=None):
+    return "\n".join(querystring(query) for query in parse_wall_filters(text, tags))

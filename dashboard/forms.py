@@ -3,7 +3,7 @@
 from django import forms
 
 from dashboard.filters import canonical_filters
-from dashboard.models import DisplayLink
+from dashboard.models import DisplayLink, Tag
 
 
 class DisplayLinkForm(forms.ModelForm):
@@ -21,4 +21,4 @@ class DisplayLinkForm(forms.ModelForm):
         widgets = {"filters": forms.Textarea(attrs={"rows": 3, "spellcheck": "false"})}
 
     def clean_filters(self):
-        return canonical_filters(self.cleaned_data["filters"])
+        return canonical_filters(self.cleaned_data["filters"], Tag.catalogue())

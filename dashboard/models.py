@@ -1,14 +1,18 @@
 import hashlib
 import secrets
+import time
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Lower
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 
-from dashboard.filters import parse_wall_filters
+from dashboard.filters import MAX_ID, TagCatalogue, parse_wall_filters
 from dashboard.wall import WallOptions
 
 
@@ -17,7 +21,7 @@ def hash_secret(secret):
 
 
 def validate_wall_filters(value):
-    parse_wall_filters(value)
+    parse_wall_filters(value, Tag.catalogue())
 
 
 MAX_AGE_HOURS = 24 * 365
@@ -119,3 +123,46 @@ class DisplayLink(models.Model):
     @property
     def filter_list(self):
         return [line.strip() for line in self.filters.splitlines() if line.strip()]
+
+
+class Tag(models.Model):
+    """A tag of the store's, by name and id. Tickets carry tag names but the Tickets List
+    filters by tag id, and the API lists no tags: the team keeps the ones it filters by here."""
+
+    name = models.CharField(max_length=100, unique=True)
+    store_id = models.PositiveIntegerField(
+        "id in the store",
+        unique=True,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_ID)],
+        help_text="The tag's id in the store (its admin shows it).",
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), name="tag_name_unique_whatever_the_case")
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @classmethod
+    def catalogue(cls):
+        """Every tag as a `TagCatalogue`, read once a minute per process (or at any change)."""
+        global _catalogue
+        now = time.monotonic()
+        if _catalogue is None or _catalogue[0] < now:
+            tags = TagCatalogue({tag.store_id: tag.name for tag in cls.objects.all()})
+            _catalogue = (now + CATALOGUE_TTL, tags)
+        return _catalogue[1]
+
+
+CATALOGUE_TTL = 60.0
+_catalogue = None
+
+
+@receiver([post_save, post_delete], sender=Tag)
+def forget_catalogue(**kwargs):
+    """Read the catalogue afresh next time (a tag changed; tests start from an empty one)."""
+    global _catalogue
+    _catalogue = None

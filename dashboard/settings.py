@@ -114,6 +114,9 @@ STORE_429_RETRIES = env_int("STORE_429_RETRIES", 3)
 STORE_BACKGROUND_LIMIT = env_int("STORE_BACKGROUND_LIMIT", 3)
 STORE_BACKGROUND_WAIT = env_float("STORE_BACKGROUND_WAIT", 10.0)
 STORE_PREFETCH = env_bool("STORE_PREFETCH", default=True)
+# Customers' names and products' titles are looked up in the background, at most this many a
+# minute for the token (0: never; pages show emails and ids).
+STORE_NAME_LOOKUPS_PER_MINUTE = env_int("STORE_NAME_LOOKUPS_PER_MINUTE", 60)
 STATE_DIR = Path(env_str("DASHBOARD_STATE_DIR") or BASE_DIR / "var")
 PACING_DIR = STATE_DIR / "pacing"
 

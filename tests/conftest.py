@@ -40,7 +40,10 @@ def store_on_sandbox(request, settings, tmp_path):
     """Every test talks to the sandbox over real HTTP unless it asks for a fake store."""
     # Each test starts with an empty shared state: cache, request budget, sign-in counts.
     settings.PACING_DIR = tmp_path / "pacing"
+    from dashboard.models import forget_catalogue  # the app registry is ready by now
+
     cache.clear()
+    forget_catalogue()
     store.forget_local()
     if "fake_store" in request.fixturenames:
         yield None
@@ -67,6 +70,16 @@ def sleeps(monkeypatch):
     waited = []
     monkeypatch.setattr(store.client, "sleep", waited.append)
     return waited
+
+
+@pytest.fixture
+def tag_catalogue(db, sandbox):
+    """The team's tag catalogue, as an admin would fill it in from the store's tags."""
+    from dashboard.models import Tag, forget_catalogue
+
+    Tag.objects.bulk_create(Tag(name=name, store_id=i) for i, name in sandbox.data.tags.items())
+    forget_catalogue()  # bulk_create sends no signals
+    return {name: i for i, name in sandbox.data.tags.items()}
 
 
 @pytest.fixture
@@ -104,7 +117,7 @@ def every_filter(cursor=""):
         assignee=4,
         order_number="100482",
         product=(12, 40),
-        tags=("refund", "vip"),
+        tags=(3, 8),
         ticket_type=2,
         priority="high",
         channel="email",

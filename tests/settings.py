@@ -27,5 +27,7 @@ CACHES = {
     },
 }
 
-# Tests count the store's calls: the next page is prefetched only where a test asks for it.
+# Tests count the store's calls: the next page is prefetched, and names looked up, only where
+# a test asks for it.
 STORE_PREFETCH = False
+STORE_NAME_LOOKUPS_PER_MINUTE = 0

@@ -94,7 +94,7 @@ def test_an_unhandled_error_is_logged_with_its_traceback_and_never_the_token(tmp
         text=True,
         timeout=60,
     )
-    assert child.stdout.split("\n")[:2] == ["500 True", "500 False"]
+    assert child.stdout.split("\n")[:2] == ["500 True", "500 False"], child.stderr[-3000:]
     assert "ERROR django.request Internal Server Error: /healthz" in child.stderr
     assert "Traceback (most recent call last)" in child.stderr
     assert "RuntimeError: exploded while holding ********" in child.stderr

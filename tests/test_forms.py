@@ -2,7 +2,7 @@ import pytest
 from django.http import QueryDict
 
 from dashboard import store
-from dashboard.filters import TicketFilterForm, querystring
+from dashboard.filters import FilterContext, TagCatalogue, TicketFilterForm, querystring
 from tests.conftest import every_filter
 
 # Form validation never needs the store.
@@ -14,8 +14,13 @@ TYPES = {
 }
 
 
-def form_for(query_string, ticket_types=TYPES):
-    return TicketFilterForm(QueryDict(query_string), ticket_types=ticket_types)
+TAGS = TagCatalogue({3: "refund", 8: "vip", 12: "VIP gold"})
+AGENTS = {4: store.Person(id=4, first_name="Aiko", last_name="Tanaka", email="aiko@x.test")}
+
+
+def form_for(query_string, ticket_types=TYPES, **context):
+    context = FilterContext(ticket_types=ticket_types, tags=TAGS, agents=AGENTS, **context)
+    return TicketFilterForm(QueryDict(query_string), context=context)
 
 
 def test_empty_fields_leave_a_canonical_empty_query():
@@ -36,14 +41,14 @@ def test_every_field_becomes_its_api_parameter():
     assert query == every_filter(cursor="abc=")
     assert querystring(query.filters) == (
         "filter_text=anna&id=7&subject=order&status=new&status=open&requester=31&assignee=4"
-        "&order_number=100482&product=12&product=40&tags=refund&tags=vip&ticket_type=2"
+        "&order_number=100482&product=12&product=40&tags=3&tags=8&ticket_type=2"
         "&priority=high&channel=email&created_from=2026-11-01&created_to=2026-11-30"
     )
 
 
 def test_the_same_filters_in_any_order_give_one_bookmark():
-    one = form_for("status=open&status=new&tags=b,a")
-    two = form_for("tags=a&tags=b&status=new&status=open&status=new")
+    one = form_for("status=open&status=new&tags=vip,refund")
+    two = form_for("tags=3&tags=VIP&status=new&status=open&status=new")
     assert one.is_valid() and two.is_valid()
     assert querystring(one.query()) == querystring(two.query())
 
@@ -66,7 +71,16 @@ def test_the_same_filters_in_any_order_give_one_bookmark():
         ("created_from=yesterday", "created_from"),
         ("created_to=01/11/2026", "created_to"),
         ("created_from=2026-11-30&created_to=2026-11-01", "created_to"),
-        ("product=12,abc", "product"),
+        ("product=12,%2B3", "product"),
+        ("product=3.0", "product"),
+        ("requester=３", "requester"),
+        ("tags=-1", "tags"),
+        ("tags=%2B3", "tags"),
+        ("tags=3.0", "tags"),
+        ("tags=３", "tags"),
+        ("tags=platinum", "tags"),
+        ("tags=99999999999", "tags"),
+        ("assignee=mine", "assignee"),
         ("product=0", "product"),
         ("tags=" + ",".join(f"t{i}" for i in range(21)), "tags"),
         ("subject=" + "x" * 201, "subject"),
@@ -102,3 +116,46 @@ def test_a_bad_cursor_is_reported_as_a_stale_page_link():
     assert not form.is_valid()
     assert form.cursor_error
     assert "start again from the top" in form.errors["cursor"][0]
+
+
+def test_tags_are_read_by_name_from_the_catalogue_or_as_ids():
+    form = form_for("tags=VIP, 3,vip gold")
+    assert form.is_valid(), form.errors
+    assert form.query().tags == (3, 8, 12)
+    assert querystring(form.query()) == "tags=3&tags=8&tags=12"
+    assert form["tags"].value() == ("VIP, 3,vip gold",) or form["tags"]
+
+
+def test_a_tag_the_catalogue_lacks_is_named_in_the_error():
+    form = form_for("tags=platinum")
+    assert not form.is_valid()
+    assert "platinum" in form.errors["tags"][0]
+    assert "catalogue" in form.errors["tags"][0]
+
+
+def test_the_form_shows_tag_names_for_the_ids_it_knows():
+    form = form_for("tags=3&tags=77")
+    assert form.is_valid(), form.errors
+    assert form.fields["tags"].prepare_value(form.cleaned_data["tags"]) == "refund, 77"
+
+
+def test_agents_are_offered_by_name_and_mine_is_the_signed_in_agent():
+    form = form_for("assignee=mine", me=4, my_email="aiko@x.test")
+    assert ("4", "Aiko Tanaka") in form.fields["assignee"].choices
+    assert ("mine", "Mine") in form.fields["assignee"].choices
+    assert form.is_valid(), form.errors
+    assert form.query().assignee == 4
+    assert form.bookmark(form.query()) == "assignee=mine"  # everyone's own bookmark
+
+
+def test_mine_says_why_when_no_agent_has_your_email():
+    form = form_for("assignee=mine", my_email="temp@elsewhere.test")
+    assert not form.is_valid()
+    assert "temp@elsewhere.test" in form.errors["assignee"][0]
+
+
+def test_an_agent_id_is_kept_while_agents_are_not_known():
+    context = FilterContext(ticket_types=TYPES)
+    form = TicketFilterForm(QueryDict("assignee=9"), context=context)
+    assert form.is_valid(), form.errors
+    assert form.query().assignee == 9

@@ -8,14 +8,17 @@ Views, the wall and the forms use what this package exports; its modules are:
 - `errors`: the exception family, each error with a message fit for the page;
 - `parse`: strict field readers for the JSON, so nothing past here sees a raw dict;
 - `tickets`: the Tickets List and a ticket's thread, ticket types;
-- `people`: the support agents by name.
+- `people`: the support agents, and customers by id, email or name;
+- `products`: product titles by id, and products by title.
 """
 
 from dashboard.store.client import cursor_from_url, forget_local, identity
 from dashboard.store.errors import (
     BadResponse,
+    FilterRefused,
     InvalidCursor,
     RateLimited,
+    ScopeMissing,
     SharedStateUnavailable,
     StoreBusy,
     StoreTimeout,
@@ -24,7 +27,21 @@ from dashboard.store.errors import (
     TicketsAPIError,
     TokenRejected,
 )
-from dashboard.store.people import Person, staff
+from dashboard.store.people import (
+    Found,
+    Person,
+    find_customers,
+    known_customers,
+    look_up_customer,
+    staff,
+)
+from dashboard.store.products import (
+    FoundProduct,
+    Product,
+    find_products,
+    known_products,
+    look_up_product,
+)
 from dashboard.store.tickets import (
     CHANNELS,
     FILTER_NAMES,
@@ -50,9 +67,14 @@ __all__ = [
     "Attachment",
     "BadResponse",
     "Comment",
+    "FilterRefused",
+    "Found",
+    "FoundProduct",
     "InvalidCursor",
     "Person",
+    "Product",
     "RateLimited",
+    "ScopeMissing",
     "SharedStateUnavailable",
     "StoreBusy",
     "StoreTimeout",
@@ -66,10 +88,16 @@ __all__ = [
     "TokenRejected",
     "cached_page",
     "cursor_from_url",
+    "find_customers",
+    "find_products",
     "forget_local",
     "get_ticket",
     "identity",
+    "known_customers",
+    "known_products",
     "list_tickets",
+    "look_up_customer",
+    "look_up_product",
     "staff",
     "ticket_types",
 ]

@@ -27,6 +27,23 @@ MAX_RETRY_AFTER = 5.0
 REFERENCE_TTL = 600
 
 
+def _field_errors(response):
+    """The store's words for each refused parameter, as Django REST framework writes them:
+    `{"field": ["message", ...]}` (or `{"detail": "..."}`, kept under "__all__")."""
+    try:
+        body = response.json()
+    except (ValueError, RecursionError):
+        body = None
+    if not isinstance(body, dict):
+        raise errors.BadResponse("a 400 without field errors")
+    found = {}
+    for name, messages in body.items():
+        name = "__all__" if name in ("detail", "non_field_errors") else str(name)
+        messages = messages if isinstance(messages, list) else [messages]
+        found[name] = [str(message)[:300] for message in messages if message][:5]
+    return found
+
+
 def shared(path, params, fetch, ttl=None, ready=None):
     """`fetch()`'s answer, shared: cached for a short while, and fetched once however many
     people (in however many worker processes) ask for the same thing at the same time."""
@@ -61,6 +78,26 @@ def cached(path, params):
         return pacing.cached(cache_key(path, params))
     except state.SharedStateError:
         return None
+
+
+def keep(path, value, ttl):
+    """Keep `value` for `path` beyond the shared answer's life (names, for hours)."""
+    state.cache_set(_kept_key(path), value, ttl)
+
+
+def kept_many(paths):
+    """`{name: value}` of what was kept for each of `paths` (`{name: path}`), in one read; a
+    failing cache keeps nothing (what is kept is a nicety)."""
+    keys = {_kept_key(path): name for name, path in paths.items()}
+    try:
+        found = state.cache_get_many(list(keys))
+    except state.SharedStateError:
+        return {}
+    return {keys[key]: value for key, value in found.items()}
+
+
+def _kept_key(path):
+    return "kept:" + hashlib.sha256(cache_key(path, []).encode()).hexdigest()[:32]
 
 
 def forget(path, params):
@@ -169,11 +206,27 @@ def _broken_off(exc, path, deadline):
     return errors.StoreUnavailable()
 
 
+# The scope each path needs; a 403 names it so the page can say which one is missing.
+SCOPES = (("users/", "users:read"), ("products/", "catalogue:read"), ("", "tickets:read"))
+
+
+def scope_of(path):
+    return next(scope for prefix, scope in SCOPES if path.startswith(prefix))
+
+
 def _payload(response, path, cursor_given):
     status = response.status_code
-    if status in (401, 403):
+    if status == 401:
         logger.error("store rejected the API token: GET %s -> %s", path, status)
         raise errors.TokenRejected()
+    if status == 403:
+        scope = scope_of(path)
+        # Names and titles are a nicety a token may go without: that is not worth a warning.
+        level = logging.WARNING if scope == "tickets:read" else logging.INFO
+        logger.log(level, "the token lacks %s: GET %s -> 403", scope, path)
+        raise errors.ScopeMissing(scope=scope)
+    if status == 400:
+        raise errors.FilterRefused(field_errors=_field_errors(response))
     if status == 404:
         logger.info("store answered 404: GET %s", path)
         raise errors.InvalidCursor() if cursor_given else errors.TicketNotFound()

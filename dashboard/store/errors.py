@@ -22,6 +22,35 @@ class TokenRejected(TicketsAPIError):
     http_status = 502
 
 
+class ScopeMissing(TicketsAPIError):
+    """The token works, but may not read this part of the store (403): a missing scope."""
+
+    code = "scope_missing"
+    http_status = 403
+
+    def __init__(self, *args, scope=""):
+        super().__init__(*args)
+        self.scope = scope
+        self.message = (
+            f"The store's token may not read this: it needs the {scope} scope."
+            if scope
+            else "The store's token may not read this."
+        )
+
+
+class FilterRefused(TicketsAPIError):
+    """The store refused the filters (400), with its own words for each one."""
+
+    code = "filter_refused"
+    message = "The store refused these filters."
+    http_status = 400
+
+    def __init__(self, *args, field_errors=None):
+        super().__init__(*args)
+        # {"tags": ["Select a valid choice. 99 is not one of the available choices."], ...}
+        self.field_errors = field_errors or {}
+
+
 class TicketNotFound(TicketsAPIError):
     code = "not_found"
     message = "The store has no such ticket."

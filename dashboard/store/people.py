@@ -1,26 +1,58 @@
-"""People: the store's support agents by name (needs the `users:read` scope)."""
+"""People: the store's support agents, and its customers by id, email or name. All of it needs
+the `users:read` scope; a token without it still lists every ticket, with emails and ids."""
 
 import logging
+import time
 from dataclasses import dataclass
 
 from dashboard.store import client, parse
-from dashboard.store.errors import BadResponse, TicketNotFound, TokenRejected
+from dashboard.store.errors import BadResponse, ScopeMissing, TicketNotFound, TokenRejected
 
 logger = logging.getLogger(__name__)
+
+# Names rarely change: one look-up serves for hours, and is renewed in the background after
+# the first.
+NAME_TTL = 12 * 3600
+NAME_FRESH = 3600
+# Finding customers by email or name is asked for by a person typing a filter.
+FIND_TTL = 600
+FIND_LIMIT = 10
 
 
 @dataclass(frozen=True)
 class Person:
     id: int
-    name: str
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+
+    @property
+    def name(self):
+        full = " ".join(part for part in (self.first_name, self.last_name) if part)
+        return full or self.email or f"Customer #{self.id}"
+
+    @property
+    def short_name(self):
+        """First name and last initial, for a screen across the room: "Anna K."."""
+        if self.first_name and self.last_name:
+            return f"{self.first_name} {self.last_name[:1]}."
+        return self.first_name or self.last_name or self.name
+
+
+@dataclass(frozen=True)
+class Found:
+    """A look-up by id as the store answered it: the person, or None when it has no such user."""
+
+    person: Person | None
+    fetched_at: float
+
+    @property
+    def fresh(self):
+        return time.time() - self.fetched_at < NAME_FRESH
 
 
 def staff(fetch=True):
-    """The store's support agents, `{id: Person}`, so threads and walls show names, not numbers.
-
-    Reading users needs the `users:read` scope; a token without it still gets every page, with
-    agent ids instead of names.
-    """
+    """The store's support agents, `{id: Person}`, so pages show names, not numbers."""
     return client.reference("users/", [("user_type", "dashboard")], _all_staff, fetch)
 
 
@@ -28,15 +60,51 @@ def _all_staff():
     try:
         # A support team, not a customer base: a few pages at most.
         items = list(client.every_result("users/", [("user_type", "dashboard")], max_pages=20))
-    except (TokenRejected, TicketNotFound, BadResponse) as exc:
+    except (TokenRejected, ScopeMissing, TicketNotFound, BadResponse) as exc:
         logger.info("agent names unavailable (%s): showing agent ids", exc.code)
         return {}
-    people = {}
-    for item in items:
-        name = " ".join(
-            str(item.get(part) or "").strip() for part in ("first_name", "last_name")
-        ).strip()
-        people[parse.integer(item, "id")] = Person(
-            id=parse.integer(item, "id"), name=name or str(item.get("email") or "")
-        )
-    return people
+    return {person.id: person for person in map(_person, items)}
+
+
+def known_customers(ids):
+    """`{id: Found}` for the customers looked up before (fresh or not); asks the store nothing."""
+    return client.kept_many({person_id: f"users/{int(person_id)}/" for person_id in ids})
+
+
+def look_up_customer(person_id):
+    """Ask the store for one customer (`GET users/{id}/`), once an hour across every process,
+    and keep the answer for hours."""
+    path = f"users/{int(person_id)}/"
+
+    def fetch():
+        try:
+            found = Found(_person(client.get(path, [])), time.time())
+        except TicketNotFound:
+            found = Found(None, time.time())  # no such user: not worth asking again for hours
+        client.keep(path, found, NAME_TTL)
+        return found
+
+    return client.shared(path, [], fetch, ttl=NAME_FRESH)
+
+
+def find_customers(email="", name=""):
+    """Customers by exact email or by name (`GET users/?email=` or `?name=`): a few at most."""
+    params = [("email", email)] if email else [("name", name)]
+
+    def fetch():
+        found = []
+        for item in client.every_result("users/", params, max_pages=1):
+            found.append(_person(item))
+        return tuple(found[:FIND_LIMIT])
+
+    return client.shared("users/", params, fetch, ttl=FIND_TTL)
+
+
+def _person(item):
+    item = parse.record(item, "user")
+    return Person(
+        id=parse.integer(item, "id"),
+        first_name=parse.text(item, "first_name").strip(),
+        last_name=parse.text(item, "last_name").strip(),
+        email=parse.text(item, "email").strip(),
+    )

@@ -7,7 +7,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
-from dashboard import store, wall
+from dashboard import names, store, wall
 
 register = template.Library()
 
@@ -34,19 +34,116 @@ def badge_html(classes, value):
     return f'<span class="{classes}-{css_token(value)}">{escape(label(value))}</span>'
 
 
-def requester_html(ticket):
-    """Who asked: their email, with the customer id beside it when the store gave one."""
-    if ticket.from_email:
-        email = escape(ticket.from_email)
-        customer = (
-            f'<span class="muted small"> · Customer #{ticket.requester}</span>'
-            if ticket.requester is not None
-            else ""
+def person_html(person_id, person, fallback="", short=False):
+    """A customer by name, their email on hover; while the name is unknown, `fallback` (their
+    email, or "Customer #id") in the same element, which the names poller replaces in place.
+    `short` (the wall's "Anna K.") shows no email at all."""
+    if person_id is None:
+        return escape(fallback) if fallback else '<span class="muted">Unknown</span>'
+    if person:
+        shown, email, waiting = (person.short_name if short else person.name), person.email, ""
+    else:
+        shown, email = fallback or f"Customer #{person_id}", fallback if "@" in fallback else ""
+        # The list and the thread ask for the name a little later (app.js); a wall shows it
+        # at its next refresh.
+        waiting = "" if short else " data-waiting"
+    hover = f' title="{escape(email)}"' if email and email != shown and not short else ""
+    return (
+        f'<span class="person" data-requester-id="{int(person_id)}"{hover}{waiting}>'
+        f"{escape(shown)}</span>"
+    )
+
+
+def requester_html(ticket, people, short=False):
+    """Who asked: by name when known, else by email or customer id."""
+    person = people.get(ticket.requester) if ticket.requester is not None else None
+    fallback = ticket.from_email or ""
+    if short:
+        fallback = mask_email(fallback)  # the wall is seen across a room
+    if ticket.requester is None:
+        return person_html(None, None, fallback)
+    return person_html(ticket.requester, person, fallback, short)
+
+
+def product_html(product_id, product):
+    """A product by title, while unknown by id, in an element the names poller replaces."""
+    known = bool(product and product.title)
+    title = product.title if known else f"Product #{product_id}"
+    waiting = "" if known else " data-waiting"
+    return (
+        f'<span class="product" data-product-id="{int(product_id)}"{waiting}>{escape(title)}</span>'
+    )
+
+
+def tags_html(tags, catalogue):
+    """A ticket's tags; each one the catalogue knows links to its filter."""
+    if not tags:
+        return ""
+    items = []
+    for tag in tags:
+        tag_id = catalogue.id_for(tag) if catalogue else None
+        name = escape(tag)
+        items.append(
+            f'<li><a href="/?tags={tag_id}">{name}</a></li>' if tag_id else f"<li>{name}</li>"
         )
-        return f'<span class="email" title="{email}">{email}</span>{customer}'
-    if ticket.requester is not None:
-        return f"Customer #{ticket.requester}"
-    return '<span class="muted">Unknown</span>'
+    return f'<ul class="tags" aria-label="Tags">{"".join(items)}</ul>'
+
+
+@register.simple_tag
+def requester(ticket, people=None, short=False):
+    return mark_safe(requester_html(ticket, people or {}, short))
+
+
+@register.simple_tag
+def person(person_id, people=None, fallback=""):
+    return mark_safe(person_html(person_id, (people or {}).get(person_id), fallback))
+
+
+@register.simple_tag(takes_context=True)
+def scope_notice(context):
+    """For staff: which scope the store's token would need to show names (never "rejected":
+    the token works, it just may not read customers or products)."""
+    request = context.get("request")
+    if not request or not getattr(request.user, "is_staff", False):
+        return ""
+    missing = names.missing_scopes()
+    if not missing:
+        return ""
+    scopes = " and ".join(missing)
+    return mark_safe(
+        '<p class="notice" role="note">Customers and products show by email and id: names need '
+        f"the {escape(scopes)} scope on the store's token (Settings > API Access).</p>"
+    )
+
+
+@register.simple_tag
+def requester_email(ticket, people=None):
+    """The requester's email beside their name, once the name stands in for it."""
+    person = (people or {}).get(ticket.requester)
+    if not person or not person.email or person.name == person.email:
+        return ""
+    return mark_safe(f' <span class="muted small email">{escape(person.email)}</span>')
+
+
+@register.simple_tag
+def comment_author(comment, names):
+    """Who wrote a comment: an agent, or a customer by name; the email it came from else."""
+    if comment.author is not None and comment.author in names.staff:
+        return names.staff[comment.author].name
+    if comment.author is not None:
+        person = names.people.get(comment.author)
+        return mark_safe(person_html(comment.author, person, comment.from_email or ""))
+    return comment.from_email or "Unknown sender"
+
+
+@register.simple_tag
+def product(product_id, products=None):
+    return mark_safe(product_html(product_id, (products or {}).get(product_id)))
+
+
+@register.simple_tag
+def tag_list(tags, catalogue=None):
+    return mark_safe(tags_html(tags, catalogue))
 
 
 @register.simple_tag
@@ -57,11 +154,6 @@ def status_badge(ticket):
 @register.simple_tag
 def priority_badge(ticket):
     return mark_safe(badge_html("priority priority", ticket.priority))
-
-
-@register.simple_tag
-def requester(ticket):
-    return mark_safe(requester_html(ticket))
 
 
 @register.filter

@@ -61,3 +61,18 @@ def status_pills(field):
         f"<span>{_e(text)}</span></label>"
         for index, (value, text) in enumerate(field.field.choices)
     ))  # fmt: skip
+
+
+@register.simple_tag(takes_context=True)
+def choices_for(context, form, field):
+    """The customers or products that answer a name, each a link to the list filtered by it."""
+    found = form.choices.get(field.name)
+    if not found:
+        return ""
+    params = context["request"].GET.copy()
+    params.pop("cursor", None)
+    links = []
+    for item_id, described in found:
+        params.setlist(field.name, [str(item_id)])
+        links.append(f'<li><a href="?{_e(params.urlencode())}">{_e(described)}</a></li>')
+    return mark_safe(f'<ul class="choices" aria-label="Choose one">{"".join(links)}</ul>')

@@ -19,6 +19,7 @@ from dashboard.templatetags.dashboard_tags import (
     badge_html,
     label,
     requester_html,
+    tags_html,
     time_html,
     type_name,
 )
@@ -31,40 +32,33 @@ def _e(value):
 
 
 @register.simple_tag
-def ticket_rows(tickets, ticket_types, staff):
-    """Every ticket's row, in order."""
+def ticket_rows(tickets, names):
+    """Every ticket's row, in order; `names` holds the ticket types, agents, customers and
+    tags the rows are shown with."""
     now, zone = timezone.now(), timezone.get_current_timezone()
     # One reverse() for the page: a ticket's URL differs from another's only by its id.
     thread_url = reverse("ticket_detail", args=[1]).replace("/1/", "/{}/")
     return mark_safe(
-        "".join(_row(ticket, thread_url.format(ticket.id), ticket_types, staff, now, zone)
-                for ticket in tickets)
-    )  # fmt: skip
+        "".join(_row(ticket, thread_url.format(ticket.id), names, now, zone) for ticket in tickets)
+    )
 
 
-def _row(ticket, url, ticket_types, staff, now, zone):
+def _row(ticket, url, names, now, zone):
     return (
         f'<tr data-ticket-id="{ticket.id}">'
         f'<td class="col-id"><a href="{url}" tabindex="-1">{ticket.id}</a></td>'
         f'<td class="col-subject"><a class="subject" href="{url}" hx-get="{url}"'
         ' hx-target="#thread-panel" hx-swap="innerHTML" hx-indicator="#thread-panel">'
-        f"{_e(ticket.subject or '(no subject)')}</a>{_tags(ticket.tags)}</td>"
+        f"{_e(ticket.subject or '(no subject)')}</a>{tags_html(ticket.tags, names.tags)}</td>"
         f"<td>{badge_html('badge status status', ticket.status)}</td>"
         f"<td>{badge_html('priority priority', ticket.priority)}</td>"
-        f'<td class="col-people">{requester_html(ticket)}</td>'
-        f'<td class="col-people col-assignee">{_assignee(ticket, staff)}</td>'
-        f'<td class="col-meta">{_meta(ticket, ticket_types)}</td>'
+        f'<td class="col-people">{requester_html(ticket, names.people)}</td>'
+        f'<td class="col-people col-assignee">{_assignee(ticket, names.staff)}</td>'
+        f'<td class="col-meta">{_meta(ticket, names.ticket_types)}</td>'
         f'<td class="col-time">{time_html(ticket.created_at, now, zone)}</td>'
         f'<td class="col-time col-updated">{time_html(ticket.updated_at, now, zone)}</td>'
         "</tr>"
     )
-
-
-def _tags(tags):
-    if not tags:
-        return ""
-    items = "".join(f"<li>{_e(tag)}</li>" for tag in tags)
-    return f'<ul class="tags" aria-label="Tags">{items}</ul>'
 
 
 def _assignee(ticket, staff):

@@ -9,19 +9,40 @@ from concurrent.futures import ThreadPoolExecutor
 from django.urls import reverse
 
 from dashboard import store
-from dashboard.filters import TicketFilterForm
+from dashboard.filters import FilterContext, TicketFilterForm
+from dashboard.models import Tag
 
 
-def filter_form(data):
-    """A bound filter form. Validation never calls the store: ticket types come from the cache,
-    and are fetched only once the rest of the input is known to be good."""
-    ticket_types = store.ticket_types(fetch=False)
-    form = TicketFilterForm(data, ticket_types=ticket_types)
-    if ticket_types is None and form.is_valid():
-        ticket_types = ticket_types_or_none()
-        if ticket_types:
-            form = TicketFilterForm(data, ticket_types=ticket_types)
+def filter_form(request):
+    """The list's filter form, bound to the request. Validation never calls the store for
+    names it should know: ticket types and agents come from the cache, and are fetched only
+    once the rest of the input is known to be good."""
+    ticket_types, agents = store.ticket_types(fetch=False), store.staff(fetch=False)
+    form = TicketFilterForm(request.GET, context=_context(request, ticket_types, agents))
+    if (ticket_types is None or agents is None) and form.is_valid():
+        ticket_types = ticket_types_or_none() if ticket_types is None else ticket_types
+        agents = staff_or_empty() if agents is None else agents
+        form = TicketFilterForm(request.GET, context=_context(request, ticket_types, agents))
     return form
+
+
+def _context(request, ticket_types, agents):
+    email = (getattr(request.user, "email", "") or "").strip()
+    me = next(
+        (
+            agent.id
+            for agent in (agents or {}).values()
+            if email and agent.email.casefold() == email.casefold()
+        ),
+        None,
+    )
+    return FilterContext(
+        ticket_types=ticket_types,
+        tags=Tag.catalogue(),
+        agents=agents or {},
+        me=me,
+        my_email=email,
+    )
 
 
 def ticket_types_or_none():

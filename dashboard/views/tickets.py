@@ -17,8 +17,9 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from dashboard import prefetch, store
-from dashboard.filters import MAX_ID, TicketFilterForm, querystring
+from dashboard import names, prefetch, store
+from dashboard.filters import MAX_ID, TicketFilterForm
+from dashboard.models import Tag
 from dashboard.views.common import (
     filter_form,
     is_fragment,
@@ -36,24 +37,22 @@ THREAD_TEMPLATE = "dashboard/thread.html"
 @require_GET
 @vary_on_headers("HX-Request")
 def ticket_list(request):
-    form = filter_form(request.GET)
+    form = filter_form(request)
     if not form.is_valid():
         return _invalid_filters(request, form)
     query = form.query()
-    canonical = querystring(query)
+    canonical = form.bookmark(query)
     if request.META.get("QUERY_STRING", "") != canonical:
         if not request.htmx:
             return HttpResponseRedirect(list_url(canonical))
         form = _canonical_form(canonical, form)
     answer = Future()
     started(_first_page, query, answer)
-    if is_fragment(request):
-        page, error = answer.result()
-        response = render(request, _list_template(request, paging=bool(query.cursor)),
-                          _list_context(form, query, page, error),
-                          status=error.http_status if error else 200)  # fmt: skip
-    else:
-        response, error = _whole_list(request, form, query, answer)
+    response, error = (_list_fragment if is_fragment(request) else _whole_list)(
+        request, form, query, answer
+    )
+    if isinstance(error, store.FilterRefused):
+        return _refused(request, form, error)
     if request.htmx and not query.cursor:
         # The filter form swaps the list in place; the address bar must still be the bookmark.
         response["HX-Push-Url"] = list_url(canonical)
@@ -76,9 +75,29 @@ def ticket_detail(request, ticket_id):
     except store.TicketsAPIError as exc:
         context["error"] = exc
         return with_retry_after(render(request, template, context, status=exc.http_status), exc)
-    context["ticket_types"] = ticket_types_or_none()
-    context["staff"] = staff_or_empty()
+    ticket = context["ticket"]
+    context["names"] = names.Shown(
+        ticket_types=ticket_types_or_none() or {},
+        staff=staff_or_empty(),
+        people=names.customers([ticket.requester, *(c.author for c in ticket.comments)]),
+        products=names.products(ticket.products),
+        tags=Tag.catalogue(),
+    )
     return render(request, template, context)
+
+
+def _list_fragment(request, form, query, answer):
+    page, error = answer.result()
+    template = _list_template(request, paging=bool(query.cursor))
+    status = error.http_status if error else 200
+    return render(request, template, _list_context(form, query, page, error), status=status), error
+
+
+def _refused(request, form, error):
+    """The store refused the filters (400): its own words, beside the fields they are about."""
+    for name, messages in error.field_errors.items():
+        form.add_error(name if name in form.fields else None, messages)
+    return _invalid_filters(request, form)
 
 
 def _whole_list(request, form, query, answer):
@@ -100,21 +119,27 @@ def _whole_list(request, form, query, answer):
 def _canonical_form(canonical, form):
     """An HTMX request is answered where it stands, but the form it shows is the bookmark's,
     never the raw spelling: "2026-1-7" would show as an empty date."""
-    form = TicketFilterForm(QueryDict(canonical), ticket_types=form.ticket_types)
+    form = TicketFilterForm(QueryDict(canonical), context=form.context)
     form.is_valid()
     return form
 
 
 def _list_context(form, query, page, error):
+    tickets = page.tickets if page else ()
     return {
         "form": form,
         "query": query,
         "page": page,
         "error": error,
         "invalid_cursor": isinstance(error, store.InvalidCursor),
-        "filters_qs": querystring(query.filters),
-        "ticket_types": form.ticket_types or {},
-        "staff": staff_or_empty() if page else {},  # asked for only while the store answers
+        "filters_qs": form.bookmark(query.filters),
+        "names": names.Shown(
+            ticket_types=form.ticket_types or {},
+            staff=form.context.agents,
+            # Known names now; the others are looked up in the background, never waited for.
+            people=names.customers(t.requester for t in tickets),
+            tags=form.context.tags,
+        ),
     }
 
 

@@ -11,9 +11,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from dashboard import pacing, store
+from dashboard import names, pacing, store
 from dashboard.filters import parse_wall_filters, querystring
-from dashboard.models import DisplayLink, hash_secret
+from dashboard.models import DisplayLink, Tag, hash_secret
 from dashboard.views.common import filter_form, is_fragment, staff_or_empty
 from dashboard.wall import WallOptions, build_board, rotation
 
@@ -25,7 +25,7 @@ WALL_RELOAD_HOURS = 12
 @vary_on_headers("HX-Request")
 def wall(request):
     """A wall board for the list's own filters, for signed-in people."""
-    form = filter_form(request.GET)
+    form = filter_form(request)
     if not form.is_valid():
         return render(request, "dashboard/list.html", {"form": form, "page": None}, status=400)
     query = form.query().filters
@@ -45,7 +45,7 @@ def display_link(request, secret):
         return _notice(request, {"revoked": bool(link)}, status=410 if link else 404)
     _note_seen(link)
     try:
-        queries = parse_wall_filters(link.filters)
+        queries = parse_wall_filters(link.filters, Tag.catalogue())
     except ValidationError:
         # Saved filters the store no longer accepts (a ticket type was removed): say so on
         # the screen rather than show an error page.
@@ -60,6 +60,9 @@ def _board(request, queries, index, options, poll_query="", extra=None):
         board = build_board(queries[index], options.sort)
         # A stale board asks the store for nothing more.
         staff = (store.staff(fetch=False) or {}) if board.stale else staff_or_empty()
+    # Known names now; the screen's next refresh shows those looked up meanwhile.
+    tickets = board.snapshot.tickets if board.snapshot else ()
+    people = names.customers(t.requester for t in tickets) if not board.stale else {}
     shown_at = timezone.now()
     poll = f"{poll_query}&" if poll_query else ""
     context = {
@@ -71,6 +74,7 @@ def _board(request, queries, index, options, poll_query="", extra=None):
         "poll_url": f"{request.path}?{poll}{urlencode(_poll_params(shown_at, index))}",
         "ticket_types": store.ticket_types(fetch=False) or {},
         "staff": staff,
+        "people": people,
         "reload_hours": WALL_RELOAD_HOURS,
         **(extra or {}),
     }

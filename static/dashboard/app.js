@@ -60,6 +60,50 @@
     }
   });
 
+  // Names the page shows by email or id while the server looks them up (customers, product
+  // titles): asked for again every couple of seconds, a few times, until none is missing.
+  // Each comes back out of band, in place of every element that waits for it.
+  var NAME_TRIES = 8;
+  var NAME_PAUSE = 2000;
+  var nameTimer = null;
+  var nameTries = 0;
+
+  function waitingNames() {
+    var params = new URLSearchParams();
+    var seen = {};
+    document.querySelectorAll("[data-waiting]").forEach(function (element) {
+      var kind = element.hasAttribute("data-requester-id") ? "requester" : "product";
+      var id = element.getAttribute("data-" + kind + "-id");
+      if (id && !seen[kind + id]) {
+        seen[kind + id] = true;
+        params.append(kind, id);
+      }
+    });
+    return params.toString();
+  }
+
+  function askForNames() {
+    nameTimer = null;
+    var url = document.body.dataset.namesUrl;
+    var waiting = waitingNames();
+    if (!url || !window.htmx || !waiting || nameTries >= NAME_TRIES) return;
+    nameTries += 1;
+    window.htmx
+      .ajax("GET", url + "?" + waiting, { target: document.body, swap: "none" })
+      .then(laterNames, laterNames);
+  }
+
+  function laterNames() {
+    if (!nameTimer) nameTimer = setTimeout(askForNames, NAME_PAUSE);
+  }
+
+  document.addEventListener("DOMContentLoaded", laterNames);
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target === document.body) return; // a names answer itself
+    nameTries = 0; // new rows or a thread: their names get their own tries
+    laterNames();
+  });
+
   document.addEventListener("keydown", function (event) {
     if (event.key === "Escape" && document.body.classList.contains("thread-open")) {
       closeThread();

@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from dashboard.filters import canonical_filters
-from dashboard.models import DisplayLink
+from dashboard.models import DisplayLink, Tag
 
 
 class Command(BaseCommand):
@@ -34,7 +34,7 @@ class Command(BaseCommand):
             rotate_seconds=options["rotate"],
         )
         try:
-            link.filters = canonical_filters("\n".join(options["filters"]))
+            link.filters = canonical_filters("\n".join(options["filters"]), Tag.catalogue())
             secret = link.issue_secret()
             link.full_clean()
         except ValidationError as exc:

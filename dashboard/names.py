@@ -1,0 +1,105 @@
+"""Names for the ids tickets carry: customers by name, products by title.
+
+A page never waits for a name. It shows what the dashboard already knows (a name looked up
+before, kept for hours in the shared cache) and the email or id otherwise; every name it does
+not know, or knew more than an hour ago, is looked up in the background lane, at most
+`STORE_NAME_LOOKUPS_PER_MINUTE` a minute for the whole token and once an hour per person or
+product across every process, so twenty screens showing the same customers cost one look-up
+each. A token without `users:read` or `catalogue:read` is remembered for ten minutes: no look-up
+is tried meanwhile, and staff are told which scope would add names.
+"""
+
+import contextlib
+import functools
+import logging
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from dashboard import background, pacing, state, store
+
+logger = logging.getLogger(__name__)
+
+LOOKUP_WAIT = 5.0  # seconds a look-up waits for a background slot before giving up
+SCOPE_MEMORY = 600  # seconds a missing scope is remembered
+
+
+@dataclass(frozen=True)
+class Shown:
+    """Everything a page shows by name: ticket types, agents, customers, products, tags."""
+
+    ticket_types: dict = field(default_factory=dict)
+    staff: dict = field(default_factory=dict)
+    people: dict = field(default_factory=dict)
+    products: dict = field(default_factory=dict)
+    tags: object = None  # a TagCatalogue
+
+
+def customers(ids):
+    """`{id: Person}` of the customers among `ids` whose names are known; the others are
+    looked up in the background."""
+    return _known(ids, store.known_customers, store.look_up_customer, "users:read", "person")
+
+
+def products(ids):
+    """`{id: Product}` of the products among `ids` whose titles are known; likewise."""
+    return _known(ids, store.known_products, store.look_up_product, "catalogue:read", "product")
+
+
+def missing_scopes():
+    """The scopes the store refused lately, for a notice to staff."""
+    keys = {_scope_key(scope): scope for scope in ("users:read", "catalogue:read")}
+    try:
+        found = state.cache_get_many(list(keys))
+    except state.SharedStateError:
+        return []
+    return sorted(keys[key] for key in found)
+
+
+def _known(ids, known, look_up, scope, kind):
+    ids = {int(i) for i in ids if i is not None}
+    if not ids:
+        return {}
+    found = known(ids)
+    stale = [i for i in ids if i not in found or not found[i].fresh]
+    if stale and _lookups_on() and scope not in missing_scopes():
+        for item_id in stale:
+            job = functools.partial(_look_up, look_up, item_id)
+            background.submit((kind, item_id), job)
+    return {i: getattr(f, kind) for i, f in found.items() if getattr(f, kind) is not None}
+
+
+def _lookups_on():
+    return getattr(settings, "STORE_NAME_LOOKUPS_PER_MINUTE", 60) > 0
+
+
+def _look_up(look_up, item_id):
+    if not _within_budget():
+        return  # the next page that shows this id asks again
+    try:
+        with pacing.background(wait=LOOKUP_WAIT):
+            look_up(item_id)
+    except store.ScopeMissing as exc:
+        _remember_missing(exc.scope)
+    except (store.TicketsAPIError, pacing.WaitTimeout) as exc:
+        logger.debug("name not looked up (%s)", getattr(exc, "code", "busy"))
+
+
+def _within_budget():
+    """At most STORE_NAME_LOOKUPS_PER_MINUTE look-ups in any minute, for every process."""
+    try:
+        wait, _ = pacing.backend().admit_attempt(
+            f"names:{store.identity()}", 60, settings.STORE_NAME_LOOKUPS_PER_MINUTE
+        )
+    except state.SharedStateError:
+        return False
+    return wait <= 0
+
+
+def _remember_missing(scope):
+    with contextlib.suppress(state.SharedStateError):
+        state.cache_set(_scope_key(scope), True, SCOPE_MEMORY)
+
+
+def _scope_key(scope):
+    return f"scope-missing:{store.identity()}:{scope}"

@@ -1,0 +1,64 @@
+"""Products: titles by id, and products found by title (needs the `catalogue:read` scope; a
+token without it shows product ids)."""
+
+import time
+from dataclasses import dataclass
+
+from dashboard.store import client, parse
+from dashboard.store.errors import TicketNotFound
+from dashboard.store.people import FIND_LIMIT, FIND_TTL, NAME_FRESH, NAME_TTL
+
+
+@dataclass(frozen=True)
+class Product:
+    id: int
+    title: str
+
+
+@dataclass(frozen=True)
+class FoundProduct:
+    """A look-up by id as the store answered it: the product, or None when it has none."""
+
+    product: Product | None
+    fetched_at: float
+
+    @property
+    def fresh(self):
+        return time.time() - self.fetched_at < NAME_FRESH
+
+
+def known_products(ids):
+    """`{id: FoundProduct}` for the products looked up before; asks the store nothing."""
+    return client.kept_many({product_id: f"products/{int(product_id)}/" for product_id in ids})
+
+
+def look_up_product(product_id):
+    """Ask the store for one product's title (`GET products/{id}/`), kept for hours."""
+    path = f"products/{int(product_id)}/"
+
+    def fetch():
+        try:
+            found = FoundProduct(_product(client.get(path, [])), time.time())
+        except TicketNotFound:
+            found = FoundProduct(None, time.time())
+        client.keep(path, found, NAME_TTL)
+        return found
+
+    return client.shared(path, [], fetch, ttl=NAME_FRESH)
+
+
+def find_products(title):
+    """Products whose title contains `title` (`GET products/?title=`): a few at most."""
+    params = [("title", title)]
+
+    def fetch():
+        return tuple(map(_product, client.every_result("products/", params, max_pages=1)))[
+            :FIND_LIMIT
+        ]
+
+    return client.shared("products/", params, fetch, ttl=FIND_TTL)
+
+
+def _product(item):
+    item = parse.record(item, "product")
+    return Product(id=parse.integer(item, "id"), title=parse.text(item, "title").strip())
