@@ -17,7 +17,7 @@ import requests
 import yaml
 
 from tools.processes import SandboxProcess, free_port
-from tools.sandbox.data import SandboxData
+from tools.sandbox.data import DELIBERATELY_ODD, SandboxData
 from tools.sandbox.server import FAULT_MODES, SandboxServer, peak_per_second
 
 ANCHOR = datetime(2026, 3, 10, 12, tzinfo=UTC)
@@ -171,7 +171,7 @@ FILTER_CASES = {
         lambda t: t["order"] == next(t["order"] for t in d.tickets if t["order"]),
     ),
     "product": lambda d: ({"product": 101}, lambda t: 101 in t["products"]),
-    "tags": lambda d: ({"tags": "refund"}, lambda t: "refund" in t["tags"]),
+    "tags": lambda d: ({"tags": d.tag_ids["refund"]}, lambda t: "refund" in t["tags"]),
     "ticket_type": lambda d: ({"ticket_type": 2}, lambda t: t["ticket_type"] == 2),
     "priority": lambda d: ({"priority": "high"}, lambda t: t["priority"] == "high"),
     "channel": lambda d: ({"channel": "follow_up"}, lambda t: t["channel"] == "follow_up"),
@@ -203,7 +203,13 @@ def test_every_filter_selects_what_it_says(api, sandbox, case):
 
 
 def test_repeated_parameters_match_any_of_their_values(api, sandbox):
-    params = [("status", "new"), ("status", "pending"), ("tags", "vip"), ("tags", "damaged")]
+    tag_ids = sandbox.data.tag_ids
+    params = [
+        ("status", "new"),
+        ("status", "pending"),
+        ("tags", tag_ids["vip"]),
+        ("tags", tag_ids["damaged"]),
+    ]
     expected = [
         t
         for t in sandbox.data.tickets
@@ -218,12 +224,37 @@ def test_repeated_parameters_match_any_of_their_values(api, sandbox):
     assert ids_of(walked) == ids_of(expected_products)
 
 
-def test_tags_filter_accepts_a_tag_id_or_a_tag_name(api, sandbox):
-    refund_id = next(i for i, name in sandbox.data.tags.items() if name == "refund")
-    by_id = get(api, sandbox, "tickets/", {"tags": refund_id}).json()
-    by_name = get(api, sandbox, "tickets/", {"tags": "refund"}).json()
-    assert by_id["results"] and by_id["results"] == by_name["results"]
-    assert all("refund" in t["tags"] for t in by_id["results"])
+def test_tags_filter_takes_tag_ids_and_matches_any_of_them(api, sandbox):
+    tag_ids = sandbox.data.tag_ids
+    either = [("tags", tag_ids["refund"]), ("tags", tag_ids["wholesale"])]
+    expected = [t for t in sandbox.data.tickets if {"refund", "wholesale"} & set(t["tags"])]
+
+    walked = [t for page in walk_next(api, sandbox, either) for t in page["results"]]
+
+    assert {"refund", "wholesale"} <= {tag for t in expected for tag in t["tags"]}
+    assert ids_of(walked) == ids_of(expected)
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("vip", "“vip” is not a valid value."),
+        ("1.0", "“1.0” is not a valid value."),
+        ("99", "Select a valid choice. 99 is not one of the available choices."),
+        ("-1", "Select a valid choice. -1 is not one of the available choices."),
+        # The id 1 exists, but Django compares the row's own spelling of it.
+        ("+1", "Select a valid choice. +1 is not one of the available choices."),
+        ("01", "Select a valid choice. 01 is not one of the available choices."),
+    ],
+)
+def test_tags_filter_refuses_names_and_unknown_ids_as_a_real_store(api, sandbox, value, message):
+    # A real store's tags filter is a model multiple-choice filter on tag ids.
+    response = get(
+        api, sandbox, "tickets/", [("tags", sandbox.data.tag_ids["vip"]), ("tags", value)]
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"tags": [message]}
 
 
 def test_unknown_and_empty_parameters_are_ignored(api, sandbox):
@@ -375,6 +406,221 @@ def test_users_list_is_paginated(api, sandbox):
     assert not set(ids_of(first["results"])) & set(ids_of(second["results"]))
 
 
+def walk(api, sandbox, path, params=None):
+    """Every result of a list, following `next` to the end."""
+    pages = [get(api, sandbox, path, params).json()]
+    while pages[-1]["next"]:
+        pages.append(api.get(pages[-1]["next"], timeout=5).json())
+    return [item for page in pages for item in page["results"]]
+
+
+def _full_name(user):
+    return f"{user['first_name']} {user['last_name']}"
+
+
+USER_FILTER_CASES = {
+    "email (exact, any case)": lambda d: (
+        {"email": d.customers[4]["email"].upper()},
+        lambda u: u["email"] == d.customers[4]["email"],
+    ),
+    "email (not a part of one)": lambda d: (
+        {"email": d.customers[4]["email"][1:]},
+        lambda u: u["email"] == d.customers[4]["email"][1:],
+    ),
+    "name (first and last)": lambda d: (
+        {"name": _full_name(d.agents[0]).upper()},
+        lambda u: _full_name(d.agents[0]).lower() in _full_name(u).lower(),
+    ),
+    "name (part)": lambda d: ({"name": "son"}, lambda u: "son" in _full_name(u).lower()),
+    "phone_number": lambda d: (
+        {"phone_number": next(u["phone_number"] for u in d.customers if u["phone_number"])},
+        lambda u: (
+            u["phone_number"] == next(u["phone_number"] for u in d.customers if u["phone_number"])
+        ),
+    ),
+    "language": lambda d: ({"language": "de"}, lambda u: u["language"] == "de"),
+    "user_type": lambda d: ({"user_type": "dashboard"}, lambda u: u["user_type"] == "dashboard"),
+    "date_joined_from": lambda d: (
+        {"date_joined_from": "2025-01-01"},
+        lambda u: u["date_joined"] >= "2025-01-01",
+    ),
+    "date_joined_to (inclusive)": lambda d: (
+        {"date_joined_to": d.users[10]["date_joined"][:10]},
+        lambda u: u["date_joined"][:10] <= d.users[10]["date_joined"][:10],
+    ),
+    "is_blocked": lambda d: ({"is_blocked": "true"}, lambda u: u["is_blocked"]),
+    "accepts_marketing": lambda d: (
+        {"accepts_marketing": "false"},
+        lambda u: not u["accepts_marketing"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", USER_FILTER_CASES)
+def test_every_users_filter_selects_what_it_says(api, sandbox, case):
+    sandbox.configure(page_size=10)
+    params, matches = USER_FILTER_CASES[case](sandbox.data)
+    expected = [u for u in sandbox.data.users if matches(u)]
+
+    walked = walk(api, sandbox, "users/", params)
+
+    assert ids_of(walked) == ids_of(expected)
+    if "not a part" not in case:
+        assert 0 < len(expected) < len(sandbox.data.users)  # the filter really filters
+
+
+@pytest.mark.parametrize(
+    "value, blocked", [("true", True), ("True", True), ("1", True), ("false", False),
+                       ("False", False), ("0", False)]
+)  # fmt: skip
+def test_booleans_are_read_as_django_filter_reads_them(api, sandbox, value, blocked):
+    walked = walk(api, sandbox, "users/", {"is_blocked": value})
+    assert walked and all(u["is_blocked"] is blocked for u in walked)
+
+
+@pytest.mark.parametrize("value", ["TRUE", "yes", "on", "2", "null"])
+def test_other_booleans_are_refused(api, sandbox, value):
+    response = get(api, sandbox, "products/", {"is_public": value})
+    assert response.status_code == 400
+    assert response.json() == {
+        "is_public": [f"Select a valid choice. {value} is not one of the available choices."]
+    }
+
+
+def test_bad_users_filter_values_get_field_errors(api, sandbox):
+    params = {
+        "language": "xx",
+        "user_type": "admin",
+        "date_joined_from": "yesterday",
+        "date_joined_to": "2026-02-30",
+        "is_blocked": "yes",
+        "accepts_marketing": "maybe",
+    }
+    response = get(api, sandbox, "users/", params)
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "language": ["Select a valid choice. xx is not one of the available choices."],
+        "user_type": ["Select a valid choice. admin is not one of the available choices."],
+        "date_joined_from": ["Enter a valid date."],
+        "date_joined_to": ["Enter a valid date."],
+        "is_blocked": ["Select a valid choice. yes is not one of the available choices."],
+        "accepts_marketing": ["Select a valid choice. maybe is not one of the available choices."],
+    }
+
+
+# The properties of a product in the Products List and on its own.
+PRODUCT_LIST_KEYS = set(SPEC["components"]["schemas"]["ProductList"]["properties"])
+PRODUCT_KEYS = set(SPEC["components"]["schemas"]["Product"]["properties"])
+
+
+def test_products_list_is_paginated_by_id_in_the_list_shape(api, sandbox):
+    sandbox.configure(page_size=4)
+    first = get(api, sandbox, "products/").json()
+    walked = walk(api, sandbox, "products/")
+
+    assert first["previous"] is None and first["next"].startswith(sandbox.base_url + "products/?")
+    assert ids_of(walked) == sorted(ids_of(sandbox.data.products))
+    # Without the detail fields: the list answers ProductList, the product itself Product.
+    assert all(set(item) <= PRODUCT_LIST_KEYS for item in walked)
+    assert "description" not in walked[0]
+    assert set(get(api, sandbox, "products/101/").json()) <= PRODUCT_KEYS
+    assert "description" in get(api, sandbox, "products/101/").json()
+
+
+def _skus(product):
+    return {variant["sku"] for variant in product["variants"]}
+
+
+PRODUCT_FILTER_CASES = {
+    "title (part, any case)": lambda d: (
+        {"title": "MATCHA"},
+        lambda p: "matcha" in p["title"].lower(),
+    ),
+    "is_public": lambda d: ({"is_public": "True"}, lambda p: p["is_public"]),
+    "is_public=false": lambda d: ({"is_public": "0"}, lambda p: not p["is_public"]),
+    "is_gift_card": lambda d: ({"is_gift_card": "true"}, lambda p: False),
+    "is_gift_card=false": lambda d: ({"is_gift_card": "false"}, lambda p: True),
+    "sku (any of)": lambda d: (
+        [("sku", sorted(_skus(d.products[2]))[0]), ("sku", sorted(_skus(d.products[5]))[0])],
+        lambda p: p["id"] in (d.products[2]["id"], d.products[5]["id"]),
+    ),
+    "sku (exact)": lambda d: ({"sku": sorted(_skus(d.products[2]))[0][:-1]}, lambda p: False),
+}
+
+
+@pytest.mark.parametrize("case", PRODUCT_FILTER_CASES)
+def test_every_products_filter_selects_what_it_says(api, sandbox, case):
+    params, matches = PRODUCT_FILTER_CASES[case](sandbox.data)
+    expected = [p for p in sandbox.data.products if matches(p)]
+
+    walked = walk(api, sandbox, "products/", params)
+
+    assert ids_of(walked) == ids_of(expected)
+
+
+def test_bad_products_filter_values_get_field_errors(api, sandbox):
+    # The sandbox's shop has no categories or offer ranges: every id names nothing.
+    params = [("category", "1"), ("range", "cheap"), ("is_gift_card", "no"), ("title", "")]
+    response = get(api, sandbox, "products/", params)
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "category": ["Select a valid choice. 1 is not one of the available choices."],
+        "range": ["“cheap” is not a valid value."],
+        "is_gift_card": ["Select a valid choice. no is not one of the available choices."],
+    }
+
+
+# -- Scopes --
+
+READS = {
+    "tickets:read": ["tickets/", "tickets/1201/", "tickets/1201/comments/", "tickettypes/",
+                     "tickettypes/1/"],
+    "users:read": ["users/", "users/1/"],
+    "catalogue:read": ["products/", "products/101/"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("scope", READS)
+def test_an_operation_needs_its_scope(api, sandbox, scope):
+    sandbox.configure(scopes=[other for other in READS if other != scope])
+
+    for path in READS[scope]:
+        response = get(api, sandbox, path)
+        # Permission comes before the lookup: an unknown id is refused, not "not found".
+        assert response.status_code == 403, path
+        assert response.json() == {"detail": "You do not have permission to perform this action."}
+    for other in READS:
+        if other != scope:
+            assert get(api, sandbox, READS[other][0]).status_code == 200
+    assert get(api, sandbox, "orders/").status_code == 404  # still no such operation
+
+
+def test_scopes_are_set_by_constructor_and_control_api_and_reset_restores_them(api):
+    with SandboxServer(
+        port=0, token=TOKEN, tickets=30, anchor=ANCHOR, scopes=["tickets:read"]
+    ) as server:
+        control = server.root_url + "__sandbox__/control"
+        assert requests.get(control, timeout=5).json()["scopes"] == ["tickets:read"]
+        assert api.get(server.base_url + "users/", timeout=5).status_code == 403
+
+        changed = requests.post(control, json={"scopes": ["users:read"]}, timeout=5)
+        assert changed.json()["scopes"] == ["users:read"]
+        assert api.get(server.base_url + "users/", timeout=5).status_code == 200
+        assert api.get(server.base_url + "tickets/", timeout=5).status_code == 403
+        assert requests.post(control, json={"scopes": "users:read"}, timeout=5).status_code == 400
+        assert requests.post(control, json={"scopes": ["users"]}, timeout=5).status_code == 400
+
+        requests.post(server.root_url + "__sandbox__/reset", timeout=5)
+        assert server.settings()["scopes"] == ["tickets:read"]
+    assert SandboxServer(port=0, tickets=0).settings()["scopes"] == [
+        "tickets:read",
+        "users:read",
+        "catalogue:read",
+    ]
+
+
 def test_only_reading_is_allowed(api, sandbox):
     response = api.post(sandbox.base_url + "tickets/", json={}, timeout=5)
     assert response.status_code == 405
@@ -516,6 +762,7 @@ def test_control_endpoint_reads_and_changes_settings(api, sandbox):
         "latency_ms": 5,
         "rate_limit": 0,
         "page_size": 10,
+        "scopes": ["tickets:read", "users:read", "catalogue:read"],
     }
     assert requests.get(control, timeout=5).json() == changed.json()
     assert get(api, sandbox, "tickets/").status_code == 503
@@ -542,6 +789,21 @@ def test_stats_count_what_reached_the_api(api, sandbox):
     assert stats["peak_per_second"] == 3
     sandbox.reset_stats()
     assert sandbox.stats()["calls"] == 0
+
+
+def test_the_request_log_keeps_whole_requests(api, sandbox):
+    get(api, sandbox, "tickets/", [("status", "open"), ("status", "new"), ("subject", "a b")])
+    requests.get(sandbox.base_url + "users/", timeout=5)  # no token
+
+    first, second = sandbox.received()
+
+    assert (first.method, first.path) == ("GET", "/api/admin/tickets/")
+    assert first.query == "status=open&status=new&subject=a+b"
+    assert first.headers["authorization"] == f"Bearer {TOKEN}"
+    assert first.headers["x-29next-api-version"] == "unstable"
+    assert second.path == "/api/admin/users/" and "authorization" not in second.headers
+    sandbox.reset()
+    assert sandbox.received() == []
 
 
 def test_peak_per_second_uses_a_sliding_window():
@@ -618,6 +880,28 @@ def test_the_data_set_looks_like_a_real_support_queue(sandbox):
     assert {t["status"] for t in tickets} >= {"new", "open", "pending", "solved", "closed"}
 
 
+def test_every_user_has_a_realistic_name_and_an_email(sandbox):
+    users = sandbox.data.users
+    emails = [u["email"] for u in users]
+
+    assert all(u["first_name"].strip() and u["last_name"].strip() for u in users)
+    # Names, not placeholders: no digits, no "Customer 12" or "Agent 3".
+    assert not [u for u in users if re.search(r"\d", _full_name(u))]
+    assert len({_full_name(u) for u in users}) > len(users) * 0.8
+    assert all(re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email) for email in emails)
+    assert len(set(emails)) == len(emails)
+
+
+def test_deliberately_odd_places_name_seeded_special_tickets(sandbox):
+    for special, places in DELIBERATELY_ODD.items():
+        ticket = sandbox.data.ticket(sandbox.data.special_ticket_ids[special])
+        for place, why in places.items():
+            value = ticket
+            for part in place.split("."):
+                value = value[int(part)] if isinstance(value, list) else value[part]
+            assert why.strip()
+
+
 def test_hostile_and_unusual_content_is_on_the_first_two_pages(sandbox):
     first_pages = sandbox.data.tickets[: 2 * PAGE_SIZE]
     subjects = [t["subject"] for t in first_pages]
@@ -661,7 +945,8 @@ def test_add_ticket_keeps_the_list_ordered_and_refuses_unknown_fields(sandbox):
     assert sandbox.data.tickets[0] is added
     assert added["id"] > max(t["id"] for t in sandbox.data.tickets[1:])
     assert added["comments"] and added["comments"][0]["id"]
-    assert ids_of(sandbox.data.filter_tickets({"id": added["id"], "tags": "vip"})) == [added["id"]]
+    vip = sandbox.data.tag_ids["vip"]
+    assert ids_of(sandbox.data.filter_tickets({"id": added["id"], "tags": vip})) == [added["id"]]
     with pytest.raises(ValueError):
         sandbox.data.add_ticket(colour="blue")
 
@@ -671,15 +956,18 @@ def test_add_ticket_keeps_the_list_ordered_and_refuses_unknown_fields(sandbox):
 
 def test_the_command_line_serves_on_the_given_port_until_terminated(tmp_path):
     port, log = free_port(), tmp_path / "sandbox.log"
-    sandbox = SandboxProcess("--tickets", "40", token=TOKEN, port=port, log_path=log)
+    sandbox = SandboxProcess(
+        "--tickets", "40", "--scopes", "tickets:read, users:read", token=TOKEN, port=port,
+        log_path=log,
+    )  # fmt: skip
+    headers = {"Authorization": f"Bearer {TOKEN}", "X-29next-API-Version": "unstable"}
     try:
-        response = requests.get(
-            f"http://127.0.0.1:{port}/api/admin/tickets/",
-            headers={"Authorization": f"Bearer {TOKEN}", "X-29next-API-Version": "unstable"},
-            timeout=5,
-        )
+        response = requests.get(f"{sandbox.api}tickets/", headers=headers, timeout=5)
         assert response.status_code == 200
         assert len(response.json()["results"]) == 25
+        assert (
+            requests.get(f"{sandbox.api}products/", headers=headers, timeout=5).status_code == 403
+        )
         settings = requests.get(f"http://127.0.0.1:{port}/__sandbox__/control", timeout=5)
         assert settings.json()["rate_limit"] == 4  # the real store's limit by default
     finally:

@@ -1,4 +1,5 @@
-"""A sandbox Next Commerce store: the Admin API's ticket endpoints over real HTTP.
+"""A sandbox Next Commerce store: the Admin API's ticket, user and product reads over real HTTP,
+as strict as the published spec.
 
 Standard library only, so it starts in a blink and runs without Django. Start it with
 `python -m tools.sandbox` or, in tests, `SandboxServer(port=0).start()`.

@@ -5,18 +5,36 @@ import signal
 import sys
 import threading
 
+from .api import SCOPES
 from .data import parse_timestamp
 from .server import FAULT_MODES, SandboxServer
+
+
+def scope_list(text: str) -> tuple[str, ...]:
+    return tuple(scope.strip() for scope in text.split(",") if scope.strip())
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m tools.sandbox",
-        description="Serve a sandbox Next Commerce store (Admin API tickets) over HTTP.",
+        description=(
+            "Serve a sandbox Next Commerce store (Admin API tickets, users and products) over HTTP."
+        ),
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--token", default="sandbox-token", help="the accepted bearer token")
+    parser.add_argument(
+        "--scopes",
+        type=scope_list,
+        default=SCOPES,
+        metavar="SCOPE,...",
+        help=(
+            f"comma-separated OAuth scopes the token carries (default: {','.join(SCOPES)}); "
+            "an operation whose scope is missing answers 403, as a real store does. "
+            'POST {"scopes": [...]} to /__sandbox__/control changes them while running'
+        ),
+    )
     parser.add_argument("--page-size", type=int, default=25)
     parser.add_argument(
         "--rate-limit",
@@ -49,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         token=args.token,
+        scopes=args.scopes,
         page_size=args.page_size,
         rate_limit=args.rate_limit,
         latency_ms=args.latency_ms,

@@ -2,14 +2,14 @@
 
 Plain functions from a request to a `Response`; the HTTP plumbing, faults and rate limiting
 live in `server.py`. Errors look like Django REST framework's: `{"detail": "..."}` or field
-errors for filters.
+errors for filters. Each operation needs the OAuth scope the published spec names for it.
 """
 
 import json
 import re
 from dataclasses import dataclass, field
 
-from .data import SandboxData
+from .data import SandboxData, product_listing
 from .filters import FilterError, last_value
 from .pagination import (
     BY_ID,
@@ -24,6 +24,8 @@ from .pagination import (
 API_PREFIX = "/api/admin/"
 API_VERSION = "unstable"
 VERSION_HEADER = "X-29next-API-Version"
+# The scopes of the operations served here; a sandbox token carries all of them by default.
+SCOPES = ("tickets:read", "users:read", "catalogue:read")
 
 
 @dataclass
@@ -80,15 +82,22 @@ def check_version(request: Request) -> Response | None:
     return None
 
 
-def answer(request: Request, store: SandboxData, page_size: int) -> Response:
-    """Route an authenticated, versioned request to its endpoint."""
-    if request.method not in ("GET", "HEAD"):
-        return detail(405, f'Method "{request.method}" not allowed.', {"Allow": "GET, HEAD"})
+def answer(
+    request: Request, store: SandboxData, page_size: int, scopes: tuple[str, ...] = SCOPES
+) -> Response:
+    """Route an authenticated, versioned request to its endpoint, if the token's `scopes`
+    allow it. As in DRF: the URL is resolved first (404), then permissions (403), then the
+    method (405)."""
     route = request.path.removeprefix(API_PREFIX)
-    for pattern, endpoint in ROUTES:
+    for pattern, endpoint, scope in ROUTES:
         match = pattern.match(route)
-        if match:
-            return endpoint(request, store, page_size, *match.groups())
+        if not match:
+            continue
+        if scope not in scopes:
+            return detail(403, "You do not have permission to perform this action.")
+        if request.method not in ("GET", "HEAD"):
+            return detail(405, f'Method "{request.method}" not allowed.', {"Allow": "GET, HEAD"})
+        return endpoint(request, store, page_size, *match.groups())
     return detail(404, "Not found.")
 
 
@@ -114,11 +123,23 @@ def retrieve_ticket_type(request: Request, store: SandboxData, page_size: int, t
 
 
 def list_users(request: Request, store: SandboxData, page_size: int) -> Response:
-    return _page_of(request, store.filter_users(request.params), USERS_NEWEST_FIRST, page_size)
+    try:
+        users = store.filter_users(request.params)
+    except FilterError as error:
+        return json_response(400, error.errors)
+    return _page_of(request, users, USERS_NEWEST_FIRST, page_size)
 
 
 def retrieve_user(request: Request, store: SandboxData, page_size: int, user_id: str):
     return _retrieve("User", store.user, user_id)
+
+
+def list_products(request: Request, store: SandboxData, page_size: int) -> Response:
+    try:
+        products = store.filter_products(request.params)
+    except FilterError as error:
+        return json_response(400, error.errors)
+    return _page_of(request, [product_listing(item) for item in products], BY_ID, page_size)
 
 
 def retrieve_product(request: Request, store: SandboxData, page_size: int, product_id: str):
@@ -155,12 +176,13 @@ def _page_of(request: Request, rows: list[dict], ordering: Ordering, page_size: 
 
 # DRF routers match any lookup without "/" or "."; a non-numeric id then finds nothing (404).
 ROUTES = [
-    (re.compile(r"^tickets/$"), list_tickets),
-    (re.compile(r"^tickets/([^/.]+)/$"), retrieve_ticket),
-    (re.compile(r"^tickets/([^/.]+)/comments/$"), retrieve_ticket),
-    (re.compile(r"^tickettypes/$"), list_ticket_types),
-    (re.compile(r"^tickettypes/([^/.]+)/$"), retrieve_ticket_type),
-    (re.compile(r"^users/$"), list_users),
-    (re.compile(r"^users/([^/.]+)/$"), retrieve_user),
-    (re.compile(r"^products/([^/.]+)/$"), retrieve_product),
+    (re.compile(r"^tickets/$"), list_tickets, "tickets:read"),
+    (re.compile(r"^tickets/([^/.]+)/$"), retrieve_ticket, "tickets:read"),
+    (re.compile(r"^tickets/([^/.]+)/comments/$"), retrieve_ticket, "tickets:read"),
+    (re.compile(r"^tickettypes/$"), list_ticket_types, "tickets:read"),
+    (re.compile(r"^tickettypes/([^/.]+)/$"), retrieve_ticket_type, "tickets:read"),
+    (re.compile(r"^users/$"), list_users, "users:read"),
+    (re.compile(r"^users/([^/.]+)/$"), retrieve_user, "users:read"),
+    (re.compile(r"^products/$"), list_products, "catalogue:read"),
+    (re.compile(r"^products/([^/.]+)/$"), retrieve_product, "catalogue:read"),
 ]

@@ -15,7 +15,17 @@ from string import Formatter
 from urllib.parse import quote
 
 from . import content
-from .filters import Params, normalise_params, parse_ticket_query, ticket_matches, values_of
+from .filters import (
+    Params,
+    normalise_params,
+    parse_product_query,
+    parse_ticket_query,
+    parse_user_query,
+    product_matches,
+    ticket_matches,
+    user_matches,
+    values_of,
+)
 
 MAX_AGE_DAYS = 182
 CUSTOMER_COUNT = 80
@@ -25,6 +35,9 @@ FIRST_PRODUCT_ID = 101
 FIRST_TICKET_ID = 1201
 FIRST_COMMENT_ID = 40001
 FIRST_ATTACHMENT_ID = 7001
+
+# Fields of a Product that the Products List (ProductList) leaves out.
+PRODUCT_DETAIL_FIELDS = ("description", "meta_description", "meta_title", "template")
 
 TICKET_FIELDS = (
     "assignee",
@@ -57,6 +70,32 @@ SPECIAL_SLOTS = {
     33: "bobby_tables",
     40: "escalated_chat",
     45: "null_order",
+}
+# Where a special ticket breaks the published schema on purpose, and why a real store sends
+# such a value all the same: {special name: {field path in the ticket: why}}. The contract
+# test accepts a schema error at these places only, and expects every one of them to occur.
+DELIBERATELY_ODD = {
+    "on_hold_sms": {
+        "status": "Stores add statuses (on hold) before the published enum lists them.",
+        "channel": "Stores add channels (SMS) before the published enum lists them.",
+        "priority": "Tickets from newer channels arrive without a priority, as null.",
+    },
+    "escalated_chat": {
+        "status": "Stores add statuses (escalated) before the published enum lists them.",
+        "channel": "Stores add channels (chat) before the published enum lists them.",
+        "priority": "Tickets from newer channels arrive without a priority, as null.",
+    },
+    "null_order": {
+        "order": "A ticket whose order was deleted has order null, though typed as a string.",
+    },
+    "old_null_order": {
+        "order": "Tickets from before orders were linked carry order null, not an empty string.",
+    },
+    "odd_attachments": {
+        "comments.0.attachments.0.file": (
+            "Attachments imported from an older helpdesk keep a relative path, not a URI."
+        ),
+    },
 }
 HOSTILE_SLOTS = ("script", "template", "hostile_attachment", "long_subject", "hostile_img")
 # Edge cases are decided before their thread is written, so the thread fits their status.
@@ -156,6 +195,10 @@ class SandboxData:
         ]
         self.tags = dict(enumerate(content.TAGS, 1))  # tag id -> tag name
         self.tag_ids = {name: tag_id for tag_id, name in self.tags.items()}
+        # A small shop: no catalogue categories, no offer ranges and no gift cards.
+        self.categories: dict[int, str] = {}
+        self.ranges: dict[int, str] = {}
+        self.gift_card_ids: set[int] = set()
         self.products = _make_products(rng, self.anchor)
         self.agents = _make_agents(rng, self.anchor)
         self.customers, self._cultures = _make_customers(rng, self.anchor)
@@ -208,16 +251,17 @@ class SandboxData:
         return [ticket for ticket in tickets if ticket_matches(ticket, query, emails)]
 
     def filter_users(self, params: Params | None = None) -> list[dict]:
-        pairs = normalise_params(params)
-        emails = [email.lower() for email in values_of(pairs, "email")]
-        names = [name.lower() for name in values_of(pairs, "name")]
-        user_types = values_of(pairs, "user_type")
+        """Users matching Users List parameters, newest first; `FilterError` if invalid."""
+        query = parse_user_query(params)
+        return [user for user in self.users if user_matches(user, query)]
+
+    def filter_products(self, params: Params | None = None) -> list[dict]:
+        """Products matching Products List parameters, by id; `FilterError` if invalid."""
+        query = parse_product_query(params, self.categories, self.ranges)
         return [
-            user
-            for user in self.users
-            if (not emails or user["email"].lower() == emails[-1])
-            and (not names or names[-1] in f"{user['first_name']} {user['last_name']}".lower())
-            and (not user_types or user["user_type"] == user_types[-1])
+            product
+            for product in self.products
+            if product_matches(product, query, is_gift_card=product["id"] in self.gift_card_ids)
         ]
 
     def filter_ticket_types(self, params: Params | None = None) -> list[dict]:
@@ -284,6 +328,7 @@ class SandboxData:
             ticket_id += 1 if rng.random() < 0.9 else rng.randint(2, 4)
         if count > 90:
             self.tickets[count // 3]["order"] = None
+            self.special_ticket_ids["old_null_order"] = self.tickets[count // 3]["id"]
         self.tickets.sort(key=lambda ticket: (ticket["created_at"], ticket["id"]), reverse=True)
         self._number_comments()
 
@@ -825,6 +870,11 @@ def _describe_customer(customer: dict, rng: random.Random, culture: dict, index:
             )
         ),
     )
+
+
+def product_listing(product: dict) -> dict:
+    """A product as the Products List shows it (ProductList): without its detail fields."""
+    return {key: value for key, value in product.items() if key not in PRODUCT_DETAIL_FIELDS}
 
 
 def _make_products(rng: random.Random, anchor: datetime) -> list[dict]:

@@ -1,4 +1,5 @@
-"""The Tickets List filters, validated and applied the way django-filter does it.
+"""The list filters (tickets, users, products), validated and applied the way django-filter
+does it.
 
 Bad values raise `FilterError` carrying Django REST framework style field errors
 (`{"status": ["Select a valid choice. ..."]}`); empty values count as absent and unknown
@@ -13,6 +14,12 @@ from datetime import date, datetime
 STATUSES = ("new", "open", "pending", "solved", "closed")
 PRIORITIES = ("high", "medium", "low")
 CHANNELS = ("api", "customer_account", "dashboard", "email", "follow_up")
+LANGUAGES = ("da", "de", "en", "es", "fi", "fr", "it", "nl", "no", "pt", "sv", "th")
+USER_TYPES = ("customer", "lead", "dashboard")
+# The spellings of a boolean that django-filter reads. Its API widget also takes other cases
+# ("TRUE"); the sandbox refuses those, since being stricter than a store only shows a mistake
+# sooner.
+BOOLEANS = {"true": True, "True": True, "1": True, "false": False, "False": False, "0": False}
 
 _WHOLE_NUMBER = re.compile(r"^[+-]?\d+$")
 
@@ -39,12 +46,39 @@ class TicketQuery:
     assignee: int | None = None
     order_number: str | None = None
     products: list[int] = field(default_factory=list)
-    tag_names: list[str] = field(default_factory=list)
+    tag_names: list[str] = field(default_factory=list)  # from the ids asked for
     ticket_type: int | None = None
     priority: str | None = None
     channel: str | None = None
     created_from: date | None = None
     created_to: date | None = None
+
+
+@dataclass
+class UserQuery:
+    """A validated Users List filter; `None` or empty means "not filtered on"."""
+
+    email: str | None = None
+    name: str | None = None
+    phone_number: str | None = None
+    language: str | None = None
+    user_type: str | None = None
+    date_joined_from: date | None = None
+    date_joined_to: date | None = None
+    is_blocked: bool | None = None
+    accepts_marketing: bool | None = None
+
+
+@dataclass
+class ProductQuery:
+    """A validated Products List filter; `None` or empty means "not filtered on"."""
+
+    title: str | None = None
+    categories: list[int] = field(default_factory=list)
+    ranges: list[int] = field(default_factory=list)
+    is_public: bool | None = None
+    is_gift_card: bool | None = None
+    skus: list[str] = field(default_factory=list)
 
 
 def normalise_params(params: Params | None) -> list[tuple[str, str]]:
@@ -85,12 +119,59 @@ def parse_ticket_query(params: Params | None, tags: Mapping[int, str]) -> Ticket
     query.assignee = _whole_number(pairs, "assignee", errors)
     query.order_number = last_value(pairs, "order_number")
     query.products = _whole_numbers(values_of(pairs, "product"), "product", errors)
-    query.tag_names = _tag_names(values_of(pairs, "tags"), tags, errors)
+    query.tag_names = [
+        tags[tag_id] for tag_id in _model_choices(values_of(pairs, "tags"), tags, "tags", errors)
+    ]
     query.ticket_type = _whole_number(pairs, "ticket_type", errors)
     query.priority = _choice(last_value(pairs, "priority"), PRIORITIES, "priority", errors)
     query.channel = _choice(last_value(pairs, "channel"), CHANNELS, "channel", errors)
     query.created_from = _date(last_value(pairs, "created_from"), "created_from", errors)
     query.created_to = _date(last_value(pairs, "created_to"), "created_to", errors)
+
+    if errors:
+        raise FilterError(errors)
+    return query
+
+
+def parse_user_query(params: Params | None) -> UserQuery:
+    """Validate Users List parameters."""
+    pairs = normalise_params(params)
+    errors: dict[str, list[str]] = {}
+    query = UserQuery()
+
+    query.email = last_value(pairs, "email")
+    query.name = last_value(pairs, "name")
+    query.phone_number = last_value(pairs, "phone_number")
+    query.language = _choice(last_value(pairs, "language"), LANGUAGES, "language", errors)
+    query.user_type = _choice(last_value(pairs, "user_type"), USER_TYPES, "user_type", errors)
+    query.date_joined_from = _date(
+        last_value(pairs, "date_joined_from"), "date_joined_from", errors
+    )
+    query.date_joined_to = _date(last_value(pairs, "date_joined_to"), "date_joined_to", errors)
+    query.is_blocked = _boolean(last_value(pairs, "is_blocked"), "is_blocked", errors)
+    query.accepts_marketing = _boolean(
+        last_value(pairs, "accepts_marketing"), "accepts_marketing", errors
+    )
+
+    if errors:
+        raise FilterError(errors)
+    return query
+
+
+def parse_product_query(
+    params: Params | None, categories: Mapping[int, object], ranges: Mapping[int, object]
+) -> ProductQuery:
+    """Validate Products List parameters against the store's categories and ranges (by id)."""
+    pairs = normalise_params(params)
+    errors: dict[str, list[str]] = {}
+    query = ProductQuery()
+
+    query.title = last_value(pairs, "title")
+    query.categories = _model_choices(values_of(pairs, "category"), categories, "category", errors)
+    query.ranges = _model_choices(values_of(pairs, "range"), ranges, "range", errors)
+    query.is_public = _boolean(last_value(pairs, "is_public"), "is_public", errors)
+    query.is_gift_card = _boolean(last_value(pairs, "is_gift_card"), "is_gift_card", errors)
+    query.skus = values_of(pairs, "sku")
 
     if errors:
         raise FilterError(errors)
@@ -118,6 +199,37 @@ def ticket_matches(ticket: dict, query: TicketQuery, emails: Mapping[int, str]) 
     return all(checks)
 
 
+def user_matches(user: dict, query: UserQuery) -> bool:
+    full_name = f"{user['first_name']} {user['last_name']}"
+    checks = (
+        query.email is None or user["email"].lower() == query.email.lower(),
+        query.name is None or query.name.lower() in full_name.lower(),
+        query.phone_number is None or user["phone_number"] == query.phone_number,
+        query.language is None or user["language"] == query.language,
+        query.user_type is None or user["user_type"] == query.user_type,
+        query.date_joined_from is None or _day_of(user["date_joined"]) >= query.date_joined_from,
+        query.date_joined_to is None or _day_of(user["date_joined"]) <= query.date_joined_to,
+        query.is_blocked is None or user["is_blocked"] is query.is_blocked,
+        query.accepts_marketing is None or user["accepts_marketing"] is query.accepts_marketing,
+    )
+    return all(checks)
+
+
+def product_matches(product: dict, query: ProductQuery, *, is_gift_card: bool) -> bool:
+    """Whether `product` passes `query`. Ranges are not part of a product's answer and the
+    sandbox has none, so a range filter never gets past validation to be matched here."""
+    categories = {category["id"] for category in product["categories"]}
+    skus = {variant["sku"] for variant in product["variants"]}
+    checks = (
+        query.title is None or query.title.lower() in product["title"].lower(),
+        not query.categories or bool(categories & set(query.categories)),
+        query.is_public is None or product["is_public"] is query.is_public,
+        query.is_gift_card is None or is_gift_card is query.is_gift_card,
+        not query.skus or bool(skus & set(query.skus)),
+    )
+    return all(checks)
+
+
 def _matches_text(ticket: dict, text: str, emails: Mapping[int, str]) -> bool:
     # The docs call it a "generic search by ticket id, subject, or requester email".
     needle = text.lower()
@@ -129,8 +241,12 @@ def _matches_text(ticket: dict, text: str, emails: Mapping[int, str]) -> bool:
 
 
 def _created_on(ticket: dict) -> date:
+    return _day_of(ticket["created_at"])
+
+
+def _day_of(moment: str) -> date:
     # Timestamps are "YYYY-MM-DDTHH:MM:SSZ" in UTC, so the first ten characters are the date.
-    return date.fromisoformat(ticket["created_at"][:10])
+    return date.fromisoformat(moment[:10])
 
 
 def _whole_number(pairs, name: str, errors: dict) -> int | None:
@@ -169,20 +285,33 @@ def _choices(values: list[str], allowed: tuple[str, ...], name: str, errors: dic
     return values
 
 
-def _tag_names(values: list[str], tags: Mapping[int, str], errors: dict) -> list[str]:
-    # The yaml types tag filters as ids, the docs page leaves them untyped and tickets carry
-    # names; accept both. An unknown id is an invalid choice (as for a ModelMultipleChoice
-    # filter), an unknown name simply matches nothing.
-    names = []
+def _model_choices(values: list[str], known: Mapping[int, object], name: str, errors: dict):
+    """Ids of a model multiple-choice filter, checked as Django's ModelMultipleChoiceField does.
+
+    A value the primary key cannot take is not a valid value; one it can take but that names
+    no row (or not in the row's own spelling: "+5", "05") is not an available choice.
+    """
     for value in values:
-        if _WHOLE_NUMBER.match(value):
-            if int(value) not in tags:
-                errors["tags"] = [_invalid_choice(value)]
-                return []
-            names.append(tags[int(value)])
-        else:
-            names.append(value)
-    return names
+        try:
+            int(value)
+        except ValueError:
+            errors[name] = [f"“{value}” is not a valid value."]
+            return []
+        if value not in {str(key) for key in known}:
+            errors[name] = [_invalid_choice(value)]
+            return []
+    return list(dict.fromkeys(int(value) for value in values))
+
+
+def _boolean(value: str | None, name: str, errors: dict) -> bool | None:
+    if value is None:
+        return None
+    if value not in BOOLEANS:
+        # django-filter itself would let an unreadable boolean through as "not filtered on",
+        # quietly answering with everything; refusing it makes a client's mistake show.
+        errors[name] = [_invalid_choice(value)]
+        return None
+    return BOOLEANS[value]
 
 
 def _date(value: str | None, name: str, errors: dict) -> date | None:

@@ -8,20 +8,22 @@ fault never blocks another one, and every wait is on an event that `stop()` and 
 import contextlib
 import json
 import math
+import re
 import socket
 import sys
 import threading
 import time
 import traceback
 from collections import Counter, defaultdict, deque
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from . import api
-from .api import API_PREFIX, Request, Response, detail, json_response
+from .api import API_PREFIX, SCOPES, Request, Response, detail, json_response
 from .data import SandboxData
 from .filters import FilterError
 
@@ -62,6 +64,9 @@ UNAVAILABLE_PAGE = (
 )
 TRUNCATED_JSON = b'{"next":null,"previous":null,"results":[{"id":1201,"subject":"Where is my ord'
 
+# An OAuth scope as the store names them: "tickets:read", "catalogue:write".
+_SCOPE = re.compile(r"^[a-z_]+:(read|write)$")
+
 
 @dataclass
 class Settings:
@@ -69,6 +74,7 @@ class Settings:
     latency_ms: int = 0
     rate_limit: int = 0
     page_size: int = 25
+    scopes: tuple[str, ...] = SCOPES  # what the token may do
 
     def validated(self) -> "Settings":
         if self.fault not in FAULT_MODES:
@@ -81,7 +87,13 @@ class Settings:
                 raise ValueError(f"{name} must be a whole number, 0 or more")
         if self.page_size < 1:
             raise ValueError("page_size must be at least 1")
-        return self
+        if isinstance(self.scopes, str) or not isinstance(self.scopes, Iterable):
+            raise ValueError('scopes must be a list, such as ["tickets:read", "users:read"]')
+        scopes = tuple(self.scopes)
+        malformed = [s for s in scopes if not isinstance(s, str) or not _SCOPE.match(s)]
+        if malformed:
+            raise ValueError(f"Not a scope: {malformed[0]!r}; scopes look like 'tickets:read'")
+        return replace(self, scopes=tuple(dict.fromkeys(scopes)))
 
 
 class RateLimiter:
@@ -108,6 +120,20 @@ class RateLimiter:
             self._windows.clear()
 
 
+@dataclass(frozen=True)
+class ReceivedRequest:
+    """One request as it reached the API: what a test checks against the published spec."""
+
+    method: str
+    path: str
+    query: str  # as received, still percent-encoded
+    headers: dict[str, str] = field(default_factory=dict)  # names lower-cased
+
+    @property
+    def target(self) -> str:
+        return f"{self.path}?{self.query}" if self.query else self.path
+
+
 class Stats:
     """What reached the API, for benchmarks and tests to check the client's manners."""
 
@@ -119,16 +145,23 @@ class Stats:
         with self._lock:
             self._counts = Counter()
             self._arrivals: list[float] = []
-            self._requests: list[str] = []
+            self._received: list[ReceivedRequest] = []
             self._paths = Counter()
             self._statuses = Counter()
 
-    def arrived(self, path: str, query: str, now: float) -> None:
+    def arrived(self, request: Request, now: float) -> None:
+        received = ReceivedRequest(
+            request.method, request.path, request.query, dict(request.headers)
+        )
         with self._lock:
             self._counts["calls"] += 1
             self._arrivals.append(now)
-            self._requests.append(f"{path}?{query}" if query else path)
-            self._paths[path] += 1
+            self._received.append(received)
+            self._paths[request.path] += 1
+
+    def received(self) -> list[ReceivedRequest]:
+        with self._lock:
+            return list(self._received)
 
     def count(self, name: str) -> None:
         with self._lock:
@@ -148,7 +181,7 @@ class Stats:
                 "faulted": self._counts["faulted"],
                 "peak_per_second": peak_per_second(arrivals),
                 "arrivals": arrivals,
-                "requests": list(self._requests),
+                "requests": [request.target for request in self._received],
                 "paths": dict(self._paths),
                 "statuses": dict(self._statuses),
             }
@@ -171,6 +204,8 @@ class SandboxServer:
     `X-29next-API-Version: unstable`. `configure()`/`set_fault()` change how it behaves,
     `stats()` tells what reached it, `reset()` undoes both, `stop()` ends it. `data` is the
     `SandboxData` it serves. `fault` and `arrivals_every` are extras for the command line.
+    The token carries `scopes` (all the API's read scopes unless told otherwise); an
+    operation whose scope it lacks answers 403. `received()` lists whole requests.
     """
 
     def __init__(
@@ -186,13 +221,14 @@ class SandboxServer:
         anchor: datetime | None = None,
         fault: str = "none",
         arrivals_every: float = 0,
+        scopes: Iterable[str] = SCOPES,
     ):
         self.host = host
         self.port = port
         self.token = token
         self.arrivals_every = arrivals_every
         self.data = SandboxData(seed=seed, tickets=tickets, anchor=anchor)
-        self._defaults = Settings(fault, latency_ms, rate_limit, page_size).validated()
+        self._defaults = Settings(fault, latency_ms, rate_limit, page_size, scopes).validated()
         self._settings = replace(self._defaults)
         self._lock = threading.Lock()
         self._limiter = RateLimiter()
@@ -250,7 +286,7 @@ class SandboxServer:
     # -- Controls --
 
     def configure(self, **changes) -> dict:
-        """Change fault, latency_ms, rate_limit or page_size; returns the settings."""
+        """Change fault, latency_ms, rate_limit, page_size or scopes; returns the settings."""
         unknown = set(changes) - set(asdict(self._defaults))
         if unknown:
             raise ValueError(f"Unknown setting(s): {', '.join(sorted(unknown))}")
@@ -263,7 +299,9 @@ class SandboxServer:
 
     def settings(self) -> dict:
         with self._lock:
-            return asdict(self._settings)
+            settings = asdict(self._settings)
+        # As the control API shows them, so both views of the settings compare equal.
+        return {**settings, "scopes": list(settings["scopes"])}
 
     @property
     def page_size(self) -> int:
@@ -272,11 +310,16 @@ class SandboxServer:
     def stats(self) -> dict:
         return self._stats.snapshot()
 
+    def received(self) -> list[ReceivedRequest]:
+        """Every request that reached the API since the last reset, oldest first."""
+        return self._stats.received()
+
     def reset_stats(self) -> None:
         self._stats.clear()
 
     def reset(self) -> None:
-        """No fault, the constructor's other settings, clean stats and only seeded tickets."""
+        """No fault, the constructor's other settings (scopes too), clean stats and request
+        log, and only seeded tickets."""
         with self._lock:
             self._settings = replace(self._defaults, fault="none")
         self._limiter.clear()
@@ -302,7 +345,7 @@ class SandboxServer:
 
     def _handle_api(self, request: Request) -> Response:
         now = time.monotonic()
-        self._stats.arrived(request.path, request.query, now)
+        self._stats.arrived(request, now)
         settings = replace(self._settings)
         if settings.rate_limit:
             key = api.bearer_token(request) or ""
@@ -321,7 +364,7 @@ class SandboxServer:
         return (
             api.check_credentials(request, self.token)
             or api.check_version(request)
-            or api.answer(request, self.data, settings.page_size)
+            or api.answer(request, self.data, settings.page_size, settings.scopes)
         )
 
     def _fault(self, mode: str) -> Response | None:
