@@ -60,6 +60,21 @@ def _run(jobs):
             job()
         except Exception:  # the thread must outlive any one job
             logger.exception("background job failed: %s", key[0])
+        finally:
+            jobs.task_done()
+
+
+def drain(timeout=10.0):
+    """Wait, at most `timeout` seconds, until this process's thread has nothing left to do
+    (for tests and the benchmark). True when it has not."""
+    with _lock:
+        worker = _worker
+    if worker is None or worker[0] != os.getpid():
+        return True
+    deadline = time.monotonic() + timeout
+    while worker[2].unfinished_tasks and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return not worker[2].unfinished_tasks
 
 
 @atexit.register

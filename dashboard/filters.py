@@ -297,7 +297,13 @@ def _one(found, text, choices, kind, by, describe):
     if not found:
         raise ValidationError(f"No {kind} has the {by} “{text}”." if by == "email" else
                               f"No {kind} matches the {by} “{text}”.")  # fmt: skip
-    choices.extend((item.id, describe(item)) for item in found)
+    choices.extend((item.id, describe(item)) for item in found[: store.FIND_LIMIT])
+    if len(found) > store.FIND_LIMIT:
+        raise ValidationError(
+            f"More than {store.FIND_LIMIT} {kind}s match “{text}”: choose one of the first "
+            f"{store.FIND_LIMIT} below, or type more of the {by}.",
+            code="choose",
+        )
     raise ValidationError(f"{len(found)} {kind}s match “{text}”: choose one below.", code="choose")
 
 

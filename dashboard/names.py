@@ -9,7 +9,6 @@ each. A token without `users:read` or `catalogue:read` is remembered for ten min
 is tried meanwhile, and staff are told which scope would add names.
 """
 
-import contextlib
 import functools
 import logging
 from dataclasses import dataclass, field
@@ -21,7 +20,6 @@ from dashboard import background, pacing, state, store
 logger = logging.getLogger(__name__)
 
 LOOKUP_WAIT = 5.0  # seconds a look-up waits for a background slot before giving up
-SCOPE_MEMORY = 600  # seconds a missing scope is remembered
 
 
 @dataclass(frozen=True)
@@ -48,12 +46,7 @@ def products(ids):
 
 def missing_scopes():
     """The scopes the store refused lately, for a notice to staff."""
-    keys = {_scope_key(scope): scope for scope in ("users:read", "catalogue:read")}
-    try:
-        found = state.cache_get_many(list(keys))
-    except state.SharedStateError:
-        return []
-    return sorted(keys[key] for key in found)
+    return store.missing_scopes()
 
 
 def _known(ids, known, look_up, scope, kind):
@@ -64,7 +57,7 @@ def _known(ids, known, look_up, scope, kind):
     stale = [i for i in ids if i not in found or not found[i].fresh]
     if stale and _lookups_on() and scope not in missing_scopes():
         for item_id in stale:
-            job = functools.partial(_look_up, look_up, item_id)
+            job = functools.partial(_look_up, look_up, item_id, scope)
             background.submit((kind, item_id), job)
     return {i: getattr(f, kind) for i, f in found.items() if getattr(f, kind) is not None}
 
@@ -73,14 +66,12 @@ def _lookups_on():
     return getattr(settings, "STORE_NAME_LOOKUPS_PER_MINUTE", 60) > 0
 
 
-def _look_up(look_up, item_id):
-    if not _within_budget():
+def _look_up(look_up, item_id, scope):
+    if scope in missing_scopes() or not _within_budget():
         return  # the next page that shows this id asks again
     try:
         with pacing.background(wait=LOOKUP_WAIT):
             look_up(item_id)
-    except store.ScopeMissing as exc:
-        _remember_missing(exc.scope)
     except (store.TicketsAPIError, pacing.WaitTimeout) as exc:
         logger.debug("name not looked up (%s)", getattr(exc, "code", "busy"))
 
@@ -94,12 +85,3 @@ def _within_budget():
     except state.SharedStateError:
         return False
     return wait <= 0
-
-
-def _remember_missing(scope):
-    with contextlib.suppress(state.SharedStateError):
-        state.cache_set(_scope_key(scope), True, SCOPE_MEMORY)
-
-
-def _scope_key(scope):
-    return f"scope-missing:{store.identity()}:{scope}"

@@ -12,7 +12,7 @@ Views, the wall and the forms use what this package exports; its modules are:
 - `products`: product titles by id, and products by title.
 """
 
-from dashboard.store.client import cursor_from_url, forget_local, identity
+from dashboard.store.client import cursor_from_url, forget_local, identity, missing_scopes
 from dashboard.store.errors import (
     BadResponse,
     FilterRefused,
@@ -28,6 +28,7 @@ from dashboard.store.errors import (
     TokenRejected,
 )
 from dashboard.store.people import (
+    FIND_LIMIT,
     Found,
     Person,
     find_customers,
@@ -61,6 +62,7 @@ from dashboard.store.tickets import (
 
 __all__ = [
     "CHANNELS",
+    "FIND_LIMIT",
     "FILTER_NAMES",
     "PRIORITIES",
     "STATUSES",
@@ -91,6 +93,7 @@ __all__ = [
     "find_customers",
     "find_products",
     "forget_local",
+    "missing_scopes",
     "get_ticket",
     "identity",
     "known_customers",

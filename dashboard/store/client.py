@@ -6,6 +6,7 @@ cursor travels as a query parameter. No URL that came from the API or from a bro
 requested, so no link can carry the access token to another host.
 """
 
+import contextlib
 import hashlib
 import logging
 import random
@@ -210,8 +211,31 @@ def _broken_off(exc, path, deadline):
 SCOPES = (("users/", "users:read"), ("products/", "catalogue:read"), ("", "tickets:read"))
 
 
+NICETY_SCOPES = ("users:read", "catalogue:read")
+SCOPE_MEMORY = 600  # seconds a refused scope is remembered: no look-up tries it meanwhile
+
+
 def scope_of(path):
     return next(scope for prefix, scope in SCOPES if path.startswith(prefix))
+
+
+def missing_scopes():
+    """The nicety scopes the store refused this token in the last ten minutes, by any process."""
+    keys = {_scope_key(scope): scope for scope in NICETY_SCOPES}
+    try:
+        found = state.cache_get_many(list(keys))
+    except state.SharedStateError:
+        return []
+    return sorted(keys[key] for key in found)
+
+
+def _remember_missing(scope):
+    with contextlib.suppress(state.SharedStateError):  # asked again next time: a nicety
+        state.cache_set(_scope_key(scope), True, SCOPE_MEMORY)
+
+
+def _scope_key(scope):
+    return f"scope-missing:{identity()}:{scope}"
 
 
 def _payload(response, path, cursor_given):
@@ -224,6 +248,8 @@ def _payload(response, path, cursor_given):
         # Names and titles are a nicety a token may go without: that is not worth a warning.
         level = logging.WARNING if scope == "tickets:read" else logging.INFO
         logger.log(level, "the token lacks %s: GET %s -> 403", scope, path)
+        if scope in NICETY_SCOPES:
+            _remember_missing(scope)
         raise errors.ScopeMissing(scope=scope)
     if status == 400:
         raise errors.FilterRefused(field_errors=_field_errors(response))

@@ -88,14 +88,15 @@ def look_up_customer(person_id):
 
 
 def find_customers(email="", name=""):
-    """Customers by exact email or by name (`GET users/?email=` or `?name=`): a few at most."""
+    """Customers by exact email or by name (`GET users/?email=` or `?name=`): at most
+    FIND_LIMIT, and one more when there are more, so that the caller can say so."""
     params = [("email", email)] if email else [("name", name)]
 
     def fetch():
         found = []
         for item in client.every_result("users/", params, max_pages=1):
             found.append(_person(item))
-        return tuple(found[:FIND_LIMIT])
+        return tuple(found[: FIND_LIMIT + 1])
 
     return client.shared("users/", params, fetch, ttl=FIND_TTL)
 

@@ -48,13 +48,12 @@ def look_up_product(product_id):
 
 
 def find_products(title):
-    """Products whose title contains `title` (`GET products/?title=`): a few at most."""
+    """Products whose title contains `title` (`GET products/?title=`): as `find_customers`."""
     params = [("title", title)]
 
     def fetch():
-        return tuple(map(_product, client.every_result("products/", params, max_pages=1)))[
-            :FIND_LIMIT
-        ]
+        found = map(_product, client.every_result("products/", params, max_pages=1))
+        return tuple(found)[: FIND_LIMIT + 1]
 
     return client.shared("products/", params, fetch, ttl=FIND_TTL)
 

@@ -109,10 +109,11 @@ def scope_notice(context):
     missing = names.missing_scopes()
     if not missing:
         return ""
-    scopes = " and ".join(missing)
+    adds = {"users:read": "customers' names", "catalogue:read": "products' titles"}
+    needs = "; ".join(f"{adds[scope]} need the {scope} scope" for scope in missing)
     return mark_safe(
-        '<p class="notice" role="note">Customers and products show by email and id: names need '
-        f"the {escape(scopes)} scope on the store's token (Settings > API Access).</p>"
+        '<p class="notice" role="note">Shown by email and id for now: '
+        f"{escape(needs)} on the store's access token (the store's Settings, API Access).</p>"
     )
 
 

@@ -1,0 +1,228 @@
+"""Names, not numbers: what people type is resolved to the ids the store filters by, and pages
+show people and products by name, against the sandbox over real HTTP."""
+
+import time
+from collections import Counter
+from urllib.parse import parse_qsl
+
+import pytest
+
+from dashboard import background
+from tests import html
+
+
+def asked(sandbox, path):
+    """The requests for `path` (e.g. "users/") the sandbox received, with their parameters."""
+    return [
+        dict(parse_qsl(r.query))
+        for r in sandbox.received()
+        if r.path.endswith("/api/admin/" + path)
+    ]
+
+
+def wait_for(condition, seconds=15.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if result := condition():
+            return result
+        time.sleep(0.1)
+    return condition()
+
+
+def customer_with_tickets(sandbox, at_least=2):
+    counts = Counter(t["requester"] for t in sandbox.data.tickets if t["requester"])
+    customer_id = next(i for i, n in counts.most_common() if n >= at_least)
+    return sandbox.data.user(customer_id)
+
+
+@pytest.fixture
+def lookups(settings):
+    """Names looked up in the background, as in production."""
+    settings.STORE_NAME_LOOKUPS_PER_MINUTE = 600
+    yield
+    background.drain()
+
+
+def test_a_requester_email_becomes_their_id_and_lists_exactly_their_tickets(signed_in, sandbox):
+    customer = customer_with_tickets(sandbox)
+
+    response = signed_in.get("/", {"requester": customer["email"].upper()}, follow=True)
+
+    assert response.status_code == 200
+    assert response.redirect_chain[-1][0] == f"/?requester={customer['id']}"
+    theirs = [t["id"] for t in sandbox.data.filter_tickets([("requester", customer["id"])])]
+    assert html.row_ids(html.page(response)) == theirs[: sandbox.page_size]
+    lookups = [p for p in asked(sandbox, "users/") if p.get("user_type") != "dashboard"]
+    assert lookups == [{"email": customer["email"].upper()}]  # the agents' list aside
+    assert {p.get("requester") for p in asked(sandbox, "tickets/")} == {str(customer["id"])}
+
+
+def test_a_resolved_email_is_kept_so_the_next_person_costs_no_look_up(signed_in, sandbox):
+    customer = customer_with_tickets(sandbox)
+    signed_in.get("/", {"requester": customer["email"]})
+    sandbox.reset_stats()
+
+    response = signed_in.get("/", {"requester": customer["email"]})
+
+    assert response["Location"] == f"/?requester={customer['id']}"
+    assert [p for p in asked(sandbox, "users/") if "email" in p] == []
+
+
+def test_a_name_several_customers_share_offers_each_of_them(signed_in, sandbox):
+    firsts = {c["first_name"] for c in sandbox.data.customers}
+    shared = next(
+        name
+        for name in sorted(firsts)
+        if 2 <= len(sandbox.data.filter_users([("name", name)])) <= 5
+    )
+    matching = sandbox.data.filter_users([("name", shared)])
+
+    response = signed_in.get("/", {"requester": shared, "status": "open"})
+
+    assert response.status_code == 400
+    doc = html.page(response)
+    assert html.row_ids(doc) == []
+    offered = {a.get_text(): a["href"] for a in doc.select(".choices a")}
+    assert offered == {
+        f"{c['first_name']} {c['last_name']} <{c['email']}>": f"?requester={c['id']}&status=open"
+        for c in matching
+    }
+    assert asked(sandbox, "tickets/") == []
+
+
+def test_nobody_by_that_email_is_a_field_error_and_no_ticket_call(signed_in, sandbox):
+    response = signed_in.get("/", {"requester": "nobody@nowhere.test"})
+
+    assert response.status_code == 400
+    (error,) = html.field_errors(html.page(response), "requester")
+    assert "nobody@nowhere.test" in error
+    assert asked(sandbox, "tickets/") == []
+
+
+def test_tags_by_id_work_and_a_name_is_sent_as_its_catalogue_id(signed_in, sandbox, tag_catalogue):
+    by_id = signed_in.get("/", {"tags": tag_catalogue["refund"]})
+    by_name = signed_in.get("/", {"tags": "Refund"}, follow=True)
+
+    assert by_id.status_code == 200
+    assert by_name.redirect_chain[-1][0] == f"/?tags={tag_catalogue['refund']}"
+    refund = [t["id"] for t in sandbox.data.tickets if "refund" in t["tags"]]
+    assert html.row_ids(html.page(by_name)) == refund[: sandbox.page_size]
+    sent = {p["tags"] for p in asked(sandbox, "tickets/")}
+    assert sent == {str(tag_catalogue["refund"])}
+
+
+def test_the_store_refusing_a_filter_is_the_persons_error_in_its_own_words(signed_in, sandbox):
+    response = signed_in.get("/", {"tags": "99"})
+
+    assert response.status_code == 400
+    doc = html.page(response)
+    assert html.field_errors(doc, "tags") == [
+        "Select a valid choice. 99 is not one of the available choices."
+    ]
+    assert html.row_ids(doc) == []
+
+
+def test_tag_chips_link_to_their_filter_when_the_catalogue_knows_them(signed_in, tag_catalogue):
+    response = signed_in.get("/", {"tags": tag_catalogue["vip"]})
+
+    doc = html.page(response)
+    chips = {a.get_text(): a["href"] for a in doc.select("[data-ticket-id] .tags a")}
+    assert chips["vip"] == f"/?tags={tag_catalogue['vip']}"
+
+
+def test_the_assignee_filter_offers_agents_by_name_and_mine(signed_in, sandbox, lead):
+    maya = next(a for a in sandbox.data.agents if a["first_name"] == "Maya")
+    lead.email = maya["email"]
+    lead.save()
+
+    doc = html.page(signed_in.get("/"))
+    options = {
+        o.get_text(strip=True): o["value"] for o in doc.select("select[name=assignee] option")
+    }
+    assert options["Mine"] == "mine"
+    assert options[f"{maya['first_name']} {maya['last_name']}"] == str(maya["id"])
+
+    mine = signed_in.get("/", {"assignee": "mine"})
+    assert mine.status_code == 200
+    assert asked(sandbox, "tickets/")[-1]["assignee"] == str(maya["id"])
+
+
+def test_names_appear_within_seconds_without_reloading(signed_in, sandbox, lookups):
+    doc = html.page(signed_in.get("/"))
+    waiting = {int(e["data-requester-id"]) for e in doc.select("[data-requester-id][data-waiting]")}
+    assert waiting, "a first view waits for no name"
+
+    query = "&".join(f"requester={i}" for i in sorted(waiting))
+
+    def swapped():
+        answer = html.page(signed_in.get(f"/names/?{query}"))
+        found = answer.select("[hx-swap-oob][data-requester-id]")
+        return found if len(found) == len(waiting) else None
+
+    found = wait_for(swapped)
+    assert found, "every waiting name was looked up"
+    for element in found:
+        person = sandbox.data.user(int(element["data-requester-id"]))
+        assert element.get_text() == f"{person['first_name']} {person['last_name']}"
+        assert element["title"] == person["email"]
+        assert not element.has_attr("data-waiting")
+    assert Counter(r["path"] for r in _user_lookups(sandbox)).most_common(1)[0][1] == 1
+
+    again = html.page(signed_in.get("/"))  # and the next view shows them at once
+    assert not again.select("[data-requester-id][data-waiting]")
+
+
+def _user_lookups(sandbox):
+    return [
+        {"path": r.path}
+        for r in sandbox.received()
+        if "/users/" in r.path and r.path.rstrip("/").split("/")[-1].isdigit()
+    ]
+
+
+def test_twenty_screens_of_the_same_customers_cost_one_look_up_each(signed_in, sandbox, lookups):
+    for _ in range(20):
+        signed_in.get("/", {"status": "open"})
+    background.drain()
+    wait_for(lambda: not html.page(signed_in.get("/?status=open")).select("[data-waiting]"))
+
+    per_customer = Counter(r["path"] for r in _user_lookups(sandbox))
+    assert per_customer and set(per_customer.values()) == {1}
+    assert sandbox.stats()["throttled"] == 0
+
+
+def test_a_token_with_only_tickets_read_lists_tickets_quietly(signed_in, sandbox, lookups, lead):
+    sandbox.configure(scopes=["tickets:read"])
+    ticket = next(t for t in sandbox.data.tickets if t["products"] and t["requester"])
+
+    first = signed_in.get("/")
+    background.drain()  # the look-ups are tried, and refused
+    pages = [signed_in.get("/"), signed_in.get(f"/tickets/{ticket['id']}/")]
+
+    assert first.status_code == 200 and all(p.status_code == 200 for p in pages)
+    for response in (first, *pages):
+        assert "rejected" not in response.content.decode().lower()
+    doc = html.page(pages[0])
+    assert html.row_ids(doc)
+    assert not doc.select(".notice[role=note]"), "only staff are told about scopes"
+
+    lead.is_staff = True
+    lead.save()
+    signed_in.get(f"/tickets/{ticket['id']}/")
+    background.drain()
+    notice = html.page(signed_in.get(f"/tickets/{ticket['id']}/")).select(".notice[role=note]")
+    assert notice and "users:read" in notice[0].get_text()
+
+
+def test_the_wall_shows_first_names_and_last_initials(signed_in, sandbox, lookups):
+    signed_in.get("/wall/")
+    background.drain()
+    wait_for(lambda: not html.page(signed_in.get("/")).select("[data-waiting]"))
+
+    doc = html.page(signed_in.get("/wall/"))
+    shown = {int(e["data-requester-id"]): e.get_text() for e in doc.select("[data-requester-id]")}
+    assert shown
+    for person_id, text in shown.items():
+        person = sandbox.data.user(person_id)
+        assert text == f"{person['first_name']} {person['last_name'][0]}."
+    assert "@" not in " ".join(shown.values())
