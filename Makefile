@@ -24,7 +24,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
 
 run: $(VENV)/.installed-run
 	@DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py migrate --noinput --verbosity 0
-	@DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py ensure_demo_user
+	@if [ -z "$$NEXT_API_TOKEN" ]; then \
+	  DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py ensure_demo_user --email maya.thompson@example-store.test; \
+	  $(PY) -m tools.sandbox --print-tags | DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py import_tags -; \
+	fi
 	@if [ -z "$$NEXT_API_TOKEN" ]; then \
 	  echo "No NEXT_API_TOKEN: starting the sandbox store on 127.0.0.1:$(SANDBOX_PORT)"; \
 	  $(PY) -m tools.sandbox --host 127.0.0.1 --port $(SANDBOX_PORT) & \

@@ -60,6 +60,9 @@ class FilterContext:
     signed_in: bool = True  # a display link's screen has nobody to be "mine"
 
 
+TAGS_LISTED = 12  # the tag names the form lists as a reminder
+
+
 class TicketFilterForm(forms.Form):
     filter_text = TextFilterField(
         label="Search",
@@ -136,6 +139,9 @@ class TicketFilterForm(forms.Form):
         self.fields["assignee"].choices = assignees
         tags = self.fields["tags"]
         tags.name_to_id, tags.id_to_name = self._tag_id, context.tags.by_id
+        if known := sorted(context.tags.by_id.values(), key=str.casefold):
+            shown = ", ".join(known[:TAGS_LISTED]) + (", …" if len(known) > TAGS_LISTED else "")
+            tags.help_text = f"{tags.help_text} Tags by name: {shown}."
         # Several customers or products may answer a name: offered as choices beside it.
         self.choices = {}
 

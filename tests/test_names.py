@@ -1,6 +1,9 @@
 """Names, not numbers: what people type is resolved to the ids the store filters by, and pages
 show people and products by name, against the sandbox over real HTTP."""
 
+import os
+import subprocess
+import sys
 import time
 from collections import Counter
 from urllib.parse import parse_qsl
@@ -226,3 +229,38 @@ def test_the_wall_shows_first_names_and_last_initials(signed_in, sandbox, lookup
         person = sandbox.data.user(person_id)
         assert text == f"{person['first_name']} {person['last_name'][0]}."
     assert "@" not in " ".join(shown.values())
+
+
+def test_the_tag_catalogue_is_filled_from_csv_and_kept_by_id(db, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    from dashboard.models import Tag
+
+    tags = tmp_path / "tags.csv"
+    tags.write_text("1,vip\n2,refund\n\n")
+    call_command("import_tags", str(tags), stdout=open(os.devnull, "w"))  # noqa: SIM115
+    tags.write_text("2,refunds\n3,damaged\n")
+    call_command("import_tags", str(tags), stdout=open(os.devnull, "w"))  # noqa: SIM115
+
+    assert dict(Tag.objects.values_list("store_id", "name")) == {
+        1: "vip",
+        2: "refunds",
+        3: "damaged",
+    }
+    assert Tag.catalogue().id_for("Refunds") == 2
+    tags.write_text("4,gift\nx7,bad\n")
+    with pytest.raises(CommandError, match="line 2"):
+        call_command("import_tags", str(tags))
+    assert not Tag.objects.filter(name="gift").exists()  # all or nothing
+
+
+def test_the_sandbox_prints_its_tags_for_the_catalogue(sandbox):
+    printed = subprocess.run(
+        [sys.executable, "-m", "tools.sandbox", "--print-tags"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    rows = [line.split(",") for line in printed.splitlines()]
+    assert {int(i): name for i, name in rows} == sandbox.data.tags

@@ -1,12 +1,13 @@
 """`python -m tools.sandbox`: serve the sandbox store until SIGTERM or Ctrl-C."""
 
 import argparse
+import csv
 import signal
 import sys
 import threading
 
 from .api import SCOPES
-from .data import parse_timestamp
+from .data import SandboxData, parse_timestamp
 from .server import FAULT_MODES, SandboxServer
 
 
@@ -44,6 +45,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--latency-ms", type=int, default=0, help="delay added to every answer")
     parser.add_argument("--fault", choices=FAULT_MODES, default="none")
+    parser.add_argument(
+        "--print-tags",
+        action="store_true",
+        help="print the store's tags as CSV (id,name), for `manage.py import_tags -`, and exit",
+    )
     parser.add_argument("--seed", type=int, default=29)
     parser.add_argument("--tickets", type=int, default=360)
     parser.add_argument(
@@ -63,6 +69,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.print_tags:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerows(sorted(SandboxData(seed=args.seed, tickets=0).tags.items()))
+        return 0
     sandbox = SandboxServer(
         host=args.host,
         port=args.port,

@@ -4,9 +4,17 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Create the demo/demo user for the sandbox store (never when a real token is set)."
+    help = (
+        "Create the demo/demo user for the sandbox store (never when a real token is set): "
+        "staff, so that the admin (tag catalogue, display links) is there to try."
+    )
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--email", default="", help="the demo user's email: an agent's, for the Mine filter"
+        )
+
+    def handle(self, *args, email, **options):
         if not settings.SANDBOX:
             self.stdout.write("A store token is configured: no demo user is created.")
             return
@@ -14,5 +22,7 @@ class Command(BaseCommand):
         user, created = User.objects.get_or_create(username="demo")
         if created or not user.check_password("demo"):
             user.set_password("demo")
-            user.save()
+        user.email = email or user.email
+        user.is_staff = user.is_superuser = True
+        user.save()
         self.stdout.write("Demo user ready: sign in as demo / demo.")
