@@ -275,3 +275,21 @@ def test_hostile_content_is_inert_in_list_thread_and_wall(
     page.goto(f"{live_server.url}/wall/?status=new")
     expect(page.locator(f"#board [data-ticket-id='{ticket['id']}']")).to_be_visible()
     assert_inert(page, watched)
+
+
+def test_names_replace_emails_and_ids_in_place_without_a_reload(
+    signed_in_page, live_server, sandbox, settings
+):
+    settings.STORE_NAME_LOOKUPS_PER_MINUTE = 600
+    page = signed_in_page
+    page.goto(f"{live_server.url}/?status=new")
+    page.evaluate("window.notReloaded = true")
+    waiting = page.locator("[data-requester-id][data-waiting]")
+    first_id = int(waiting.first.get_attribute("data-requester-id"))
+    person = sandbox.data.user(first_id)
+
+    expect(waiting).to_have_count(0, timeout=15_000)
+    named = page.locator(f"{ROWS} [data-requester-id='{first_id}']").first
+    expect(named).to_have_text(f"{person['first_name']} {person['last_name']}")
+    expect(named).to_have_attribute("title", person["email"])
+    assert page.evaluate("window.notReloaded") is True
