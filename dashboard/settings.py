@@ -137,6 +137,14 @@ else:
         }
     }
 
+# --- The list ------------------------------------------------------------------------------
+# Open tickets that have waited (since they were created) this many hours are marked ageing,
+# and this many overdue: a display link's wall defaults.
+LIST_AGEING_HOURS = env_int("LIST_AGEING_HOURS", 4)
+LIST_OVERDUE_HOURS = env_int("LIST_OVERDUE_HOURS", 24)
+if not 0 < LIST_AGEING_HOURS < LIST_OVERDUE_HOURS:
+    raise ImproperlyConfigured("LIST_OVERDUE_HOURS must be more than LIST_AGEING_HOURS (> 0).")
+
 # --- Django --------------------------------------------------------------------------------
 
 INSTALLED_APPS = [

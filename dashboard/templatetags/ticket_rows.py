@@ -10,6 +10,7 @@ through `escape`, exactly as the template's autoescaping would.
 from html import escape
 
 from django import template
+from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
@@ -23,6 +24,7 @@ from dashboard.templatetags.dashboard_tags import (
     time_html,
     type_name,
 )
+from dashboard.wall import RESOLVED
 
 register = template.Library()
 
@@ -38,27 +40,56 @@ def ticket_rows(tickets, names):
     now, zone = timezone.now(), timezone.get_current_timezone()
     # One reverse() for the page: a ticket's URL differs from another's only by its id.
     thread_url = reverse("ticket_detail", args=[1]).replace("/1/", "/{}/")
+    limits = (settings.LIST_AGEING_HOURS * 3600, settings.LIST_OVERDUE_HOURS * 3600)
     return mark_safe(
-        "".join(_row(ticket, thread_url.format(ticket.id), names, now, zone) for ticket in tickets)
+        "".join(
+            _row(ticket, thread_url.format(ticket.id), names, now, zone, limits)
+            for ticket in tickets
+        )
     )
 
 
-def _row(ticket, url, names, now, zone):
+def _row(ticket, url, names, now, zone, limits):
+    # `dir="auto"`: a subject in Arabic or Hebrew reads from the right, whatever the page's
+    # direction. The time cells carry their own labels, shown where the table becomes cards.
     return (
         f'<tr data-ticket-id="{ticket.id}">'
         f'<td class="col-id"><a href="{url}" tabindex="-1">{ticket.id}</a></td>'
-        f'<td class="col-subject"><a class="subject" href="{url}" hx-get="{url}"'
+        f'<td class="col-subject"><a class="subject" dir="auto" href="{url}" hx-get="{url}"'
         ' hx-target="#thread-panel" hx-swap="innerHTML" hx-indicator="#thread-panel">'
         f"{_e(ticket.subject or '(no subject)')}</a>{tags_html(ticket.tags, names.tags)}</td>"
-        f"<td>{badge_html('badge status status', ticket.status)}</td>"
+        f'<td class="col-status">{badge_html("badge status status", ticket.status)}'
+        f"{_age(ticket, now, limits)}</td>"
         f"<td>{badge_html('priority priority', ticket.priority)}</td>"
         f'<td class="col-people">{requester_html(ticket, names.people)}</td>'
         f'<td class="col-people col-assignee">{_assignee(ticket, names.staff)}</td>'
         f'<td class="col-meta">{_meta(ticket, names.ticket_types)}</td>'
-        f'<td class="col-time">{time_html(ticket.created_at, now, zone)}</td>'
-        f'<td class="col-time col-updated">{time_html(ticket.updated_at, now, zone)}</td>'
+        f'<td class="col-time"><span class="cell-label">Created </span>'
+        f"{time_html(ticket.created_at, now, zone)}</td>"
+        f'<td class="col-time col-updated"><span class="cell-label">Updated </span>'
+        f"{time_html(ticket.updated_at, now, zone)}</td>"
         "</tr>"
     )
+
+
+def _age(ticket, now, limits):
+    """How long an open ticket has waited since it was created (the wall's measure, so both
+    mark the same tickets), and past the ageing and overdue limits, which, in words."""
+    if ticket.status in RESOLVED or ticket.created_at is None:
+        return ""
+    seconds = (now - ticket.created_at).total_seconds()
+    if seconds < 3600:
+        text = f"{max(int(seconds // 60), 0)} min"
+    elif seconds < 86400:
+        text = f"{int(seconds // 3600)} h"
+    else:
+        text = f"{int(seconds // 86400)} d"
+    ageing, overdue = limits
+    if seconds >= overdue:
+        return f'<span class="age age-overdue"><strong>Overdue</strong> {text}</span>'
+    if seconds >= ageing:
+        return f'<span class="age age-ageing"><strong>Ageing</strong> {text}</span>'
+    return f'<span class="age">{text}<span class="visually-hidden"> waiting</span></span>'
 
 
 def _assignee(ticket, staff):
