@@ -166,3 +166,30 @@ def forget_catalogue(**kwargs):
     """Read the catalogue afresh next time (a tag changed; tests start from an empty one)."""
     global _catalogue
     _catalogue = None
+
+
+class Preference(models.Model):
+    """How one person likes the dashboard to look, kept with their account so that it follows
+    them from one browser to the next."""
+
+    COMFORTABLE, COMPACT = "comfortable", "compact"
+    DENSITIES = [(COMFORTABLE, "Comfortable"), (COMPACT, "Compact")]
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="preference",
+    )
+    density = models.CharField(max_length=12, choices=DENSITIES, default=COMFORTABLE)
+
+    def __str__(self):
+        return f"{self.user}: {self.density}"
+
+    @classmethod
+    def density_of(cls, user):
+        """A person's density; one small query, and none for someone not signed in."""
+        if not getattr(user, "is_authenticated", False):
+            return cls.COMFORTABLE
+        found = cls.objects.filter(user_id=user.pk).values_list("density", flat=True).first()
+        return found or cls.COMFORTABLE

@@ -192,6 +192,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "dashboard.context_processors.store",
+                "dashboard.context_processors.looks",
             ],
         },
     },

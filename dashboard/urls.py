@@ -4,12 +4,13 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import path
 
 from dashboard.signin import ThrottledLoginView
-from dashboard.views import links, names, site, tickets, walls
+from dashboard.views import links, names, preferences, site, tickets, walls
 
 urlpatterns = [
     path("", tickets.ticket_list, name="ticket_list"),
     path("tickets/<int:ticket_id>/", tickets.ticket_detail, name="ticket_detail"),
     path("names/", names.waiting_names, name="names"),
+    path("preferences/density/", preferences.set_density, name="set_density"),
     path("wall/", walls.wall, name="wall"),
     path("wall/links/", links.display_links, name="display_links"),
     path("wall/links/<int:link_id>/revoke/", links.revoke_display_link, name="revoke_display_link"),

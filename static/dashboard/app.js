@@ -39,6 +39,14 @@
     }
   });
 
+  // The density switch answers with its new state; the page's class follows it.
+  document.addEventListener("htmx:afterSwap", function () {
+    var density = document.querySelector(".density-switch[data-density]");
+    if (density) {
+      document.body.classList.toggle("density-compact", density.dataset.density === "compact");
+    }
+  });
+
   // Field errors come back with the filters when the input is still wrong; a new attempt
   // starts clean.
   document.addEventListener("htmx:beforeRequest", function (event) {
