@@ -46,6 +46,7 @@ def test_compact_density_shows_fifteen_rows_at_1440x900_and_is_remembered(
     expect(switch).to_have_attribute("aria-pressed", "true")
     assert page.evaluate("window.notReloaded") is True  # swapped in place by HTMX
     assert rows_in_view(page) >= 15
+    assert page.locator(".table-scroll").evaluate("el => el.scrollWidth <= el.clientWidth")
 
     page.reload()
     expect(page.locator("body.density-compact")).to_have_count(1)
@@ -84,6 +85,14 @@ def test_compact_rows_keep_the_subject_as_the_links_name(signed_in_page, live_se
     assert box["height"] < 40  # one line
     link.click()
     expect(page.locator(f"[data-thread-id='{ticket['id']}']")).to_be_visible()
+
+    # Beside the thread, the subject keeps its room, the list fits its pane, and the
+    # clicked subject has not slid sideways in its cell.
+    cell = row.locator("td.col-subject")
+    assert cell.bounding_box()["width"] >= 200
+    assert cell.evaluate("td => td.scrollLeft") == 0
+    scroller = page.locator(".table-scroll")
+    assert scroller.evaluate("el => el.scrollWidth <= el.clientWidth")
 
 
 def test_density_works_without_javascript(browser, live_server, lead):

@@ -55,9 +55,11 @@ def _row(ticket, url, names, now, zone, limits):
     return (
         f'<tr data-ticket-id="{ticket.id}">'
         f'<td class="col-id"><a href="{url}" tabindex="-1">{ticket.id}</a></td>'
-        f'<td class="col-subject"><a class="subject" dir="auto" href="{url}" hx-get="{url}"'
-        ' hx-target="#thread-panel" hx-swap="innerHTML" hx-indicator="#thread-panel">'
-        f"{_e(ticket.subject or '(no subject)')}</a>{tags_html(ticket.tags, names.tags)}</td>"
+        f'<td class="col-subject"><div class="subject-line"><a class="subject" dir="auto"'
+        f' href="{url}" hx-get="{url}" hx-target="#thread-panel" hx-swap="innerHTML"'
+        ' hx-indicator="#thread-panel">'
+        f"{_e(ticket.subject or '(no subject)')}</a>{tags_html(ticket.tags, names.tags)}"
+        "</div></td>"
         f'<td class="col-status">{badge_html("badge status status", ticket.status)}'
         f"{_age(ticket, now, limits)}</td>"
         f"<td>{badge_html('priority priority', ticket.priority)}</td>"
