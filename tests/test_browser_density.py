@@ -141,3 +141,33 @@ def test_age_marks_are_visible_words(signed_in_page, live_server, sandbox):
         expect(mark).to_have_text(words)
     page.goto(f"{live_server.url}/?id={solved['id']}")
     expect(page.locator(f"{ROWS}[data-ticket-id='{solved['id']}'] .age")).to_have_count(0)
+
+
+def test_rtl_subjects_read_from_the_right_in_both_densities(signed_in_page, live_server, sandbox):
+    hebrew = sandbox.data.add_ticket(status="new", subject="ההזמנה לא הגיעה", tags=[])
+    english = sandbox.data.add_ticket(status="new", subject="The order never came", tags=[])
+    page = signed_in_page
+    page.set_viewport_size(LAPTOP)
+
+    def left_gap(ticket):
+        """How far the subject's words start from the left of their cell's content."""
+        link = page.locator(f"{ROWS}[data-ticket-id='{ticket['id']}'] a.subject")
+        return link.evaluate(
+            """link => {
+                const range = document.createRange();
+                range.selectNodeContents(link);
+                const cell = link.closest("td");
+                const padding = parseFloat(getComputedStyle(cell).paddingLeft);
+                return range.getBoundingClientRect().left - cell.getBoundingClientRect().left
+                    - padding;
+            }"""
+        )
+
+    page.goto(f"{live_server.url}/?status=new")
+    expect(page.locator(ROWS).first).to_be_visible()
+    for density in ("comfortable", "compact"):
+        if density == "compact":
+            page.get_by_role("button", name="Compact rows").click()
+            expect(page.locator("body.density-compact")).to_have_count(1)
+        assert left_gap(english) < 1, density  # left to right: from the cell's left
+        assert left_gap(hebrew) > 40, density  # right to left: from its right
