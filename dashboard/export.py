@@ -82,8 +82,8 @@ def rows(query, first, known, cap=None):
     """The CSV text of `query`'s tickets, in the store's order, in chunks: the header and the
     first page's rows, then a page's rows at a time; at most `cap` rows (`EXPORT_MAX_ROWS`).
 
-    `first` is `first_page(query)`; `known` is the `names.Shown` with the agents, ticket types
-    and tag catalogue the form already has.
+    `first` is `first_page(query)`; `known` is a `names.Shown` with the agents and ticket
+    types the filter form already has.
     """
     cap = max_rows() if cap is None else cap
     out = _Writer()
@@ -120,7 +120,7 @@ def rows(query, first, known, cap=None):
                 # The status line is long gone: the file must still say it stopped.
                 logger.exception("export failed part-way")
                 ending = "incomplete (error)"
-                out.note(_incomplete(written, "the dashboard failed; the error is logged."))
+                out.note(_incomplete(written, "The dashboard failed; the error is logged."))
                 break
         yield out.take()
     except GeneratorExit:

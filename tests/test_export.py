@@ -247,6 +247,26 @@ def test_a_fault_part_way_ends_the_file_with_why_it_is_incomplete(
     assert TEST_TOKEN not in first + rest
 
 
+def test_a_failure_of_the_dashboards_own_part_way_still_ends_the_file(
+    signed_in, sandbox, monkeypatch, caplog
+):
+    response = get_export(signed_in)
+    chunks = iter(response.streaming_content)
+    next(chunks)
+
+    def broken(query, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(store, "list_tickets", broken)
+    monkeypatch.setattr(store, "cached_page", lambda query: None)
+    last = list(csv.reader(io.StringIO(b"".join(chunks).decode())))[-1]
+    assert last == [
+        f"# Incomplete: only the first {sandbox.page_size} rows. The dashboard failed; the "
+        "error is logged. Download again to export every row."
+    ]
+    assert "export failed part-way" in caplog.text
+
+
 # --- The file's name -------------------------------------------------------------------
 
 
