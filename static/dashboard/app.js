@@ -43,7 +43,8 @@
   // starts clean.
   document.addEventListener("htmx:beforeRequest", function (event) {
     var form = event.detail.elt;
-    if (!form || form.id !== "filters") return;
+    // (Not `form.id`: that is the form's "Ticket id" field, an input named "id".)
+    if (!form || !form.getAttribute || form.getAttribute("id") !== "filters") return;
     form.querySelectorAll(".field-error").forEach(function (error) {
       error.remove();
     });
