@@ -54,7 +54,7 @@ system-deps:
 
 test: $(VENV)/.installed-dev system-deps
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $${TEST_WORKERS:-2}
 
 # The parent process only drives the benchmark; the gunicorn it starts runs with DEBUG off.
 bench: $(VENV)/.installed-dev system-deps

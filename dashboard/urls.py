@@ -4,11 +4,12 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import path
 
 from dashboard.signin import ThrottledLoginView
-from dashboard.views import links, names, preferences, site, tickets, walls
+from dashboard.views import export, links, names, preferences, site, tickets, walls
 
 urlpatterns = [
     path("", tickets.ticket_list, name="ticket_list"),
     path("tickets/<int:ticket_id>/", tickets.ticket_detail, name="ticket_detail"),
+    path("tickets.csv", export.export_csv, name="export_csv"),
     path("names/", names.waiting_names, name="names"),
     path("preferences/density/", preferences.set_density, name="set_density"),
     path("wall/", walls.wall, name="wall"),

@@ -60,14 +60,21 @@ def test_filter_load_more_to_the_end_and_open_a_thread(signed_in_page, live_serv
     assert ids == expected
     expect(page).to_have_url(f"{live_server.url}/?{query}")  # load more never moves the bookmark
 
-    # Open a thread inline: the list stays, the thread appears beside it.
+    # Open a thread inline: the list stays, the thread appears beside it, and the address is
+    # the list's with the thread.
     ticket = next(t for t in sandbox.data.tickets if t["id"] == expected[0])
     subject_link(rows.first, ticket["subject"]).click()
     thread = thread_panel(page).locator(f"[data-thread-id='{ticket['id']}']")
     expect(thread).to_be_visible()
     expect(thread.locator("[data-comment-id]").first).to_be_visible()
     expect(rows).to_have_count(len(expected))
+    expect(page).to_have_url(f"{live_server.url}/?{query}&ticket={ticket['id']}")
+
+    # Back closes the thread; the whole list stays.
+    page.go_back()
+    expect(thread).to_be_hidden()
     expect(page).to_have_url(f"{live_server.url}/?{query}")
+    expect(rows).to_have_count(len(expected))
 
     # Back and forward walk the bookmarks, one per change of filter, with the form to match.
     page.go_back()
@@ -83,6 +90,9 @@ def test_filter_load_more_to_the_end_and_open_a_thread(signed_in_page, live_serv
     page.go_forward()
     expect(page).to_have_url(f"{live_server.url}/?{query}")
     expect(page.locator("select[name=priority]")).to_have_value("high")
+    page.go_forward()
+    expect(page).to_have_url(f"{live_server.url}/?{query}&ticket={ticket['id']}")
+    expect(thread).to_be_visible()
 
 
 def test_invalid_filter_shows_errors_in_place(signed_in_page, sandbox):

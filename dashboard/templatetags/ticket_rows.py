@@ -34,29 +34,36 @@ def _e(value):
 
 
 @register.simple_tag
-def ticket_rows(tickets, names):
+def ticket_rows(tickets, names, filters_qs=""):
     """Every ticket's row, in order; `names` holds the ticket types, agents, customers and
-    tags the rows are shown with."""
+    tags the rows are shown with, `filters_qs` the list's filters, which a thread's links keep."""
     now, zone = timezone.now(), timezone.get_current_timezone()
-    # One reverse() for the page: a ticket's URL differs from another's only by its id.
-    thread_url = reverse("ticket_detail", args=[1]).replace("/1/", "/{}/")
+    links = _links(filters_qs)
     limits = (settings.LIST_AGEING_HOURS * 3600, settings.LIST_OVERDUE_HOURS * 3600)
-    return mark_safe(
-        "".join(
-            _row(ticket, thread_url.format(ticket.id), names, now, zone, limits)
-            for ticket in tickets
-        )
-    )
+    return mark_safe("".join(_row(ticket, links, names, now, zone, limits) for ticket in tickets))
 
 
-def _row(ticket, url, names, now, zone, limits):
+def _links(filters_qs):
+    """A row's two links, by ticket id: its subject opens the thread beside this list (the
+    href is that URL, so it works without JavaScript, in a new tab and as a copied link; HTMX
+    fetches the thread alone, and the page's script puts the URL in the address bar), and its
+    id is the thread's own page. Both keep the list's filters. One reverse() each for the page:
+    tickets' URLs differ from one another only by the id."""
+    opened = _e(f"{reverse('ticket_list')}?{filters_qs + '&' if filters_qs else ''}ticket=")
+    page = _e(reverse("ticket_detail", args=[1]).removesuffix("1/"))
+    query = _e(f"?{filters_qs}" if filters_qs else "")
+    return lambda ticket_id: (f"{opened}{ticket_id}", f"{page}{ticket_id}/{query}")
+
+
+def _row(ticket, links, names, now, zone, limits):
     # `dir="auto"`: a subject in Arabic or Hebrew reads from the right, whatever the page's
     # direction. The time cells carry their own labels, shown where the table becomes cards.
+    opened, page = links(ticket.id)
     return (
         f'<tr data-ticket-id="{ticket.id}">'
-        f'<td class="col-id"><a href="{url}" tabindex="-1">{ticket.id}</a></td>'
+        f'<td class="col-id"><a href="{page}" tabindex="-1">{ticket.id}</a></td>'
         f'<td class="col-subject"><div class="subject-line"><a class="subject" dir="auto"'
-        f' href="{url}" hx-get="{url}" hx-target="#thread-panel" hx-swap="innerHTML"'
+        f' href="{opened}" hx-get="{page}" hx-target="#thread-panel" hx-swap="innerHTML"'
         ' hx-indicator="#thread-panel">'
         f"{_e(ticket.subject or '(no subject)')}</a>{tags_html(ticket.tags, names.tags)}"
         "</div></td>"

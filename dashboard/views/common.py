@@ -6,6 +6,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from django.http import QueryDict
 from django.urls import reverse
 
 from dashboard import store
@@ -70,6 +71,29 @@ def is_fragment(request):
 def list_url(canonical):
     url = reverse("ticket_list")
     return f"{url}?{canonical}" if canonical else url
+
+
+def list_filters(params):
+    """The list's filters that a thread's URL carries (`/tickets/7/?status=open`), for its links
+    back to the list: only the filters' own parameters, re-encoded. They are never sent to the
+    store from here; the list checks them as always when the link is followed."""
+    kept = QueryDict(mutable=True)
+    for name, values in params.lists():
+        if name in store.FILTER_NAMES:
+            kept.setlist(name, values)
+    return kept.urlencode()
+
+
+def thread_links(ticket_id, filters_qs):
+    """Where a thread's links lead: the list it was opened from, that list with this thread
+    open beside it (the thread's own link, to copy), and the thread alone (to open in a tab)."""
+    opened = f"{filters_qs}&ticket={ticket_id}" if filters_qs else f"ticket={ticket_id}"
+    page = reverse("ticket_detail", args=[ticket_id])
+    return {
+        "list_href": list_url(filters_qs),
+        "thread_href": list_url(opened),
+        "page_href": f"{page}?{filters_qs}" if filters_qs else page,
+    }
 
 
 def with_retry_after(response, error):

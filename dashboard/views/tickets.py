@@ -3,6 +3,7 @@
 import secrets
 from concurrent.futures import Future
 
+from django.core.exceptions import ValidationError
 from django.http import (
     Http404,
     HttpResponse,
@@ -18,14 +19,17 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard import names, prefetch, store
+from dashboard.filter_fields import as_id
 from dashboard.filters import MAX_ID, TicketFilterForm
 from dashboard.models import Tag
 from dashboard.views.common import (
     filter_form,
     is_fragment,
+    list_filters,
     list_url,
     staff_or_empty,
     started,
+    thread_links,
     ticket_types_or_none,
     with_retry_after,
 )
@@ -41,16 +45,18 @@ def ticket_list(request):
     if not form.is_valid():
         return _invalid_filters(request, form)
     query = form.query()
-    canonical = form.bookmark(query)
+    ticket_id = _open_ticket(request.GET)  # the thread open beside the list; not a filter
+    canonical = _with_ticket(form.bookmark(query), ticket_id)
     if request.META.get("QUERY_STRING", "") != canonical:
         if not request.htmx:
             return HttpResponseRedirect(list_url(canonical))
         form = _canonical_form(canonical, form)
     answer = Future()
     started(_first_page, query, answer)
-    response, error = (_list_fragment if is_fragment(request) else _whole_list)(
-        request, form, query, answer
-    )
+    if is_fragment(request):
+        response, error = _list_fragment(request, form, query, answer)
+    else:
+        response, error = _whole_list(request, form, query, answer, ticket_id)
     if isinstance(error, store.FilterRefused):
         return _refused(request, form, error)
     if request.htmx and not query.cursor:
@@ -69,21 +75,35 @@ def ticket_detail(request, ticket_id):
         query = request.META.get("QUERY_STRING", "")
         return HttpResponsePermanentRedirect(f"{canonical}?{query}" if query else canonical)
     template = THREAD_TEMPLATE + ("#thread" if is_fragment(request) else "")
-    context = {"ticket_id": ticket_id, "ticket": None, "error": None}
+    # The list's filters come along, for the links back to it ("← All tickets", "Close").
+    context = _thread_context(ticket_id, _fetch_ticket(ticket_id), list_filters(request.GET))
+    context["in_panel"] = is_fragment(request)
+    error = context["error"]
+    response = render(request, template, context, status=error.http_status if error else 200)
+    return with_retry_after(response, error)
+
+
+def _fetch_ticket(ticket_id):
+    """`(ticket, error)`: the ticket with its comments, or why the store could not give it."""
     try:
-        context["ticket"] = store.get_ticket(ticket_id)
+        return store.get_ticket(ticket_id), None
     except store.TicketsAPIError as exc:
-        context["error"] = exc
-        return with_retry_after(render(request, template, context, status=exc.http_status), exc)
-    ticket = context["ticket"]
-    context["names"] = names.Shown(
-        ticket_types=ticket_types_or_none() or {},
-        staff=staff_or_empty(),
-        people=names.customers([ticket.requester, *(c.author for c in ticket.comments)]),
-        products=names.products(ticket.products),
-        tags=Tag.catalogue(),
-    )
-    return render(request, template, context)
+        return None, exc
+
+
+def _thread_context(ticket_id, fetched, filters_qs):
+    ticket, error = fetched
+    context = {"ticket_id": ticket_id, "ticket": ticket, "error": error}
+    context.update(thread_links(ticket_id, filters_qs))
+    if ticket is not None:
+        context["names"] = names.Shown(
+            ticket_types=ticket_types_or_none() or {},
+            staff=staff_or_empty(),
+            people=names.customers([ticket.requester, *(c.author for c in ticket.comments)]),
+            products=names.products(ticket.products),
+            tags=Tag.catalogue(),
+        )
+    return context
 
 
 def _list_fragment(request, form, query, answer):
@@ -100,20 +120,35 @@ def _refused(request, form, error):
     return _invalid_filters(request, form)
 
 
-def _whole_list(request, form, query, answer):
+def _whole_list(request, form, query, answer, ticket_id=None):
     """The whole list page, its frame and filter form rendered while the store is still
-    answering, the results when it has: `(response, error)`."""
-    marker = f"<!-- results {secrets.token_hex(8)} -->"
-    frame_context = {"form": form, "query": query, "results_html": mark_safe(marker)}
+    answering, the results when it has: `(response, error)`. With `ticket_id`, that ticket's
+    thread is open beside the list, asked of the store at the same time as the list."""
+    thread = started(_fetch_ticket, ticket_id) if ticket_id else None
+    token = secrets.token_hex(8)
+    results_marker, thread_marker = f"<!-- results {token} -->", f"<!-- thread {token} -->"
+    frame_context = {
+        "form": form,
+        "query": query,
+        "ticket_id": ticket_id,
+        "results_html": mark_safe(results_marker),
+        "thread_html": mark_safe(thread_marker) if thread else "",
+    }
     frame = render_to_string(LIST_TEMPLATE, frame_context, request)
     page, error = answer.result()
-    results = render_to_string(
-        LIST_TEMPLATE + "#results", _list_context(form, query, page, error), request
-    )
-    response = HttpResponse(
-        frame.replace(marker, results, 1), status=error.http_status if error else 200
-    )
-    return response, error
+    context = _list_context(form, query, page, error)
+    results = render_to_string(LIST_TEMPLATE + "#results", context, request)
+    whole = frame.replace(results_marker, results, 1)
+    if thread is not None:
+        thread_context = _thread_context(ticket_id, thread.result(), context["filters_qs"])
+        whole = whole.replace(thread_marker, _in_panel(request, thread_context), 1)
+    return HttpResponse(whole, status=error.http_status if error else 200), error
+
+
+def _in_panel(request, thread_context):
+    """A thread as the list's side panel shows it, with its links to copy and to close."""
+    context = {**thread_context, "in_panel": True}
+    return render_to_string(THREAD_TEMPLATE + "#thread", context, request)
 
 
 def _canonical_form(canonical, form):
@@ -169,6 +204,7 @@ def _invalid_filters(request, form):
     """Field errors beside the fields; nothing was asked of the store."""
     params = request.GET.copy()
     params.pop("cursor", None)
+    params.pop("ticket", None)
     context = {
         "form": form,
         "page": None,
@@ -187,3 +223,19 @@ def _list_template(request, paging=False):
     if not is_fragment(request):
         return LIST_TEMPLATE
     return LIST_TEMPLATE + ("#ticket-rows" if paging else "#results")
+
+
+def _open_ticket(params):
+    """The ticket whose thread is open beside the list (`?ticket=`), or None. A value that is
+    not a ticket id is dropped, not refused: the redirect to the bookmark leaves it out and the
+    list still shows (a mistyped link still leads somewhere useful)."""
+    try:
+        return as_id(params["ticket"]) if params.get("ticket") else None
+    except ValidationError:
+        return None
+
+
+def _with_ticket(canonical, ticket_id):
+    if ticket_id is None:
+        return canonical
+    return f"{canonical}&ticket={ticket_id}" if canonical else f"ticket={ticket_id}"

@@ -1,5 +1,6 @@
-// Behaviour for the ticket list: the thread side panel. Everything works without this file;
-// it only keeps the list and an open thread side by side.
+// Behaviour for the ticket list: the thread side panel, its place in the address and in the
+// browser's history, and the keyboard. Everything works without this file; it only keeps the
+// list and an open thread side by side.
 (function () {
   "use strict";
 
@@ -7,35 +8,201 @@
     return document.getElementById("thread-panel");
   }
 
+  function isOpen() {
+    return document.body.classList.contains("thread-open");
+  }
+
+  // The id (text) of the ticket whose thread the panel shows, or null.
+  function openTicketId() {
+    var thread = isOpen() && panel() ? panel().querySelector("[data-thread-id]") : null;
+    return thread ? thread.getAttribute("data-thread-id") : null;
+  }
+
+  function rows() {
+    return Array.prototype.slice.call(
+      document.querySelectorAll("#ticket-rows > tr[data-ticket-id]")
+    );
+  }
+
+  function rowOf(ticketId) {
+    if (!ticketId) return null;
+    var selector = '#ticket-rows > tr[data-ticket-id="' + CSS.escape(ticketId) + '"]';
+    return document.querySelector(selector);
+  }
+
+  function subjectOf(row) {
+    return row ? row.querySelector("a.subject") : null;
+  }
+
   function selectRow(ticketId) {
     document.querySelectorAll("tr.is-selected").forEach(function (row) {
       row.classList.remove("is-selected");
     });
-    if (!ticketId) return;
-    var row = document.querySelector('tr[data-ticket-id="' + CSS.escape(ticketId) + '"]');
+    var row = rowOf(ticketId);
     if (row) row.classList.add("is-selected");
   }
 
-  function closeThread() {
+  function focusResults() {
+    var results = document.getElementById("results");
+    if (!results) return;
+    results.setAttribute("tabindex", "-1");
+    results.focus();
+  }
+
+  // --- The open thread in the address --------------------------------------------------------
+  // A thread open beside the list is the list's URL with `ticket=<id>`, which the server
+  // renders as that list with that thread open, so it can be shared, reloaded or opened in a
+  // tab. Opening a thread pushes it; closing it, or Back, returns to the list's URL. Moving
+  // between the two changes only the panel, in place: the list keeps every page loaded and
+  // where it was scrolled, and no copy of the page is stored in the browser (htmx's history
+  // cache stays off), as it would be for htmx to restore it.
+
+  // `search` with its ticket parameter set to `ticketId`, or removed for null. The rest stays
+  // exactly as the server spelled it: the list's part of the URL is still its bookmark.
+  function withTicket(search, ticketId) {
+    var parts = search
+      .replace(/^\?/, "")
+      .split("&")
+      .filter(function (part) {
+        return part && part.split("=")[0] !== "ticket";
+      });
+    if (ticketId) parts.push("ticket=" + encodeURIComponent(ticketId));
+    return parts.length ? "?" + parts.join("&") : "";
+  }
+
+  function ticketInAddress() {
+    return new URLSearchParams(location.search).get("ticket");
+  }
+
+  // The list the address names, whichever thread is open beside it.
+  function listInAddress() {
+    return location.pathname + withTicket(location.search, null);
+  }
+
+  var shownList = null; // the list this page holds, as listInAddress() named it
+
+  // `scroll`: where the list was scrolled before the thread opened beside it.
+  function showThreadInAddress(ticketId, scroll) {
+    if (ticketInAddress() === ticketId) return; // opened from the address itself
+    var fromList = !ticketInAddress();
+    // As htmx does before it pushes, the entry left behind is marked as one htmx may restore
+    // (should the list change in between); it also keeps where the list was scrolled.
+    var leaving = Object.assign({}, history.state, { htmx: true, scroll: scroll });
+    history.replaceState(leaving, "", location.href);
+    history.pushState(
+      { htmx: true, thread: ticketId, fromList: fromList },
+      "",
+      location.pathname + withTicket(location.search, ticketId)
+    );
+  }
+
+  function showListInAddress() {
+    if (!ticketInAddress()) return;
+    if (history.state && history.state.fromList) {
+      history.back(); // the entry before this one is the list itself; Forward reopens the thread
+    } else {
+      history.pushState({ htmx: true }, "", listInAddress());
+    }
+  }
+
+  function openThread(ticketId) {
+    var link = subjectOf(rowOf(ticketId));
+    if (link) {
+      link.click();
+    } else if (window.htmx && panel()) {
+      // A thread whose row is not in the list (any more): its URL is the panel's pattern.
+      var url = panel().getAttribute("data-thread-url").replace(/\/1\/$/, "/" + ticketId + "/");
+      window.htmx.ajax("GET", url + withTicket(location.search, null), {
+        target: panel(),
+        swap: "innerHTML",
+      });
+    }
+  }
+
+  // `how` is "history" when Back (or Forward) closed it: the address is already the list's.
+  function closeThread(how) {
     var aside = panel();
-    if (!aside) return;
+    if (!aside || !isOpen()) return;
+    var ticketId = openTicketId();
+    var hadFocus = aside.contains(document.activeElement);
     document.body.classList.remove("thread-open");
     aside.replaceChildren();
+    aside.setAttribute("aria-busy", "false");
     selectRow(null);
+    if (how !== "history") showListInAddress();
+    // The focus goes back where the thread came from: its row, which becomes the current one.
+    var row = rowOf(ticketId);
+    if (row) {
+      setCurrent(row, { focus: hadFocus || how !== "history", scroll: how !== "history" });
+    } else if (hadFocus) {
+      focusResults();
+    }
   }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    shownList = listInAddress();
+    selectRow(openTicketId()); // a thread the server opened from the address
+  });
+  ["htmx:pushedIntoHistory", "htmx:replacedInHistory"].forEach(function (name) {
+    document.addEventListener(name, function () {
+      shownList = listInAddress(); // the filter form swapped in another list
+    });
+  });
+
+  // Back and Forward between this list with and without a thread: handled here, before htmx,
+  // whose history would reload the whole page (its cache is off) and lose the loaded pages.
+  // Any other entry (another list) is left to htmx.
+  window.addEventListener(
+    "popstate",
+    function (event) {
+      if (!panel() || listInAddress() !== shownList) return;
+      event.stopImmediatePropagation();
+      var ticketId = ticketInAddress();
+      if (ticketId) {
+        if (ticketId !== openTicketId()) openThread(ticketId);
+      } else if (isOpen()) {
+        closeThread("history");
+        if (event.state && typeof event.state.scroll === "number") {
+          window.scrollTo(0, event.state.scroll);
+        }
+      }
+    },
+    true // before htmx's own window.onpopstate
+  );
+
+  // Changing the filters keeps the open thread open, and in the address.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var ticketId = openTicketId();
+    if (ticketId && event.detail.elt && event.detail.elt.getAttribute("id") === "filters") {
+      event.detail.parameters.ticket = ticketId;
+    }
+  });
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (panel() && event.detail.target === panel()) panel().setAttribute("aria-busy", "true");
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (panel() && event.detail.target === panel()) panel().setAttribute("aria-busy", "false");
+  });
 
   document.addEventListener("htmx:afterSwap", function (event) {
     var aside = panel();
-    if (aside && event.detail.target === aside) {
-      document.body.classList.add("thread-open");
-      var thread = aside.querySelector("[data-ticket-id]");
-      selectRow(thread ? thread.getAttribute("data-ticket-id") : null);
-      aside.scrollTop = 0;
-      var heading = aside.querySelector("h2");
-      if (heading) {
-        heading.setAttribute("tabindex", "-1");
-        heading.focus({ preventScroll: true });
-      }
+    if (!aside) return;
+    if (event.detail.target !== aside) {
+      if (isOpen()) selectRow(openTicketId()); // new rows: the open thread's stays marked
+      return;
+    }
+    var scroll = window.scrollY; // before the list narrows beside the panel
+    document.body.classList.add("thread-open");
+    var ticketId = openTicketId();
+    selectRow(ticketId);
+    if (ticketId) showThreadInAddress(ticketId, scroll);
+    aside.scrollTop = 0;
+    // The panel is not a live region: its heading takes the focus, which announces it.
+    var heading = aside.querySelector("h2");
+    if (heading) {
+      heading.setAttribute("tabindex", "-1");
+      heading.focus({ preventScroll: true });
     }
   });
 
@@ -51,7 +218,8 @@
   // starts clean.
   document.addEventListener("htmx:beforeRequest", function (event) {
     var form = event.detail.elt;
-    if (!form || form.id !== "filters") return;
+    // (Not `form.id`: that is the form's "Ticket id" field, an input named "id".)
+    if (!form || !form.getAttribute || form.getAttribute("id") !== "filters") return;
     form.querySelectorAll(".field-error").forEach(function (error) {
       error.remove();
     });
@@ -64,8 +232,37 @@
     var close = event.target.closest("[data-close-thread]");
     if (close && panel() && panel().contains(close)) {
       event.preventDefault();
-      closeThread();
+      closeThread("click");
     }
+  });
+
+  // "Copy link": the thread's URL to the clipboard. Without a clipboard it is a plain link to
+  // that URL, to follow or to copy from the browser's own menu.
+  var copiedTimer = null;
+
+  document.addEventListener("click", function (event) {
+    var copy = event.target.closest("[data-copy-link]");
+    if (!copy || !navigator.clipboard) return;
+    event.preventDefault();
+    var status = copy.parentNode.querySelector("[data-copy-status]");
+    // The address, when it names this thread: it holds the list as it is now.
+    var url = ticketInAddress() === openTicketId() ? location.href : copy.href;
+    function say(words) {
+      if (!status) return;
+      status.textContent = words;
+      clearTimeout(copiedTimer);
+      copiedTimer = setTimeout(function () {
+        status.textContent = "";
+      }, 4000);
+    }
+    navigator.clipboard.writeText(url).then(
+      function () {
+        say("Copied");
+      },
+      function () {
+        say("Not copied: copy the link from its menu instead");
+      }
+    );
   });
 
   // Names the page shows by email or id while the server looks them up (customers, product
@@ -112,9 +309,132 @@
     laterNames();
   });
 
-  document.addEventListener("keydown", function (event) {
-    if (event.key === "Escape" && document.body.classList.contains("thread-open")) {
-      closeThread();
+  // --- The keyboard -------------------------------------------------------------------------
+  // j and k move the current row (none until the first key), Enter or o open its thread, Esc
+  // closes the thread, / goes to the search box, ? lists these keys. None of them acts while
+  // the focus is in a field, or with Ctrl, Alt or Meta held.
+
+  function currentRow() {
+    return document.querySelector('#ticket-rows > tr[aria-current="true"]');
+  }
+
+  // `options.focus`: the row's subject link takes the focus (it says which ticket it is, and
+  // Enter on it opens the thread); `options.scroll`: the row is scrolled into view.
+  function setCurrent(row, options) {
+    rows().forEach(function (other) {
+      if (other !== row) other.removeAttribute("aria-current");
+    });
+    row.setAttribute("aria-current", "true");
+    var link = subjectOf(row);
+    if (options.focus && link) link.focus({ preventScroll: true });
+    if (options.scroll) row.scrollIntoView({ block: "nearest" });
+  }
+
+  function move(step) {
+    var all = rows();
+    if (!all.length) return;
+    var focused = document.activeElement || document.body;
+    var from = currentRow() || focused.closest("#ticket-rows > tr[data-ticket-id]");
+    from = from || rowOf(openTicketId());
+    var index = from ? all.indexOf(from) + step : 0;
+    var row = all[Math.max(0, Math.min(all.length - 1, index))];
+    // While a thread is open the focus stays in it; the current row is the one Enter opens.
+    var inPanel = isOpen() && panel().contains(document.activeElement);
+    setCurrent(row, { focus: !inPanel, scroll: true });
+  }
+
+  function openCurrent() {
+    var link = subjectOf(currentRow());
+    if (link) link.click();
+    return Boolean(link);
+  }
+
+  function focusSearch() {
+    var search = document.querySelector("#filters [name=filter_text]");
+    if (search) search.focus();
+  }
+
+  function showShortcuts() {
+    var dialog = document.getElementById("shortcuts");
+    if (dialog && !dialog.open) dialog.showModal();
+  }
+
+  var TYPED_INPUTS =
+    /^(text|search|email|number|password|tel|url|date|datetime-local|month|week|time)$/;
+
+  function typingIn(element) {
+    if (!element || !element.tagName) return false;
+    if (element.isContentEditable || /^(TEXTAREA|SELECT)$/.test(element.tagName)) return true;
+    return element.tagName === "INPUT" && TYPED_INPUTS.test(element.type);
+  }
+
+  // Enter on a link or a button is theirs.
+  function activates(element) {
+    return Boolean(element.closest && element.closest("a[href], button, summary, input, select"));
+  }
+
+  var FOCUSABLE =
+    'a[href], button:not([disabled]), input:not([disabled]):not([type="hidden"]),' +
+    ' select:not([disabled]), textarea:not([disabled]), summary, [tabindex]:not([tabindex="-1"])';
+
+  function before(one, other) {
+    return Boolean(one.compareDocumentPosition(other) & Node.DOCUMENT_POSITION_FOLLOWING);
+  }
+
+  // While a thread is open, Tab and Shift+Tab go round the panel's controls; Esc leaves it.
+  function keepFocusInPanel(event) {
+    var aside = panel();
+    var active = document.activeElement;
+    if (!isOpen() || !aside.contains(active)) return;
+    var items = Array.prototype.filter.call(aside.querySelectorAll(FOCUSABLE), function (item) {
+      return item.getClientRects().length > 0; // shown, not folded away
+    });
+    if (!items.length) {
+      event.preventDefault();
+      return;
     }
+    var first = items[0];
+    var last = items[items.length - 1];
+    // At (or before) the first control going back, at (or after) the last going forward.
+    var atStart = active === first || before(active, first);
+    var atEnd = active === last || before(last, active);
+    if (event.shiftKey ? atStart : atEnd) {
+      event.preventDefault();
+      (event.shiftKey ? last : first).focus();
+    }
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (!panel() || event.defaultPrevented || event.isComposing) return;
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.key === "Tab") return keepFocusInPanel(event);
+    if (typingIn(event.target) || document.querySelector("dialog[open]")) return;
+    var handled = true;
+    if (event.key === "j") move(1);
+    else if (event.key === "k") move(-1);
+    else if (event.key === "o") handled = openCurrent();
+    else if (event.key === "Enter") handled = !activates(event.target) && openCurrent();
+    else if (event.key === "Escape" && isOpen()) closeThread("key");
+    else if (event.key === "/") focusSearch();
+    else if (event.key === "?") showShortcuts();
+    else handled = false;
+    if (handled) event.preventDefault();
+  });
+
+  document.addEventListener("click", function (event) {
+    if (event.target.closest("[data-show-shortcuts]")) showShortcuts();
+    // "Skip to tickets" lands on the first ticket's link (the results, when there is none).
+    if (event.target.closest("[data-skip-to-tickets]")) {
+      var link = subjectOf(currentRow() || rows()[0]);
+      if (!link) return; // the link's own #results
+      event.preventDefault();
+      link.focus();
+    }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-show-shortcuts]").forEach(function (button) {
+      button.hidden = false; // it needs this script
+    });
   });
 })();

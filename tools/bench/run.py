@@ -27,6 +27,7 @@ from tools.processes import Gunicorn, RedisServer, SandboxProcess, child_env, ma
 
 from . import report, walls
 from .clients import QueryPool, sign_in
+from .export import export_checks, export_table, measure_export
 from .plan import LATENCY_MS, RATE_LIMIT, THREADS
 from .scenarios import Bench
 
@@ -98,7 +99,7 @@ def run_config(env, credentials, pool, config, root, logs, faults=False):
         if not faults:
             return result, None, None
         screens = walls.measure(bench, django_env), walls.counting(bench, django_env, result.direct)
-        return result, bench.faults(), screens
+        return result, bench.faults(), (*screens, measure_export(bench, result.direct))
 
 
 def run(write):
@@ -130,18 +131,20 @@ def run(write):
             wall_result = wall_result or on_walls
     header = report.header(load_before, os.getloadavg()[0])
     footer = f"Whole run: {time.monotonic() - started:.0f} s. Server logs: var/bench/logs/."
-    on_walls, counting = wall_result
+    on_walls, counting, exporting = wall_result
     tables = [
         report.config_table(results),
         report.fault_table(fault_rows),
         report.wall_table(CONFIGS[0][0], on_walls),
         report.counting_table(CONFIGS[0][0], counting),
+        export_table(CONFIGS[0][0], exporting),
     ]
     checks = (
         report.config_checks(results)
         + report.fault_checks(fault_rows)
         + report.wall_checks(on_walls)
         + report.counting_checks(counting)
+        + export_checks(exporting)
     )
     text, md = report.render(tables, checks, header, footer)
     write("\n" + text)

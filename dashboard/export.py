@@ -1,0 +1,265 @@
+"""Exporting a filter's tickets as CSV, streamed while the store's pages are walked.
+
+The file is written as it is read: the header and the first page's rows go out at once, then
+each page's rows as the store answers. Nothing is kept on disk or in the shared cache, so any
+worker on any machine can answer any export, and a person who cancels the download (or closes
+the tab) stops the walk at the next page: the server closes the generator, which asks nothing
+more of the store.
+
+Every page is asked for in the background lane, so an export never holds up a person's page:
+it takes a slot only while fewer than `STORE_BACKGROUND_LIMIT` calls are in the window and
+nobody waits, and waits outside the page's single-flight lock so a person who asks for the
+same page meanwhile is never held up. Names come from what the dashboard already knows (agents,
+ticket types, customers' names and products' titles looked up before); an export looks nothing
+up, since a look-up per customer would cost more calls than the pages themselves.
+
+Every text cell is neutralised for spreadsheets (OWASP's CSV injection advice): a value that
+starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`. The `csv` module
+quotes commas, quotes and newlines. A file that stops early says so in its last line: cut at
+`EXPORT_MAX_ROWS`, or incomplete because the store failed part-way (its message, never the
+token).
+"""
+
+import csv
+import io
+import logging
+import re
+import unicodedata
+from datetime import UTC
+from urllib.parse import quote
+
+from django.conf import settings
+
+from dashboard import pacing, state, store
+
+logger = logging.getLogger(__name__)
+
+COLUMNS = (
+    "id",
+    "subject",
+    "status",
+    "priority",
+    "channel",
+    "requester_name",
+    "requester_email",
+    "assignee_name",
+    "type",
+    "order",
+    "tags",
+    "products",
+    "created",
+    "updated",
+    "comment_count",
+)
+# A page waits this long for a background slot (people go first) before the file says the
+# dashboard was too busy to finish.
+PAGE_WAIT = 30.0
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+LIST_SEPARATOR = "; "  # between tags, and between products, in one cell
+FILENAME_FILTERS_MAX = 100  # characters of the file name that name the filters
+
+
+def max_rows():
+    return settings.EXPORT_MAX_ROWS
+
+
+def safe_cell(value):
+    """A cell a spreadsheet shows as text: never a formula, whatever the customer typed."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def first_page(query):
+    """The first page of the export: asked for before the file starts, so that a refusal or a
+    fault is answered as a page with its status, not as a file."""
+    return _page(query.filters)
+
+
+def rows(query, first, known, cap=None):
+    """The CSV text of `query`'s tickets, in the store's order, in chunks: the header and the
+    first page's rows, then a page's rows at a time; at most `cap` rows (`EXPORT_MAX_ROWS`).
+
+    `first` is `first_page(query)`; `known` is a `names.Shown` with the agents and ticket
+    types the filter form already has.
+    """
+    cap = max_rows() if cap is None else cap
+    out = _Writer()
+    out.row(COLUMNS)
+    page, written, ending = first, 0, "complete"
+    try:
+        while True:
+            room = cap - written
+            page_names = _names(page.tickets[:room])
+            for ticket in page.tickets[:room]:
+                out.row(_cells(ticket, known, page_names))
+            written += min(room, len(page.tickets))
+            if len(page.tickets) > room or (written >= cap and page.next_cursor):
+                ending = "cut"
+                out.note(
+                    f"# Cut at {cap:,} rows: more tickets match these filters. Narrow the "
+                    "filters (for example by created date) to export the rest."
+                )
+                break
+            if not page.next_cursor:
+                break
+            yield out.take()  # a person who cancels the download stops the walk here
+            try:
+                page = _page(query.filters.with_cursor(page.next_cursor))
+            except store.TicketsAPIError as exc:
+                ending = f"incomplete ({exc.code})"
+                out.note(_incomplete(written, _reason(exc)))
+                break
+            except state.SharedStateError as exc:
+                ending = f"incomplete ({exc.code})"
+                out.note(_incomplete(written, exc.message))
+                break
+            except Exception:
+                # The status line is long gone: the file must still say it stopped.
+                logger.exception("export failed part-way")
+                ending = "incomplete (error)"
+                out.note(_incomplete(written, "The dashboard failed; the error is logged."))
+                break
+        yield out.take()
+    except GeneratorExit:
+        ending = "cancelled"
+        raise
+    finally:
+        logger.info("export of %s rows: %s", written, ending)
+
+
+def _incomplete(written, reason):
+    return (
+        f"# Incomplete: only the first {written:,} rows. {reason} "
+        "Download again to export every row."
+    )
+
+
+def _reason(exc):
+    if isinstance(exc, store.InvalidCursor):
+        return "The list changed while it was exported."
+    return exc.message
+
+
+def _page(query):
+    with pacing.background(wait=PAGE_WAIT):
+        if store.cached_page(query) is not None:
+            return store.list_tickets(query)
+        # The slot is waited for first, outside the page's lock, so that a person who asks
+        # for the same page meanwhile is never held up behind this wait.
+        try:
+            pacing.wait_for_slot(store.identity())
+        except pacing.WaitTimeout as exc:
+            raise store.StoreBusy() from exc
+        with pacing.slot_in_hand():
+            return store.list_tickets(query)
+
+
+def _names(tickets):
+    """The customers and products of one page that the dashboard knows; asks nothing."""
+    people = store.known_customers({t.requester for t in tickets if t.requester is not None})
+    products = store.known_products({p for t in tickets for p in t.products})
+    return (
+        {i: found.person for i, found in people.items() if found.person is not None},
+        {i: found.product for i, found in products.items() if found.product is not None},
+    )
+
+
+def _cells(ticket, known, page_names):
+    people, products = page_names
+    person = people.get(ticket.requester)
+    agent = known.staff.get(ticket.assignee) if ticket.assignee is not None else None
+    ticket_type = known.ticket_types.get(ticket.ticket_type)
+    cells = (
+        ticket.id,
+        ticket.subject,
+        ticket.status,
+        ticket.priority,
+        ticket.channel,
+        " ".join(p for p in (person.first_name, person.last_name) if p) if person else "",
+        ticket.from_email or (person.email if person else ""),
+        agent.name if agent else _number("Agent", ticket.assignee),
+        ticket_type.name if ticket_type else _number("Type", ticket.ticket_type),
+        ticket.order,
+        LIST_SEPARATOR.join(ticket.tags),
+        LIST_SEPARATOR.join(
+            products[p].title if p in products and products[p].title else str(p)
+            for p in ticket.products
+        ),
+        _moment(ticket.created_at),
+        _moment(ticket.updated_at),
+        ticket.comment_count,
+    )
+    return [safe_cell(cell) for cell in cells]
+
+
+def _number(kind, value):
+    return "" if value is None else f"{kind} #{value}"
+
+
+def _moment(value):
+    """ISO 8601 in UTC: unambiguous, and it sorts as text."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else ""
+
+
+class _Writer:
+    """CSV rows into text, taken a chunk at a time."""
+
+    def __init__(self):
+        self._buffer = io.StringIO()
+        self._csv = csv.writer(self._buffer)
+
+    def row(self, cells):
+        self._csv.writerow(cells)
+
+    def note(self, text):
+        # One cell, in the first column: a spreadsheet shows it as the last row's text, a
+        # script reads a row with one field.
+        self._csv.writerow([text])
+
+    def take(self):
+        text = self._buffer.getvalue()
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        return text
+
+
+# --- The file's name ---------------------------------------------------------------------
+
+
+def filename(params, today):
+    """`tickets_<filters>_<date>.csv`: the filters as `name-value` parts, e.g.
+    `tickets_status-new-open_priority-high_2026-11-27.csv`, as `(ascii, unicode)`; the two
+    differ only when a filter holds letters outside ASCII. `params` are `(name, value)` pairs
+    with repeated names together, as the bookmark has them."""
+    params = list(params)
+    return _filename(params, today, ascii_only=True), _filename(params, today, ascii_only=False)
+
+
+def _filename(params, today, ascii_only):
+    parts = {}
+    for name, value in params:
+        parts.setdefault(_slug(name, ascii_only), []).append(_slug(str(value), ascii_only))
+    words = "_".join("-".join(filter(None, [name, *values])) for name, values in parts.items())
+    words = words[:FILENAME_FILTERS_MAX].strip("-_")
+    return "_".join(filter(None, ["tickets", words, today.isoformat()])) + ".csv"
+
+
+def _slug(text, ascii_only):
+    text = unicodedata.normalize("NFKD" if ascii_only else "NFC", text)
+    if ascii_only:
+        text = text.encode("ascii", "ignore").decode("ascii")
+    # Letters and digits (of any script unless ASCII), runs of anything else one hyphen.
+    return re.sub(r"[\W_]+", "-", text).strip("-")
+
+
+def content_disposition(names):
+    """An attachment, named in ASCII for every client and, per RFC 6266, in UTF-8 too when
+    the name has letters outside ASCII."""
+    ascii_name, unicode_name = names
+    header = f'attachment; filename="{ascii_name}"'
+    if unicode_name != ascii_name:
+        header += f"; filename*=UTF-8''{quote(unicode_name, safe='')}"
+    return header
