@@ -201,3 +201,19 @@ def test_the_check_finds_what_it_should(page, live_server):
     assert "page-has-heading-one (moderate)" in message
     assert "label (critical)" in message
     assert "#id_username" in message
+
+
+def test_the_list_with_the_shortcuts_dialog_open(signed_in_page, live_server, scheme):
+    page = signed_in_page
+    open_list(page, f"{live_server.url}/")
+    page.keyboard.press("?")
+    expect(page.get_by_role("dialog", name="Keyboard shortcuts")).to_be_visible()
+    assert_no_axe_violations(page)
+
+
+def test_a_thread_opened_from_its_address(signed_in_page, live_server, sandbox, scheme):
+    page = signed_in_page
+    ticket = next(t for t in sandbox.data.tickets if t["status"] == "pending")
+    page.goto(f"{live_server.url}/?status=pending&ticket={ticket['id']}")
+    expect(thread_panel(page).locator(f"[data-thread-id='{ticket['id']}']")).to_be_visible()
+    assert_no_axe_violations(page)
