@@ -99,13 +99,13 @@ def daily_bars(per_day, today, reached_day=None):
 # -- Drawing --
 
 BAR_WIDTH = 520  # the horizontal chart's drawing box, in CSS pixels at scale 1
-BAR_ROW = 48
-BAR_THICK = 34
-BAR_LABEL = 150  # the labels' column
-BAR_VALUE = 96  # room kept after the longest bar for its number
+BAR_ROW = 50
+BAR_THICK = 36
+BAR_LABEL = 166  # the labels' column
+BAR_VALUE = 104  # room kept after the longest bar for its number
 
 COLUMN_WIDTH = 520
-COLUMN_HEIGHT = 210
+COLUMN_HEIGHT = 214
 COLUMN_TOP = 34  # room above the tallest column for its number
 COLUMN_BOTTOM = 32  # room below the baseline for the day
 
