@@ -208,11 +208,12 @@ def _advance_count(query, key):
                 "result_at": 0.0,
             }
             now = time.time()
+            if progress["walk"] is not None and "ages" not in progress["walk"]:
+                progress["walk"] = None  # begun before the pictures: its pages were not tallied
             if progress["walk"] is None and (
                 progress["result"] is None or now - progress["result_at"] > COUNT_MAX_AGE
             ):
-                progress["walk"] = {"cursor": "", "status": Counter(), "priority": Counter(),
-                                    "seen": 0, "tail": []}  # fmt: skip
+                progress["walk"] = _new_walk()
             if progress["walk"] is not None:
                 try:
                     _walk(query, progress, now)
@@ -229,6 +230,20 @@ def _advance_count(query, key):
         return progress["result"]
     walk = progress["walk"]
     return _counts(walk, complete=False, capped=False) if walk else None
+
+
+def _new_walk():
+    return {
+        "cursor": "",
+        "status": Counter(),
+        "priority": Counter(),
+        "seen": 0,
+        "tail": [],
+        "ages": [0] * len(wall_charts.AGE_BUCKETS),  # open tickets per backlog bar
+        "days": Counter(),  # tickets created per ISO day, within the last 14 days
+        "oldest_at": None,  # the oldest creation time counted so far
+        "measured_at": None,  # when the latest page was counted: the ages' "now"
+    }
 
 
 def _walk(query, progress, now):
@@ -250,8 +265,6 @@ def _walk(query, progress, now):
 
 def _tally(walk, tickets, at):
     """Count one page of the walk: statuses, priorities, and what the pictures show."""
-    ages = walk.setdefault("ages", [0] * len(wall_charts.AGE_BUCKETS))
-    days = walk.setdefault("days", Counter())
     first_day = timezone.localdate(at) - timedelta(days=wall_charts.DAYS - 1)
     for ticket in tickets:
         walk["status"][ticket.status or "none"] += 1
@@ -259,17 +272,18 @@ def _tally(walk, tickets, at):
         created = ticket.created_at
         if created is None:
             continue
-        oldest = walk.get("oldest_at")
+        oldest = walk["oldest_at"]
         walk["oldest_at"] = created if oldest is None else min(oldest, created)
         if ticket.status not in RESOLVED:
-            ages[wall_charts.age_bucket((at - created).total_seconds())] += 1
-        if timezone.localdate(created) >= first_day:
-            days[timezone.localdate(created).isoformat()] += 1
+            walk["ages"][wall_charts.age_bucket((at - created).total_seconds())] += 1
+        day = timezone.localdate(created)
+        if day >= first_day:
+            walk["days"][day.isoformat()] += 1
     walk["measured_at"] = at
 
 
 def _counts(walk, complete, capped):
-    walk_at = walk.get("measured_at") or datetime.now(UTC)
+    walk_at = walk["measured_at"] or datetime.now(UTC)
     known_status = [s for s in store.STATUSES if walk["status"][s]]
     other_status = sorted(s for s in walk["status"] if s not in store.STATUSES)
     known_priority = [p for p in store.PRIORITIES if walk["priority"][p]]
@@ -282,11 +296,11 @@ def _counts(walk, complete, capped):
         capped=capped,
         oldest=tuple(reversed(walk["tail"])),
         cap=walk.get("cap", COUNT_CAP),
-        ages=tuple(walk.get("ages", ())),
-        per_day=tuple(sorted(walk.get("days", {}).items())),
+        ages=tuple(walk["ages"]),
+        per_day=tuple(sorted(walk["days"].items())),
         # Short of the end, nothing older than the oldest ticket counted is known; before the
         # first page, nothing at all.
-        reached=None if complete and not capped else walk.get("oldest_at") or walk_at,
+        reached=None if complete and not capped else walk["oldest_at"] or walk_at,
         measured_at=walk_at,
     )
 

@@ -280,6 +280,27 @@ def test_the_board_has_no_style_attribute_and_no_script(client, sandbox, display
     assert doc.select("[style], script, style") == []
 
 
+def test_counts_kept_from_before_the_pictures_never_draw_them_wrong(
+    client, sandbox, display_open, monkeypatch
+):
+    from django.core.cache import cache
+
+    from dashboard.filters import parse_wall_filters
+
+    sandbox.configure(page_size=5)
+    key = wall.count_key(parse_wall_filters("status=new&status=open")[0])
+    # A finished count and a walk under way, as an earlier release kept them in the cache.
+    old = wall.Counts(by_status=(("new", 3),), by_priority=(), total=3, complete=True, capped=False)
+    walk = {"cursor": "", "status": Counter(new=3), "priority": Counter(), "seen": 3, "tail": []}
+    cache.set(key, {"walk": walk, "result": old, "result_at": time.time() - wall.COUNT_MAX_AGE})
+
+    response = client.get(display_open)
+    assert "3 tickets" in text(board(response).select_one("[aria-label='Counts']"))
+    assert board(response).select("[role='img']") == []  # no pictures rather than zeros
+    restarted = cache.get(key)["walk"]  # and the old walk was begun again, counting them too
+    assert restarted["seen"] == wall.COUNT_PAGES_PER_REFRESH * 5 and sum(restarted["ages"])
+
+
 @pytest.fixture
 def display_open(db):
     return make_link(name="Open", filters="status=new&status=open")[1]
