@@ -227,9 +227,9 @@ def shown(counts, number):
 
 
 @register.filter
-def is_new(since, ticket):
-    """Whether a ticket arrived since the screen's last refresh."""
-    return bool(since and ticket.created_at and ticket.created_at > since)
+def among(value, values):
+    """Whether `value` is one of `values`, for a `{% with %}`."""
+    return value in (values or ())
 
 
 @register.filter

@@ -63,15 +63,15 @@ def _board(request, queries, index, options, poll_query="", extra=None):
     # Known names now; the screen's next refresh shows those looked up meanwhile.
     tickets = board.snapshot.tickets if board.snapshot else ()
     people = names.customers(t.requester for t in tickets) if not board.stale else {}
-    shown_at = timezone.now()
+    since = _since(request, index)
     poll = f"{poll_query}&" if poll_query else ""
     context = {
         "board": board,
         "options": options,
         "rotation": (index + 1, len(queries)) if len(queries) > 1 else None,
-        "since": _since(request, index),
-        "now": shown_at,
-        "poll_url": f"{request.path}?{poll}{urlencode(_poll_params(shown_at, index))}",
+        "new_ids": board.new_ids(since),
+        "now": timezone.now(),
+        "poll_url": f"{request.path}?{poll}{urlencode(_poll_params(board, since, index))}",
         "ticket_types": store.ticket_types(fetch=False) or {},
         "staff": staff,
         "people": people,
@@ -97,13 +97,16 @@ def _template(request, part):
     return WALL_TEMPLATE + (f"#{part}" if is_fragment(request) else "")
 
 
-def _poll_params(shown_at, index):
-    # A second early: a ticket created in the same second as this refresh still counts as new.
-    return {"since": int(shown_at.timestamp()) - 1, "view": index}
+def _poll_params(board, since, index):
+    """The screen's next refresh names the newest creation time it has shown (the store's
+    clock, as the tickets' own): tickets created after it are new to this screen."""
+    newest = board.snapshot.newest if board.snapshot else None
+    shown = max((moment for moment in (since, newest) if moment is not None), default=None)
+    return {"since": int(shown.timestamp()) if shown else "", "view": index}
 
 
 def _since(request, index):
-    """When the screen last refreshed the same view: tickets created after it are new."""
+    """The newest creation time this screen had shown of the same view, if it said."""
     try:
         if int(request.GET.get("view", -1)) != index:
             return None

@@ -1,0 +1,204 @@
+"""The wall's two pictures, drawn on the server as inline SVG: the open backlog by age, and the
+tickets created on each of the last 14 days.
+
+Pure functions, from counts to markup: nothing here asks the store or reads the clock. Every
+number is formatted from an int or float, every word is escaped, and the colours and type sizes
+are CSS classes (wall.css), so the strict CSP needs no inline style. Each chart is an image to
+assistive technology (`role="img"`), named by its `<title>` and described, numbers included, by
+its `<desc>`; the same numbers are drawn as text on the bars for the room.
+"""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from html import escape
+
+HOUR = 3600
+# (upper age in seconds, the bar's label, the same in words); the last bucket has no end.
+AGE_BUCKETS = (
+    (4 * HOUR, "Under 4 h", "under 4 hours"),
+    (24 * HOUR, "4 to 24 h", "4 to 24 hours"),
+    (72 * HOUR, "1 to 3 days", "1 to 3 days"),
+    (None, "Older", "older than 3 days"),
+)
+DAYS = 14
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str  # under the column or beside the bar
+    spoken: str  # the same for the description: "under 4 hours", "Monday 3 March"
+    value: int | None  # None: not counted (the walk stopped before it)
+    at_least: bool = False  # a lower bound: the walk stopped inside this bar's range
+    tone: str = ""  # a CSS class suffix for its colour
+    key: str = ""  # what the bar is of, as a `data-bar` hook: its label, or its ISO day
+
+    @property
+    def shown(self):
+        if self.value is None:
+            return "–"
+        return f"≥ {self.value}" if self.at_least else str(self.value)
+
+    @property
+    def said(self):
+        if self.value is None:
+            return f"{self.spoken}: not counted"
+        number = f"at least {self.value}" if self.at_least else str(self.value)
+        noun = "ticket" if self.value == 1 and not self.at_least else "tickets"
+        return f"{self.spoken}: {number} {noun}"
+
+
+def age_bucket(age_seconds):
+    """Which backlog bar a ticket of this age belongs to."""
+    for index, (upper, _, _) in enumerate(AGE_BUCKETS):
+        if upper is None or age_seconds < upper:
+            return index
+    raise AssertionError("the last bucket has no end")  # pragma: no cover
+
+
+def backlog_bars(ages, reach_seconds=None):
+    """The four backlog bars from the open tickets counted per bucket. `reach_seconds` is the age
+    of the oldest ticket the walk reached when it stopped short of the end (capped or still
+    counting): a bar reaching further back than that is only a lower bound."""
+    ages = tuple(ages) + (0,) * (len(AGE_BUCKETS) - len(ages))
+    return [
+        Bar(
+            label=label,
+            spoken=spoken,
+            value=int(ages[index]),
+            at_least=reach_seconds is not None and (upper is None or upper > reach_seconds),
+            tone=f"age-{index}",
+            key=label,
+        )
+        for index, (upper, label, spoken) in enumerate(AGE_BUCKETS)
+    ]
+
+
+def daily_bars(per_day, today, reached_day=None):
+    """Fourteen columns, oldest first, to `today`, from `{date: tickets created}`. When the walk
+    stopped short of the end at a ticket created on `reached_day`, that day is a lower bound
+    and the days before it were not counted."""
+    bars = []
+    for offset in range(DAYS - 1, -1, -1):
+        day = today - timedelta(days=offset)
+        value, at_least = int(per_day.get(day, 0)), False
+        if reached_day is not None and day <= reached_day:
+            value, at_least = (value, True) if day == reached_day else (None, False)
+        bars.append(
+            Bar(
+                label=str(day.day),
+                spoken=f"{'today, ' if offset == 0 else ''}{day:%A} {day.day} {day:%B}",
+                value=value,
+                at_least=at_least,
+                tone="today" if offset == 0 else "day",
+                key=day.isoformat(),
+            )
+        )
+    return bars
+
+
+# -- Drawing --
+
+BAR_WIDTH = 520  # the horizontal chart's drawing box, in CSS pixels at scale 1
+BAR_ROW = 50
+BAR_THICK = 36
+BAR_LABEL = 166  # the labels' column
+BAR_VALUE = 104  # room kept after the longest bar for its number
+
+COLUMN_WIDTH = 520
+COLUMN_HEIGHT = 214
+COLUMN_TOP = 34  # room above the tallest column for its number
+COLUMN_BOTTOM = 32  # room below the baseline for the day
+
+
+def horizontal_bars(chart_id, title, bars):
+    """Bars drawn left to right, each with its label before it and its number after it."""
+    height = BAR_ROW * len(bars)
+    room = BAR_WIDTH - BAR_LABEL - BAR_VALUE
+    biggest = max((bar.value or 0 for bar in bars), default=0)
+    parts = []
+    for index, bar in enumerate(bars):
+        top = index * BAR_ROW + (BAR_ROW - BAR_THICK) / 2
+        middle = index * BAR_ROW + BAR_ROW / 2
+        length = room * (bar.value or 0) / biggest if biggest else 0
+        parts.append(
+            _group(bar)
+            + _text("chart-label", BAR_LABEL - 14, middle, bar.label, "end")
+            + _rect(f"chart-bar bar-{bar.tone}", BAR_LABEL, top, length, BAR_THICK)
+            + _text("chart-value", BAR_LABEL + length + 10, middle, bar.shown)
+            + "</g>"
+        )
+    return _svg(chart_id, title, bars, BAR_WIDTH, height, "".join(parts))
+
+
+def columns(chart_id, title, bars):
+    """Columns drawn bottom up, each with its number above it and its label below the line."""
+    slot = COLUMN_WIDTH / max(len(bars), 1)
+    thick = slot * 0.72
+    baseline = COLUMN_HEIGHT - COLUMN_BOTTOM
+    room = baseline - COLUMN_TOP
+    biggest = max((bar.value or 0 for bar in bars), default=0)
+    parts = [_line("chart-axis", 0, baseline, COLUMN_WIDTH, baseline)]
+    for index, bar in enumerate(bars):
+        centre = index * slot + slot / 2
+        length = room * (bar.value or 0) / biggest if biggest else 0
+        top = baseline - length
+        parts.append(
+            _group(bar)
+            + _rect(f"chart-bar bar-{bar.tone}", centre - thick / 2, top, thick, length)
+            + _text("chart-value chart-value-small", centre, top - 10, bar.shown, "middle")
+            + _text(f"chart-day label-{bar.tone}", centre, baseline + 22, bar.label, "middle")
+            + "</g>"
+        )
+    return _svg(chart_id, title, bars, COLUMN_WIDTH, COLUMN_HEIGHT, "".join(parts))
+
+
+def describe(title, bars):
+    """The chart in words, every number included: what a screen reader says for it."""
+    return f"{title}. " + "; ".join(bar.said for bar in bars) + "."
+
+
+def _svg(chart_id, title, bars, width, height, body):
+    ident = escape(chart_id)
+    return (
+        f'<svg class="chart" id="{ident}" role="img" viewBox="0 0 {_n(width)} {_n(height)}" '
+        f'width="{_n(width)}" height="{_n(height)}" '
+        f'aria-labelledby="{ident}-title" aria-describedby="{ident}-desc" '
+        f'xmlns="http://www.w3.org/2000/svg">'
+        f'<title id="{ident}-title">{escape(title)}</title>'
+        f'<desc id="{ident}-desc">{escape(describe(title, bars))}</desc>'
+        f"{body}</svg>"
+    )
+
+
+def _group(bar):
+    return f'<g data-bar="{escape(bar.key or bar.label)}">'
+
+
+def _rect(classes, x, y, width, height):
+    return (
+        f'<rect class="{escape(classes)}" x="{_n(x)}" y="{_n(y)}" '
+        f'width="{_n(max(width, 0))}" height="{_n(max(height, 0))}" rx="4"/>'
+    )
+
+
+def _line(classes, x1, y1, x2, y2):
+    return (
+        f'<line class="{escape(classes)}" x1="{_n(x1)}" y1="{_n(y1)}" x2="{_n(x2)}" y2="{_n(y2)}"/>'
+    )
+
+
+def _text(classes, x, y, words, anchor="start"):
+    return (
+        f'<text class="{escape(classes)}" x="{_n(x)}" y="{_n(y)}" '
+        f'text-anchor="{anchor}" dominant-baseline="middle">{escape(words)}</text>'
+    )
+
+
+def _n(number):
+    """A coordinate: always a plain decimal number, never text from elsewhere."""
+    return f"{float(number):.1f}".removesuffix(".0")
+
+
+def per_day_from(items):
+    """`{date: n}` from the (ISO date, n) pairs a count keeps in the cache."""
+    return {date.fromisoformat(day): int(n) for day, n in items}
