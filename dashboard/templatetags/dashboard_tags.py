@@ -205,7 +205,8 @@ def when_exact(moment):
     exact = local.strftime("%-d %b %Y, %H:%M")
     zone = local.tzname() or ""
     return format_html(
-        '<time datetime="{}" title="{}">{} <span class="ago">· {}</span></time>',
+        '<time datetime="{}" title="{}">{} '
+        '<span class="ago"><span class="ago-dot">· </span>{}</span></time>',
         moment.isoformat(),
         local.strftime("%a %-d %b %Y, %H:%M ") + zone,
         exact,
