@@ -2,6 +2,8 @@
 that offers no retry, and the list's summary with its total counted in the background."""
 
 import re
+import time
+from types import SimpleNamespace
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -287,3 +289,18 @@ def test_the_poll_url_is_the_bookmark_of_the_list(signed_in):
         ("status", "closed"),
         ("priority", "high"),
     ]
+
+
+def test_a_walk_left_unfinished_long_ago_starts_again_from_the_top(
+    signed_in, sandbox, jobs, monkeypatch
+):
+    monkeypatch.setattr(counts, "PAGES_PER_STEP", 1)
+    signed_in.get("/count/?status=closed", **HTMX)
+    run_all(jobs)
+    first = html.page(signed_in.get("/count/?status=closed", **HTMX))
+    assert html.text(first) == "of at least 25, counting…"
+    later = SimpleNamespace(time=lambda: time.time() + counts.WALK_MAX_AGE + 1)
+    monkeypatch.setattr(counts, "time", later)
+    run_all(jobs)
+    again = html.page(signed_in.get("/count/?status=closed", **HTMX))
+    assert html.text(again) == "of at least 25, counting…"  # not 50: counted afresh
