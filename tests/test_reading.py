@@ -174,6 +174,12 @@ def test_a_list_of_one_page_knows_its_total_without_counting(signed_in, sandbox)
     assert poller(doc) is None
 
 
+def test_an_empty_list_says_none_are_shown_and_counts_nothing(signed_in):
+    doc = html.page(signed_in.get("/?id=999999"))
+    assert summary(doc) == "0 shown"
+    assert doc.select_one("#list-total") is None
+
+
 def test_a_page_further_on_says_what_it_shows_without_a_total(signed_in):
     first = html.page(signed_in.get("/?status=closed"))
     href, _ = html.load_more(first)

@@ -199,7 +199,7 @@ def _total(query, page):
     """What the first page's summary says of the filter's total: exact when the list fits on
     the page; else what the background count knows, never waited for (the page's poller
     has it counted)."""
-    if page is None or query.cursor:
+    if page is None or query.cursor or not page.tickets:
         return None
     if not page.next_cursor:
         return counts.Total(counts.Counts.exactly(len(page.tickets)), counting=False)
