@@ -290,7 +290,9 @@ def test_counts_kept_from_before_the_pictures_never_draw_them_wrong(
     sandbox.configure(page_size=5)
     key = counts.state_key(parse_wall_filters("status=new&status=open")[0])
     # A finished count and a walk under way, as an earlier release kept them in the cache.
-    old = counts.Counts(by_status=(("new", 3),), by_priority=(), total=3, complete=True, capped=False)
+    old = counts.Counts(
+        by_status=(("new", 3),), by_priority=(), total=3, complete=True, capped=False
+    )
     walk = {"cursor": "", "status": Counter(new=3), "priority": Counter(), "seen": 3, "tail": []}
     cache.set(key, {"walk": walk, "result": old, "result_at": time.time() - counts.MAX_AGE})
 
