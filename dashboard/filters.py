@@ -58,6 +58,7 @@ class FilterContext:
     me: int | None = None  # the signed-in person's agent id, matched by email
     my_email: str = ""
     signed_in: bool = True  # a display link's screen has nobody to be "mine"
+    look_up: bool = True  # False: names the store would have to find are field errors
 
 
 TAGS_LISTED = 12  # the tag names the form lists as a reminder
@@ -214,6 +215,8 @@ class TicketFilterForm(forms.Form):
             try:
                 if numberish(item):
                     resolved.append(as_id(item, f"{name} id"))
+                elif not self.context.look_up:
+                    raise ValidationError(f"Enter the {name} id.")
                 else:
                     resolved.append(find(item, self.choices.setdefault(name, [])))
             except ValidationError as exc:

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", tickets.ticket_list, name="ticket_list"),
     path("tickets/<int:ticket_id>/", tickets.ticket_detail, name="ticket_detail"),
     path("tickets.csv", export.export_csv, name="export_csv"),
+    path("count/", tickets.ticket_count, name="ticket_count"),
     path("names/", names.waiting_names, name="names"),
     path("preferences/density/", preferences.set_density, name="set_density"),
     path("wall/", walls.wall, name="wall"),

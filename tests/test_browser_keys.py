@@ -96,8 +96,10 @@ def test_back_closes_the_thread_and_keeps_every_loaded_page_and_the_scroll(
 
     row = rows.nth(50)
     row.scroll_into_view_if_needed()
+    before_wheel = page.evaluate("window.scrollY")
     page.mouse.wheel(0, 200)
-    page.wait_for_function("window.scrollY > 1000")
+    # The wheel's scroll lands a moment later: measured once it has.
+    page.wait_for_function("y => window.scrollY > 1000 && window.scrollY !== y", arg=before_wheel)
     scrolled = page.evaluate("window.scrollY")
     ticket_id, _ = open_thread(page, sandbox, row)
     expect(page).to_have_url(f"{list_url}&ticket={ticket_id}")

@@ -9,6 +9,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
+from dashboard import counts as counting
 from dashboard import wall
 from dashboard.filters import canonical_filters, parse_wall_filters
 from dashboard.models import DisplayLink
@@ -126,12 +127,12 @@ def test_counts_walk_the_cursor_and_say_counting_until_done(client, sandbox, dis
     sandbox.configure(page_size=5)
     expected = sandbox.data.filter_tickets(parse_qsl("status=new&status=open"))
     pages_needed = -(-len(expected) // 5)
-    assert pages_needed > wall.COUNT_PAGES_PER_REFRESH  # needs several refreshes
+    assert pages_needed > counting.PAGES_PER_STEP  # needs several refreshes
 
     first = text(html.labelled(page(client.get(path, **HTMX)), "Counts"))
-    assert f"at least {wall.COUNT_PAGES_PER_REFRESH * 5}, counting" in first
+    assert f"at least {counting.PAGES_PER_STEP * 5}, counting" in first
 
-    for _ in range(pages_needed // wall.COUNT_PAGES_PER_REFRESH):
+    for _ in range(pages_needed // counting.PAGES_PER_STEP):
         response = client.get(path, **HTMX)
     counts = html.labelled(page(response), "Counts")
     assert "counting" not in text(counts)
@@ -146,8 +147,8 @@ def test_counts_walk_the_cursor_and_say_counting_until_done(client, sandbox, dis
 
 
 def test_counts_beyond_the_cap_show_a_plus(client, sandbox, db, monkeypatch):
-    monkeypatch.setattr(wall, "COUNT_CAP", 30)
-    monkeypatch.setattr(wall, "COUNT_PAGES_PER_REFRESH", 10)
+    monkeypatch.setattr(counting, "CAP", 30)
+    monkeypatch.setattr(counting, "PAGES_PER_STEP", 10)
     link, path = make_link(name="Everything", filters="status=closed&status=solved")
     counts = html.labelled(page(client.get(path)), "Counts")
     assert "30+ tickets" in text(counts)
@@ -321,7 +322,7 @@ def test_a_count_cursor_the_store_rejects_restarts_the_count_not_the_board(
     link, path = display
     sandbox.configure(page_size=5)
     client.get(path, **HTMX)  # starts a count walk part of the way
-    key = wall.count_key(parse_wall_filters(link.filters)[0])
+    key = counting.state_key(parse_wall_filters(link.filters)[0])
     state = cache.get(key)
     assert state["walk"] and state["walk"]["cursor"]
     state["walk"]["cursor"] = "Zm9yZ2Vk"  # a cursor the store no longer knows

@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from dashboard import store, wall, wall_charts
+from dashboard import counts, store, wall, wall_charts
 from dashboard.wall_charts import Bar
 from tests.html import page, row_ids, text
 from tests.test_wall import HTMX, board, make_link
@@ -227,7 +227,7 @@ def test_pictures_cost_no_store_calls_of_their_own(client, sandbox, db):
     sandbox.configure(page_size=25)
     link, path = make_link(name="Open", filters="status=new&status=open")
     pages = -(-len(sandbox.data.filter_tickets(parse_qsl("status=new&status=open"))) // 25)
-    assert pages <= wall.COUNT_PAGES_PER_REFRESH
+    assert pages <= counts.PAGES_PER_STEP
     store.ticket_types()  # the board's reference data, asked for once in any case
     sandbox.reset_stats()
     response = client.get(path)
@@ -238,8 +238,8 @@ def test_pictures_cost_no_store_calls_of_their_own(client, sandbox, db):
 
 
 def test_a_walk_cut_at_the_cap_says_so_in_its_pictures(signed_in, sandbox, monkeypatch):
-    monkeypatch.setattr(wall, "COUNT_CAP", 30)
-    monkeypatch.setattr(wall, "COUNT_PAGES_PER_REFRESH", 10)
+    monkeypatch.setattr(counts, "CAP", 30)
+    monkeypatch.setattr(counts, "PAGES_PER_STEP", 10)
     sandbox.configure(page_size=10)
     response = signed_in.get("/wall/")
     now = datetime.now(UTC)
@@ -288,17 +288,19 @@ def test_counts_kept_from_before_the_pictures_never_draw_them_wrong(
     from dashboard.filters import parse_wall_filters
 
     sandbox.configure(page_size=5)
-    key = wall.count_key(parse_wall_filters("status=new&status=open")[0])
+    key = counts.state_key(parse_wall_filters("status=new&status=open")[0])
     # A finished count and a walk under way, as an earlier release kept them in the cache.
-    old = wall.Counts(by_status=(("new", 3),), by_priority=(), total=3, complete=True, capped=False)
+    old = counts.Counts(
+        by_status=(("new", 3),), by_priority=(), total=3, complete=True, capped=False
+    )
     walk = {"cursor": "", "status": Counter(new=3), "priority": Counter(), "seen": 3, "tail": []}
-    cache.set(key, {"walk": walk, "result": old, "result_at": time.time() - wall.COUNT_MAX_AGE})
+    cache.set(key, {"walk": walk, "result": old, "result_at": time.time() - counts.MAX_AGE})
 
     response = client.get(display_open)
     assert "3 tickets" in text(board(response).select_one("[aria-label='Counts']"))
     assert board(response).select("[role='img']") == []  # no pictures rather than zeros
     restarted = cache.get(key)["walk"]  # and the old walk was begun again, counting them too
-    assert restarted["seen"] == wall.COUNT_PAGES_PER_REFRESH * 5 and sum(restarted["ages"])
+    assert restarted["seen"] == counts.PAGES_PER_STEP * 5 and sum(restarted["ages"])
 
 
 @pytest.fixture

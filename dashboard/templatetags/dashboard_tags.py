@@ -7,7 +7,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
-from dashboard import names, store, wall
+from dashboard import names, quotes, store, wall
 
 register = template.Library()
 
@@ -193,6 +193,32 @@ def time_html(moment, now, zone):
     local = moment.astimezone(zone)
     absolute = local.strftime("%a %-d %b %Y, %H:%M ") + (local.tzname() or "")
     return f'<time datetime="{moment.isoformat()}" title="{absolute}">{ago(moment, now)}</time>'
+
+
+@register.simple_tag
+def when_exact(moment):
+    """A <time> showing the exact date and time, with the relative time beside it: a thread
+    is read closely, and eight comments of "5 months ago" cannot be told apart."""
+    if moment is None:
+        return "—"
+    local = moment.astimezone(timezone.get_current_timezone())
+    exact = local.strftime("%-d %b %Y, %H:%M")
+    zone = local.tzname() or ""
+    return format_html(
+        '<time datetime="{}" title="{}">{} '
+        '<span class="ago"><span class="ago-dot">· </span>{}</span></time>',
+        moment.isoformat(),
+        local.strftime("%a %-d %b %Y, %H:%M ") + zone,
+        exact,
+        ago(moment, timezone.now()),
+    )
+
+
+@register.filter
+def quote_parts(body):
+    """A comment's text in parts, quoted replies and history apart (see `quotes`); the
+    template escapes each part."""
+    return quotes.split(body)
 
 
 AGES = (

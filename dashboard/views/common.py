@@ -14,20 +14,22 @@ from dashboard.filters import FilterContext, TicketFilterForm
 from dashboard.models import Tag
 
 
-def filter_form(request):
+def filter_form(request, fetch=True):
     """The list's filter form, bound to the request. Validation never calls the store for
     names it should know: ticket types and agents come from the cache, and are fetched only
-    once the rest of the input is known to be good."""
+    once the rest of the input is known to be good. With `fetch=False` it never calls the
+    store at all: only what is cached is known, and a name to find is a field error."""
     ticket_types, agents = store.ticket_types(fetch=False), store.staff(fetch=False)
-    form = TicketFilterForm(request.GET, context=_context(request, ticket_types, agents))
-    if (ticket_types is None or agents is None) and form.is_valid():
+    context = _context(request, ticket_types, agents, look_up=fetch)
+    form = TicketFilterForm(request.GET, context=context)
+    if fetch and (ticket_types is None or agents is None) and form.is_valid():
         ticket_types = ticket_types_or_none() if ticket_types is None else ticket_types
         agents = staff_or_empty() if agents is None else agents
         form = TicketFilterForm(request.GET, context=_context(request, ticket_types, agents))
     return form
 
 
-def _context(request, ticket_types, agents):
+def _context(request, ticket_types, agents, look_up=True):
     email = (getattr(request.user, "email", "") or "").strip()
     me = next(
         (
@@ -43,6 +45,7 @@ def _context(request, ticket_types, agents):
         agents=agents or {},
         me=me,
         my_email=email,
+        look_up=look_up,
     )
 
 

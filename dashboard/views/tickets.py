@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.http import (
     Http404,
     HttpResponse,
+    HttpResponseBadRequest,
     HttpResponsePermanentRedirect,
     HttpResponseRedirect,
     QueryDict,
@@ -18,7 +19,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from dashboard import names, prefetch, store
+from dashboard import counts, names, prefetch, store
 from dashboard.filter_fields import as_id
 from dashboard.filters import MAX_ID, TicketFilterForm
 from dashboard.models import Tag
@@ -106,6 +107,21 @@ def _thread_context(ticket_id, fetched, filters_qs):
     return context
 
 
+@require_GET
+def ticket_count(request):
+    """The list summary's total for the filters, which the list page asks for while it is
+    counted: what the background count knows. Nothing here calls the store; a count that is
+    due takes its next step in this process's background thread."""
+    form = filter_form(request, fetch=False)
+    if not form.is_valid():
+        return HttpResponseBadRequest()
+    query = form.query().filters
+    context = {"total": counts.total(query), "filters_qs": form.bookmark(query), "again": True}
+    response = render(request, LIST_TEMPLATE + "#list-total", context)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 def _list_fragment(request, form, query, answer):
     page, error = answer.result()
     template = _list_template(request, paging=bool(query.cursor))
@@ -168,6 +184,7 @@ def _list_context(form, query, page, error):
         "error": error,
         "invalid_cursor": isinstance(error, store.InvalidCursor),
         "filters_qs": form.bookmark(query.filters),
+        "total": _total(query, page),
         "names": names.Shown(
             ticket_types=form.ticket_types or {},
             staff=form.context.agents,
@@ -176,6 +193,17 @@ def _list_context(form, query, page, error):
             tags=form.context.tags,
         ),
     }
+
+
+def _total(query, page):
+    """What the first page's summary says of the filter's total: exact when the list fits on
+    the page; else what the background count knows, never waited for (the page's poller
+    has it counted)."""
+    if page is None or query.cursor or not page.tickets:
+        return None
+    if not page.next_cursor:
+        return counts.Total(counts.Counts.exactly(len(page.tickets)), counting=False)
+    return counts.total(query.filters, start=False)
 
 
 def _first_page(query, answer):

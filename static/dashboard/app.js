@@ -437,4 +437,19 @@
       button.hidden = false; // it needs this script
     });
   });
+
+  // How many rows the list shows, counted again after each "Load more" (or any swap that
+  // changes the rows): the server knows only the page it sent. The count is in a small
+  // role="status", so screen readers hear "50 shown".
+  function countShownRows() {
+    var shown = document.querySelector("[data-shown-count]");
+    var body = document.getElementById("ticket-rows");
+    if (!shown || !body) return;
+    var count = String(body.querySelectorAll("tr[data-ticket-id]").length);
+    if (shown.textContent !== count) shown.textContent = count;
+  }
+
+  document.addEventListener("DOMContentLoaded", countShownRows);
+  document.addEventListener("htmx:afterSettle", countShownRows);
+  document.addEventListener("htmx:historyRestore", countShownRows);
 })();

@@ -1,0 +1,280 @@
+"""A filter's tickets, counted by walking its cursor: the wall's counts by status and priority,
+and the list's total.
+
+The API answers a page at a time and says nothing of a total, so the count walks the cursor a
+few pages per step, in the background lane. Its progress lives in the shared cache, keyed by
+the store and the canonical filter, behind a lock shared by every process: every screen,
+person and worker looking at one filter advances the same walk, so ten people on one filter
+cost one walk. Meanwhile the count is "at least N, counting"; past `CAP` tickets the walk
+stops and says "500+". A finished count is shown for `MAX_AGE` seconds, then walked again, the
+last number shown meanwhile.
+
+The same walk tallies what the wall's pictures show: open tickets by age, and tickets created
+per day over the last two weeks.
+
+The wall advances the walk as it builds a board (nobody waits at a wall). The list never waits
+for it: its page shows what is known, and the page's small poller (`/count/`) has a step taken
+by this process's background thread.
+"""
+
+import functools
+import hashlib
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.utils import timezone
+
+from dashboard import background, pacing, state, store, wall_charts
+from dashboard.filters import querystring
+
+logger = logging.getLogger(__name__)
+
+CAP = 500
+PAGES_PER_STEP = 4
+MAX_AGE = 60  # seconds a finished count is shown before the walk starts again
+WALK_MAX_AGE = 300  # seconds after which a walk left unfinished starts again from the top
+STATE_TTL = 7 * 24 * 3600
+TAIL = 10  # the oldest tickets kept, for a wall sorted "oldest first"
+LIST_STEP_WAIT = 2.0  # seconds a list's step waits for each background slot
+FAILURE_PAUSE = 30  # seconds the list says nothing of a total after the store failed a step
+RESOLVED = {"solved", "closed"}
+
+
+@dataclass(frozen=True)
+class Counts:
+    by_status: tuple[tuple[str, int], ...]
+    by_priority: tuple[tuple[str, int], ...]
+    total: int
+    complete: bool  # False while the walk is still counting
+    capped: bool  # the filter holds more tickets than the walk counts
+    oldest: tuple[store.Ticket, ...] = ()
+    cap: int = CAP
+    # For the wall's pictures: open tickets per age bar (wall_charts.AGE_BUCKETS), and (ISO
+    # day, tickets created) for the last 14 days, both as of `measured_at`. `reached` is when
+    # the oldest ticket counted was created, if the walk stopped short of the end (capped, or
+    # still counting): what lies before it was not counted.
+    ages: tuple[int, ...] = ()
+    per_day: tuple[tuple[str, int], ...] = ()
+    reached: datetime | None = None
+    measured_at: datetime | None = None
+
+    def shown(self, number):
+        """A count as a wall shows it: exact when known, "≥ N" while counting or past the cap."""
+        return str(number) if self.complete and not self.capped else f"≥ {number}"
+
+    @property
+    def total_label(self):
+        if self.capped:
+            return f"{self.cap}+ tickets"
+        if self.complete:
+            return f"{self.total} ticket{'' if self.total == 1 else 's'}"
+        return f"at least {self.total}, counting"
+
+    def backlog_bars(self):
+        reach = None
+        if self.reached is not None and self.measured_at is not None:
+            reach = (self.measured_at - self.reached).total_seconds()
+        return wall_charts.backlog_bars(self.ages, reach)
+
+    def daily_bars(self, today):
+        reached_day = timezone.localdate(self.reached) if self.reached else None
+        per_day = wall_charts.per_day_from(self.per_day)
+        return wall_charts.daily_bars(per_day, today, reached_day)
+
+    @classmethod
+    def exactly(cls, total):
+        """A total known without a walk: a list that fits on one page."""
+        return cls(by_status=(), by_priority=(), total=total, complete=True, capped=False)
+
+
+@dataclass(frozen=True)
+class Total:
+    """What the list can say of a filter's total: what is known, and whether more is coming."""
+
+    counts: Counts | None
+    counting: bool
+
+
+def advance(query):
+    """Walk `query`'s cursor a step further and return the counts known so far (None when
+    nothing is). Store calls are made in the caller's lane. A step already under way elsewhere
+    is not waited for: its progress is shown."""
+    key = _key(query)
+    try:
+        with pacing.backend().lock(f"count:{key}", timeout=0):
+            progress = state.cache_get(_state_key(key)) or _fresh_progress()
+            _step(query, progress, time.time())
+            state.cache_set(_state_key(key), progress, STATE_TTL)
+    except pacing.WaitTimeout:
+        progress = state.cache_get(_state_key(key))
+    return _known(progress)
+
+
+def total(query, start=True):
+    """The list's total for `query`, asking the store nothing; None when it is better left
+    unsaid (the store failed the count lately, or the shared state is unavailable). With
+    `start`, a count that is due takes its next step in this process's background thread."""
+    now = time.time()
+    try:
+        progress = state.cache_get(_state_key(_key(query)))
+    except state.SharedStateError:
+        return None
+    if progress and now - (progress.get("failed_at") or 0) < FAILURE_PAUSE:
+        return None
+    counting = progress is None or progress["walk"] is not None or _result_due(progress, now)
+    if counting and start:
+        background.submit(("count", _key(query)), functools.partial(_list_step, query))
+    return Total(_known(progress), counting)
+
+
+def _list_step(query):
+    try:
+        with pacing.background(wait=LIST_STEP_WAIT):
+            advance(query)
+    except state.SharedStateError as exc:
+        logger.debug("count not advanced (%s)", exc)
+
+
+def _fresh_progress():
+    return {"walk": None, "result": None, "result_at": 0.0, "failed_at": None}
+
+
+def _result_due(progress, now):
+    return progress["result"] is None or now - progress["result_at"] > MAX_AGE
+
+
+def _step(query, progress, now):
+    walk = progress["walk"]
+    if walk and (now - walk.get("started", now) > WALK_MAX_AGE or "ages" not in walk):
+        # Left unfinished long ago (everyone went away), its pages are not today's list; or
+        # begun by an earlier release that did not tally the pictures.
+        progress["walk"] = None
+    if progress["walk"] is None and _result_due(progress, now):
+        progress["walk"] = _new_walk(now)
+    if progress["walk"] is None:
+        return
+    try:
+        _walk(query, progress, now)
+    except store.InvalidCursor:
+        progress["walk"] = None  # the list moved under the walk: count again
+    except (store.StoreBusy, pacing.WaitTimeout):
+        pass  # the budget is busy: the walk goes on at the next step
+    except store.TicketsAPIError:
+        progress["failed_at"] = now  # the walk goes on at the next step all the same
+    else:
+        progress["failed_at"] = None
+
+
+def _new_walk(now):
+    return {
+        "cursor": "",
+        "status": Counter(),
+        "priority": Counter(),
+        "seen": 0,
+        "tail": [],
+        "started": now,
+        "ages": [0] * len(wall_charts.AGE_BUCKETS),  # open tickets per backlog bar
+        "days": Counter(),  # tickets created per ISO day, within the last 14 days
+        "oldest_at": None,  # the oldest creation time counted so far
+        "measured_at": None,  # when the latest page was counted: the ages' "now"
+    }
+
+
+def _walk(query, progress, now):
+    walk = progress["walk"]
+    for _ in range(PAGES_PER_STEP):
+        page = _page(query.with_cursor(walk["cursor"]))
+        _tally(walk, page.tickets, datetime.now(UTC))
+        walk["seen"] += len(page.tickets)
+        walk["tail"] = (walk["tail"] + list(page.tickets))[-TAIL:]
+        walk["cursor"] = page.next_cursor
+        capped = bool(page.next_cursor) and walk["seen"] >= CAP
+        walk["cap"] = CAP
+        if not page.next_cursor or capped:
+            progress["result"] = _counts(walk, complete=True, capped=capped)
+            progress["result_at"] = now
+            progress["walk"] = None
+            return
+
+
+def _tally(walk, tickets, at):
+    """Count one page of the walk: statuses, priorities, and what the pictures show."""
+    first_day = timezone.localdate(at) - timedelta(days=wall_charts.DAYS - 1)
+    for ticket in tickets:
+        walk["status"][ticket.status or "none"] += 1
+        walk["priority"][ticket.priority or "none"] += 1
+        created = ticket.created_at
+        if created is None:
+            continue
+        oldest = walk["oldest_at"]
+        walk["oldest_at"] = created if oldest is None else min(oldest, created)
+        if ticket.status not in RESOLVED:
+            walk["ages"][wall_charts.age_bucket((at - created).total_seconds())] += 1
+        day = timezone.localdate(created)
+        if day >= first_day:
+            walk["days"][day.isoformat()] += 1
+    walk["measured_at"] = at
+
+
+def _page(query):
+    """A page of the walk: from the cache when anyone fetched it (the list's own pages, the
+    next page fetched ahead), else from the store. The slot is waited for before the page's
+    single-flight lock is taken, so a person asking for the same page meanwhile ("Load
+    more") is never held up behind the walk's wait."""
+    page = store.cached_page(query)
+    if page is None:
+        pacing.wait_for_slot(store.identity())
+        with pacing.slot_in_hand():
+            page = store.list_tickets(query)
+    return page
+
+
+def _known(progress):
+    if not progress:
+        return None
+    if progress["result"] is not None:
+        return progress["result"]
+    walk = progress["walk"]
+    return _counts(walk, complete=False, capped=False) if walk else None
+
+
+def _counts(walk, complete, capped):
+    walk_at = walk.get("measured_at") or datetime.now(UTC)
+    known_status = [s for s in store.STATUSES if walk["status"][s]]
+    other_status = sorted(s for s in walk["status"] if s not in store.STATUSES)
+    known_priority = [p for p in store.PRIORITIES if walk["priority"][p]]
+    other_priority = sorted(p for p in walk["priority"] if p not in store.PRIORITIES)
+    return Counts(
+        by_status=tuple((s, walk["status"][s]) for s in known_status + other_status),
+        by_priority=tuple((p, walk["priority"][p]) for p in known_priority + other_priority),
+        total=walk["seen"],
+        complete=complete,
+        capped=capped,
+        oldest=tuple(reversed(walk["tail"])),
+        cap=walk.get("cap", CAP),
+        ages=tuple(walk.get("ages", ())),
+        per_day=tuple(sorted(walk.get("days", {}).items())),
+        # Short of the end, nothing older than the oldest ticket counted is known; before the
+        # first page, nothing at all.
+        reached=None if complete and not capped else walk.get("oldest_at") or walk_at,
+        measured_at=walk_at,
+    )
+
+
+def state_key(query):
+    """Where the walk of `query` keeps its progress in the shared cache."""
+    return _state_key(_key(query))
+
+
+def _state_key(key):
+    return f"count:{key}"
+
+
+def _key(query):
+    # The store and token are part of the key, as for every cached answer: another store's
+    # count must never show here. The cursor is not: a walk counts the whole filter.
+    text = f"{store.identity()} {querystring(query.filters)}"
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
