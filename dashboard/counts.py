@@ -1,0 +1,210 @@
+"""A filter's tickets, counted by walking its cursor: the wall's counts by status and priority,
+and the list's total.
+
+The API answers a page at a time and says nothing of a total, so the count walks the cursor a
+few pages per step, in the background lane. Its progress lives in the shared cache, keyed by
+the store and the canonical filter, behind a lock shared by every process: every screen,
+person and worker looking at one filter advances the same walk, so ten people on one filter
+cost one walk. Meanwhile the count is "at least N, counting"; past `CAP` tickets the walk
+stops and says "500+". A finished count is shown for `MAX_AGE` seconds, then walked again, the
+last number shown meanwhile.
+
+The wall advances the walk as it builds a board (nobody waits at a wall). The list never waits
+for it: its page shows what is known, and the page's small poller (`/count/`) has a step taken
+by this process's background thread.
+"""
+
+import functools
+import hashlib
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+from dashboard import background, pacing, state, store
+from dashboard.filters import querystring
+
+logger = logging.getLogger(__name__)
+
+CAP = 500
+PAGES_PER_STEP = 4
+MAX_AGE = 60  # seconds a finished count is shown before the walk starts again
+STATE_TTL = 7 * 24 * 3600
+TAIL = 10  # the oldest tickets kept, for a wall sorted "oldest first"
+LIST_STEP_WAIT = 2.0  # seconds a list's step waits for each background slot
+FAILURE_PAUSE = 30  # seconds the list says nothing of a total after the store failed a step
+
+
+@dataclass(frozen=True)
+class Counts:
+    by_status: tuple[tuple[str, int], ...]
+    by_priority: tuple[tuple[str, int], ...]
+    total: int
+    complete: bool  # False while the walk is still counting
+    capped: bool  # the filter holds more tickets than the walk counts
+    oldest: tuple[store.Ticket, ...] = ()
+    cap: int = CAP
+
+    def shown(self, number):
+        """A count as a wall shows it: exact when known, "≥ N" while counting or past the cap."""
+        return str(number) if self.complete and not self.capped else f"≥ {number}"
+
+    @property
+    def total_label(self):
+        if self.capped:
+            return f"{self.cap}+ tickets"
+        if self.complete:
+            return f"{self.total} ticket{'' if self.total == 1 else 's'}"
+        return f"at least {self.total}, counting"
+
+    @classmethod
+    def exactly(cls, total):
+        """A total known without a walk: a list that fits on one page."""
+        return cls(by_status=(), by_priority=(), total=total, complete=True, capped=False)
+
+
+@dataclass(frozen=True)
+class Total:
+    """What the list can say of a filter's total: what is known, and whether more is coming."""
+
+    counts: Counts | None
+    counting: bool
+
+
+def advance(query):
+    """Walk `query`'s cursor a step further and return the counts known so far (None when
+    nothing is). Store calls are made in the caller's lane. A step already under way elsewhere
+    is not waited for: its progress is shown."""
+    key = _key(query)
+    try:
+        with pacing.backend().lock(f"count:{key}", timeout=0):
+            progress = state.cache_get(_state_key(key)) or _fresh_progress()
+            _step(query, progress, time.time())
+            state.cache_set(_state_key(key), progress, STATE_TTL)
+    except pacing.WaitTimeout:
+        progress = state.cache_get(_state_key(key))
+    return _known(progress)
+
+
+def total(query, start=True):
+    """The list's total for `query`, asking the store nothing; None when it is better left
+    unsaid (the store failed the count lately, or the shared state is unavailable). With
+    `start`, a count that is due takes its next step in this process's background thread."""
+    now = time.time()
+    try:
+        progress = state.cache_get(_state_key(_key(query)))
+    except state.SharedStateError:
+        return None
+    if progress and now - (progress.get("failed_at") or 0) < FAILURE_PAUSE:
+        return None
+    counting = progress is None or progress["walk"] is not None or _result_due(progress, now)
+    if counting and start:
+        background.submit(("count", _key(query)), functools.partial(_list_step, query))
+    return Total(_known(progress), counting)
+
+
+def _list_step(query):
+    try:
+        with pacing.background(wait=LIST_STEP_WAIT):
+            advance(query)
+    except state.SharedStateError as exc:
+        logger.debug("count not advanced (%s)", exc)
+
+
+def _fresh_progress():
+    return {"walk": None, "result": None, "result_at": 0.0, "failed_at": None}
+
+
+def _result_due(progress, now):
+    return progress["result"] is None or now - progress["result_at"] > MAX_AGE
+
+
+def _step(query, progress, now):
+    if progress["walk"] is None and _result_due(progress, now):
+        progress["walk"] = {"cursor": "", "status": Counter(), "priority": Counter(),
+                            "seen": 0, "tail": []}  # fmt: skip
+    if progress["walk"] is None:
+        return
+    try:
+        _walk(query, progress, now)
+    except store.InvalidCursor:
+        progress["walk"] = None  # the list moved under the walk: count again
+    except (store.StoreBusy, pacing.WaitTimeout):
+        pass  # the budget is busy: the walk goes on at the next step
+    except store.TicketsAPIError:
+        progress["failed_at"] = now  # the walk goes on at the next step all the same
+    else:
+        progress["failed_at"] = None
+
+
+def _walk(query, progress, now):
+    walk = progress["walk"]
+    for _ in range(PAGES_PER_STEP):
+        page = _page(query.with_cursor(walk["cursor"]))
+        for ticket in page.tickets:
+            walk["status"][ticket.status or "none"] += 1
+            walk["priority"][ticket.priority or "none"] += 1
+        walk["seen"] += len(page.tickets)
+        walk["tail"] = (walk["tail"] + list(page.tickets))[-TAIL:]
+        walk["cursor"] = page.next_cursor
+        capped = bool(page.next_cursor) and walk["seen"] >= CAP
+        walk["cap"] = CAP
+        if not page.next_cursor or capped:
+            progress["result"] = _counts(walk, complete=True, capped=capped)
+            progress["result_at"] = now
+            progress["walk"] = None
+            return
+
+
+def _page(query):
+    """A page of the walk: from the cache when anyone fetched it (the list's own pages, the
+    next page fetched ahead), else from the store. The slot is waited for before the page's
+    single-flight lock is taken, so a person asking for the same page meanwhile ("Load
+    more") is never held up behind the walk's wait."""
+    page = store.cached_page(query)
+    if page is None:
+        pacing.wait_for_slot(store.identity())
+        with pacing.slot_in_hand():
+            page = store.list_tickets(query)
+    return page
+
+
+def _known(progress):
+    if not progress:
+        return None
+    if progress["result"] is not None:
+        return progress["result"]
+    walk = progress["walk"]
+    return _counts(walk, complete=False, capped=False) if walk else None
+
+
+def _counts(walk, complete, capped):
+    known_status = [s for s in store.STATUSES if walk["status"][s]]
+    other_status = sorted(s for s in walk["status"] if s not in store.STATUSES)
+    known_priority = [p for p in store.PRIORITIES if walk["priority"][p]]
+    other_priority = sorted(p for p in walk["priority"] if p not in store.PRIORITIES)
+    return Counts(
+        by_status=tuple((s, walk["status"][s]) for s in known_status + other_status),
+        by_priority=tuple((p, walk["priority"][p]) for p in known_priority + other_priority),
+        total=walk["seen"],
+        complete=complete,
+        capped=capped,
+        oldest=tuple(reversed(walk["tail"])),
+        cap=walk.get("cap", CAP),
+    )
+
+
+def state_key(query):
+    """Where the walk of `query` keeps its progress in the shared cache."""
+    return _state_key(_key(query))
+
+
+def _state_key(key):
+    return f"count:{key}"
+
+
+def _key(query):
+    # The store and token are part of the key, as for every cached answer: another store's
+    # count must never show here. The cursor is not: a walk counts the whole filter.
+    text = f"{store.identity()} {querystring(query.filters)}"
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
