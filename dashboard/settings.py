@@ -117,6 +117,9 @@ STORE_PREFETCH = env_bool("STORE_PREFETCH", default=True)
 # Customers' names and products' titles are looked up in the background, at most this many a
 # minute for the token (0: never; pages show emails and ids).
 STORE_NAME_LOOKUPS_PER_MINUTE = env_int("STORE_NAME_LOOKUPS_PER_MINUTE", 60)
+# Saved views' counts are walked in the background while someone looks at the sidebar (0: the
+# sidebar shows no counts and asks the store nothing for them).
+STORE_VIEW_COUNTS = env_bool("STORE_VIEW_COUNTS", default=True)
 STATE_DIR = Path(env_str("DASHBOARD_STATE_DIR") or BASE_DIR / "var")
 PACING_DIR = STATE_DIR / "pacing"
 
