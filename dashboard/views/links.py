@@ -34,6 +34,7 @@ def revoke_display_link(request, link_id):
     """GET asks to confirm; POST revokes."""
     link = get_object_or_404(DisplayLink, pk=link_id)
     if request.method == "GET":
+        _describe([link], known_context(request))
         return render(request, "dashboard/revoke_link.html", {"link": link})
     link.revoke()
     return HttpResponseRedirect(reverse("display_links"))
@@ -48,10 +49,20 @@ def _views(request):
     ]
 
 
+def _describe(links, context):
+    """Each link's filters in words, beside the query strings they are kept as."""
+    for link in links:
+        link.described = [
+            (line, saved_views.describe(line, context)) for line in link.filter_list
+        ]
+    return links
+
+
 def _page(request, form, new_link=None, status=200):
+    links = DisplayLink.objects.order_by("revoked_at", "name")
     context = {
         "form": form,
-        "links": DisplayLink.objects.order_by("revoked_at", "name"),
+        "links": _describe(links, known_context(request)),
         "new_link": new_link,
     }
     return render(request, "dashboard/display_links.html", context, status=status)

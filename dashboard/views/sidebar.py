@@ -50,7 +50,8 @@ def sidebar(request, current=None, start=False):
 
     def entry(key, name, url, query, note=""):
         count = view_counts.count_for(query, start=start) if query is not None else None
-        mark = {"current": key == current, "default": key == default}
+        # "All tickets" is `/` unless the person chose a default: only a choice is marked.
+        mark = {"current": key == current, "default": key == default != ALL}
         return Entry(key, name, url, count, note=note, **mark)
 
     builtins = (
