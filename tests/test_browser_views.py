@@ -70,6 +70,7 @@ def test_save_a_view_and_watch_its_count_arrive(page, live_server, sandbox, coun
     # Changing a filter leaves the view for the plain list.
     page.select_option("select[name=priority]", "high")
     expect(page).to_have_url(f"{live_server.url}/?status=open&priority=high")
+    expect(link).not_to_have_attribute("aria-current", "page")
     assert violations == []
 
 

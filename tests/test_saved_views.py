@@ -577,3 +577,17 @@ def test_create_display_link_command_picks_saved_views_by_name(signed_in, sandbo
     save(signed_in, "Mine open", "assignee=mine&status=open")
     with pytest.raises(CommandError):
         call_command("create_display_link", "Other", "--view", "Mine open", stdout=StringIO())
+
+
+def test_changing_a_filter_in_place_unmarks_the_view_in_the_sidebar(signed_in, sandbox):
+    view = save(signed_in, "Open", "status=open")
+    assert current(page(signed_in.get(f"/views/{view.pk}/"))) == str(view.pk)
+    swapped = page(signed_in.get("/?status=open&priority=high", **HTMX))
+    nav = sidebar(swapped)
+    assert nav["hx-swap-oob"] == "true" and nav["id"] == "views-sidebar"
+    assert current(swapped) is None
+    assert current(page(signed_in.get("/?status=", **HTMX))) == "all"
+    # Load more swaps rows only: the sidebar stays as it is.
+    sandbox.configure(page_size=5)
+    href, _ = html.load_more(page(signed_in.get("/?priority=high")))
+    assert page(signed_in.get(href, **HTMX)).select_one("nav") is None

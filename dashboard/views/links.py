@@ -52,9 +52,7 @@ def _views(request):
 def _describe(links, context):
     """Each link's filters in words, beside the query strings they are kept as."""
     for link in links:
-        link.described = [
-            (line, saved_views.describe(line, context)) for line in link.filter_list
-        ]
+        link.described = [(line, saved_views.describe(line, context)) for line in link.filter_list]
     return links
 
 

@@ -4,6 +4,7 @@ sidebar's poller (`/views/counts/`) has the due ones walked in the background.""
 
 from dataclasses import dataclass
 
+from django.template.loader import render_to_string
 from django.urls import reverse
 
 from dashboard import saved_views, store, view_counts
@@ -81,3 +82,10 @@ def _mine(context):
     if store.staff(fetch=False) is None:
         return None, ""  # the agents are not known yet: the page that shows Mine asks
     return None, "no agent has your email"
+
+
+def swapped(request, current=None):
+    """The sidebar again, for HTMX to swap in beside a list the filter form changed: the view
+    marked as shown is the one whose filters these are now (none, or "All tickets")."""
+    context = {"sidebar": sidebar(request, current), "sidebar_oob": True}
+    return render_to_string("dashboard/_views_sidebar.html", context, request)

@@ -31,6 +31,7 @@ from dashboard.views.common import (
     with_retry_after,
 )
 from dashboard.views.sidebar import sidebar
+from dashboard.views.sidebar import swapped as sidebar_swap
 
 LIST_TEMPLATE = "dashboard/list.html"
 THREAD_TEMPLATE = "dashboard/thread.html"
@@ -48,10 +49,14 @@ def ticket_list(request):
         if not request.htmx:
             return HttpResponseRedirect(_bookmark_url(request, canonical))
         form = _canonical_form(canonical, form)
-    response = list_response(request, form, current=None if canonical else ALL)
+    current = None if canonical else ALL
+    response = list_response(request, form, current)
     if request.htmx and not query.cursor and response.status_code != 400:
-        # The filter form swaps the list in place; the address bar must still be the bookmark.
+        # The filter form swaps the list in place; the address bar must still be the bookmark,
+        # and the sidebar must not name a view these filters have left.
         response["HX-Push-Url"] = _bookmark_url(request, canonical)
+        if is_fragment(request):
+            response.content += sidebar_swap(request, current).encode()
     return response
 
 
