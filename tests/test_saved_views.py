@@ -591,3 +591,9 @@ def test_changing_a_filter_in_place_unmarks_the_view_in_the_sidebar(signed_in, s
     sandbox.configure(page_size=5)
     href, _ = html.load_more(page(signed_in.get("/?priority=high")))
     assert page(signed_in.get(href, **HTMX)).select_one("nav") is None
+
+
+def test_a_views_tags_show_by_name_in_the_filter_form(signed_in, sandbox, tag_catalogue):
+    view = save(signed_in, "Refunds", f"tags={tag_catalogue['refund']}&tags={tag_catalogue['vip']}")
+    doc = page(signed_in.get(f"/views/{view.pk}/"))
+    assert html.value(doc, "tags") == "vip, refund"
