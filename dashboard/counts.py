@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 CAP = 500
 PAGES_PER_STEP = 4
 MAX_AGE = 60  # seconds a finished count is shown before the walk starts again
+WALK_MAX_AGE = 300  # seconds after which a walk left unfinished starts again from the top
 STATE_TTL = 7 * 24 * 3600
 TAIL = 10  # the oldest tickets kept, for a wall sorted "oldest first"
 LIST_STEP_WAIT = 2.0  # seconds a list's step waits for each background slot
@@ -120,9 +121,12 @@ def _result_due(progress, now):
 
 
 def _step(query, progress, now):
+    if progress["walk"] and now - progress["walk"].get("started", now) > WALK_MAX_AGE:
+        # Left unfinished long ago (everyone went away): its pages are not today's list.
+        progress["walk"] = None
     if progress["walk"] is None and _result_due(progress, now):
         progress["walk"] = {"cursor": "", "status": Counter(), "priority": Counter(),
-                            "seen": 0, "tail": []}  # fmt: skip
+                            "seen": 0, "tail": [], "started": now}  # fmt: skip
     if progress["walk"] is None:
         return
     try:
