@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 
 from dashboard.filters import canonical_filters
-from dashboard.models import DisplayLink, Tag
+from dashboard.models import DisplayLink, SavedView, Tag
 
 
 @admin.register(DisplayLink)
@@ -33,3 +33,14 @@ class DisplayLinkAdmin(admin.ModelAdmin):
 class TagAdmin(admin.ModelAdmin):
     list_display = ["name", "store_id"]
     search_fields = ["name"]
+
+
+@admin.register(SavedView)
+class SavedViewAdmin(admin.ModelAdmin):
+    """Saved views are made from the list (its filters as they are); here they can be renamed,
+    shared, given to someone else, reordered or deleted."""
+
+    list_display = ["name", "owner", "shared", "position", "query"]
+    list_filter = ["shared"]
+    search_fields = ["name", "query", "owner__username"]
+    readonly_fields = ["query", "created_at", "updated_at"]

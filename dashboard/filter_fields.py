@@ -83,9 +83,15 @@ class FreeListField(forms.Field):
 
     def prepare_value(self, value):
         if isinstance(value, list | tuple):
-            shown = (self.id_to_name.get(item, item) for item in value)
+            # A bound form's value is the request's text ("2"); the names are keyed by id (2).
+            shown = (self.id_to_name.get(_id_or_text(item), item) for item in value)
             return ", ".join(str(item) for item in shown if str(item).strip())
         return value
+
+
+def _id_or_text(item):
+    text = str(item).strip()
+    return int(text) if DIGITS.fullmatch(text) else item
 
 
 def numberish(item):

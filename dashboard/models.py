@@ -168,6 +168,73 @@ def forget_catalogue(**kwargs):
     _catalogue = None
 
 
+class SavedViewQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """The team's views and the person's own: nobody sees another's personal views."""
+        return self.filter(models.Q(shared=True) | models.Q(owner_id=user.pk))
+
+
+class SavedView(models.Model):
+    """A named set of the list's filters, saved from the list: the team's, or one person's.
+
+    `query` is the list's canonical query string (its bookmark, without a cursor), checked by
+    the list's own filter form when the view is saved and whenever it is shown.
+    """
+
+    name = models.CharField(max_length=80)
+    query = models.TextField(blank=True, help_text="The list's filters, as its address has them.")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views"
+    )
+    shared = models.BooleanField("shared with the team", default=False)
+    # Team views are ordered among themselves, and each person's own views among theirs.
+    position = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = SavedViewQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("saved_view", args=[self.pk])
+
+    def can_change(self, user):
+        """Its owner may change a view; staff may change the team's views too."""
+        if not getattr(user, "is_authenticated", False):
+            return False
+        return self.owner_id == user.pk or (self.shared and user.is_staff)
+
+    def siblings(self):
+        """The views this one is ordered among: the team's, or its owner's own."""
+        if self.shared:
+            return SavedView.objects.filter(shared=True)
+        return SavedView.objects.filter(shared=False, owner_id=self.owner_id)
+
+
+class DefaultView(models.Model):
+    """The view a person's `/` opens: a saved view they can see, or the built-in Mine. No row
+    means the whole list."""
+
+    MINE = "mine"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="default_view",
+    )
+    view = models.ForeignKey(SavedView, null=True, blank=True, on_delete=models.CASCADE)
+    builtin = models.CharField(max_length=10, blank=True, choices=[(MINE, "Mine")])
+
+    def __str__(self):
+        return f"{self.user}: {self.view or self.get_builtin_display()}"
+
+
 class Preference(models.Model):
     """How one person likes the dashboard to look, kept with their account so that it follows
     them from one browser to the next."""

@@ -121,6 +121,10 @@ STORE_NAME_LOOKUPS_PER_MINUTE = env_int("STORE_NAME_LOOKUPS_PER_MINUTE", 60)
 EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 5000)
 if EXPORT_MAX_ROWS < 1:
     raise ImproperlyConfigured(f"EXPORT_MAX_ROWS must be at least 1, not {EXPORT_MAX_ROWS}")
+
+# Saved views' counts are walked in the background while someone looks at the sidebar (0: the
+# sidebar shows no counts and asks the store nothing for them).
+STORE_VIEW_COUNTS = env_bool("STORE_VIEW_COUNTS", default=True)
 STATE_DIR = Path(env_str("DASHBOARD_STATE_DIR") or BASE_DIR / "var")
 PACING_DIR = STATE_DIR / "pacing"
 

@@ -4,15 +4,26 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import path
 
 from dashboard.signin import ThrottledLoginView
-from dashboard.views import export, links, names, preferences, site, tickets, walls
+from dashboard.views import export, links, names, preferences, saved, site, tickets, walls
 
 urlpatterns = [
-    path("", tickets.ticket_list, name="ticket_list"),
+    path("", saved.home, name="ticket_list"),
     path("tickets/<int:ticket_id>/", tickets.ticket_detail, name="ticket_detail"),
     path("tickets.csv", export.export_csv, name="export_csv"),
     path("count/", tickets.ticket_count, name="ticket_count"),
     path("names/", names.waiting_names, name="names"),
     path("preferences/density/", preferences.set_density, name="set_density"),
+    path("views/", saved.manage, name="saved_views"),
+    path("views/save/", saved.save_view, name="save_view"),
+    path("views/counts/", saved.counts, name="view_counts"),
+    path("views/default/", saved.make_default, name="default_view"),
+    path("views/all/", saved.all_tickets, name="all_tickets"),
+    path("views/mine/", saved.my_tickets, name="my_tickets"),
+    path("views/<int:view_id>/", saved.saved_view, name="saved_view"),
+    path("views/<int:view_id>/rename/", saved.rename, name="rename_view"),
+    path("views/<int:view_id>/move/", saved.move, name="move_view"),
+    path("views/<int:view_id>/share/", saved.share, name="share_view"),
+    path("views/<int:view_id>/delete/", saved.delete, name="delete_view"),
     path("wall/", walls.wall, name="wall"),
     path("wall/links/", links.display_links, name="display_links"),
     path("wall/links/<int:link_id>/revoke/", links.revoke_display_link, name="revoke_display_link"),

@@ -27,7 +27,8 @@ CACHES = {
     },
 }
 
-# Tests count the store's calls: the next page is prefetched, and names looked up, only where
-# a test asks for it.
+# Tests count the store's calls: the next page is prefetched, names looked up and views
+# counted only where a test asks for it.
 STORE_PREFETCH = False
 STORE_NAME_LOOKUPS_PER_MINUTE = 0
+STORE_VIEW_COUNTS = False

@@ -167,6 +167,21 @@ def test_compact_density_without_javascript_comes_back_to_the_same_list(signed_i
     assert "density-compact" not in body_classes(html.page(signed_in.get("/")))
 
 
+def test_density_without_javascript_comes_back_to_a_view_too(signed_in):
+    doc = html.page(signed_in.get("/views/all/"))
+    back = html.control(doc.select_one("form.density-switch"), "next")["value"]
+    assert back == "/views/all/"
+    response = signed_in.post("/preferences/density/", {"density": "compact", "next": back})
+    assert response["Location"] == "/views/all/"
+
+    # Swapped in by HTMX, the list's results still send the person back to where they are.
+    fragment = signed_in.get(
+        "/?status=open", HTTP_HX_CURRENT_URL="http://testserver/views/all/?x=1", **HTMX
+    )
+    back = html.control(html.page(fragment).select_one("form.density-switch"), "next")["value"]
+    assert back == "/views/all/?x=1"
+
+
 def test_density_follows_the_person_not_the_browser(signed_in, lead, django_user_model):
     signed_in.post("/preferences/density/", {"density": "compact"})
     elsewhere = Client()

@@ -10,23 +10,33 @@ from django.http import QueryDict
 from django.urls import reverse
 
 from dashboard import store
-from dashboard.filters import FilterContext, TicketFilterForm
+from dashboard.filters import MINE, FilterContext, TicketFilterForm
 from dashboard.models import Tag
 
 
-def filter_form(request, fetch=True):
-    """The list's filter form, bound to the request. Validation never calls the store for
-    names it should know: ticket types and agents come from the cache, and are fetched only
-    once the rest of the input is known to be good. With `fetch=False` it never calls the
-    store at all: only what is cached is known, and a name to find is a field error."""
+def filter_form(request, data=None, fetch=True):
+    """The list's filter form, bound to the request (or to a saved view's `data`). Validation
+    never calls the store for names it should know: ticket types and agents come from the
+    cache, and are fetched only once the rest of the input is known to be good. With
+    `fetch=False` it never calls the store at all: only what is cached is known, and a name
+    to find is a field error."""
+    data = request.GET if data is None else data
     ticket_types, agents = store.ticket_types(fetch=False), store.staff(fetch=False)
-    context = _context(request, ticket_types, agents, look_up=fetch)
-    form = TicketFilterForm(request.GET, context=context)
+    mine = str(data.get("assignee", "")).strip() == MINE
+    if fetch and agents is None and mine and request.user.email:
+        agents = staff_or_empty()  # "Mine" is whoever has your email: that must be known first
+    form = TicketFilterForm(data, context=_context(request, ticket_types, agents, look_up=fetch))
     if fetch and (ticket_types is None or agents is None) and form.is_valid():
         ticket_types = ticket_types_or_none() if ticket_types is None else ticket_types
         agents = staff_or_empty() if agents is None else agents
-        form = TicketFilterForm(request.GET, context=_context(request, ticket_types, agents))
+        form = TicketFilterForm(data, context=_context(request, ticket_types, agents))
     return form
+
+
+def known_context(request):
+    """The filter form's context from what is cached, asking the store nothing: enough to read
+    saved views, whose filters carry ids rather than names to look up."""
+    return _context(request, store.ticket_types(fetch=False), store.staff(fetch=False))
 
 
 def _context(request, ticket_types, agents, look_up=True):

@@ -1,20 +1,24 @@
-"""Display links: made, listed and revoked by signed-in people. A new link's URL is shown once."""
+"""Display links: made from saved views (or typed filters), listed and revoked by signed-in
+people. A new link's URL is shown once; revoking one asks first."""
 
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
+from dashboard import saved_views
 from dashboard.forms import DisplayLinkForm
 from dashboard.models import DisplayLink
+from dashboard.views.common import known_context
 
 
 @require_http_methods(["GET", "POST"])
 def display_links(request):
+    views = _views(request)
     if request.method == "GET":
-        initial = {"filters": request.GET.get("filters", "")}
-        return _page(request, DisplayLinkForm(initial=initial))
-    form = DisplayLinkForm(request.POST)
+        initial = {"filters": request.GET.get("filters", ""), "views": request.GET.getlist("view")}
+        return _page(request, DisplayLinkForm(initial=initial, views=views))
+    form = DisplayLinkForm(request.POST, views=views)
     if not form.is_valid():
         return _page(request, form, status=400)
     link = form.save(commit=False)
@@ -22,20 +26,41 @@ def display_links(request):
     secret = link.issue_secret()
     link.save()
     new_link = (link, request.build_absolute_uri(link.path_for(secret)))
-    return _page(request, DisplayLinkForm(), new_link=new_link, status=201)
+    return _page(request, DisplayLinkForm(views=views), new_link=new_link, status=201)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def revoke_display_link(request, link_id):
+    """GET asks to confirm; POST revokes."""
     link = get_object_or_404(DisplayLink, pk=link_id)
+    if request.method == "GET":
+        _describe([link], known_context(request))
+        return render(request, "dashboard/revoke_link.html", {"link": link})
     link.revoke()
     return HttpResponseRedirect(reverse("display_links"))
 
 
+def _views(request):
+    """The saved views this person may show on a screen, with their filters in words."""
+    context = known_context(request)
+    return [
+        (view, saved_views.describe(view.query, context))
+        for view in saved_views.for_walls(request.user, context)
+    ]
+
+
+def _describe(links, context):
+    """Each link's filters in words, beside the query strings they are kept as."""
+    for link in links:
+        link.described = [(line, saved_views.describe(line, context)) for line in link.filter_list]
+    return links
+
+
 def _page(request, form, new_link=None, status=200):
+    links = DisplayLink.objects.order_by("revoked_at", "name")
     context = {
         "form": form,
-        "links": DisplayLink.objects.order_by("revoked_at", "name"),
+        "links": _describe(links, known_context(request)),
         "new_link": new_link,
     }
     return render(request, "dashboard/display_links.html", context, status=status)

@@ -19,10 +19,11 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from dashboard import counts, names, prefetch, store
+from dashboard import counts, names, prefetch, saved_views, store
 from dashboard.filter_fields import as_id
 from dashboard.filters import MAX_ID, TicketFilterForm
 from dashboard.models import Tag
+from dashboard.saved_views import ALL
 from dashboard.views.common import (
     filter_form,
     is_fragment,
@@ -34,6 +35,8 @@ from dashboard.views.common import (
     ticket_types_or_none,
     with_retry_after,
 )
+from dashboard.views.sidebar import sidebar
+from dashboard.views.sidebar import swapped as sidebar_swap
 
 LIST_TEMPLATE = "dashboard/list.html"
 THREAD_TEMPLATE = "dashboard/thread.html"
@@ -47,22 +50,38 @@ def ticket_list(request):
         return _invalid_filters(request, form)
     query = form.query()
     ticket_id = _open_ticket(request.GET)  # the thread open beside the list; not a filter
-    canonical = _with_ticket(form.bookmark(query), ticket_id)
+    bookmark = form.bookmark(query)
+    canonical = _with_ticket(bookmark, ticket_id)
     if request.META.get("QUERY_STRING", "") != canonical:
         if not request.htmx:
-            return HttpResponseRedirect(list_url(canonical))
+            return HttpResponseRedirect(_bookmark_url(request, canonical))
         form = _canonical_form(canonical, form)
+    current = None if bookmark else ALL
+    response = list_response(request, form, current, ticket_id)
+    if request.htmx and not query.cursor and response.status_code != 400:
+        # The filter form swaps the list in place; the address bar must still be the bookmark,
+        # and the sidebar must not name a view these filters have left.
+        response["HX-Push-Url"] = _bookmark_url(request, canonical)
+        if is_fragment(request):
+            response.content += sidebar_swap(request, current).encode()
+    return response
+
+
+def list_response(request, form, current=None, ticket_id=None):
+    """The list of a valid filter `form`: the whole page, with the views' sidebar (the view
+    `current` marked) and the thread `ticket_id` open beside it, or the fragment HTMX asked
+    for. The list and every view share it."""
+    if not form.is_valid():
+        return _invalid_filters(request, form, current)
+    query = form.query()
     answer = Future()
     started(_first_page, query, answer)
     if is_fragment(request):
         response, error = _list_fragment(request, form, query, answer)
     else:
-        response, error = _whole_list(request, form, query, answer, ticket_id)
+        response, error = _whole_list(request, form, query, answer, current, ticket_id)
     if isinstance(error, store.FilterRefused):
-        return _refused(request, form, error)
-    if request.htmx and not query.cursor:
-        # The filter form swaps the list in place; the address bar must still be the bookmark.
-        response["HX-Push-Url"] = list_url(canonical)
+        return _refused(request, form, error, current)
     return with_retry_after(response, error)
 
 
@@ -129,17 +148,18 @@ def _list_fragment(request, form, query, answer):
     return render(request, template, _list_context(form, query, page, error), status=status), error
 
 
-def _refused(request, form, error):
+def _refused(request, form, error, current=None):
     """The store refused the filters (400): its own words, beside the fields they are about."""
     for name, messages in error.field_errors.items():
         form.add_error(name if name in form.fields else None, messages)
-    return _invalid_filters(request, form)
+    return _invalid_filters(request, form, current)
 
 
-def _whole_list(request, form, query, answer, ticket_id=None):
-    """The whole list page, its frame and filter form rendered while the store is still
-    answering, the results when it has: `(response, error)`. With `ticket_id`, that ticket's
-    thread is open beside the list, asked of the store at the same time as the list."""
+def _whole_list(request, form, query, answer, current=None, ticket_id=None):
+    """The whole list page, its frame (the filter form, the views' sidebar with `current`
+    marked) rendered while the store is still answering, the results when it has: `(response,
+    error)`. With `ticket_id`, that ticket's thread is open beside the list, asked of the store
+    at the same time as the list."""
     thread = started(_fetch_ticket, ticket_id) if ticket_id else None
     token = secrets.token_hex(8)
     results_marker, thread_marker = f"<!-- results {token} -->", f"<!-- thread {token} -->"
@@ -149,6 +169,7 @@ def _whole_list(request, form, query, answer, ticket_id=None):
         "ticket_id": ticket_id,
         "results_html": mark_safe(results_marker),
         "thread_html": mark_safe(thread_marker) if thread else "",
+        "sidebar": sidebar(request, current),
     }
     frame = render_to_string(LIST_TEMPLATE, frame_context, request)
     page, error = answer.result()
@@ -228,9 +249,9 @@ def _first_page(query, answer):
     prefetch.next_page(query, page)  # so that "Load more" answers from the cache
 
 
-def _invalid_filters(request, form):
+def _invalid_filters(request, form, current=None):
     """Field errors beside the fields; nothing was asked of the store."""
-    params = request.GET.copy()
+    params = form.data.copy()  # the request's, or a saved view's
     params.pop("cursor", None)
     params.pop("ticket", None)
     context = {
@@ -244,7 +265,15 @@ def _invalid_filters(request, form):
     if template.endswith("#results"):
         # The errors belong beside the fields, which live outside the swapped results.
         template = LIST_TEMPLATE + "#invalid-filters"
+    elif template == LIST_TEMPLATE:
+        context["sidebar"] = sidebar(request, current)
     return render(request, template, context, status=400)
+
+
+def _bookmark_url(request, canonical):
+    """The list's URL for `canonical` filters; no filters at all is "All tickets" when `/`
+    opens the person's default view."""
+    return list_url(canonical) if canonical else saved_views.unfiltered_url(request.user)
 
 
 def _list_template(request, paging=False):

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
-        ('dashboard', '0003_tag_catalogue'),
+        ('dashboard', '0004_saved_views'),
     ]
 
     operations = [

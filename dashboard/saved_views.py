@@ -1,0 +1,197 @@
+"""Saved views: who sees and changes which, their order, a person's default, and what their
+filters mean.
+
+A view keeps the list's canonical query string. Its filters are read by the list's own form
+whenever they are used, so a view whose agent or ticket type has gone shows the form's errors
+rather than reaching the store; they carry ids, never names, so reading them asks the store
+nothing.
+"""
+
+from django.core.exceptions import PermissionDenied, TooManyFieldsSent
+from django.db import transaction
+from django.http import Http404, QueryDict
+from django.urls import reverse
+
+from dashboard.filters import MAX_ID, MINE, TicketFilterForm
+from dashboard.models import DefaultView, SavedView
+
+ALL, MY_TICKETS = "all", "mine"  # the built-in views' keys
+MAX_NAME = SavedView._meta.get_field("name").max_length
+
+
+def visible(user):
+    """The team's views, then the person's own, each group in its order."""
+    views = list(SavedView.objects.visible_to(user).select_related("owner"))
+    return [v for v in views if v.shared], [v for v in views if not v.shared]
+
+
+def find(user, view_id):
+    """A view the person can see; 404 otherwise, whether it is another's or does not exist."""
+    if not 1 <= view_id <= MAX_ID:
+        raise Http404("No such view.")
+    try:
+        return SavedView.objects.visible_to(user).select_related("owner").get(pk=view_id)
+    except SavedView.DoesNotExist:
+        raise Http404("No such view.") from None
+
+
+def changeable(user, view_id):
+    """A view the person may change: 404 when they cannot see it, 403 when they may only look."""
+    view = find(user, view_id)
+    if not view.can_change(user):
+        raise PermissionDenied("Only its owner, or staff for a team view, can change this view.")
+    return view
+
+
+def form_for(query_string, context):
+    """The list's filter form bound to a saved query string, validated."""
+    try:
+        data = QueryDict(query_string)
+    except TooManyFieldsSent:
+        data = QueryDict("id=0")  # not a filter the form accepts
+    form = TicketFilterForm(data, context=context)
+    form.is_valid()
+    return form
+
+
+def filters_of(query_string, context):
+    """The `TicketQuery` of a saved query string, or None when its filters no longer hold."""
+    form = form_for(query_string, context)
+    return form.query().filters if form.is_valid() else None
+
+
+def for_walls(user, context):
+    """The views a display link can be made from: every view the person sees, except those
+    that mean the signed-in person ("mine"), who is nobody on an unattended screen."""
+    team, own = visible(user)
+    return [view for view in team + own if _wall_safe(view.query, context)]
+
+
+def _wall_safe(query_string, context):
+    form = form_for(query_string, context)
+    return form.is_valid() and form.cleaned_data.get("assignee") != MINE
+
+
+def name_problem(name, owner, shared, exclude=None):
+    """Why `name` cannot be a view's name among its siblings, or "" when it can."""
+    if not name:
+        return "Give the view a name."
+    if len(name) > MAX_NAME:
+        return f"A view's name has at most {MAX_NAME} characters."
+    siblings = SavedView(owner=owner, shared=shared).siblings().filter(name__iexact=name)
+    if exclude is not None:
+        siblings = siblings.exclude(pk=exclude.pk)
+    if not siblings.exists():
+        return ""
+    whose = "The team already has" if shared else "You already have"
+    return f"{whose} a view called “{name}”."
+
+
+def create(owner, name, query_string, shared):
+    with transaction.atomic():
+        view = SavedView(owner=owner, name=name, query=query_string, shared=shared)
+        view.position = _end_of(view.siblings())
+        view.save()
+    return view
+
+
+def share(view, shared):
+    """Move a view between the team's and its owner's own, at the end of its new group."""
+    if view.shared == shared:
+        return
+    with transaction.atomic():
+        view.shared = shared
+        view.position = _end_of(view.siblings())
+        view.save(update_fields=["shared", "position", "updated_at"])
+
+
+def move(view, step):
+    """Move a view one place up (-1) or down (+1) among its siblings."""
+    with transaction.atomic():
+        order = list(view.siblings().select_for_update())
+        at = next(i for i, sibling in enumerate(order) if sibling.pk == view.pk)
+        to = at + step
+        if not 0 <= to < len(order):
+            return
+        order[at], order[to] = order[to], order[at]
+        for position, sibling in enumerate(order):
+            if sibling.position != position:
+                SavedView.objects.filter(pk=sibling.pk).update(position=position)
+
+
+def _end_of(siblings):
+    last = siblings.order_by("-position").values_list("position", flat=True).first()
+    return 0 if last is None else last + 1
+
+
+def default_of(user):
+    """A person's default view: a `SavedView` they can see, `MY_TICKETS`, or None (the whole
+    list). A team view made personal since by its owner is nobody else's default any more."""
+    chosen = DefaultView.objects.filter(user_id=user.pk).select_related("view").first()
+    if chosen is None:
+        return None
+    if chosen.builtin == DefaultView.MINE:
+        return MY_TICKETS
+    view = chosen.view
+    if view is None or not (view.shared or view.owner_id == user.pk):
+        return None
+    return view
+
+
+def set_default(user, choice):
+    """Make `choice` (a visible `SavedView`, `MY_TICKETS` or `ALL`) the person's default."""
+    if choice == ALL:
+        DefaultView.objects.filter(user_id=user.pk).delete()
+        return
+    fields = {"view": None, "builtin": DefaultView.MINE}
+    if isinstance(choice, SavedView):
+        fields = {"view": choice, "builtin": ""}
+    DefaultView.objects.update_or_create(user_id=user.pk, defaults=fields)
+
+
+def default_key(user):
+    """The sidebar's key of the person's default view."""
+    default = default_of(user)
+    if default is None:
+        return ALL
+    return MY_TICKETS if default == MY_TICKETS else str(default.pk)
+
+
+def unfiltered_url(user):
+    """Where the list without filters lives: `/`, unless `/` opens the person's default
+    view; then the built-in "All tickets"."""
+    has_default = DefaultView.objects.filter(user_id=user.pk).exists()
+    return reverse("all_tickets") if has_default else reverse("ticket_list")
+
+
+def describe(query_string, context):
+    """A view's filters in words, e.g. "Status: New, Open · Priority: High"."""
+    form = form_for(query_string, context)
+    if not form.is_valid():
+        return "Filters that no longer hold: " + (query_string or "none")
+    parts = []
+    for name, field in form.fields.items():
+        value = form.cleaned_data.get(name)
+        if name == "cursor" or value in (None, "", [], ()):
+            continue
+        parts.append(f"{field.label or name.capitalize()}: {_words(form, name, value)}")
+    return " · ".join(parts) or "All tickets"
+
+
+def _words(form, name, value):
+    field = form.fields[name]
+    if name == "tags":
+        return ", ".join(form.context.tags.by_id.get(tag, f"#{tag}") for tag in value)
+    choices = {str(key): label for key, label in getattr(field, "choices", ())}
+    items = value if isinstance(value, list | tuple) else [value]
+    shown = []
+    for item in items:
+        if choices:
+            shown.append(choices.get(str(item), f"#{item}"))
+        elif isinstance(item, int):
+            shown.append(f"#{item}")
+        elif hasattr(item, "isoformat"):
+            shown.append(item.isoformat())
+        else:
+            shown.append(f"“{item}”")
+    return ", ".join(shown)

@@ -1,0 +1,91 @@
+"""The views' sidebar beside the list: the built-in views, the team's, the person's own, each
+with its count. It asks the store nothing: counts are what the shared cache knows, and the
+sidebar's poller (`/views/counts/`) has the due ones walked in the background."""
+
+from dataclasses import dataclass
+
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from dashboard import saved_views, store, view_counts
+from dashboard.saved_views import ALL, MY_TICKETS
+from dashboard.views.common import known_context
+
+FIRST_POLL, COUNTING_POLL, COUNTED_POLL = "1s", "5s", "60s"
+
+
+@dataclass(frozen=True)
+class Entry:
+    key: str  # "all", "mine" or the view's id: what the count's element is known by
+    name: str
+    url: str
+    count: view_counts.Count | None
+    current: bool = False
+    default: bool = False
+    note: str = ""  # said instead of a count
+
+
+@dataclass(frozen=True)
+class Sidebar:
+    builtins: tuple[Entry, ...]
+    team: tuple[Entry, ...]
+    own: tuple[Entry, ...]
+    polling: bool  # counts are on: the sidebar asks for them again
+    poll_delay: str
+
+    @property
+    def entries(self):
+        return self.builtins + self.team + self.own
+
+    @property
+    def current(self):
+        return next((entry for entry in self.entries if entry.current), None)
+
+
+def sidebar(request, current=None, start=False):
+    """The sidebar for `request`'s person, `current` (a key) marked. With `start`, counts that
+    are due take their next step in the background (the poller's asking, never a page's)."""
+    context = known_context(request)
+    default = saved_views.default_key(request.user)
+    team, own = saved_views.visible(request.user)
+
+    def entry(key, name, url, query, note=""):
+        count = view_counts.count_for(query, start=start) if query is not None else None
+        # "All tickets" is `/` unless the person chose a default: only a choice is marked.
+        mark = {"current": key == current, "default": key == default != ALL}
+        return Entry(key, name, url, count, note=note, **mark)
+
+    builtins = (
+        entry(ALL, "All tickets", reverse("all_tickets"), store.TicketQuery()),
+        entry(MY_TICKETS, "Mine", reverse("my_tickets"), *_mine(context)),
+    )
+    views = [
+        entry(str(v.pk), v.name, v.get_absolute_url(), saved_views.filters_of(v.query, context))
+        for v in team + own
+    ]
+    counting = any(e.count is not None and e.count.counting for e in builtins + tuple(views))
+    return Sidebar(
+        builtins=builtins,
+        team=tuple(views[: len(team)]),
+        own=tuple(views[len(team) :]),
+        polling=view_counts.counting_on(),
+        poll_delay=(COUNTING_POLL if start else FIRST_POLL) if counting else COUNTED_POLL,
+    )
+
+
+def _mine(context):
+    """Mine's filters, or why there are none: nobody's agent has the person's email."""
+    if context.me is not None:
+        return store.TicketQuery(assignee=context.me), ""
+    if not context.my_email:
+        return None, "your account has no email"
+    if store.staff(fetch=False) is None:
+        return None, ""  # the agents are not known yet: the page that shows Mine asks
+    return None, "no agent has your email"
+
+
+def swapped(request, current=None):
+    """The sidebar again, for HTMX to swap in beside a list the filter form changed: the view
+    marked as shown is the one whose filters these are now (none, or "All tickets")."""
+    context = {"sidebar": sidebar(request, current), "sidebar_oob": True}
+    return render_to_string("dashboard/_views_sidebar.html", context, request)
