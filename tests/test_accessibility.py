@@ -155,6 +155,7 @@ def test_the_display_links_page(signed_in_page, live_server, scheme):
 
     # Just made: its URL is shown once.
     page.get_by_label("Name").fill("Support room")
+    page.get_by_text("Advanced: type filters").click()
     page.get_by_label("Filters").fill("status=open")
     page.get_by_role("button", name="Create display link").click()
     expect(page.get_by_label("Display link URL")).to_be_visible()
