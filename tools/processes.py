@@ -164,8 +164,12 @@ class SandboxProcess(Stoppable):
         response.raise_for_status()
         return response.json()
 
+    def configure(self, **settings):
+        """Change settings while it runs (fault, latency_ms, rate_limit, page_size, scopes)."""
+        return self._control("POST", "control", json=settings)
+
     def set_fault(self, mode):
-        return self._control("POST", "control", json={"fault": mode})
+        return self.configure(fault=mode)
 
     def reset(self):
         """No fault, the start-up latency and limit, an empty rate window and zero stats."""

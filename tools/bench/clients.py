@@ -164,6 +164,14 @@ class DirectClient:
             raise RuntimeError(f"direct API call answered {response.status_code}")
         return seconds
 
+    def json(self, url):
+        """The store's answer to `url` (relative to the API, or a `next` link), read as JSON."""
+        url = url if url.startswith("http") else f"{self.api}{url}"
+        response = self.session.get(url, timeout=DIRECT_TIMEOUT)
+        if response.status_code != 200:
+            raise RuntimeError(f"direct API call answered {response.status_code}")
+        return response.json()
+
     def close(self):
         self.session.close()
 

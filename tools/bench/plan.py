@@ -58,3 +58,29 @@ WALL_SECONDS = 45
 WALL_PEOPLE = 4
 WALL_PERSON_EVERY = 4.0
 WALL_MAX_BEHIND = 60.0
+
+# Names: a page of NAMES_PAGE_SIZE tickets whose requesters the dashboard does not know yet,
+# viewed once and then asked for the names still waiting every NAMES_POLL seconds, as the
+# page's script does, until NAMES_LIMIT. The page is the first of these filters (each listing
+# 15 to 18 distinct customers in its first 20 tickets, none used by other phases) with at
+# least NAMES_UNKNOWN requesters nobody has looked up yet.
+NAMES_PAGE_SIZE = 20
+NAMES_UNKNOWN = 15
+NAMES_FILTERS = (
+    "ticket_type=3&priority=medium",
+    "priority=medium&channel=dashboard",
+    "priority=medium&channel=customer_account",
+)
+NAMES_DIRECT = 5  # direct calls of the page's query, for their median
+NAMES_POLL = 1.0
+NAMES_LIMIT = 30.0
+NAMES_SHARE = 0.9  # of the rows with a requester
+TARGET_NAMES_FIRST = 1.15
+TARGET_NAMES_SECONDS = 15.0
+# Background work is done once the store has had no call for QUIET seconds.
+QUIET = 1.5
+QUIET_LIMIT = 60.0
+# Every requester's name is known before the other phases, or this many seconds have passed:
+# a minute's look-up budget and then some.
+PRIME_POLL = 2.0
+PRIME_LIMIT = 150.0

@@ -9,8 +9,9 @@ figures side by side, plus a fault table, as text and as Markdown in `var/bench/
 Everything listens on 127.0.0.1 only; every request has a timeout and every phase a bounded
 number of requests; every process started here is stopped by its pid on the way out.
 
-The phases are in `scenarios.py` and `walls.py`, who asks in `clients.py`, the figures and
-targets in `plan.py`, and the tables and checks in `report.py`.
+The phases are in `scenarios.py`, `names.py` and `walls.py`, who asks in `clients.py`, the
+figures and targets in `plan.py`, and the tables and checks in `report.py` (the names' own in
+`names.py`).
 """
 
 import contextlib
@@ -25,7 +26,7 @@ from django.conf import settings
 
 from tools.processes import Gunicorn, RedisServer, SandboxProcess, child_env, manage
 
-from . import report, walls
+from . import names, report, walls
 from .clients import QueryPool, sign_in
 from .export import export_checks, export_table, measure_export
 from .plan import LATENCY_MS, RATE_LIMIT, THREADS
@@ -74,9 +75,9 @@ def prepare(env_root, sandbox):
     return env, ("bench", password)
 
 
-def run_config(env, credentials, pool, config, root, logs, faults=False):
-    """One configuration from start to stop: its figures, and with `faults` its fault rows
-    and wall screens too."""
+def run_config(env, credentials, pool, names_plan, config, root, logs, faults=False):
+    """One configuration from start to stop: its figures, names included, and with `faults`
+    its fault rows and wall screens too."""
     name, workers, with_redis = config
     state = root / f"state-{workers}{'-redis' if with_redis else ''}"
     with contextlib.ExitStack() as stack:
@@ -95,7 +96,7 @@ def run_config(env, credentials, pool, config, root, logs, faults=False):
         )  # fmt: skip
         cookies = sign_in(dashboard.url, *credentials)
         bench = Bench(env.sandbox, dashboard.url, cookies, pool, workers)
-        result = bench.run(name)
+        result = bench.run(name, lambda b: names.measure(b, names_plan))
         if not faults:
             return result, None, None
         screens = walls.measure(bench, django_env), walls.counting(bench, django_env, result.direct)
@@ -120,11 +121,12 @@ def run(write):
         )  # fmt: skip
         env, credentials = prepare(root, sandbox)
         pool = QueryPool(sandbox)
+        names_plan = names.plan(sandbox)
         results, fault_rows, wall_result = [], None, None
         for index, config in enumerate(CONFIGS):
             write(f"Measuring: {config[0]} ...")
             result, faults, on_walls = run_config(
-                env, credentials, pool, config, root, logs, faults=index == 0
+                env, credentials, pool, names_plan, config, root, logs, faults=index == 0
             )
             results.append(result)
             fault_rows = fault_rows or faults
@@ -134,6 +136,7 @@ def run(write):
     on_walls, counting, exporting = wall_result
     tables = [
         report.config_table(results),
+        names.table(results),
         report.fault_table(fault_rows),
         report.wall_table(CONFIGS[0][0], on_walls),
         report.counting_table(CONFIGS[0][0], counting),
@@ -141,6 +144,7 @@ def run(write):
     ]
     checks = (
         report.config_checks(results)
+        + names.checks(results)
         + report.fault_checks(fault_rows)
         + report.wall_checks(on_walls)
         + report.counting_checks(counting)
