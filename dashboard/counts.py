@@ -40,7 +40,6 @@ STATE_TTL = 7 * 24 * 3600
 TAIL = 10  # the oldest tickets kept, for a wall sorted "oldest first"
 LIST_STEP_WAIT = 2.0  # seconds a list's step waits for each background slot
 FAILURE_PAUSE = 30  # seconds the list says nothing of a total after the store failed a step
-RESOLVED = {"solved", "closed"}
 
 
 @dataclass(frozen=True)
@@ -186,7 +185,8 @@ def _new_walk(now):
 def _walk(query, progress, now):
     walk = progress["walk"]
     for _ in range(PAGES_PER_STEP):
-        page = _page(query.with_cursor(walk["cursor"]))
+        # From the cache when anyone fetched it (the list's pages, the next page fetched ahead).
+        page = store.page_in_turn(query.with_cursor(walk["cursor"]))
         _tally(walk, page.tickets, datetime.now(UTC))
         walk["seen"] += len(page.tickets)
         walk["tail"] = (walk["tail"] + list(page.tickets))[-TAIL:]
@@ -211,25 +211,12 @@ def _tally(walk, tickets, at):
             continue
         oldest = walk["oldest_at"]
         walk["oldest_at"] = created if oldest is None else min(oldest, created)
-        if ticket.status not in RESOLVED:
+        if ticket.status not in store.RESOLVED:
             walk["ages"][wall_charts.age_bucket((at - created).total_seconds())] += 1
         day = timezone.localdate(created)
         if day >= first_day:
             walk["days"][day.isoformat()] += 1
     walk["measured_at"] = at
-
-
-def _page(query):
-    """A page of the walk: from the cache when anyone fetched it (the list's own pages, the
-    next page fetched ahead), else from the store. The slot is waited for before the page's
-    single-flight lock is taken, so a person asking for the same page meanwhile ("Load
-    more") is never held up behind the walk's wait."""
-    page = store.cached_page(query)
-    if page is None:
-        pacing.wait_for_slot(store.identity())
-        with pacing.slot_in_hand():
-            page = store.list_tickets(query)
-    return page
 
 
 def _known(progress):

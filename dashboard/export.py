@@ -145,16 +145,10 @@ def _reason(exc):
 
 def _page(query):
     with pacing.background(wait=PAGE_WAIT):
-        if store.cached_page(query) is not None:
-            return store.list_tickets(query)
-        # The slot is waited for first, outside the page's lock, so that a person who asks
-        # for the same page meanwhile is never held up behind this wait.
         try:
-            pacing.wait_for_slot(store.identity())
+            return store.page_in_turn(query)
         except pacing.WaitTimeout as exc:
             raise store.StoreBusy() from exc
-        with pacing.slot_in_hand():
-            return store.list_tickets(query)
 
 
 def _names(tickets):

@@ -32,13 +32,7 @@ def next_page(query, page):
 def _fetch(query):
     try:
         with pacing.background(wait=PREFETCH_WAIT):
-            if store.cached_page(query) is not None:
-                return
-            # The slot is waited for first, outside the query's lock, so that a person who
-            # asks for the page meanwhile is never held up behind this wait.
-            pacing.wait_for_slot(store.identity())
-            with pacing.slot_in_hand():
-                store.list_tickets(query)
+            store.page_in_turn(query)
     except pacing.WaitTimeout:
         logger.debug("page not prefetched: the budget stayed busy")
     except store.TicketsAPIError as exc:

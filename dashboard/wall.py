@@ -161,13 +161,10 @@ def mask_email(email):
     return f"{local[:2]}•••@{domain}"
 
 
-RESOLVED = {"solved", "closed"}
-
-
 def age_class(ticket, warn_hours, alert_hours, now=None):
     """How long a ticket has waited, for its colour: resolved tickets wait for nobody."""
     created_at = ticket.created_at
-    if ticket.status in RESOLVED:
+    if ticket.status in store.RESOLVED:
         return "age-resolved"
     if created_at is None:
         return "age-unknown"

@@ -168,7 +168,8 @@ def test_the_walk_is_background_work(signed_in, sandbox, monkeypatch):
         lanes.append(pacing.current_lane())
         return list_tickets(query, **kwargs)
 
-    monkeypatch.setattr(store, "list_tickets", recorded)
+    # Where the store's pages are asked for when nobody else has them (`page_in_turn`).
+    monkeypatch.setattr(store.tickets, "list_tickets", recorded)
     rows = read_rows(get_export(signed_in, "status=open&status=new"))
     assert len(data_ids(rows)) > sandbox.page_size  # several pages
     assert lanes and set(lanes) == {pacing.BACKGROUND}
@@ -257,8 +258,8 @@ def test_a_failure_of_the_dashboards_own_part_way_still_ends_the_file(
     def broken(query, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(store, "list_tickets", broken)
-    monkeypatch.setattr(store, "cached_page", lambda query: None)
+    monkeypatch.setattr(store.tickets, "list_tickets", broken)
+    monkeypatch.setattr(store.tickets, "cached_page", lambda query: None)
     last = list(csv.reader(io.StringIO(b"".join(chunks).decode())))[-1]
     assert last == [
         f"# Incomplete: only the first {sandbox.page_size} rows. The dashboard failed; the "

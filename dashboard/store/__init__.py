@@ -47,6 +47,7 @@ from dashboard.store.tickets import (
     CHANNELS,
     FILTER_NAMES,
     PRIORITIES,
+    RESOLVED,
     STATUSES,
     Attachment,
     Comment,
@@ -57,6 +58,7 @@ from dashboard.store.tickets import (
     cached_page,
     get_ticket,
     list_tickets,
+    page_in_turn,
     ticket_types,
 )
 
@@ -65,6 +67,7 @@ __all__ = [
     "FIND_LIMIT",
     "FILTER_NAMES",
     "PRIORITIES",
+    "RESOLVED",
     "STATUSES",
     "Attachment",
     "BadResponse",
@@ -99,6 +102,7 @@ __all__ = [
     "known_customers",
     "known_products",
     "list_tickets",
+    "page_in_turn",
     "look_up_customer",
     "look_up_product",
     "staff",

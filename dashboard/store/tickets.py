@@ -5,9 +5,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
 
+from dashboard import pacing
 from dashboard.store import client, parse
 
 STATUSES = ("new", "open", "pending", "solved", "closed")
+RESOLVED = frozenset({"solved", "closed"})  # waiting for nobody: not aged, not in the backlog
 PRIORITIES = ("high", "medium", "low")
 # The channels and their labels, as the published API names them.
 CHANNELS = {
@@ -184,6 +186,20 @@ def list_tickets(query, max_age=None, ready=None):
 def cached_page(query):
     """The page for `query` if it is in the shared cache now, else None; asks nothing."""
     return client.cached("tickets/", query.params())
+
+
+def page_in_turn(query):
+    """The page for `query` for work nobody waits at (a prefetch, a count walk, an export):
+    from the shared cache when anyone fetched it, else from the store once the budget has a
+    slot in the caller's lane. The slot is waited for before the page's single-flight lock is
+    taken, so a person asking for the same page meanwhile ("Load more") is never held up
+    behind this wait. `pacing.WaitTimeout` when no slot came in the lane's wait."""
+    page = cached_page(query)
+    if page is None:
+        pacing.wait_for_slot(client.identity())
+        with pacing.slot_in_hand():
+            page = list_tickets(query)
+    return page
 
 
 def get_ticket(ticket_id):

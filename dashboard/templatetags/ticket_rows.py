@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
+from dashboard import store
 from dashboard.templatetags.dashboard_tags import (
     agent,
     badge_html,
@@ -24,7 +25,6 @@ from dashboard.templatetags.dashboard_tags import (
     time_html,
     type_name,
 )
-from dashboard.wall import RESOLVED
 
 register = template.Library()
 
@@ -84,7 +84,7 @@ def _row(ticket, links, names, now, zone, limits):
 def _age(ticket, now, limits):
     """How long an open ticket has waited since it was created (the wall's measure, so both
     mark the same tickets), and past the ageing and overdue limits, which, in words."""
-    if ticket.status in RESOLVED or ticket.created_at is None:
+    if ticket.status in store.RESOLVED or ticket.created_at is None:
         return ""
     seconds = (now - ticket.created_at).total_seconds()
     if seconds < 3600:

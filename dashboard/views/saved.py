@@ -70,7 +70,8 @@ def _mine(request):
     results = render_to_string("dashboard/_mine_missing.html", context, request)
     if is_fragment(request):
         return render(request, "dashboard/_mine_missing.html", context)
-    page = {"form": form, "results_html": results, "sidebar": sidebar(request, MY_TICKETS)}
+    views = sidebar(request, MY_TICKETS, context=form.context)
+    page = {"form": form, "results_html": results, "sidebar": views}
     return render(request, tickets.LIST_TEMPLATE, page)
 
 

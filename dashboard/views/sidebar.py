@@ -42,10 +42,11 @@ class Sidebar:
         return next((entry for entry in self.entries if entry.current), None)
 
 
-def sidebar(request, current=None, start=False):
+def sidebar(request, current=None, start=False, context=None):
     """The sidebar for `request`'s person, `current` (a key) marked. With `start`, counts that
-    are due take their next step in the background (the poller's asking, never a page's)."""
-    context = known_context(request)
+    are due take their next step in the background (the poller's asking, never a page's).
+    `context` is the filter form's, when the page has one already: else what is cached."""
+    context = context or known_context(request)
     default = saved_views.default_key(request.user)
     team, own = saved_views.visible(request.user)
 

@@ -169,7 +169,7 @@ def _whole_list(request, form, query, answer, current=None, ticket_id=None):
         "ticket_id": ticket_id,
         "results_html": mark_safe(results_marker),
         "thread_html": mark_safe(thread_marker) if thread else "",
-        "sidebar": sidebar(request, current),
+        "sidebar": sidebar(request, current, context=form.context),
     }
     frame = render_to_string(LIST_TEMPLATE, frame_context, request)
     page, error = answer.result()
@@ -266,7 +266,7 @@ def _invalid_filters(request, form, current=None):
         # The errors belong beside the fields, which live outside the swapped results.
         template = LIST_TEMPLATE + "#invalid-filters"
     elif template == LIST_TEMPLATE:
-        context["sidebar"] = sidebar(request, current)
+        context["sidebar"] = sidebar(request, current, context=form.context)
     return render(request, template, context, status=400)
 
 
