@@ -36,12 +36,14 @@ run: $(VENV)/.installed-run
 	echo "Dashboard: http://127.0.0.1:$(PORT)/"; \
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
-# Debian's chromium drives the browser tests and redis-server backs the multi-machine tests.
+# Debian's chromium drives the browser tests; redis-server and postgresql back the
+# several-machines tests, and the suite runs on a throwaway PostgreSQL cluster.
 # Installed when missing and we are root; otherwise say how.
 system-deps:
 	@missing=""; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	[ -x /usr/bin/redis-server ] || missing="$$missing redis-server"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "Installing Debian packages:$$missing"; \
@@ -52,9 +54,12 @@ system-deps:
 	  fi; \
 	fi
 
+# Every test on a throwaway PostgreSQL cluster, then the ones marked also_sqlite (migrations,
+# sign-in, a list, a saved view) again on SQLite, the default of `make run`.
 test: $(VENV)/.installed-dev system-deps
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest -n $${TEST_WORKERS:-2}
+	$(PY) -m tools.with_postgres $(VENV)/bin/pytest -n $${TEST_WORKERS:-2}
+	env -u DATABASE_URL $(VENV)/bin/pytest -n $${TEST_WORKERS:-2} -m also_sqlite
 
 # The parent process only drives the benchmark; the gunicorn it starts runs with DEBUG off.
 bench: $(VENV)/.installed-dev system-deps

@@ -8,6 +8,7 @@ import ipaddress
 import os
 from pathlib import Path
 
+import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
@@ -182,7 +183,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
-    "dashboard.middleware.SharedStateErrors",
+    "dashboard.middleware.Outages",
     "dashboard.middleware.permissions_policy",
 ]
 
@@ -206,16 +207,37 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": {
+# SQLite on one machine (nothing to set up); several machines share one PostgreSQL, named by
+# DATABASE_URL (postgres://USER:PASS@HOST:PORT/DB): sessions, people, saved views, display links,
+# the tag catalogue and preferences then follow a person from machine to machine.
+DATABASE_URL = env_str("DATABASE_URL")
+# A connection is kept (per thread) this long, and checked before each request reuses it, so a
+# database that restarted is reconnected to without restarting the dashboard.
+DATABASE_CONN_MAX_AGE = env_int("DATABASE_CONN_MAX_AGE", 600)
+# An unreachable database must answer a page with a 503 well within 15 s, never hang it.
+DATABASE_CONNECT_TIMEOUT = env_int("DATABASE_CONNECT_TIMEOUT", 4)
+if DATABASE_URL:
+    try:
+        _database = dj_database_url.parse(
+            DATABASE_URL, conn_max_age=DATABASE_CONN_MAX_AGE, conn_health_checks=True
+        )
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL: {exc}") from None
+    if _database["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_URL must be a postgres:// URL (psycopg 3).")
+    _database.setdefault("OPTIONS", {})
+    _database["OPTIONS"].setdefault("connect_timeout", DATABASE_CONNECT_TIMEOUT)
+    _database["OPTIONS"].setdefault("application_name", "tickets-dashboard")
+else:
+    _database = {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": env_str("DJANGO_DB_PATH") or BASE_DIR / "db.sqlite3",
         # Every page reads the session and the user: a connection kept open (per thread) saves
         # opening the database file again on every request.
-        "CONN_MAX_AGE": 600,
+        "CONN_MAX_AGE": DATABASE_CONN_MAX_AGE,
         "CONN_HEALTH_CHECKS": True,
     }
-}
+DATABASES = {"default": _database}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -14,6 +14,12 @@ STORAGES = {
     **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# `make test` runs the suite on a throwaway PostgreSQL (tools/with_postgres.py) and says so here:
+# a run that meant PostgreSQL must not quietly fall back to SQLite.
+_expected = os.environ.get("DASHBOARD_TEST_DB_VENDOR", "")
+if _expected and not DATABASES["default"]["ENGINE"].endswith(_expected):  # noqa: F405
+    raise RuntimeError(f"the tests were meant to run on {_expected}: set DATABASE_URL")
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # Each test run keeps its cache and pacing state apart from a running dashboard's.

@@ -78,6 +78,7 @@ def people(django_user_model, client, lead):
 # --- Saving and showing -------------------------------------------------------------------
 
 
+@pytest.mark.also_sqlite
 def test_save_this_view_keeps_the_lists_bookmark_and_shows_it_at_its_own_url(signed_in, sandbox):
     doc = page(signed_in.get("/?status=open&priority=high"))
     form = doc.select_one("form[action='/views/save/']")
@@ -150,6 +151,7 @@ def test_all_tickets_is_the_list_without_filters(signed_in, sandbox):
 # --- Who sees and changes what ------------------------------------------------------------
 
 
+@pytest.mark.also_sqlite
 def test_people_see_the_team_views_and_their_own_only(people, sandbox):
     lead, colleague, staff = people["lead"], people["colleague"], people["staff"]
     own = save(lead, "Lead's own", "status=open")

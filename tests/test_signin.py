@@ -41,6 +41,7 @@ def backend(request, settings):
     return request.param
 
 
+@pytest.mark.also_sqlite
 def test_the_username_is_counted_as_django_signs_in_with_it(client, lead):
     assert fail(client, 5) == [200] * 5
     # Fullwidth letters are NFKC-normalised to "lead" by the sign-in form: no fresh tries.

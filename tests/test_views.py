@@ -56,6 +56,7 @@ def test_signed_out_people_are_sent_to_sign_in_with_the_bookmark_kept(client):
     assert dict(parse_qsl(login.query))["next"] == "/?status=open&priority=high"
 
 
+@pytest.mark.also_sqlite
 def test_signing_in_returns_to_the_bookmark(client, lead):
     response = client.post(
         "/accounts/login/",
@@ -65,6 +66,7 @@ def test_signing_in_returns_to_the_bookmark(client, lead):
     assert response["Location"] == "/?status=open"
 
 
+@pytest.mark.also_sqlite
 def test_list_shows_the_first_page_of_the_api(signed_in, sandbox):
     response = signed_in.get("/")
     assert response.status_code == 200

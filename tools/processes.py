@@ -1,6 +1,6 @@
 """The processes that the tests and the benchmark run beside the dashboard, started and stopped
-in one way: the sandbox store, gunicorn serving `dashboard.wsgi`, a throwaway `redis-server`,
-and `manage.py` commands.
+in one way: the sandbox store, gunicorn serving `dashboard.wsgi`, a throwaway `redis-server`, a
+throwaway PostgreSQL cluster, and `manage.py` commands.
 
 Everything listens on 127.0.0.1 on a free port. Every wait is bounded, and whatever does not
 come up in time is stopped before the error is raised, so nothing is left running behind a
@@ -9,6 +9,7 @@ failure or a Ctrl-C. No Django here: a child's settings are the ones it is given
 """
 
 import contextlib
+import glob
 import os
 import shutil
 import signal
@@ -24,7 +25,15 @@ ROOT = Path(__file__).resolve().parent.parent
 REDIS_SERVER = "/usr/bin/redis-server"
 
 # Settings a child must not inherit from whoever starts it: it gets exactly the ones it is given.
-INHERITED_PREFIXES = ("DJANGO_", "NEXT_", "STORE_", "DASHBOARD_", "REDIS_", "SANDBOX_")
+INHERITED_PREFIXES = (
+    "DJANGO_",
+    "NEXT_",
+    "STORE_",
+    "DASHBOARD_",
+    "REDIS_",
+    "SANDBOX_",
+    "DATABASE_",
+)
 
 
 def free_port():
@@ -270,6 +279,84 @@ class RedisServer(Stoppable):
             os.kill(pid, signal.SIGKILL)
         if not _gone(pid, within=10):
             raise RuntimeError(f"redis-server (pid {pid}) outlived SIGKILL")
+
+
+class PostgresServer(Stoppable):
+    """A throwaway PostgreSQL cluster (Debian's `postgresql`) in `directory`, on a free loopback
+    port, trusting local connections; it can be stopped and started again on the same port (to
+    see the dashboard lose its database and get it back).
+
+    `initdb` refuses to run as root, so as root the cluster belongs to the `postgres` user that
+    Debian's package makes. Durability is off (fsync, full-page writes): nothing here outlives
+    the run.
+    """
+
+    def __init__(self, directory):
+        self.bindir = postgres_bindir()
+        self.directory = Path(directory)
+        self.data = self.directory / "data"
+        self.port = free_port()
+        self.log_path = self.directory / "postgres.log"
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._as_owner = []
+        if os.geteuid() == 0:
+            self._as_owner = ["runuser", "-u", "postgres", "--"]
+            shutil.chown(self.directory, "postgres")
+            self.directory.chmod(0o700)
+        self._run("initdb", "-D", self.data, "-U", "postgres", "-A", "trust", "--no-sync",
+                  "-E", "UTF8", "--locale", "C")  # fmt: skip
+
+    def url(self, database="dashboard"):
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _run(self, program, *args, timeout=60):
+        command = [*self._as_owner, str(Path(self.bindir) / program), *map(str, args)]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        if done.returncode != 0:
+            raise RuntimeError(f"{program} failed: {done.stdout}{done.stderr}")
+        return done.stdout
+
+    def start(self):
+        options = (
+            f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c full_page_writes=off -c synchronous_commit=off "
+            "-c max_connections=300"
+        )
+        self._run("pg_ctl", "-D", self.data, "-o", options, "-l", self.log_path, "-w", "start")
+        return self
+
+    def create_database(self, name):
+        self.sql(f'CREATE DATABASE "{name}"')
+
+    def sql(self, statement, database="postgres"):
+        return self._run(
+            "psql", "-h", "127.0.0.1", "-p", self.port, "-U", "postgres", "-d", database,
+            "-v", "ON_ERROR_STOP=1", "-Atc", statement,
+        )  # fmt: skip
+
+    def running(self):
+        return (self.data / "postmaster.pid").exists()
+
+    def stop(self):
+        if self.running():
+            self._run("pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
+
+    def remove(self):
+        self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def postgres_bindir():
+    """The newest of Debian's PostgreSQL servers (initdb, pg_ctl and psql live beside it)."""
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3])
+    )
+    if found:
+        return str(Path(found[-1]).parent)
+    initdb = shutil.which("initdb")
+    if not initdb:
+        raise FileNotFoundError("PostgreSQL is not installed (apt-get install postgresql)")
+    return str(Path(initdb).parent)
 
 
 def redis_server_program():
