@@ -1,8 +1,16 @@
-"""Answers that every view shares: the shared-state fault page and the Permissions-Policy."""
+"""Answers that every view shares: the outage page (shared state or database out of reach) and
+the Permissions-Policy."""
 
+import logging
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 
 from dashboard.state import SharedStateError
+
+logger = logging.getLogger(__name__)
 
 # The dashboard uses none of these browser features; a page that cannot ask for them cannot be
 # tricked into asking either.
@@ -32,10 +40,52 @@ def permissions_policy(get_response):
     return middleware
 
 
-class SharedStateErrors:
-    """A failure of the dashboard's own state (cache, pacing files, Redis) is one clear 503,
-    in whatever view it happens, sign-in included; the page recovers by itself once the state
-    is back, so it offers to try again."""
+class DatabaseUnavailable:
+    """What a page says when the database (sessions, people, views, links) cannot be reached."""
+
+    code = "database"
+    message = "The dashboard's database is unavailable; try again in a moment."
+    http_status = 503
+
+
+# Faults of the database itself (refused, dropped, timed out, or a connection it closed), as
+# opposed to the queries' own errors (an integrity or programming error stays a 500).
+DATABASE_FAULTS = (OperationalError, InterfaceError)
+
+
+def outage(exception):
+    """The error to show for an exception that means the dashboard's own state or database is
+    out of reach, or None for any other exception."""
+    if isinstance(exception, SharedStateError):
+        return exception
+    if isinstance(exception, DATABASE_FAULTS):
+        logger.error("database unavailable: %s", type(exception).__name__)
+        return DatabaseUnavailable()
+    return None
+
+
+def unavailable(request, error):
+    """One clear 503 for an outage, in whatever view it happens, sign-in included. The page
+    recovers by itself once the state or database is back, so it offers to try again.
+
+    Rendered without context processors when the database is out: they read the person's
+    preferences, which would fail again."""
+    htmx = getattr(request, "htmx", None)
+    fragment = htmx and not htmx.history_restore_request
+    template = "dashboard/_error.html" if fragment else "503.html"
+    context = {"error": error, "retry_url": request.get_full_path(), "request": request}
+    if isinstance(error, DatabaseUnavailable):
+        response = HttpResponse(render_to_string(template, context), status=error.http_status)
+    else:
+        response = render(request, template, context, status=error.http_status)
+    response["Retry-After"] = "5"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class Outages:
+    """A view that meets an outage answers `unavailable()`; one met before the view (the
+    session, the user) reaches the 500 handler, which answers the same (see views/site.py)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -44,15 +94,5 @@ class SharedStateErrors:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if not isinstance(exception, SharedStateError):
-            return None
-        context = {"error": exception, "retry_url": request.get_full_path()}
-        htmx = getattr(request, "htmx", None)
-        if htmx and not htmx.history_restore_request:
-            template = "dashboard/_error.html"
-        else:
-            template = "503.html"
-        response = render(request, template, context, status=exception.http_status)
-        response["Retry-After"] = "5"
-        response["Cache-Control"] = "no-store"
-        return response
+        error = outage(exception)
+        return None if error is None else unavailable(request, error)

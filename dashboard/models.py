@@ -1,19 +1,24 @@
 import hashlib
+import logging
 import secrets
 import time
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models.functions import Lower
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 
+from dashboard import state
 from dashboard.filters import MAX_ID, TagCatalogue, parse_wall_filters
 from dashboard.wall import WallOptions
+
+logger = logging.getLogger(__name__)
 
 
 def hash_secret(secret):
@@ -148,24 +153,66 @@ class Tag(models.Model):
 
     @classmethod
     def catalogue(cls):
-        """Every tag as a `TagCatalogue`, read once a minute per process (or at any change)."""
+        """Every tag as a `TagCatalogue`. Each process keeps the one it read and checks, at most
+        once every CATALOGUE_CHECK seconds, that the catalogue's version in the shared state
+        (Redis with several machines) is the one it read: a change made on any machine reaches
+        every process within about that time, with no restart."""
         global _catalogue
         now = time.monotonic()
-        if _catalogue is None or _catalogue[0] < now:
+        if _catalogue is not None and now - _catalogue.checked < CATALOGUE_CHECK:
+            return _catalogue.tags
+        try:
+            version = state.cache_get(CATALOGUE_VERSION_KEY)
+        except state.SharedStateError:
+            version = _UNKNOWN  # never equal to a kept one: read the database instead
+        if _catalogue is None or version is _UNKNOWN or version != _catalogue.version:
+            # The version is read before the tags: a change committed in between leaves a
+            # newer version behind, so the next check reads the tags again.
             tags = TagCatalogue({tag.store_id: tag.name for tag in cls.objects.all()})
-            _catalogue = (now + CATALOGUE_TTL, tags)
-        return _catalogue[1]
+            _catalogue = _KeptCatalogue(version, now, tags)
+        else:
+            _catalogue = _catalogue._replace(checked=now)
+        return _catalogue.tags
 
 
-CATALOGUE_TTL = 60.0
+class _KeptCatalogue(NamedTuple):
+    version: object
+    checked: float
+    tags: TagCatalogue
+
+
+CATALOGUE_CHECK = 1.0
+CATALOGUE_VERSION_KEY = "catalogue:v1:version"
+_UNKNOWN = object()
 _catalogue = None
 
 
-@receiver([post_save, post_delete], sender=Tag)
-def forget_catalogue(**kwargs):
-    """Read the catalogue afresh next time (a tag changed; tests start from an empty one)."""
+def forget_catalogue():
+    """Read the catalogue afresh next time, in this process (tests start from an empty one)."""
     global _catalogue
     _catalogue = None
+
+
+def catalogue_changed():
+    """Tell every process and machine that the catalogue changed, once the change is committed
+    (a process that read the tags before the commit would otherwise keep them under the new
+    version). `bulk_create` and `update` send no signals: call this after them."""
+    forget_catalogue()
+    transaction.on_commit(_new_catalogue_version)
+
+
+def _new_catalogue_version():
+    try:
+        state.cache_set(CATALOGUE_VERSION_KEY, secrets.token_hex(8), None)
+    except state.SharedStateError:
+        # Other processes keep their catalogue until the state is back and changes again;
+        # this one reads the database next time.
+        logger.error("the tag catalogue changed but its version could not be shared")
+
+
+@receiver([post_save, post_delete], sender=Tag)
+def _tag_changed(**kwargs):
+    catalogue_changed()
 
 
 class SavedViewQuerySet(models.QuerySet):

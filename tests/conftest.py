@@ -75,10 +75,10 @@ def sleeps(monkeypatch):
 @pytest.fixture
 def tag_catalogue(db, sandbox):
     """The team's tag catalogue, as an admin would fill it in from the store's tags."""
-    from dashboard.models import Tag, forget_catalogue
+    from dashboard.models import Tag, catalogue_changed
 
     Tag.objects.bulk_create(Tag(name=name, store_id=i) for i, name in sandbox.data.tags.items())
-    forget_catalogue()  # bulk_create sends no signals
+    catalogue_changed()  # bulk_create sends no signals
     return {name: i for i, name in sandbox.data.tags.items()}
 
 

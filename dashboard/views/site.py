@@ -2,6 +2,7 @@
 sign-in, which is the dashboard's own."""
 
 import logging
+import sys
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_not_required
@@ -11,6 +12,8 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import requires_csrf_token
 from django.views.decorators.http import require_GET
+
+from dashboard.middleware import outage, unavailable
 
 
 @login_not_required
@@ -24,7 +27,11 @@ def healthz(request):
 
 @requires_csrf_token
 def server_error(request):
-    """The 500 page, which says the error was logged only when a handler really took it."""
+    """The 500 page, which says the error was logged only when a handler really took it; an
+    outage met outside a view (loading the session, the user) is the outage's 503 instead."""
+    error = outage(sys.exc_info()[1])
+    if error is not None:
+        return unavailable(request, error)
     template = loader.get_template("500.html")
     return HttpResponseServerError(template.render({"logged": _errors_are_logged()}))
 
