@@ -58,8 +58,8 @@ system-deps:
 # sign-in, a list, a saved view) again on SQLite, the default of `make run`.
 test: $(VENV)/.installed-dev system-deps
 	$(VENV)/bin/ruff check .
-	$(PY) -m tools.with_postgres $(VENV)/bin/pytest -n $${TEST_WORKERS:-2}
-	env -u DATABASE_URL $(VENV)/bin/pytest -n $${TEST_WORKERS:-2} -m also_sqlite
+	$(PY) -m tools.with_postgres $(VENV)/bin/pytest -n $${TEST_WORKERS:-2} --dist loadgroup
+	env -u DATABASE_URL $(VENV)/bin/pytest -n $${TEST_WORKERS:-2} --dist loadgroup -m also_sqlite
 
 # The parent process only drives the benchmark; the gunicorn it starts runs with DEBUG off.
 bench: $(VENV)/.installed-dev system-deps

@@ -32,6 +32,7 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import UsernameField
 from django.core import signing
+from django.db import connection
 from django.shortcuts import render
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
@@ -144,6 +145,13 @@ class Attempt:
 
 @method_decorator(sensitive_post_parameters("password"), name="dispatch")
 class ThrottledLoginView(auth_views.LoginView):
+    def get(self, request, *args, **kwargs):
+        # Nobody could sign in with the form while the database is out of reach: the page says
+        # so (the outage's 503) rather than offering it.
+        connection.close_if_health_check_failed()  # a kept connection the database dropped
+        connection.ensure_connection()
+        return super().get(request, *args, **kwargs)
+
     def post(self, request, *args, **kwargs):
         self.attempt = Attempt.of(request)
         wait = self.attempt.admit()

@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -282,22 +283,23 @@ class RedisServer(Stoppable):
 
 
 class PostgresServer(Stoppable):
-    """A throwaway PostgreSQL cluster (Debian's `postgresql`) in `directory`, on a free loopback
-    port, trusting local connections; it can be stopped and started again on the same port (to
-    see the dashboard lose its database and get it back).
+    """A throwaway PostgreSQL cluster (Debian's `postgresql`) in a new temporary directory, on a
+    free loopback port, trusting local connections; it can be stopped and started again on the
+    same port (to see the dashboard lose its database and get it back). `remove()` stops it and
+    deletes it.
 
     `initdb` refuses to run as root, so as root the cluster belongs to the `postgres` user that
-    Debian's package makes. Durability is off (fsync, full-page writes): nothing here outlives
-    the run.
+    Debian's package makes (its directory sits directly in the system's temporary directory,
+    which that user can reach). Durability is off (fsync, full-page writes): nothing here
+    outlives the run.
     """
 
-    def __init__(self, directory):
+    def __init__(self):
         self.bindir = postgres_bindir()
-        self.directory = Path(directory)
+        self.directory = Path(tempfile.mkdtemp(prefix="dashboard-postgres-"))
         self.data = self.directory / "data"
         self.port = free_port()
         self.log_path = self.directory / "postgres.log"
-        self.directory.mkdir(parents=True, exist_ok=True)
         self._as_owner = []
         if os.geteuid() == 0:
             self._as_owner = ["runuser", "-u", "postgres", "--"]

@@ -8,7 +8,6 @@ PostgreSQL; `DASHBOARD_TEST_DB_VENDOR` lets the test settings refuse to run on a
 import os
 import subprocess
 import sys
-import tempfile
 
 from tools.processes import PostgresServer
 
@@ -16,8 +15,7 @@ from tools.processes import PostgresServer
 def main(command):
     if not command:
         sys.exit("usage: python -m tools.with_postgres COMMAND [ARG...]")
-    directory = tempfile.mkdtemp(prefix="dashboard-postgres-")
-    server = PostgresServer(directory)
+    server = PostgresServer()
     try:
         server.start()
         server.create_database("dashboard")

@@ -1,0 +1,196 @@
+"""Two dashboards behind one load balancer, as a team that outgrew one machine runs them: each
+its own gunicorn and its own disk, both on one PostgreSQL and one Redis. What is made on one is
+seen on the other, the budget is shared, and losing the database is a clear 503 on both that
+heals by itself.
+
+The cluster is this module's own (not the run's), so that stopping it stops nobody else.
+"""
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from tests import html
+from tests.conftest import TEST_TOKEN
+from tests.redis_server import started_redis
+from tools.processes import Gunicorn, PostgresServer, child_env, manage, wait_until
+
+pytestmark = pytest.mark.xdist_group("machines")
+
+PASSWORD = "a-long-machines-password"
+
+
+@pytest.fixture(scope="module")
+def team(tmp_path_factory, sandbox):
+    """Machines A and B as `(url_a, url_b, env)`; `env` is what an operator's manage.py on A
+    would run with."""
+    root = tmp_path_factory.mktemp("machines")
+    postgres = PostgresServer().start()
+    redis = started_redis(root / "redis")
+    try:
+        postgres.create_database("team")
+        env = child_env(
+            DJANGO_SECRET_KEY="machines-test-" + "k" * 50,  # the same on every machine
+            DJANGO_HTTPS=0,
+            DJANGO_STATIC_ROOT=root / "static",
+            DATABASE_URL=postgres.url("team"),
+            REDIS_URL=redis.url,
+            NEXT_API_TOKEN=TEST_TOKEN,
+            NEXT_API_BASE_URL=sandbox.base_url,
+            STORE_PREFETCH=0,
+            STORE_NAME_LOOKUPS_PER_MINUTE=0,
+            STORE_VIEW_COUNTS=0,
+        )
+        manage(env, "collectstatic", "--noinput", "-v", "0")
+        manage(env, "migrate", "--noinput", "-v", "0")
+        manage({**env, "DJANGO_SUPERUSER_PASSWORD": PASSWORD}, "createsuperuser", "--noinput",
+               "--username", "lead", "--email", "lead@example.test")  # fmt: skip
+        machines = [
+            Gunicorn({**env, "DASHBOARD_STATE_DIR": str(root / name)}, "-w", "2", "--threads", "8")
+            for name in ("a", "b")
+        ]
+        try:
+            yield machines[0].url, machines[1].url, env, postgres
+        finally:
+            for machine in machines:
+                machine.stop()
+    finally:
+        redis.stop()
+        postgres.remove()
+
+
+@pytest.fixture(scope="module")
+def person(team):
+    """A browser signed in on machine A (cookies go to both: they share the host)."""
+    a, _, _, _ = team
+    browser = requests.Session()
+    form = html.page(browser.get(f"{a}/accounts/login/", timeout=10))
+    token = form.select_one("input[name=csrfmiddlewaretoken]")["value"]
+    signed = browser.post(
+        f"{a}/accounts/login/",
+        {"username": "lead", "password": PASSWORD, "csrfmiddlewaretoken": token},
+        timeout=10,
+        allow_redirects=False,
+    )
+    assert signed.status_code == 302, signed.text[:500]
+    return browser
+
+
+def csrf(browser):
+    return browser.cookies["csrftoken"]
+
+
+def test_a_person_signed_in_on_one_machine_stays_signed_in_on_the_other(team, person):
+    _, b, _, _ = team
+    page = person.get(f"{b}/?status=open", timeout=15, allow_redirects=False)
+    assert page.status_code == 200
+    assert html.rows(html.page(page))
+
+
+def test_a_saved_view_and_a_display_link_made_on_one_are_served_by_the_other(team, person):
+    a, b, _, _ = team
+    saved = person.post(
+        f"{a}/views/save/",
+        {"name": "Urgent open", "query": "status=open&priority=high", "shared": "on",
+         "csrfmiddlewaretoken": csrf(person)},
+        timeout=15,
+        allow_redirects=False,
+    )  # fmt: skip
+    assert saved.status_code == 302, saved.text[:500]
+    view = person.get(b + saved.headers["Location"], timeout=15)
+    assert view.status_code == 200
+    assert "Urgent open" in view.text
+
+    made = person.post(
+        f"{a}/wall/links/",
+        {"name": "Support room", "filters": "status=open", "sort": "newest",
+         "refresh_seconds": 30, "rotate_seconds": 60, "warn_after_hours": 4,
+         "alert_after_hours": 24, "csrfmiddlewaretoken": csrf(person)},
+        timeout=15,
+    )  # fmt: skip
+    assert made.status_code == 201, made.text[:500]
+    path = re.search(r"/display/[\w-]+/", made.text).group(0)
+    screen = requests.get(b + path, timeout=15)  # a screen signs in to nothing
+    assert screen.status_code == 200
+    assert html.rows(html.page(screen))
+
+
+def test_a_tag_imported_on_one_machine_is_known_to_the_other_without_a_restart(
+    team, person, tmp_path, sandbox
+):
+    _, b, env, _ = team
+
+    def refused_on_b():
+        page = person.get(f"{b}/?tags=Machines-new-tag", timeout=15)
+        return page.status_code == 400
+
+    assert refused_on_b()  # both of B's workers have read the catalogue without it
+    tags = tmp_path / "tags.csv"
+    tags.write_text(f"{min(sandbox.data.tags)},Machines-new-tag\n")  # a tag the store has
+    manage(env, "import_tags", str(tags))
+    wait_until(lambda: not refused_on_b(), 5, "the new tag on machine B")
+
+
+def test_identical_views_on_both_machines_make_one_store_call(team, person, sandbox):
+    a, b, _, _ = team
+    sandbox.reset_stats()
+    url = "/?status=new&priority=low&channel=email"
+    with ThreadPoolExecutor(20) as pool:
+        pages = list(pool.map(lambda i: person.get((a, b)[i % 2] + url, timeout=30), range(20)))
+    assert [page.status_code for page in pages] == [200] * 20
+    listed = [r for r in sandbox.stats()["requests"] if r.startswith("/api/admin/tickets/?")]
+    assert len(listed) == 1, listed
+
+
+def test_distinct_views_on_both_machines_stay_within_the_budget(team, person, sandbox):
+    a, b, _, _ = team
+    sandbox.reset_stats()
+    urls = [f"{(a, b)[i % 2]}/?status=open&filter_text=order+{i}" for i in range(40)]
+    with ThreadPoolExecutor(40) as pool:
+        pages = list(pool.map(lambda url: person.get(url, timeout=60), urls))
+    assert [page.status_code for page in pages] == [200] * 40
+    stats = sandbox.stats()
+    assert stats["throttled"] == 0
+    assert stats["peak_per_second"] <= 4
+
+
+def test_losing_the_database_is_a_503_on_both_machines_and_both_come_back(team, person):
+    a, b, _, postgres = team
+    link = re.search(
+        r"/display/[\w-]+/", person.post(
+            f"{a}/wall/links/",
+            {"name": "Outage room", "filters": "status=new", "sort": "newest",
+             "refresh_seconds": 30, "rotate_seconds": 60, "warn_after_hours": 4,
+             "alert_after_hours": 24, "csrfmiddlewaretoken": csrf(person)},
+            timeout=15,
+        ).text
+    ).group(0)  # fmt: skip
+    stranger = requests.Session()
+    stranger.get(f"{a}/accounts/login/", timeout=15)  # a CSRF cookie, good on both machines
+    pages = [
+        lambda url: person.get(f"{url}/?status=open", timeout=15),
+        lambda url: requests.get(url + link, timeout=15),
+        lambda url: stranger.get(f"{url}/accounts/login/", timeout=15),
+        lambda url: stranger.post(
+            f"{url}/accounts/login/",
+            {"username": "lead", "password": PASSWORD, "csrfmiddlewaretoken": csrf(stranger)},
+            timeout=15,
+        ),
+    ]
+    postgres.stop()
+    try:
+        for machine in (a, b):
+            for open_page in pages:
+                # requests' timeout bounds each answer: a hang fails the test.
+                answer = open_page(machine)
+                assert answer.status_code == 503, (machine, answer.request.url)
+                if answer.request.method == "GET":
+                    alert = html.page(answer).select_one("[role=alert]")
+                    assert alert["data-error"] == "database"
+    finally:
+        postgres.start()
+    for machine in (a, b):
+        wait_until(lambda m=machine: pages[0](m).status_code == 200, 10, f"{machine} back")
+        assert requests.get(machine + link, timeout=15).status_code == 200
