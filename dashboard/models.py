@@ -111,6 +111,13 @@ class DisplayLink(models.Model):
     def is_revoked(self):
         return self.revoked_at is not None
 
+    def can_revoke(self, user):
+        """Its creator may revoke a link, and staff may revoke any: a colleague cannot switch
+        off the screen someone else set up."""
+        if not getattr(user, "is_authenticated", False):
+            return False
+        return user.is_staff or (self.created_by_id is not None and self.created_by_id == user.pk)
+
     def revoke(self):
         if not self.revoked_at:
             self.revoked_at = timezone.now()

@@ -558,6 +558,45 @@ def test_revoking_a_display_link_asks_first(signed_in, sandbox):
     assert link.is_revoked
 
 
+def test_only_its_maker_or_staff_can_revoke_a_display_link(people, sandbox):
+    made = {
+        name: people[name].post(
+            "/wall/links/",
+            {
+                "name": f"Room of {name}",
+                "filters": "status=open",
+                "sort": "newest",
+                "refresh_seconds": 30,
+                "rotate_seconds": 60,
+                "warn_after_hours": 4,
+                "alert_after_hours": 24,
+            },
+        )  # fmt: skip
+        for name in ("lead", "staff")
+    }
+    assert {response.status_code for response in made.values()} == {201}
+    leads = DisplayLink.objects.get(name="Room of lead")
+    staffs = DisplayLink.objects.get(name="Room of staff")
+
+    # A colleague sees both links but can revoke neither, by the page or by the URL.
+    listing = page(people["colleague"].get("/wall/links/"))
+    for link in (leads, staffs):
+        row = listing.select_one(f"[data-link-id='{link.pk}']")
+        assert row is not None
+        assert row.select_one("a[href$='/revoke/']") is None
+        assert "to revoke" in text(row)
+        assert people["colleague"].get(f"/wall/links/{link.pk}/revoke/").status_code == 403
+        assert people["colleague"].post(f"/wall/links/{link.pk}/revoke/").status_code == 403
+    # Its maker may revoke their own but not staff's; staff may revoke anyone's.
+    assert people["lead"].post(f"/wall/links/{staffs.pk}/revoke/").status_code == 403
+    assert people["lead"].post(f"/wall/links/{leads.pk}/revoke/").status_code == 302
+    assert people["staff"].post(f"/wall/links/{staffs.pk}/revoke/").status_code == 302
+    revoked = set(
+        DisplayLink.objects.filter(revoked_at__isnull=False).values_list("name", flat=True)
+    )
+    assert revoked == {"Room of lead", "Room of staff"}
+
+
 def test_create_display_link_command_picks_saved_views_by_name(signed_in, sandbox, lead):
     save(signed_in, "Refunds", "tags=2&status=open", shared=True)
     save(signed_in, "Open", "status=open")

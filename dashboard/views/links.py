@@ -1,6 +1,7 @@
 """Display links: made from saved views (or typed filters), listed and revoked by signed-in
 people. A new link's URL is shown once; revoking one asks first."""
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -33,6 +34,10 @@ def display_links(request):
 def revoke_display_link(request, link_id):
     """GET asks to confirm; POST revokes."""
     link = get_object_or_404(DisplayLink, pk=link_id)
+    if not link.can_revoke(request.user):
+        raise PermissionDenied(
+            "Only the person who made this display link, or staff, can revoke it."
+        )
     if request.method == "GET":
         _describe([link], known_context(request))
         return render(request, "dashboard/revoke_link.html", {"link": link})
@@ -58,6 +63,8 @@ def _describe(links, context):
 
 def _page(request, form, new_link=None, status=200):
     links = DisplayLink.objects.order_by("revoked_at", "name")
+    for link in links:
+        link.revocable = link.can_revoke(request.user)
     context = {
         "form": form,
         "links": _describe(links, known_context(request)),
