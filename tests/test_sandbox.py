@@ -16,9 +16,9 @@ import pytest
 import requests
 import yaml
 
-from tools.processes import SandboxProcess, free_port
+from tools.processes import SandboxProcess, free_port, wait_until
 from tools.sandbox.data import DELIBERATELY_ODD, SandboxData
-from tools.sandbox.server import FAULT_MODES, SandboxServer, peak_per_second
+from tools.sandbox.server import FAULT_MODES, TIMEOUT_SECONDS, SandboxServer, peak_per_second
 
 ANCHOR = datetime(2026, 3, 10, 12, tzinfo=UTC)
 TOKEN = "sandbox-token"
@@ -710,20 +710,19 @@ def test_a_held_request_is_woken_by_reset_and_never_blocks_others(api, sandbox):
     held = {}
 
     def ask():
+        # Given up well before the fault would let it go by itself.
         held["response"] = requests.get(
-            sandbox.base_url + "tickettypes/", headers=api.headers, timeout=10
+            sandbox.base_url + "tickettypes/", headers=api.headers, timeout=TIMEOUT_SECONDS / 3
         )
 
     asking = threading.Thread(target=ask)
     asking.start()
-    time.sleep(0.2)
-    started = time.monotonic()
-    assert requests.get(sandbox.root_url + "__sandbox__/stats", timeout=2).ok  # not blocked
+    wait_until(lambda: sandbox.stats()["faulted"] == 2, 10, "the second request held")
+    assert requests.get(sandbox.root_url + "__sandbox__/stats", timeout=5).ok  # not blocked
     sandbox.reset()
-    asking.join(timeout=3)
+    asking.join()
 
     assert held["response"].status_code == 200  # answered normally once woken
-    assert time.monotonic() - started < 2
 
 
 def test_stop_is_not_blocked_by_a_held_request():
@@ -734,7 +733,8 @@ def test_stop_is_not_blocked_by_a_held_request():
 
     started = time.monotonic()
     server.stop()
-    assert time.monotonic() - started < 2
+    # Not held until the fault would let the request go.
+    assert time.monotonic() - started < TIMEOUT_SECONDS / 3
     with pytest.raises(requests.ConnectionError):
         requests.get(server.base_url + "tickets/", headers=headers, timeout=1)
 
