@@ -4,7 +4,8 @@ store, measured.
 One run starts the sandbox store (150 ms latency, its real 4 requests/s sliding window) and the
 dashboard under gunicorn in three configurations (1 worker, 2 workers sharing the file cache
 and pacing, 2 workers sharing Redis), drives them over HTTP from threads, and prints the
-figures side by side, plus a fault table, as text and as Markdown in `var/bench/latest.md`.
+figures side by side, plus a fault table, as text and as Markdown in `var/bench/latest.md`,
+and writes the run into `docs/benchmarks.md` (see `report.write_docs`).
 Before them, with nothing else running, the shared state's own primitives are timed alone on
 files and on Redis (`pacing.py`).
 
@@ -36,6 +37,8 @@ from .scenarios import Bench
 
 BASE_DIR = Path(settings.BASE_DIR)
 OUT_DIR = BASE_DIR / "var" / "bench"
+# The figures the documentation shows come from the latest run.
+DOCS_PAGE = BASE_DIR / "docs" / "benchmarks.md"
 
 # Name, gunicorn workers, shared state in Redis. Faults and walls are measured on the first.
 CONFIGS = (("1 worker", 1, False), ("2 workers", 2, False), ("2 workers + Redis", 2, True))
@@ -135,7 +138,8 @@ def run(write):
             fault_rows = fault_rows or faults
             wall_result = wall_result or on_walls
     header = report.header(load_before, os.getloadavg()[0])
-    footer = f"Whole run: {time.monotonic() - started:.0f} s. Server logs: var/bench/logs/."
+    seconds = time.monotonic() - started
+    footer = f"Whole run: {seconds:.0f} s. Server logs: var/bench/logs/."
     on_walls, counting, exporting = wall_result
     tables = [
         report.config_table(results),
@@ -159,4 +163,6 @@ def run(write):
     write("\n" + text)
     out = OUT_DIR / "latest.md"
     out.write_text(md + "\n")
+    report.write_docs(DOCS_PAGE, report.docs_block(header, tables, checks, seconds))
+    write(f"Written into {DOCS_PAGE.relative_to(BASE_DIR)}")
     return out
