@@ -18,6 +18,10 @@ DRIP = 0.5  # seconds between the bytes of a trickled answer
 # A trickling store gives up after this long whatever the dashboard does, so a dashboard
 # without a deadline fails these tests in seconds, not in the minutes a whole page would take.
 GIVE_UP = 6.0
+# A call cut off at its deadline ends well before the store gives up; one without a deadline
+# ends after it. The margin between is for a loaded machine: how close to the deadline a call
+# ends is a figure of `make bench` (the `timeout` fault).
+CUT_OFF_BY = GIVE_UP - 1.5
 
 PAGE = json.dumps(
     {
@@ -145,7 +149,7 @@ def test_a_trickling_store_times_out_at_the_deadline_without_a_retry(local_store
     with pytest.raises(store.StoreTimeout):
         first_page()
 
-    assert time.monotonic() - started < DEADLINE + 1
+    assert DEADLINE <= time.monotonic() - started < CUT_OFF_BY
     assert len(local_store.requests) == 1
 
 
@@ -190,7 +194,7 @@ def test_the_deadline_holds_through_a_proxy_from_the_environment(local_store, mo
     with pytest.raises(store.StoreTimeout):
         first_page()
 
-    assert time.monotonic() - started < DEADLINE + 1
+    assert DEADLINE <= time.monotonic() - started < CUT_OFF_BY
     assert local_store.requests == [
         f"http://127.0.0.1:{local_store.server_port}/api/admin/tickets/"
     ]
@@ -204,6 +208,6 @@ def test_a_person_hears_the_store_took_too_long_within_the_deadline(local_store,
 
     response = signed_in.get("/?status=open")
 
-    assert time.monotonic() - started < DEADLINE + 1
+    assert DEADLINE <= time.monotonic() - started < CUT_OFF_BY
     assert response.status_code == 504
     assert "took too long" in response.content.decode()

@@ -2,7 +2,7 @@
 
 import csv
 import io
-import time
+import logging
 from datetime import date
 from urllib.parse import parse_qsl, quote
 
@@ -12,10 +12,11 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 
-from dashboard import export, pacing, store
+from dashboard import background, export, pacing, store
 from tests import html
 from tests.conftest import TEST_TOKEN
 from tests.test_fuzz import PAIRS, assert_store_never_refused, encode
+from tools.processes import wait_until
 
 COLUMNS = list(export.COLUMNS)
 FORMULAS = ["=1+1", "+SUM(A1:A2)", "-2+3", "@SUM(1)", "\tTabbed", "\rReturned"]
@@ -316,11 +317,21 @@ def test_closing_the_download_stops_the_walk(signed_in, sandbox):
     assert pages_asked(sandbox) == 1
     response.close()  # what the server does when the client goes away
     assert list(chunks) == []
-    time.sleep(0.5)
+    assert background.drain()  # nothing goes on walking behind the closed file
     assert pages_asked(sandbox) == 1
 
 
-def test_a_client_that_goes_away_stops_the_walk_over_http(live_server, client, lead, sandbox):
+def ended(caplog):
+    """How the export's walk ended, as its last log line says ("cancelled", "complete" ...),
+    or None while it goes on."""
+    lines = [r.getMessage() for r in caplog.records if r.name == "dashboard.export"]
+    return lines[-1].rpartition(": ")[2] if lines else None
+
+
+def test_a_client_that_goes_away_stops_the_walk_over_http(
+    live_server, client, lead, sandbox, caplog
+):
+    caplog.set_level(logging.INFO, logger="dashboard.export")
     sandbox.configure(latency_ms=100)
     pages = -(-len(sandbox.data.tickets) // sandbox.page_size)
     assert pages >= 10
@@ -332,11 +343,9 @@ def test_a_client_that_goes_away_stops_the_walk_over_http(live_server, client, l
         assert response.status_code == 200
         assert response.raw.read(200).startswith(b"id,subject,")
     # The server notices when it next writes (a page or two later) and closes the walk.
-    time.sleep(3)
-    stopped_at = pages_asked(sandbox)
-    assert stopped_at <= 4
-    time.sleep(1.5)
-    assert pages_asked(sandbox) == stopped_at < pages
+    wait_until(lambda: ended(caplog), 60, "the export's walk to end")
+    assert ended(caplog) == "cancelled"
+    assert pages_asked(sandbox) <= 4 < pages
 
 
 # --- Any query -------------------------------------------------------------------------

@@ -56,6 +56,46 @@ def child_env():
     return {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
 
 
+def tried(backend):
+    """Record each look at a slot as (clock before, clock after, seconds to wait): a look that
+    returned 0 took its slot between the two clocks. A loaded machine only widens that span."""
+    looks = []
+    look = backend._try_slot
+
+    def recorded(slot):
+        before = time.time()
+        wait = look(slot)
+        looks.append((before, time.time(), wait))
+        return wait
+
+    backend._try_slot = recorded
+    return looks
+
+
+def most_within(taken, span):
+    """The most slots, of `(before, after)` spans, certainly taken within `span` seconds of
+    each other: this never counts more than were, however late the clocks were read."""
+    taken = sorted(taken)
+    return max(
+        (sum(1 for _, after in taken[i:] if after - start < span) for i, (start, _) in
+         enumerate(taken)),
+        default=0,
+    )  # fmt: skip
+
+
+def slept(monkeypatch):
+    """The pauses this thread asks `time.sleep` for (still slept)."""
+    pauses, sleep, me = [], time.sleep, threading.current_thread()
+
+    def recorded(seconds):
+        if threading.current_thread() is me:
+            pauses.append(seconds)
+        sleep(seconds)
+
+    monkeypatch.setattr(time, "sleep", recorded)
+    return pauses
+
+
 def run_children(function, argvs, timeout=30):
     """Start one child per argv, release them together, return (go time, parsed outputs)."""
     env = child_env()
@@ -96,18 +136,20 @@ def run_children(function, argvs, timeout=30):
 
 
 def limiter_child():
-    """In a child process: take `count` slots of one budget; prints when each was granted."""
+    """In a child process: take `count` slots of one budget; prints when each was taken, as
+    the clocks read just before and just after the look that took it."""
     kind, location, key, count, rate, window, margin = sys.argv[1:]
     backend = make_backend(kind, location)
     if kind == "redis":
         backend.client.ping()
+    looks = tried(backend)
     print("ready", flush=True)
     sys.stdin.readline()
-    times = []
+    taken = []
     for _ in range(int(count)):
         backend.acquire_slot(key, int(rate), float(window), float(margin), 10.0)
-        times.append(time.time())
-    print(json.dumps(times))
+        taken.append(looks[-1][:2])
+    print(json.dumps(taken))
 
 
 def test_limiter_paces_several_processes(where):
@@ -115,42 +157,51 @@ def test_limiter_paces_several_processes(where):
     processes, each, rate, window, margin = 4, 5, 4, 0.5, 0.05
     key = unique("token")
     argv = [kind, location, key, each, rate, window, margin]
-    go, outputs = run_children(limiter_child, [argv] * processes)
-    times = sorted(t for out in outputs for t in out)
-    assert len(times) == processes * each
+    _, outputs = run_children(limiter_child, [argv] * processes)
+    taken = [tuple(span) for out in outputs for span in out]
+    assert len(taken) == processes * each
 
-    # No window of `window` seconds holds more than `rate` calls: any rate+1 consecutive
-    # calls span at least a window (in fact window + margin, less measurement noise).
-    spans = [times[i + rate] - times[i] for i in range(len(times) - rate)]
-    assert min(spans) >= window, spans
+    # No window of `window` seconds holds more than `rate` calls (in fact none of window +
+    # margin does).
+    assert most_within(taken, window) <= rate
 
-    # Pacing, not throttling: the calls take as long as the budget requires, hardly more.
-    needed = (len(times) // rate - 1) * (window + margin)
-    assert times[-1] - times[0] >= needed - 0.05
-    assert times[-1] - go <= needed + 0.6, (times[-1] - go, needed)
+    # All of them paced: the calls took at least as long as the budget requires. How little
+    # longer is a figure of `make bench` (tools/bench/pacing.py).
+    needed = (len(taken) // rate - 1) * (window + margin)
+    assert max(after for _, after in taken) - min(before for before, _ in taken) >= needed - 0.05
 
 
-def test_wait_timeout_when_the_budget_is_spent(where):
+def test_wait_timeout_when_the_budget_is_spent(where, monkeypatch):
     backend = make_backend(*where)
     key = unique("token")
-    assert backend.acquire_slot(key, 2, 5.0, 0.1, 1.0) < 0.1
-    assert backend.acquire_slot(key, 2, 5.0, 0.1, 1.0) < 0.1
-    start = time.monotonic()
+    looks = tried(backend)
+    backend.acquire_slot(key, 2, 5.0, 0.1, 1.0)
+    backend.acquire_slot(key, 2, 5.0, 0.1, 1.0)
+    assert [wait for _, _, wait in looks] == [0, 0]
+    pauses = slept(monkeypatch)
     with pytest.raises(WaitTimeout):
         backend.acquire_slot(key, 2, 5.0, 0.1, 0.3)
-    # The slot cannot come in time, so it says so without sitting out the timeout.
-    assert time.monotonic() - start < 0.3
+    # The slot cannot come in time, so it says so at its first look, without sitting out the
+    # timeout.
+    assert len(looks) == 3 and looks[-1][2] > 0.3
+    assert pauses == []
 
 
-def test_waiting_sleeps_until_the_slot_frees(where):
+def test_waiting_sleeps_until_the_slot_frees(where, monkeypatch):
     backend = make_backend(*where)
     key = unique("token")
-    backend.acquire_slot(key, 1, 0.4, 0.05, 1.0)
-    cpu, wall = time.process_time(), time.monotonic()
-    waited = backend.acquire_slot(key, 1, 0.4, 0.05, 2.0)
-    assert 0.4 <= waited <= 0.6
-    assert time.monotonic() - wall == pytest.approx(waited, abs=0.05)
-    assert time.process_time() - cpu < 0.1  # slept, did not spin
+    looks = tried(backend)
+    backend.acquire_slot(key, 1, 1.0, 0.05, 1.0)
+    pauses = slept(monkeypatch)
+    waited = backend.acquire_slot(key, 1, 1.0, 0.05, 3.0)
+    # The second slot was taken only once the first had left the window ...
+    assert looks[-1][1] - looks[0][0] >= 1.0
+    # ... and meanwhile the caller slept for as long as each look said, and looked again:
+    # once, or twice if woken a hair early. Spinning, or polling, would look many times.
+    # (How much CPU the wait costs is a figure of `make bench`, tools/bench/pacing.py.)
+    assert len(looks) <= 4 and looks[-1][2] == 0
+    assert pauses == [max(wait, 0.001) for _, _, wait in looks[1:-1]]
+    assert waited >= sum(pauses)
 
 
 def test_zero_rate_means_no_pacing(where):
@@ -185,14 +236,17 @@ def test_stale_redis_entries_from_the_future_do_not_block(redis_url):  # noqa: F
 # --- Locks ---------------------------------------------------------------------------------
 
 
-def test_lock_timeout_raises(where):
+def test_lock_timeout_raises(where, monkeypatch):
     backend = make_backend(*where)
     name = unique("lock")
     with backend.lock(name, timeout=1.0, ttl=10):
+        pauses = slept(monkeypatch)
         start = time.monotonic()
         with pytest.raises(WaitTimeout), backend.lock(name, timeout=0.2, ttl=10):
             pass
-        assert 0.15 <= time.monotonic() - start < 0.5
+        # It kept trying until its timeout was all but spent, and never slept past it.
+        assert time.monotonic() - start >= 0.15
+        assert sum(pauses) <= 0.2
     with backend.lock(name, timeout=0.2, ttl=10):
         pass  # free again once released
 
@@ -229,11 +283,10 @@ def test_a_dead_holder_does_not_keep_the_lock(where):
             pass
         child.send_signal(signal.SIGKILL)
         child.wait()
-        # Locally the OS drops the flock at once; on Redis the key expires after its ttl.
-        start = time.monotonic()
-        with backend.lock(name, timeout=2.0, ttl=10):
-            took = time.monotonic() - start
-        assert took < (0.1 if kind == "local" else 0.7)
+        # Locally the OS drops the flock at once: the first look finds it free. On Redis the
+        # key expires after the holder's ttl (0.5 s), long before the lock's default ttl.
+        with backend.lock(name, timeout=0 if kind == "local" else 5.0, ttl=10):
+            pass
     finally:
         if child.poll() is None:
             child.kill()
@@ -323,12 +376,12 @@ def flight_child():
 def test_single_flight_computes_once_across_processes(where, tmp_path):
     kind, location = where
     key = unique("tickets?status=open")
-    go, outputs = run_children(flight_child, [[kind, location, tmp_path, key, "ok"]] * 6)
+    _, outputs = run_children(flight_child, [[kind, location, tmp_path, key, "ok"]] * 6)
     calls = (tmp_path / "calls").read_text().split()
+    # Everyone had the one computation's answer (none gave up waiting for it), and none
+    # computed again. How soon the waiters had it is a figure of `make bench`.
     assert len(calls) == 1
     assert outputs == [{"value": {"computed_by": int(calls[0])}}] * 6
-    # Everyone had the answer soon after the one computation, none computed again after it.
-    assert time.time() - go < 0.5 + 2.0
 
 
 def test_a_cached_error_reaches_the_waiters_without_a_second_call(where, tmp_path):

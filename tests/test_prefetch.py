@@ -7,15 +7,32 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from dashboard import pacing, prefetch, store
+from dashboard import background, pacing, prefetch, store
 from tests.html import load_more, page, row_ids
 
 QUERY = "status=closed"  # a list of several pages
 
 
 @pytest.fixture
-def prefetching(settings):
+def prefetching(settings, monkeypatch):
+    """Prefetch on. Returns `settled(pages)`: waits until `pages` pages served have asked for
+    the page after them (the view's store thread asks, perhaps after the response is sent),
+    and this process's background thread has done all it was asked."""
     settings.STORE_PREFETCH = True
+    asked = []
+    ask = prefetch.next_page
+
+    def recorded(query, page):
+        ask(query, page)
+        asked.append(query)
+
+    monkeypatch.setattr(prefetch, "next_page", recorded)
+
+    def settled(pages):
+        assert wait_for(lambda: len(asked) >= pages)
+        assert background.drain()
+
+    return settled
 
 
 def ticket_calls(sandbox):
@@ -31,6 +48,10 @@ def wait_for(check, seconds=5.0):
     return False
 
 
+def cursor_of(url):
+    return dict(parse_qsl(urlsplit(url).query))["cursor"]
+
+
 def expected_page(sandbox, cursor):
     """The tickets the store itself lists on the page `cursor` names."""
     query = store.TicketQuery(status=("closed",), cursor=cursor)
@@ -39,17 +60,20 @@ def expected_page(sandbox, cursor):
 
 def test_load_more_answers_from_the_page_fetched_while_reading(signed_in, sandbox, prefetching):
     first = page(signed_in.get(f"/?{QUERY}"))
-    assert wait_for(lambda: len(ticket_calls(sandbox)) == 2)  # the page, and the next one
+    prefetching(1)
+    assert len(ticket_calls(sandbox)) == 2  # the page, and the next one
     more, _ = load_more(first)
-    cursor = dict(parse_qsl(urlsplit(more).query))["cursor"]
+    cursor = cursor_of(more)
     assert cursor in ticket_calls(sandbox)[1]
 
-    time.sleep(1.2)  # reading; the budget spent on the first page comes free meanwhile
     second = page(signed_in.get(more, HTTP_HX_REQUEST="true"))
     assert row_ids(second) == expected_page(sandbox, cursor)
-    # Answered from the cache; and the page after it is on its way, one page ahead.
-    assert wait_for(lambda: len(ticket_calls(sandbox)) == 3)
-    assert len(ticket_calls(sandbox)) == 3
+    # Answered from the cache: the store's next call is the page after it, fetched one page
+    # ahead, and nothing more.
+    prefetching(2)
+    following, _ = load_more(second)
+    calls = ticket_calls(sandbox)
+    assert len(calls) == 3 and cursor_of(following) in calls[2]
 
 
 def test_nothing_is_prefetched_while_people_wait_for_the_budget(signed_in, sandbox, prefetching):
@@ -67,7 +91,7 @@ def test_nothing_is_prefetched_while_people_wait_for_the_budget(signed_in, sandb
     people.start()
     try:
         assert signed_in.get(f"/?{QUERY}").status_code == 200
-        time.sleep(prefetch.PREFETCH_WAIT + 0.5)  # longer than a prefetch waits for a slot
+        prefetching(1)  # the prefetch waited its while for a slot, in vain, and gave up
     finally:
         stop.set()
         people.join()
@@ -76,5 +100,5 @@ def test_nothing_is_prefetched_while_people_wait_for_the_budget(signed_in, sandb
 
 def test_the_end_of_a_list_prefetches_nothing(signed_in, sandbox, prefetching):
     signed_in.get("/?id=1300")
-    time.sleep(0.5)
+    prefetching(1)
     assert len(ticket_calls(sandbox)) == 1

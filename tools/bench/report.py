@@ -1,6 +1,10 @@
 """The benchmark's figures as tables, its targets as PASS/FAIL checks, and both as plain text for
 the terminal and as Markdown for `var/bench/latest.md`, under a header that names the machine
-and its load (other work on the same cores slows the dashboard, not the sleeping sandbox)."""
+and its load (other work on the same cores slows the dashboard, not the sleeping sandbox).
+
+The same run also goes into `docs/benchmarks.md`, between two markers: the command, the date,
+the machine and its cores, and the tables as the terminal shows them. What the page says
+around the markers (what is measured, what the figures mean) is written by hand and kept."""
 
 import contextlib
 import os
@@ -399,9 +403,10 @@ def counting_checks(result):
 # --- The whole report ------------------------------------------------------------------------
 
 
-def header(load_before, load_after):
+def header(load_before, load_after, now=None):
+    now = now or datetime.now(UTC)
     return (
-        f"`make bench`, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, on {machine()}. "
+        f"`make bench`, {now:%Y-%m-%d %H:%M} UTC, on {machine()}. "
         f"Medians of {SAMPLES} queries; gunicorn gthread, {THREADS} threads per worker. "
         # Other work on the same cores slows the dashboard's CPU-bound part and not the
         # sleeping sandbox: the load average tells a reader whether to trust the ratios.
@@ -426,17 +431,26 @@ def machine():
     )
 
 
-def render(tables, checks, header, footer):
-    """The report as plain text and as Markdown."""
+def verdict_of(checks):
     missed = [c for c in checks if not c.passed]
-    verdict = (
+    return (
         "All targets met."
         if not missed
         else f"MISSED {len(missed)} target(s): " + "; ".join(c.target for c in missed)
     )
-    text = "\n\n".join(
-        [header, *(t.text() for t in tables), "\n".join(c.line() for c in checks), verdict, footer]
+
+
+def body(tables, checks):
+    """The tables, the checks and the verdict, as plain text."""
+    return "\n\n".join(
+        [*(t.text() for t in tables), "\n".join(c.line() for c in checks), verdict_of(checks)]
     )
+
+
+def render(tables, checks, header, footer):
+    """The report as plain text and as Markdown."""
+    verdict = verdict_of(checks)
+    text = "\n\n".join([header, body(tables, checks), footer])
     md = "\n\n".join(
         [
             f"# Benchmark\n\n{header}",
@@ -447,3 +461,49 @@ def render(tables, checks, header, footer):
         ]
     )
     return text, md
+
+
+# --- docs/benchmarks.md ----------------------------------------------------------------------
+
+DOCS_START = "<!-- From here to the end marker, `make bench` writes this page: edit around it. -->"
+DOCS_END = "<!-- End of what `make bench` writes. -->"
+
+
+def docs_block(header, tables, checks, seconds):
+    """The run as `docs/benchmarks.md` shows it: the command, the date, the machine with its
+    cores and load, how long the run took, and the tables and checks as the terminal shows
+    them."""
+    return "\n".join(
+        [
+            DOCS_START,
+            "",
+            "## The latest run",
+            "",
+            f"{header} The whole run took {seconds:.0f} s.",
+            "",
+            "```text",
+            body(tables, checks),
+            "```",
+            "",
+            DOCS_END,
+        ]
+    )
+
+
+def write_docs(path, block):
+    """Put `block` into the page at `path` in place of the run it holds, keeping what is
+    written around the markers. A page without them gets the block at its end; a missing page
+    is started with a heading."""
+    path = Path(path)
+    try:
+        page = path.read_text()
+    except FileNotFoundError:
+        page = "# Benchmarks\n"
+    start, end = page.find(DOCS_START), page.find(DOCS_END)
+    if start >= 0 and end > start:
+        page = page[:start] + block + page[end + len(DOCS_END) :]
+    else:
+        page = page.rstrip("\n") + "\n\n" + block + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page)
+    return path

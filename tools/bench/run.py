@@ -4,14 +4,17 @@ store, measured.
 One run starts the sandbox store (150 ms latency, its real 4 requests/s sliding window) and the
 dashboard under gunicorn in three configurations (1 worker, 2 workers sharing the file cache
 and pacing, 2 workers sharing Redis), drives them over HTTP from threads, and prints the
-figures side by side, plus a fault table, as text and as Markdown in `var/bench/latest.md`.
+figures side by side, plus a fault table, as text and as Markdown in `var/bench/latest.md`,
+and writes the run into `docs/benchmarks.md` (see `report.write_docs`).
+Before them, with nothing else running, the shared state's own primitives are timed alone on
+files and on Redis (`pacing.py`).
 
 Everything listens on 127.0.0.1 only; every request has a timeout and every phase a bounded
 number of requests; every process started here is stopped by its pid on the way out.
 
-The phases are in `scenarios.py`, `names.py` and `walls.py`, who asks in `clients.py`, the
-figures and targets in `plan.py`, and the tables and checks in `report.py` (the names' own in
-`names.py`).
+The phases are in `scenarios.py`, `names.py`, `walls.py`, `export.py` and `pacing.py`, who
+asks in `clients.py`, the figures and targets in `plan.py`, and the tables and checks in
+`report.py` (the names', the export's and the shared state's own in their modules).
 """
 
 import contextlib
@@ -26,7 +29,7 @@ from django.conf import settings
 
 from tools.processes import Gunicorn, RedisServer, SandboxProcess, child_env, manage
 
-from . import names, report, walls
+from . import names, pacing, report, walls
 from .clients import QueryPool, sign_in
 from .export import export_checks, export_table, measure_export
 from .plan import LATENCY_MS, RATE_LIMIT, THREADS
@@ -34,6 +37,8 @@ from .scenarios import Bench
 
 BASE_DIR = Path(settings.BASE_DIR)
 OUT_DIR = BASE_DIR / "var" / "bench"
+# The figures the documentation shows come from the latest run.
+DOCS_PAGE = BASE_DIR / "docs" / "benchmarks.md"
 
 # Name, gunicorn workers, shared state in Redis. Faults and walls are measured on the first.
 CONFIGS = (("1 worker", 1, False), ("2 workers", 2, False), ("2 workers + Redis", 2, True))
@@ -111,6 +116,7 @@ def run(write):
     logs.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
+        shared_state = pacing.measure(root / "pacing", write)
         write("Starting the sandbox store and preparing the database ...")
         sandbox = stack.enter_context(
             SandboxProcess(
@@ -132,7 +138,8 @@ def run(write):
             fault_rows = fault_rows or faults
             wall_result = wall_result or on_walls
     header = report.header(load_before, os.getloadavg()[0])
-    footer = f"Whole run: {time.monotonic() - started:.0f} s. Server logs: var/bench/logs/."
+    seconds = time.monotonic() - started
+    footer = f"Whole run: {seconds:.0f} s. Server logs: var/bench/logs/."
     on_walls, counting, exporting = wall_result
     tables = [
         report.config_table(results),
@@ -141,6 +148,7 @@ def run(write):
         report.wall_table(CONFIGS[0][0], on_walls),
         report.counting_table(CONFIGS[0][0], counting),
         export_table(CONFIGS[0][0], exporting),
+        pacing.table(shared_state),
     ]
     checks = (
         report.config_checks(results)
@@ -149,9 +157,12 @@ def run(write):
         + report.wall_checks(on_walls)
         + report.counting_checks(counting)
         + export_checks(exporting)
+        + pacing.checks(shared_state)
     )
     text, md = report.render(tables, checks, header, footer)
     write("\n" + text)
     out = OUT_DIR / "latest.md"
     out.write_text(md + "\n")
+    report.write_docs(DOCS_PAGE, report.docs_block(header, tables, checks, seconds))
+    write(f"Written into {DOCS_PAGE.relative_to(BASE_DIR)}")
     return out
