@@ -27,7 +27,8 @@ from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 
-from dashboard import background, pacing, state, store, wall_charts
+from dashboard import budget, store, wall_charts
+from dashboard.budget import state, worker
 from dashboard.filters import querystring
 
 logger = logging.getLogger(__name__)
@@ -103,11 +104,11 @@ def advance(query):
     is not waited for: its progress is shown."""
     key = _key(query)
     try:
-        with pacing.backend().lock(f"count:{key}", timeout=0):
+        with budget.backend().lock(f"count:{key}", timeout=0):
             progress = state.cache_get(_state_key(key)) or _fresh_progress()
             _step(query, progress, time.time())
             state.cache_set(_state_key(key), progress, STATE_TTL)
-    except pacing.WaitTimeout:
+    except budget.WaitTimeout:
         progress = state.cache_get(_state_key(key))
     return _known(progress)
 
@@ -125,13 +126,13 @@ def total(query, start=True):
         return None
     counting = progress is None or progress["walk"] is not None or _result_due(progress, now)
     if counting and start:
-        background.submit(("count", _key(query)), functools.partial(_list_step, query))
+        worker.submit(("count", _key(query)), functools.partial(_list_step, query))
     return Total(_known(progress), counting)
 
 
 def _list_step(query):
     try:
-        with pacing.background(wait=LIST_STEP_WAIT):
+        with budget.background(wait=LIST_STEP_WAIT):
             advance(query)
     except state.SharedStateError as exc:
         logger.debug("count not advanced (%s)", exc)
@@ -159,7 +160,7 @@ def _step(query, progress, now):
         _walk(query, progress, now)
     except store.InvalidCursor:
         progress["walk"] = None  # the list moved under the walk: count again
-    except (store.StoreBusy, pacing.WaitTimeout):
+    except (store.StoreBusy, budget.WaitTimeout):
         pass  # the budget is busy: the walk goes on at the next step
     except store.TicketsAPIError:
         progress["failed_at"] = now  # the walk goes on at the next step all the same

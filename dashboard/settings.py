@@ -139,7 +139,7 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "dashboard.filecache.FileCache",
+            "BACKEND": "dashboard.budget.filecache.FileCache",
             "LOCATION": STATE_DIR / "cache",
             "OPTIONS": {"MAX_ENTRIES": 5000},
         }

@@ -36,7 +36,7 @@ from django.shortcuts import render
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
-from dashboard import pacing
+from dashboard import budget
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class Attempt:
 
     def admit(self):
         """Count the attempt in every bucket; the seconds to wait, or 0 when it may go ahead."""
-        backend = pacing.backend()
+        backend = budget.backend()
         for key, free, cap in self.buckets():
             wait, token = backend.admit_attempt(key, settings.SIGNIN_FAILURE_WINDOW, free, cap)
             if wait > 0:
@@ -129,14 +129,14 @@ class Attempt:
         return 0
 
     def forget(self):
-        backend = pacing.backend()
+        backend = budget.backend()
         for key, token in self.admitted:
             backend.forget_attempt(key, token)
         self.admitted.clear()
 
     def succeeded(self):
         self.forget()
-        backend = pacing.backend()
+        backend = budget.backend()
         backend.clear_attempts(f"signin:user:{self.user}")
         backend.clear_attempts(f"signin:known:{self.user}")
         backend.clear_attempts(f"signin:user-address:{self.user}:{self.address}")

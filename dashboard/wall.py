@@ -12,7 +12,8 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from dashboard import counts, state, store
+from dashboard import counts, store
+from dashboard.budget import state
 from dashboard.counts import Counts
 from dashboard.filters import querystring
 

@@ -5,7 +5,7 @@ import json
 import sys
 import time
 
-from dashboard.pacing import BACKGROUND, INTERACTIVE
+from dashboard.budget import BACKGROUND, INTERACTIVE
 from tests.redis_server import redis_url  # noqa: F401
 from tests.test_pacing import make_backend, run_children, unique, where  # noqa: F401
 

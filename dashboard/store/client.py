@@ -17,7 +17,8 @@ import requests
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
-from dashboard import pacing, state
+from dashboard import budget
+from dashboard.budget import state
 from dashboard.store import errors, parse, transport
 
 logger = logging.getLogger(__name__)
@@ -59,14 +60,14 @@ def shared(path, params, fetch, ttl=None, ready=None):
             raise
 
     try:
-        return pacing.single_flight(
+        return budget.single_flight(
             cache_key(path, params),
             fetch_once,
             ttl=ttl,
             error_ttl=settings.STORE_ERROR_TTL,
             ready=ready,
         )
-    except pacing.WaitTimeout as exc:
+    except budget.WaitTimeout as exc:
         logger.warning("gave up waiting for a shared answer: GET %s", path)
         raise errors.StoreBusy() from exc
     except state.SharedStateError as exc:
@@ -76,7 +77,7 @@ def shared(path, params, fetch, ttl=None, ready=None):
 def cached(path, params):
     """The shared answer to a GET if there is one, else None."""
     try:
-        return pacing.cached(cache_key(path, params))
+        return budget.cached(cache_key(path, params))
     except state.SharedStateError:
         return None
 
@@ -103,7 +104,7 @@ def _kept_key(path):
 
 def forget(path, params):
     """Drop the shared answer to a GET, so the next ask goes to the store."""
-    pacing.forget(cache_key(path, params))
+    budget.forget(cache_key(path, params))
 
 
 def cache_key(path, params):
@@ -146,9 +147,9 @@ def get(path, params, cursor_given=False):
 @sensitive_variables("headers")  # error reports must never show the Authorization header
 def _get_once(path, params, cursor_given):
     try:
-        pacing.wait_for_slot(identity())
-    except pacing.WaitTimeout as exc:
-        if pacing.current_lane() == pacing.INTERACTIVE:
+        budget.wait_for_slot(identity())
+    except budget.WaitTimeout as exc:
+        if budget.current_lane() == budget.INTERACTIVE:
             logger.warning("request budget exhausted for too long: GET %s", path)
         else:
             logger.info("no background slot in time (people come first): GET %s", path)
@@ -322,7 +323,7 @@ def reference(path, params, fetch_all, fetch):
         value = shared(path, params, fetch_all, ttl=REFERENCE_TTL)
     else:
         try:
-            value = pacing.cached(key)
+            value = budget.cached(key)
         except state.SharedStateError:
             return None
     if value is not None:

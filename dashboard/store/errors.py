@@ -5,7 +5,7 @@ import math
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-from dashboard import state
+from dashboard.budget import state
 
 
 class TicketsAPIError(Exception):

@@ -5,7 +5,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
 
-from dashboard import pacing
+from dashboard import budget
 from dashboard.store import client, parse
 
 STATUSES = ("new", "open", "pending", "solved", "closed")
@@ -193,11 +193,11 @@ def page_in_turn(query):
     from the shared cache when anyone fetched it, else from the store once the budget has a
     slot in the caller's lane. The slot is waited for before the page's single-flight lock is
     taken, so a person asking for the same page meanwhile ("Load more") is never held up
-    behind this wait. `pacing.WaitTimeout` when no slot came in the lane's wait."""
+    behind this wait. `budget.WaitTimeout` when no slot came in the lane's wait."""
     page = cached_page(query)
     if page is None:
-        pacing.wait_for_slot(client.identity())
-        with pacing.slot_in_hand():
+        budget.wait_for_slot(client.identity())
+        with budget.slot_in_hand():
             page = list_tickets(query)
     return page
 

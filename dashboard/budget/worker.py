@@ -4,7 +4,7 @@ names of customers and titles of products.
 Each process (each gunicorn worker) starts its thread on first use, after the fork, and feeds
 it through a short queue: a job already waiting is not queued twice, and when the thread falls
 behind, further jobs are dropped rather than queued, to be asked for again by the next page
-that needs them. Jobs make their store calls in the background lane (see `pacing`). At exit,
+that needs them. Jobs make their store calls in the background lane (see `lanes`). At exit,
 the job in hand is given a moment to finish, so that no lock is left behind for others.
 """
 

@@ -1,0 +1,119 @@
+"""What every backend of the shared budget does alike: waiting for a slot, a lock or an
+attempt, on top of one non-blocking try that each backend (files, Redis) supplies."""
+
+import contextlib
+import secrets
+import time
+
+from dashboard.budget import limiter
+from dashboard.budget.state import guarded
+
+# How long a single-flight lock may outlive a holder that died on Redis (a dead holder's flock
+# is released by the OS at once). Longer than a request lives under gunicorn's default 30 s
+# worker timeout, so a slow but live holder keeps it; short enough that a killed one blocks its
+# query only briefly. Expiry under a live holder only costs a duplicate upstream call.
+FLIGHT_LOCK_TTL = 45.0
+
+# Lock waiters poll; start fast so a short critical section costs little, back off so a long
+# one (an upstream call) costs little CPU.
+_POLL_FIRST = 0.005
+_POLL_MAX = 0.05
+
+
+class Backend:
+    """Shared waiting logic; subclasses supply one non-blocking attempt at a slot or a lock."""
+
+    def _try_slot(self, slot):
+        """Record `slot`'s call and return 0, or return the seconds until it may be recorded
+        (an interactive caller that must wait is then marked as waiting)."""
+        raise NotImplementedError
+
+    def _stop_waiting(self, slot):
+        """Withdraw an interactive caller's mark that it waits (it gave up)."""
+        raise NotImplementedError
+
+    def _try_lock(self, name, ttl):
+        """Return a handle for `_release`, or None when someone else holds the lock."""
+        raise NotImplementedError
+
+    def _release(self, handle):
+        raise NotImplementedError
+
+    def _try_attempt(self, key, span, free, cap, member):
+        """Record `member` as an attempt and return 0, or return the seconds until one may be
+        recorded (see `attempt_wait`)."""
+        raise NotImplementedError
+
+    def _forget_attempts(self, key, member=None):
+        """Drop one recorded attempt, or all of them."""
+        raise NotImplementedError
+
+    def admit_attempt(self, key, window, free, cap=None):
+        """Count an attempt under `key` before it is made: `(0, token)` when it may go ahead
+        (`forget_attempt(key, token)` takes it back), or `(seconds to wait, None)`."""
+        member = secrets.token_hex(8)
+        with guarded("counting an attempt"):
+            wait = self._try_attempt(key, float(window), int(free), cap, member)
+        return (0.0, member) if wait <= 0 else (wait, None)
+
+    def forget_attempt(self, key, token):
+        with guarded("forgetting an attempt"):
+            self._forget_attempts(key, token)
+
+    def clear_attempts(self, key):
+        with guarded("clearing attempts"):
+            self._forget_attempts(key)
+
+    def acquire_slot(
+        self, key, rate, window, margin, timeout, lane=limiter.INTERACTIVE, background_limit=None
+    ):
+        """Block until a call under `key` may be sent, record it, and return the seconds waited.
+
+        A call may go when fewer than `rate` calls were recorded in the last `window + margin`
+        seconds: the margin keeps jitter between our clock and the server's arrival times
+        from squeezing one call too many into a server-side window. A background call also
+        needs fewer than `background_limit` background calls in that span, and nobody waiting
+        in the interactive lane.
+        """
+        start = time.monotonic()
+        if rate <= 0:
+            return 0.0
+        limit = limiter.background_limit(rate, background_limit)
+        slot = limiter.Slot(key, lane, rate, limit, window + margin, window, secrets.token_hex(8))
+        deadline = None if timeout is None else start + timeout
+        while True:
+            with guarded("taking a request slot"):
+                wait = self._try_slot(slot)
+            now = time.monotonic()
+            if wait <= 0:
+                return now - start
+            # Recorded calls never leave the window early, so when the next free slot lies
+            # beyond the deadline, waiting for it would only delay the same failure.
+            if deadline is not None and now + wait > deadline:
+                if lane == limiter.INTERACTIVE:
+                    with guarded("giving up a request slot"):
+                        self._stop_waiting(slot)
+                raise limiter.WaitTimeout(f"no request slot within {timeout:g} s")
+            # Sleep until the oldest call leaves the window; several waiters then race for
+            # it under the backend's lock and the losers sleep again.
+            time.sleep(max(wait, 0.001))
+
+    @contextlib.contextmanager
+    def lock(self, name, timeout, ttl=FLIGHT_LOCK_TTL):
+        """Hold a mutual-exclusion lock shared by all processes using this backend."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pause = _POLL_FIRST
+        while True:
+            with guarded("taking a lock"):
+                handle = self._try_lock(name, ttl)
+            if handle is not None:
+                break
+            if deadline is not None and time.monotonic() + pause > deadline:
+                raise limiter.WaitTimeout(f"lock not acquired within {timeout:g} s")
+            time.sleep(pause)
+            pause = min(pause * 2, _POLL_MAX)
+        try:
+            yield
+        finally:
+            with guarded("releasing a lock"):
+                self._release(handle)

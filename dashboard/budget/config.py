@@ -1,0 +1,20 @@
+"""Every setting the shared budget reads, with its default: read here and nowhere else."""
+
+from pathlib import Path
+from types import SimpleNamespace
+
+from django.conf import settings
+
+
+def config():
+    base_dir = Path(getattr(settings, "BASE_DIR", Path(__file__).resolve().parents[2]))
+    return SimpleNamespace(
+        redis_url=getattr(settings, "REDIS_URL", ""),
+        pacing_dir=Path(getattr(settings, "PACING_DIR", base_dir / "var" / "pacing")),
+        rate_limit=int(getattr(settings, "STORE_RATE_LIMIT", 4)),
+        rate_window=float(getattr(settings, "STORE_RATE_WINDOW", 1.0)),
+        rate_margin=float(getattr(settings, "STORE_RATE_MARGIN", 0.1)),
+        wait_timeout=float(getattr(settings, "STORE_WAIT_TIMEOUT", 20.0)),
+        background_limit=int(getattr(settings, "STORE_BACKGROUND_LIMIT", 3)),
+        background_wait=float(getattr(settings, "STORE_BACKGROUND_WAIT", 10.0)),
+    )
