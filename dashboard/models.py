@@ -12,8 +12,9 @@ from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 
-from dashboard.filters import MAX_ID, TagCatalogue, parse_wall_filters
-from dashboard.wall import WallOptions
+from dashboard.tickets.filters import MAX_ID, TagCatalogue
+from dashboard.wall.board import WallOptions
+from dashboard.wall.filters import parse_wall_filters
 
 
 def hash_secret(secret):

@@ -12,7 +12,8 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 
-from dashboard import budget, export, store
+from dashboard import budget, store
+from dashboard.tickets import export
 from tests import html
 from tests.conftest import TEST_TOKEN
 from tests.test_fuzz import PAIRS, assert_store_never_refused, encode

@@ -7,7 +7,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from dashboard import budget, prefetch, store
+from dashboard import budget, store
+from dashboard.tickets import prefetch
 from tests.html import load_more, page, row_ids
 
 QUERY = "status=closed"  # a list of several pages

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as examples
 
-from dashboard import counts
 from dashboard.budget import worker
+from dashboard.tickets import counts
 from tests import html
 from tests.test_fuzz import PAIRS, encode
 

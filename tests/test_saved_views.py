@@ -10,9 +10,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from dashboard import counts
 from dashboard.budget import worker
 from dashboard.models import DefaultView, DisplayLink, SavedView
+from dashboard.tickets import counts
 from tests import html
 from tests.html import page, text
 

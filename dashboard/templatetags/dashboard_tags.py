@@ -7,7 +7,9 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
-from dashboard import names, quotes, store, wall
+from dashboard import store
+from dashboard.tickets import names, quotes
+from dashboard.wall import board
 
 register = template.Library()
 
@@ -260,12 +262,12 @@ def among(value, values):
 
 @register.filter
 def mask_email(email):
-    return wall.mask_email(email)
+    return board.mask_email(email)
 
 
 @register.simple_tag
 def wall_age(ticket, options):
-    return wall.age_class(ticket, options.warn_hours, options.alert_hours)
+    return board.age_class(ticket, options.warn_hours, options.alert_hours)
 
 
 @register.simple_tag
@@ -281,7 +283,7 @@ def wall_age_label(ticket, options):
         text = f"{minutes // 60}h {minutes % 60:02d}m"
     else:
         text = f"{minutes // (24 * 60)}d {minutes % (24 * 60) // 60}h"
-    state = wall.age_class(ticket, options.warn_hours, options.alert_hours)
+    state = board.age_class(ticket, options.warn_hours, options.alert_hours)
     word = {"age-alert": "overdue", "age-warn": "ageing"}.get(state)
     if word:
         return format_html('{} <span class="age-word">{}</span>', text, word)

@@ -5,8 +5,9 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from dashboard import export, names, store
-from dashboard.filters import MINE
+from dashboard import store
+from dashboard.tickets import export, names
+from dashboard.tickets.filters import MINE
 from dashboard.views.common import filter_form, with_retry_after
 
 LIST_TEMPLATE = "dashboard/list.html"

@@ -4,9 +4,9 @@ gets each one back as an element that takes the place of every one showing an em
 from django.http import HttpResponse
 from django.views.decorators.http import require_GET
 
-from dashboard import names
-from dashboard.filter_fields import DIGITS
 from dashboard.templatetags.dashboard_tags import person_html, product_html
+from dashboard.tickets import names
+from dashboard.tickets.filter_fields import DIGITS
 
 MAX_IDS = 100
 

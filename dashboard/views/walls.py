@@ -11,11 +11,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from dashboard import budget, names, store
-from dashboard.filters import parse_wall_filters, querystring
+from dashboard import budget, store
 from dashboard.models import DisplayLink, Tag, hash_secret
+from dashboard.tickets import names
+from dashboard.tickets.filters import querystring
 from dashboard.views.common import filter_form, is_fragment, staff_or_empty
-from dashboard.wall import WallOptions, build_board, rotation
+from dashboard.wall.board import WallOptions, build_board, rotation
+from dashboard.wall.filters import parse_wall_filters
 
 WALL_TEMPLATE = "dashboard/wall.html"
 WALL_RELOAD_HOURS = 12

@@ -1,7 +1,8 @@
 """The wall's two pictures, drawn on the server as inline SVG: the open backlog by age, and the
 tickets created on each of the last 14 days.
 
-Pure functions, from counts to markup: nothing here asks the store or reads the clock. Every
+Pure functions, from counts to markup: nothing here asks the store or reads the clock. Which
+bar a ticket's age falls in, and how many days are counted, is the count walk's (`ages`). Every
 number is formatted from an int or float, every word is escaped, and the colours and type sizes
 are CSS classes (wall.css), so the strict CSP needs no inline style. Each chart is an image to
 assistive technology (`role="img"`), named by its `<title>` and described, numbers included, by
@@ -12,15 +13,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from html import escape
 
-HOUR = 3600
-# (upper age in seconds, the bar's label, the same in words); the last bucket has no end.
-AGE_BUCKETS = (
-    (4 * HOUR, "Under 4 h", "under 4 hours"),
-    (24 * HOUR, "4 to 24 h", "4 to 24 hours"),
-    (72 * HOUR, "1 to 3 days", "1 to 3 days"),
-    (None, "Older", "older than 3 days"),
-)
-DAYS = 14
+from django.utils import timezone
+
+from dashboard.tickets.ages import AGE_BUCKETS, DAYS
 
 
 @dataclass(frozen=True)
@@ -47,12 +42,18 @@ class Bar:
         return f"{self.spoken}: {number} {noun}"
 
 
-def age_bucket(age_seconds):
-    """Which backlog bar a ticket of this age belongs to."""
-    for index, (upper, _, _) in enumerate(AGE_BUCKETS):
-        if upper is None or age_seconds < upper:
-            return index
-    raise AssertionError("the last bucket has no end")  # pragma: no cover
+def backlog_of(counts):
+    """The backlog bars of a count walk's tally (`counts.Counts`)."""
+    reach = None
+    if counts.reached is not None and counts.measured_at is not None:
+        reach = (counts.measured_at - counts.reached).total_seconds()
+    return backlog_bars(counts.ages, reach)
+
+
+def daily_of(counts, today):
+    """The fourteen columns of a count walk's tally, to `today`."""
+    reached_day = timezone.localdate(counts.reached) if counts.reached else None
+    return daily_bars(per_day_from(counts.per_day), today, reached_day)
 
 
 def backlog_bars(ages, reach_seconds=None):

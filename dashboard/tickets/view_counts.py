@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from dashboard import counts
+from dashboard.tickets import counts
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,4 @@
-"""Filters: the ticket filter form, its canonical query string, and the saved filters of display
-links, all in one place.
+"""The ticket filter form and its canonical query string.
 
 The form's field names are the Tickets List parameters, so its URL is the bookmark. It
 validates everything the API would reject, so bad input never reaches the store.
@@ -10,11 +9,10 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from django import forms
-from django.core.exceptions import TooManyFieldsSent, ValidationError
-from django.http import QueryDict
+from django.core.exceptions import ValidationError
 
 from dashboard import store
-from dashboard.filter_fields import (
+from dashboard.tickets.filter_fields import (
     MAX_ID,
     FreeListField,
     FreeListInput,
@@ -25,7 +23,6 @@ from dashboard.filter_fields import (
     numberish,
 )
 
-MAX_WALL_FILTERS = 10  # a display link rotates among at most this many
 # Cursors are opaque, but every cursor the API hands out is short URL-safe text.
 CURSOR_RE = re.compile(r"^[A-Za-z0-9+/=_.~%-]{1,512}$")
 
@@ -326,39 +323,3 @@ def querystring(query, mine=False):
     if mine:
         params = [(name, MINE if name == "assignee" else value) for name, value in params]
     return urlencode(params)
-
-
-def parse_wall_filters(text, tags=None):
-    """The canonical queries of a display link's filters, one per line; ValidationError if any
-    line is not a filter the list itself would accept. A screen has nobody signed in, so
-    "mine" means nobody here; tag names are read from the catalogue `tags`."""
-    lines = [line.strip().lstrip("?") for line in str(text).splitlines() if line.strip()]
-    if not lines:
-        raise ValidationError("Give at least one filter, e.g. status=new&status=open.")
-    if len(lines) > MAX_WALL_FILTERS:
-        raise ValidationError(f"A display link rotates among at most {MAX_WALL_FILTERS} filters.")
-    context = FilterContext(
-        ticket_types=store.ticket_types(fetch=False),
-        tags=tags or TagCatalogue(),
-        signed_in=False,
-    )
-    queries = []
-    for number, line in enumerate(lines, start=1):
-        try:
-            data = QueryDict(line)
-        except TooManyFieldsSent:
-            raise ValidationError(
-                f"Line {number} has too many parameters to be a filter."
-            ) from None
-        form = TicketFilterForm(data, context=context)
-        if not form.is_valid():
-            problems = "; ".join(
-                f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()
-            )
-            raise ValidationError(f"Line {number} ({line}) is not a valid filter: {problems}")
-        queries.append(form.query().filters)
-    return queries
-
-
-def canonical_filters(text, tags=None):
-    return "\n".join(querystring(query) for query in parse_wall_filters(text, tags))

@@ -27,9 +27,10 @@ from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 
-from dashboard import budget, store, wall_charts
+from dashboard import budget, store
 from dashboard.budget import state, worker
-from dashboard.filters import querystring
+from dashboard.tickets import ages
+from dashboard.tickets.filters import querystring
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ class Counts:
     capped: bool  # the filter holds more tickets than the walk counts
     oldest: tuple[store.Ticket, ...] = ()
     cap: int = CAP
-    # For the wall's pictures: open tickets per age bar (wall_charts.AGE_BUCKETS), and (ISO
+    # For the wall's pictures: open tickets per age bar (ages.AGE_BUCKETS), and (ISO
     # day, tickets created) for the last 14 days, both as of `measured_at`. `reached` is when
     # the oldest ticket counted was created, if the walk stopped short of the end (capped, or
     # still counting): what lies before it was not counted.
@@ -72,17 +73,6 @@ class Counts:
         if self.complete:
             return f"{self.total} ticket{'' if self.total == 1 else 's'}"
         return f"at least {self.total}, counting"
-
-    def backlog_bars(self):
-        reach = None
-        if self.reached is not None and self.measured_at is not None:
-            reach = (self.measured_at - self.reached).total_seconds()
-        return wall_charts.backlog_bars(self.ages, reach)
-
-    def daily_bars(self, today):
-        reached_day = timezone.localdate(self.reached) if self.reached else None
-        per_day = wall_charts.per_day_from(self.per_day)
-        return wall_charts.daily_bars(per_day, today, reached_day)
 
     @classmethod
     def exactly(cls, total):
@@ -176,7 +166,7 @@ def _new_walk(now):
         "seen": 0,
         "tail": [],
         "started": now,
-        "ages": [0] * len(wall_charts.AGE_BUCKETS),  # open tickets per backlog bar
+        "ages": [0] * len(ages.AGE_BUCKETS),  # open tickets per backlog bar
         "days": Counter(),  # tickets created per ISO day, within the last 14 days
         "oldest_at": None,  # the oldest creation time counted so far
         "measured_at": None,  # when the latest page was counted: the ages' "now"
@@ -203,7 +193,7 @@ def _walk(query, progress, now):
 
 def _tally(walk, tickets, at):
     """Count one page of the walk: statuses, priorities, and what the pictures show."""
-    first_day = timezone.localdate(at) - timedelta(days=wall_charts.DAYS - 1)
+    first_day = timezone.localdate(at) - timedelta(days=ages.DAYS - 1)
     for ticket in tickets:
         walk["status"][ticket.status or "none"] += 1
         walk["priority"][ticket.priority or "none"] += 1
@@ -213,7 +203,7 @@ def _tally(walk, tickets, at):
         oldest = walk["oldest_at"]
         walk["oldest_at"] = created if oldest is None else min(oldest, created)
         if ticket.status not in store.RESOLVED:
-            walk["ages"][wall_charts.age_bucket((at - created).total_seconds())] += 1
+            walk["ages"][ages.age_bucket((at - created).total_seconds())] += 1
         day = timezone.localdate(created)
         if day >= first_day:
             walk["days"][day.isoformat()] += 1
