@@ -12,7 +12,8 @@ from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 
-from dashboard.tickets.filters import MAX_ID, TagCatalogue
+from dashboard.tickets.filter_fields import MAX_ID
+from dashboard.tickets.tags import TagCatalogue
 from dashboard.wall.board import WallOptions
 from dashboard.wall.filters import parse_wall_filters
 

@@ -30,7 +30,7 @@ from django.utils import timezone
 from dashboard import budget, store
 from dashboard.budget import state, worker
 from dashboard.tickets import ages
-from dashboard.tickets.filters import querystring
+from dashboard.tickets.querystring import querystring
 
 logger = logging.getLogger(__name__)
 

@@ -1,17 +1,19 @@
-"""The ticket filter form and its canonical query string.
+"""The ticket filter form.
 
 The form's field names are the Tickets List parameters, so its URL is the bookmark. It
-validates everything the API would reject, so bad input never reaches the store.
+validates everything the API would reject, so bad input never reaches the store. What it offers
+and resolves lives beside it: the choices (`filter_choices`), tags by name (`tags`), customers and
+products that only the store can find (`lookups`), and the bookmark itself (`querystring`).
 """
 
 import re
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
 
 from django import forms
 from django.core.exceptions import ValidationError
 
 from dashboard import store
+from dashboard.tickets import filter_choices, lookups, tags
 from dashboard.tickets.filter_fields import (
     MAX_ID,
     FreeListField,
@@ -20,29 +22,14 @@ from dashboard.tickets.filter_fields import (
     MultipleChoiceIgnoringEmpty,
     TextFilterField,
     as_id,
-    numberish,
 )
+from dashboard.tickets.querystring import MINE, querystring
+from dashboard.tickets.tags import TagCatalogue
+
+__all__ = ["MAX_ID", "MINE", "FilterContext", "TagCatalogue", "TicketFilterForm", "querystring"]
 
 # Cursors are opaque, but every cursor the API hands out is short URL-safe text.
 CURSOR_RE = re.compile(r"^[A-Za-z0-9+/=_.~%-]{1,512}$")
-
-STATUS_CHOICES = [(status, status.capitalize()) for status in store.STATUSES]
-PRIORITY_CHOICES = [("", "Any priority")] + [(p, p.capitalize()) for p in store.PRIORITIES]
-CHANNEL_CHOICES = [("", "Any channel"), *store.CHANNELS.items()]
-MINE = "mine"
-
-
-@dataclass(frozen=True)
-class TagCatalogue:
-    """The team's tags, name to id: the API filters by tag id but tickets carry tag names, and
-    the store has no list of tags to look them up in."""
-
-    by_id: dict = field(default_factory=dict)  # id -> name
-
-    def id_for(self, name):
-        wanted = name.strip().casefold()
-        return next((tag_id for tag_id, known in self.by_id.items() if known.casefold() == wanted),
-                    None)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -58,9 +45,6 @@ class FilterContext:
     look_up: bool = True  # False: names the store would have to find are field errors
 
 
-TAGS_LISTED = 12  # the tag names the form lists as a reminder
-
-
 class TicketFilterForm(forms.Form):
     filter_text = TextFilterField(
         label="Search",
@@ -69,10 +53,10 @@ class TicketFilterForm(forms.Form):
         ),
     )
     status = MultipleChoiceIgnoringEmpty(
-        choices=STATUS_CHOICES, required=False, widget=forms.CheckboxSelectMultiple
+        choices=filter_choices.STATUS_CHOICES, required=False, widget=forms.CheckboxSelectMultiple
     )
-    priority = forms.ChoiceField(choices=PRIORITY_CHOICES, required=False)
-    channel = forms.ChoiceField(choices=CHANNEL_CHOICES, required=False)
+    priority = forms.ChoiceField(choices=filter_choices.PRIORITY_CHOICES, required=False)
+    channel = forms.ChoiceField(choices=filter_choices.CHANNEL_CHOICES, required=False)
     ticket_type = forms.TypedChoiceField(
         label="Ticket type", coerce=int, required=False, empty_value=None
     )
@@ -125,21 +109,14 @@ class TicketFilterForm(forms.Form):
 
     def __init__(self, data=None, *, context=None, ticket_types=None, **kwargs):
         super().__init__(data, **kwargs)
-        context = context or FilterContext(ticket_types=ticket_types)
-        self.context = context
-        self.ticket_types = context.ticket_types
-        self.fields["ticket_type"].choices = _choices(
-            "Any type", context.ticket_types or {}, lambda t: t.name, data, "ticket_type", "Type"
-        )
-        assignees = _choices("Anyone", context.agents, lambda p: p.name, data, "assignee", "Agent")
-        if context.signed_in:
-            assignees.insert(1, (MINE, "Mine"))
-        self.fields["assignee"].choices = assignees
-        tags = self.fields["tags"]
-        tags.name_to_id, tags.id_to_name = self._tag_id, context.tags.by_id
-        if known := sorted(context.tags.by_id.values(), key=str.casefold):
-            shown = ", ".join(known[:TAGS_LISTED]) + (", …" if len(known) > TAGS_LISTED else "")
-            tags.help_text = f"{tags.help_text} Tags by name: {shown}."
+        self.context = context or FilterContext(ticket_types=ticket_types)
+        self.ticket_types = self.context.ticket_types
+        self.fields["ticket_type"].choices = filter_choices.ticket_types(self.context, data)
+        self.fields["assignee"].choices = filter_choices.assignees(self.context, data)
+        tag_field, catalogue = self.fields["tags"], self.context.tags
+        tag_field.name_to_id = lambda name: tags.tag_id(catalogue, name)
+        tag_field.id_to_name = catalogue.by_id
+        tag_field.help_text = tags.help_text(tag_field.help_text, catalogue)
         # Several customers or products may answer a name: offered as choices beside it.
         self.choices = {}
 
@@ -154,15 +131,6 @@ class TicketFilterForm(forms.Form):
     @property
     def more_filters_used(self):
         return any(str(self.data.get(name, "")).strip() for name in self.more_filter_names)
-
-    def _tag_id(self, name):
-        tag_id = self.context.tags.id_for(name)
-        if tag_id is None:
-            raise ValidationError(
-                f"No tag is called “{name}” in the team's tag catalogue: enter its id, or ask "
-                "an admin to add it (Admin > Tags)."
-            )
-        return tag_id
 
     def clean_ticket_type(self):
         value = self.cleaned_data.get("ticket_type")
@@ -197,32 +165,22 @@ class TicketFilterForm(forms.Form):
             self.add_error("created_to", "The end date is before the start date.")
         if not self.errors:
             # Names that only the store can turn into ids, asked once everything else is valid.
-            self._resolve("requester", _find_customer)
-            self._resolve("product", _find_product)
+            self._resolve("requester", lookups.find_customer)
+            self._resolve("product", lookups.find_product)
         return cleaned
 
     def _resolve(self, name, find):
-        value = self.cleaned_data.get(name)
-        items = value if isinstance(value, tuple) else (value,)
-        resolved = []
-        for item in items:
-            if not isinstance(item, str) or not item:
-                resolved.append(item)
-                continue
-            try:
-                if numberish(item):
-                    resolved.append(as_id(item, f"{name} id"))
-                elif not self.context.look_up:
-                    raise ValidationError(f"Enter the {name} id.")
-                else:
-                    resolved.append(find(item, self.choices.setdefault(name, [])))
-            except ValidationError as exc:
-                self.add_error(name, exc)
-                return
-        if isinstance(value, tuple):
-            self.cleaned_data[name] = tuple(sorted(set(resolved)))
+        offered = []
+        try:
+            value = lookups.resolve(
+                self.cleaned_data.get(name), name, find, self.context.look_up, offered
+            )
+        except ValidationError as exc:
+            self.add_error(name, exc)
         else:
-            self.cleaned_data[name] = resolved[0]
+            self.cleaned_data[name] = value
+        if offered:
+            self.choices[name] = offered
 
     def query(self):
         """The validated filters as a Tickets List query."""
@@ -254,72 +212,3 @@ class TicketFilterForm(forms.Form):
     @property
     def cursor_error(self):
         return self.has_error("cursor", code="cursor")
-
-
-def _choices(anything, known, label, data, name, kind):
-    """A select's choices: "anything", then what is known by name; while nothing is known
-    (not fetched yet, or a scope missing), a chosen id stays selectable by its number."""
-    choices = [("", anything)]
-    ordered = sorted(known.items(), key=_by_label(label))
-    choices += [(str(key), label(item)) for key, item in ordered]
-    chosen = (data.get(name, "") if data is not None else "").strip()
-    if not known and chosen and chosen != MINE:
-        choices.append((chosen, f"{kind} #{chosen}"))
-    return choices
-
-
-def _by_label(label):
-    return lambda pair: label(pair[1]).casefold()
-
-
-def _find_customer(text, choices):
-    by = "email" if "@" in text else "name"
-    found = _ask(lambda: store.find_customers(**{by: text}), text, "users:read", "customer id")
-    return _one(found, text, choices, "customer", by, lambda p: f"{p.name} <{p.email}>")
-
-
-def _find_product(text, choices):
-    found = _ask(lambda: store.find_products(text), text, "catalogue:read", "product id")
-    return _one(found, text, choices, "product", "title", lambda p: p.title)
-
-
-def _ask(find, text, scope, instead):
-    try:
-        return find()
-    except store.ScopeMissing:
-        raise ValidationError(
-            f"Finding “{text}” needs the {scope} scope on the store's token: enter the "
-            f"{instead} instead."
-        ) from None
-    except store.TicketsAPIError as exc:
-        raise ValidationError(
-            f"The store could not look up “{text}” just now: {exc.message}"
-        ) from None
-
-
-def _one(found, text, choices, kind, by, describe):
-    if len(found) == 1:
-        return found[0].id
-    if not found:
-        raise ValidationError(f"No {kind} has the {by} “{text}”." if by == "email" else
-                              f"No {kind} matches the {by} “{text}”.")  # fmt: skip
-    choices.extend((item.id, describe(item)) for item in found[: store.FIND_LIMIT])
-    if len(found) > store.FIND_LIMIT:
-        raise ValidationError(
-            f"More than {store.FIND_LIMIT} {kind}s match “{text}”: choose one of the first "
-            f"{store.FIND_LIMIT} below, or type more of the {by}.",
-            code="choose",
-        )
-    raise ValidationError(f"{len(found)} {kind}s match “{text}”: choose one below.", code="choose")
-
-
-def _by_name(ticket_type):
-    return ticket_type.name.casefold()
-
-
-def querystring(query, mine=False):
-    """The canonical query string of a query: what the address bar and every link carry."""
-    params = query.params()
-    if mine:
-        params = [(name, MINE if name == "assignee" else value) for name, value in params]
-    return urlencode(params)

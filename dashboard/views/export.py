@@ -7,7 +7,7 @@ from django.views.decorators.http import require_GET
 
 from dashboard import store
 from dashboard.tickets import export, names
-from dashboard.tickets.filters import MINE
+from dashboard.tickets.querystring import MINE
 from dashboard.views.common import filter_form, with_retry_after
 
 LIST_TEMPLATE = "dashboard/list.html"

@@ -17,7 +17,7 @@ from dashboard import store
 from dashboard.saved import saved_views
 from dashboard.saved.forms import RenameViewForm, SaveViewForm
 from dashboard.saved.saved_views import ALL, MY_TICKETS
-from dashboard.tickets.filters import MINE
+from dashboard.tickets.querystring import MINE
 from dashboard.views import tickets
 from dashboard.views.common import filter_form, is_fragment, known_context, list_url
 from dashboard.views.sidebar import sidebar

@@ -14,7 +14,7 @@ from django.views.decorators.vary import vary_on_headers
 from dashboard import budget, store
 from dashboard.models import DisplayLink, Tag, hash_secret
 from dashboard.tickets import names
-from dashboard.tickets.filters import querystring
+from dashboard.tickets.querystring import querystring
 from dashboard.views.common import filter_form, is_fragment, staff_or_empty
 from dashboard.wall.board import WallOptions, build_board, rotation
 from dashboard.wall.filters import parse_wall_filters

@@ -16,7 +16,7 @@ from dashboard import store
 from dashboard.budget import state
 from dashboard.tickets import counts
 from dashboard.tickets.counts import Counts
-from dashboard.tickets.filters import querystring
+from dashboard.tickets.querystring import querystring
 
 ROWS = 10  # what fits 1920x1080 in distance-reading type
 ROWS_MAX_AGE = 20  # with a refresh of at most 40 s, the board is never a minute behind
