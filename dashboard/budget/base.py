@@ -1,7 +1,6 @@
-"""What every backend of the shared budget does alike: waiting for a slot, a lock or an
-attempt, on top of one non-blocking try that each backend (files, Redis) supplies."""
+"""What every backend of the shared budget does alike: waiting for a slot, and counting
+attempts, on top of one non-blocking try that each backend (files, Redis) supplies."""
 
-import contextlib
 import secrets
 import time
 
@@ -14,14 +13,10 @@ from dashboard.budget.state import guarded
 # query only briefly. Expiry under a live holder only costs a duplicate upstream call.
 FLIGHT_LOCK_TTL = 45.0
 
-# Lock waiters poll; start fast so a short critical section costs little, back off so a long
-# one (an upstream call) costs little CPU.
-_POLL_FIRST = 0.005
-_POLL_MAX = 0.05
-
 
 class Backend:
-    """Shared waiting logic; subclasses supply one non-blocking attempt at a slot or a lock."""
+    """Shared waiting logic; subclasses supply one non-blocking attempt at a slot or an attempt,
+    and their own lock."""
 
     def _try_slot(self, slot):
         """Record `slot`'s call and return 0, or return the seconds until it may be recorded
@@ -30,13 +25,6 @@ class Backend:
 
     def _stop_waiting(self, slot):
         """Withdraw an interactive caller's mark that it waits (it gave up)."""
-        raise NotImplementedError
-
-    def _try_lock(self, name, ttl):
-        """Return a handle for `_release`, or None when someone else holds the lock."""
-        raise NotImplementedError
-
-    def _release(self, handle):
         raise NotImplementedError
 
     def _try_attempt(self, key, span, free, cap, member):
@@ -98,22 +86,9 @@ class Backend:
             # it under the backend's lock and the losers sleep again.
             time.sleep(max(wait, 0.001))
 
-    @contextlib.contextmanager
     def lock(self, name, timeout, ttl=FLIGHT_LOCK_TTL):
-        """Hold a mutual-exclusion lock shared by all processes using this backend."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        pause = _POLL_FIRST
-        while True:
-            with guarded("taking a lock"):
-                handle = self._try_lock(name, ttl)
-            if handle is not None:
-                break
-            if deadline is not None and time.monotonic() + pause > deadline:
-                raise limiter.WaitTimeout(f"lock not acquired within {timeout:g} s")
-            time.sleep(pause)
-            pause = min(pause * 2, _POLL_MAX)
-        try:
-            yield
-        finally:
-            with guarded("releasing a lock"):
-                self._release(handle)
+        """A context manager holding a mutual-exclusion lock shared by all processes using
+        this backend; `WaitTimeout` when it is not taken within `timeout` seconds (None: wait
+        as long as it takes, 0: one try). On Redis the lock expires `ttl` seconds after it was
+        taken, so a holder that died does not keep it."""
+        raise NotImplementedError

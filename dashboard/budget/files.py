@@ -7,8 +7,14 @@ import time
 from pathlib import Path
 
 from dashboard.budget import limiter
-from dashboard.budget.base import Backend
+from dashboard.budget.base import FLIGHT_LOCK_TTL, Backend
 from dashboard.budget.limiter import digest
+from dashboard.budget.state import guarded
+
+# Lock waiters poll; start fast so a short critical section costs little, back off so a long
+# one (an upstream call) costs little CPU.
+_POLL_FIRST = 0.005
+_POLL_MAX = 0.05
 
 
 class LocalBackend(Backend):
@@ -120,8 +126,8 @@ class LocalBackend(Backend):
             )
             log.truncate()
 
-    def _try_lock(self, name, ttl):
-        # `ttl` is not needed here: the OS drops the flock of a process that dies.
+    def _try_lock(self, name):
+        """A handle for `_release`, or None when someone else holds the lock."""
         path = self.lock_file(name)
         while True:
             fd = self._open(path)
@@ -149,3 +155,24 @@ class LocalBackend(Backend):
                 os.unlink(path)
         finally:
             os.close(fd)
+
+    @contextlib.contextmanager
+    def lock(self, name, timeout, ttl=FLIGHT_LOCK_TTL):
+        """The lock under `flock`; `ttl` is not needed: the OS drops the flock of a process
+        that dies."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pause = _POLL_FIRST
+        while True:
+            with guarded("taking a lock"):
+                handle = self._try_lock(name)
+            if handle is not None:
+                break
+            if deadline is not None and time.monotonic() + pause > deadline:
+                raise limiter.WaitTimeout(f"lock not acquired within {timeout:g} s")
+            time.sleep(pause)
+            pause = min(pause * 2, _POLL_MAX)
+        try:
+            yield
+        finally:
+            with guarded("releasing a lock"):
+                self._release(handle)

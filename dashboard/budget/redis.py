@@ -1,12 +1,21 @@
 """The budget on several machines: Redis, whose scripts run atomically on its own clock."""
 
-import secrets
+import contextlib
 
 from dashboard.budget import limiter
-from dashboard.budget.base import Backend
+from dashboard.budget.base import FLIGHT_LOCK_TTL, Backend
 from dashboard.budget.limiter import digest
+from dashboard.budget.state import guarded
+
+try:
+    from redis.exceptions import LockError
+except ImportError:  # pragma: no cover - redis is installed with the dev extra
+    LockError = RuntimeError
 
 REDIS_PREFIX = "tickets-dashboard:pacing:"
+# How often a waiter for a lock asks again: a short critical section costs little waiting, and
+# each ask is one round trip to Redis.
+LOCK_POLL = 0.02
 
 # Both run atomically inside Redis. `TIME` is the Redis server's clock, so machines whose own
 # clocks disagree still share one window. Times are integer microseconds (exact in a double;
@@ -78,17 +87,10 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(span / 1000) + 1000)
 return 0
 """
 
-_RELEASE_SCRIPT = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
-
 
 class RedisBackend(Backend):
-    """Redis, for several machines: a sorted set of send times per key, and `SET NX PX` locks
-    that expire if their holder dies."""
+    """Redis, for several machines: a sorted set of send times per key, and redis-py's locks,
+    which expire if their holder dies."""
 
     def __init__(self, url):
         import redis  # optional dependency: only needed when REDIS_URL is set
@@ -96,7 +98,6 @@ class RedisBackend(Backend):
         # Timeouts so that a hung Redis fails a request instead of hanging a worker.
         self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._slot = self.client.register_script(_SLOT_SCRIPT)
-        self._unlock = self.client.register_script(_RELEASE_SCRIPT)
         self._attempt = self.client.register_script(_ATTEMPT_SCRIPT)
 
     def rate_key(self, key):
@@ -134,13 +135,20 @@ class RedisBackend(Backend):
         else:
             self.client.zrem(self.attempts_key(key), member)
 
-    def _try_lock(self, name, ttl):
-        key, token = self.lock_key(name), secrets.token_hex(16)
-        if self.client.set(key, token, nx=True, px=max(int(ttl * 1000), 1)):
-            return key, token
-        return None
-
-    def _release(self, handle):
-        # Compare-and-delete: if our ttl ran out and someone else took the lock, it is theirs.
-        key, token = handle
-        self._unlock(keys=[key], args=[token])
+    @contextlib.contextmanager
+    def lock(self, name, timeout, ttl=FLIGHT_LOCK_TTL):
+        """redis-py's own lock: `SET NX PX` under a random token, released only by whoever holds
+        that token, so a holder whose `ttl` ran out never releases the next holder's lock."""
+        held = self.client.lock(
+            self.lock_key(name), timeout=max(ttl, 0.001), sleep=LOCK_POLL, blocking_timeout=timeout
+        )
+        with guarded("taking a lock"):
+            taken = held.acquire()
+        if not taken:
+            raise limiter.WaitTimeout(f"lock not acquired within {timeout:g} s")
+        try:
+            yield
+        finally:
+            # Our ttl ran out and someone else may hold the lock now: it is theirs to release.
+            with guarded("releasing a lock"), contextlib.suppress(LockError):
+                held.release()
