@@ -8,7 +8,7 @@ from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
 from dashboard import store
-from dashboard.tickets import names, quotes
+from dashboard.tickets import ages, names, quotes
 from dashboard.wall import board
 
 register = template.Library()
@@ -273,10 +273,10 @@ def wall_age(ticket, options):
 @register.simple_tag
 def wall_age_label(ticket, options):
     """The ticket's age in words, with "overdue"/"ageing" spelled out (not colour alone)."""
-    if ticket.created_at is None:
+    seconds = ages.age_seconds(ticket, timezone.now())
+    if seconds is None:
         return "—"
-    age = timezone.now() - ticket.created_at
-    minutes = max(int(age.total_seconds() // 60), 0)
+    minutes = max(int(seconds // 60), 0)
     if minutes < 60:
         text = f"{minutes}m"
     elif minutes < 48 * 60:

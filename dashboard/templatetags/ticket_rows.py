@@ -25,6 +25,7 @@ from dashboard.templatetags.dashboard_tags import (
     time_html,
     type_name,
 )
+from dashboard.tickets import ages
 
 register = template.Library()
 
@@ -84,20 +85,19 @@ def _row(ticket, links, names, now, zone, limits):
 def _age(ticket, now, limits):
     """How long an open ticket has waited since it was created (the wall's measure, so both
     mark the same tickets), and past the ageing and overdue limits, which, in words."""
-    if ticket.status in store.RESOLVED or ticket.created_at is None:
+    seconds = None if ticket.status in store.RESOLVED else ages.age_seconds(ticket, now)
+    if seconds is None:
         return ""
-    seconds = (now - ticket.created_at).total_seconds()
     if seconds < 3600:
         text = f"{max(int(seconds // 60), 0)} min"
     elif seconds < 86400:
         text = f"{int(seconds // 3600)} h"
     else:
         text = f"{int(seconds // 86400)} d"
-    ageing, overdue = limits
-    if seconds >= overdue:
-        return f'<span class="age age-overdue"><strong>Overdue</strong> {text}</span>'
-    if seconds >= ageing:
-        return f'<span class="age age-ageing"><strong>Ageing</strong> {text}</span>'
+    standing = ages.standing(seconds, *limits)
+    if standing != "ok":
+        word = standing.capitalize()
+        return f'<span class="age age-{standing}"><strong>{word}</strong> {text}</span>'
     return f'<span class="age">{text}<span class="visually-hidden"> waiting</span></span>'
 
 

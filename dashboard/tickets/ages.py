@@ -1,4 +1,7 @@
-"""How long tickets have waited: the backlog's age bars, and the days the count walk tallies."""
+"""How long tickets have waited: one measure for the list's rows, the wall's colours and the
+count walk's backlog bars, and the days the count walk tallies."""
+
+from datetime import UTC, datetime
 
 HOUR = 3600
 # (upper age in seconds, the bar's label, the same in words); the last bucket has no end.
@@ -17,3 +20,19 @@ def age_bucket(age_seconds):
         if upper is None or age_seconds < upper:
             return index
     raise AssertionError("the last bucket has no end")  # pragma: no cover
+
+
+def age_seconds(ticket, now=None):
+    """How long ago `ticket` was created, in seconds (None when the store did not say)."""
+    if ticket.created_at is None:
+        return None
+    return ((now or datetime.now(UTC)) - ticket.created_at).total_seconds()
+
+
+def standing(seconds, ageing, overdue):
+    """ "overdue", "ageing" or "ok": an age in seconds against the two limits, in seconds."""
+    if seconds >= overdue:
+        return "overdue"
+    if seconds >= ageing:
+        return "ageing"
+    return "ok"

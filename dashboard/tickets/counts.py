@@ -67,17 +67,37 @@ class Counts:
         return str(number) if self.complete and not self.capped else f"≥ {number}"
 
     @property
+    def settled(self):
+        """A number to read as it is: exact, or past the cap."""
+        return self.complete or self.capped
+
+    @property
+    def label(self):
+        """The total as the list says it: "of 500+", "of 12", "of at least 12, counting…"."""
+        return count_label(self.total, self.complete, self.capped, self.cap)
+
+    @property
     def total_label(self):
-        if self.capped:
-            return f"{self.cap}+ tickets"
-        if self.complete:
-            return f"{self.total} ticket{'' if self.total == 1 else 's'}"
-        return f"at least {self.total}, counting"
+        """The total as the wall says it: "500+ tickets", "12 tickets"."""
+        return count_label(self.total, self.complete, self.capped, self.cap, noun="ticket")
 
     @classmethod
     def exactly(cls, total):
         """A total known without a walk: a list that fits on one page."""
         return cls(by_status=(), by_priority=(), total=total, complete=True, capped=False)
+
+
+def count_label(total, complete, capped, cap, noun=""):
+    """A count in words, the same wherever one is shown (the list's total, the views' sidebar,
+    the wall): "500+" past the cap, the number once complete, "at least 12, counting" while
+    the walk goes on, "counting…" before it counted anything. `noun` follows a number."""
+    if capped:
+        return f"{cap}+" + (f" {noun}s" if noun else "")
+    if complete:
+        return f"{total}" + (f" {noun}{'' if total == 1 else 's'}" if noun else "")
+    if total is None:
+        return "counting…"
+    return f"at least {total}, counting"
 
 
 @dataclass(frozen=True)
@@ -203,7 +223,7 @@ def _tally(walk, tickets, at):
         oldest = walk["oldest_at"]
         walk["oldest_at"] = created if oldest is None else min(oldest, created)
         if ticket.status not in store.RESOLVED:
-            walk["ages"][ages.age_bucket((at - created).total_seconds())] += 1
+            walk["ages"][ages.age_bucket(ages.age_seconds(ticket, at))] += 1
         day = timezone.localdate(created)
         if day >= first_day:
             walk["days"][day.isoformat()] += 1

@@ -10,11 +10,11 @@ as new, and stands through outages by showing its last good board, marked stale.
 import hashlib
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from dashboard import store
 from dashboard.budget import state
-from dashboard.tickets import counts
+from dashboard.tickets import ages, counts
 from dashboard.tickets.counts import Counts
 from dashboard.tickets.querystring import querystring
 
@@ -163,19 +163,17 @@ def mask_email(email):
     return f"{local[:2]}•••@{domain}"
 
 
+AGE_CLASSES = {"overdue": "age-alert", "ageing": "age-warn", "ok": "age-ok"}
+
+
 def age_class(ticket, warn_hours, alert_hours, now=None):
     """How long a ticket has waited, for its colour: resolved tickets wait for nobody."""
-    created_at = ticket.created_at
     if ticket.status in store.RESOLVED:
         return "age-resolved"
-    if created_at is None:
+    seconds = ages.age_seconds(ticket, now)
+    if seconds is None:
         return "age-unknown"
-    age = (now or datetime.now(UTC)) - created_at
-    if age >= timedelta(hours=alert_hours):
-        return "age-alert"
-    if age >= timedelta(hours=warn_hours):
-        return "age-warn"
-    return "age-ok"
+    return AGE_CLASSES[ages.standing(seconds, warn_hours * 3600, alert_hours * 3600)]
 
 
 def _board_key(query):
