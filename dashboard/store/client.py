@@ -109,7 +109,7 @@ def forget(path, params):
 
 def cache_key(path, params):
     # The store, API version and token are part of the key, so a change of any of them never
-    # serves another store's answers. The token is hashed; pacing hashes keys again.
+    # serves another store's answers. The token is hashed; the budget hashes keys again.
     return f"store:{identity()}:{settings.NEXT_API_VERSION}:{path}?{urlencode(params)}"
 
 

@@ -209,8 +209,8 @@ def when_exact(moment):
 
 @register.filter
 def quote_parts(body):
-    """A comment's text in parts, quoted replies and history apart (see `quotes`); the
-    template escapes each part."""
+    """A comment's text in parts, quoted replies and history apart (see
+    `dashboard.tickets.quotes`); the template escapes each part."""
     return quotes.split(body)
 
 

@@ -1,10 +1,10 @@
 """The next page of a list, fetched while its reader reads the first, with budget nobody is
 using, so that "Load more" answers from the cache.
 
-One page ahead per page served, in the background (see `background`): the job starts once the
-page that asked for it is sent, waits for no more than `PREFETCH_WAIT` seconds for a slot (and
-holds no lock meanwhile), takes none while a person waits for one, and a page the store will
-not give (a stale cursor, a fault) is simply not there when asked for.
+One page ahead per page served, in the background (see `dashboard.budget.worker`): the job
+starts once the page that asked for it is sent, waits for no more than `PREFETCH_WAIT` seconds
+for a slot (and holds no lock meanwhile), takes none while a person waits for one, and a page
+the store will not give (a stale cursor, a fault) is simply not there when asked for.
 """
 
 import functools

@@ -1,4 +1,4 @@
-"""The list's tickets as a CSV file, streamed (see `dashboard/export.py`)."""
+"""The list's tickets as a CSV file, streamed (see `dashboard/tickets/export.py`)."""
 
 from django.http import StreamingHttpResponse
 from django.shortcuts import render

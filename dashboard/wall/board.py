@@ -2,9 +2,10 @@
 
 It stays inside the shared request budget (its rows come through the same cached, paced service
 calls as everyone's), counts the filter's tickets by walking the cursor a few pages per refresh
-(`counts`, the walk the list's total shares, which also tallies what the wall's pictures show:
-open tickets by age, tickets created per day), marks the tickets that reached the board lately
-as new, and stands through outages by showing its last good board, marked stale.
+(`dashboard.tickets.counts`, the walk the list's total shares, which also tallies what the
+wall's pictures show: open tickets by age, tickets created per day), marks the tickets that
+reached the board lately as new, and stands through outages by showing its last good board,
+marked stale.
 """
 
 import hashlib
