@@ -54,6 +54,9 @@ system-deps:
 
 test: $(VENV)/.installed-dev system-deps
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+	$(PY) -m tools.folder_cycles
 	$(VENV)/bin/pytest -n $${TEST_WORKERS:-2}
 
 # The parent process only drives the benchmark; the gunicorn it starts runs with DEBUG off.

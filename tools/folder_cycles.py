@@ -1,8 +1,9 @@
-"""Print the imports between dashboard's folders and fail on any cycle among them.
+"""Fail on any cycle among the imports between dashboard's folders.
 
-`python -m tools.folder_cycles`: every `import`/`from ... import` in dashboard/ (inside
-functions too) is read with `ast`; a module directly in dashboard/ (models.py, urls.py ...)
-counts as its own node, so a cycle through models.py shows too.
+`python -m tools.folder_cycles` (`--edges` to print every import between folders): every
+`import`/`from ... import` in dashboard/ (inside functions too) is read with `ast`; a module
+directly in dashboard/ (models.py, urls.py ...) counts as its own node, so a cycle through
+models.py shows too.
 """
 
 import ast
@@ -77,8 +78,9 @@ def cycles(graph):
 
 def main():
     graph = edges()
-    for source in sorted(graph):
-        print(f"{source} -> {', '.join(sorted(graph[source]))}")
+    if "--edges" in sys.argv[1:]:
+        for source in sorted(graph):
+            print(f"{source} -> {', '.join(sorted(graph[source]))}")
     found = cycles(graph)
     for group in found:
         print("cycle:", " <-> ".join(group), file=sys.stderr)

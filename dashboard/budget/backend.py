@@ -2,19 +2,21 @@
 under `PACING_DIR`."""
 
 import threading
+from typing import Any
 
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from dashboard.budget.base import Backend
 from dashboard.budget.config import config
 from dashboard.budget.files import LocalBackend
 from dashboard.budget.redis import RedisBackend
 
-_backend = None
+_backend: Backend | None = None
 _backend_lock = threading.Lock()
 
 
-def backend():
+def backend() -> Backend:
     """The process's backend: Redis when `REDIS_URL` is set, else files under `PACING_DIR`."""
     global _backend
     with _backend_lock:
@@ -26,14 +28,14 @@ def backend():
         return _backend
 
 
-def reset_backend():
+def reset_backend() -> None:
     global _backend
     with _backend_lock:
         _backend = None
 
 
 @receiver(setting_changed)
-def _settings_changed(setting, **kwargs):
+def _settings_changed(setting: str, **kwargs: Any) -> None:
     # Tests that override these settings get a backend that follows them.
     if setting in {"REDIS_URL", "PACING_DIR", "BASE_DIR"}:
         reset_backend()

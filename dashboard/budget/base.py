@@ -1,6 +1,7 @@
 """What every backend of the shared budget does alike: waiting for a slot, and counting
 attempts, on top of one non-blocking try that each backend (files, Redis) supplies."""
 
+import contextlib
 import secrets
 import time
 
@@ -18,25 +19,29 @@ class Backend:
     """Shared waiting logic; subclasses supply one non-blocking attempt at a slot or an attempt,
     and their own lock."""
 
-    def _try_slot(self, slot):
+    def _try_slot(self, slot: limiter.Slot) -> float:
         """Record `slot`'s call and return 0, or return the seconds until it may be recorded
         (an interactive caller that must wait is then marked as waiting)."""
         raise NotImplementedError
 
-    def _stop_waiting(self, slot):
+    def _stop_waiting(self, slot: limiter.Slot) -> None:
         """Withdraw an interactive caller's mark that it waits (it gave up)."""
         raise NotImplementedError
 
-    def _try_attempt(self, key, span, free, cap, member):
+    def _try_attempt(
+        self, key: str, span: float, free: int, cap: float | None, member: str
+    ) -> float:
         """Record `member` as an attempt and return 0, or return the seconds until one may be
         recorded (see `attempt_wait`)."""
         raise NotImplementedError
 
-    def _forget_attempts(self, key, member=None):
+    def _forget_attempts(self, key: str, member: str | None = None) -> None:
         """Drop one recorded attempt, or all of them."""
         raise NotImplementedError
 
-    def admit_attempt(self, key, window, free, cap=None):
+    def admit_attempt(
+        self, key: str, window: float, free: int, cap: float | None = None
+    ) -> tuple[float, str | None]:
         """Count an attempt under `key` before it is made: `(0, token)` when it may go ahead
         (`forget_attempt(key, token)` takes it back), or `(seconds to wait, None)`."""
         member = secrets.token_hex(8)
@@ -44,17 +49,24 @@ class Backend:
             wait = self._try_attempt(key, float(window), int(free), cap, member)
         return (0.0, member) if wait <= 0 else (wait, None)
 
-    def forget_attempt(self, key, token):
+    def forget_attempt(self, key: str, token: str | None) -> None:
         with guarded("forgetting an attempt"):
             self._forget_attempts(key, token)
 
-    def clear_attempts(self, key):
+    def clear_attempts(self, key: str) -> None:
         with guarded("clearing attempts"):
             self._forget_attempts(key)
 
     def acquire_slot(
-        self, key, rate, window, margin, timeout, lane=limiter.INTERACTIVE, background_limit=None
-    ):
+        self,
+        key: str,
+        rate: int,
+        window: float,
+        margin: float,
+        timeout: float | None,
+        lane: str = limiter.INTERACTIVE,
+        background_limit: int | None = None,
+    ) -> float:
         """Block until a call under `key` may be sent, record it, and return the seconds waited.
 
         A call may go when fewer than `rate` calls were recorded in the last `window + margin`
@@ -86,7 +98,9 @@ class Backend:
             # it under the backend's lock and the losers sleep again.
             time.sleep(max(wait, 0.001))
 
-    def lock(self, name, timeout, ttl=FLIGHT_LOCK_TTL):
+    def lock(
+        self, name: str, timeout: float | None, ttl: float = FLIGHT_LOCK_TTL
+    ) -> contextlib.AbstractContextManager[None]:
         """A context manager holding a mutual-exclusion lock shared by all processes using
         this backend; `WaitTimeout` when it is not taken within `timeout` seconds (None: wait
         as long as it takes, 0: one try). On Redis the lock expires `ttl` seconds after it was

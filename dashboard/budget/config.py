@@ -1,14 +1,26 @@
 """Every setting the shared budget reads, with its default: read here and nowhere else."""
 
+from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
 from django.conf import settings
 
 
-def config():
+@dataclass(frozen=True)
+class Config:
+    redis_url: str
+    pacing_dir: Path
+    rate_limit: int
+    rate_window: float
+    rate_margin: float
+    wait_timeout: float
+    background_limit: int
+    background_wait: float
+
+
+def config() -> Config:
     base_dir = Path(getattr(settings, "BASE_DIR", Path(__file__).resolve().parents[2]))
-    return SimpleNamespace(
+    return Config(
         redis_url=getattr(settings, "REDIS_URL", ""),
         pacing_dir=Path(getattr(settings, "PACING_DIR", base_dir / "var" / "pacing")),
         rate_limit=int(getattr(settings, "STORE_RATE_LIMIT", 4)),

@@ -4,6 +4,7 @@ import contextlib
 import fcntl
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from dashboard.budget import limiter
@@ -21,16 +22,16 @@ class LocalBackend(Backend):
     """Files under one directory, guarded by `flock`: every process on this machine shares them,
     and a crashed process's locks are released by the OS."""
 
-    def __init__(self, directory):
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = Path(directory)
 
-    def rate_file(self, key):
+    def rate_file(self, key: str) -> Path:
         return self.directory / f"rate-{digest(key)}.log"
 
-    def lock_file(self, name):
+    def lock_file(self, name: str) -> Path:
         return self.directory / f"lock-{digest(name)}.lock"
 
-    def _open(self, path):
+    def _open(self, path: Path) -> int:
         try:
             return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except FileNotFoundError:
@@ -39,18 +40,19 @@ class LocalBackend(Backend):
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
-    def _try_slot(self, slot):
+    def _try_slot(self, slot: limiter.Slot) -> float:
         # flock conflicts between separate open() calls even within one process, so threads
         # are serialised too. Each line is "<time> <lane> <member>": a call sent, or (lane
         # "w") a person waiting, with the time their mark expires.
         with os.fdopen(self._open(self.rate_file(slot.key)), "r+b") as log:
             fcntl.flock(log, fcntl.LOCK_EX)
             now = time.time()
-            sent, waiting = [], {}
+            sent: list[tuple[float, str, str]] = []
+            waiting: dict[str, float] = {}
             for line in log.read().decode("ascii", "replace").splitlines():
-                moment, lane, member = (line.split() + ["", ""])[:3]
+                written, lane, member = (line.split() + ["", ""])[:3]
                 with contextlib.suppress(ValueError):
-                    moment = float(moment)
+                    moment = float(written)
                     # Calls from before the span are spent. Calls far in the future can only
                     # come from a clock that jumped back: dropping them keeps a stale file
                     # from blocking for ever (small jumps, within a window, still count).
@@ -76,7 +78,7 @@ class LocalBackend(Backend):
             log.flush()
             return wait
 
-    def _stop_waiting(self, slot):
+    def _stop_waiting(self, slot: limiter.Slot) -> None:
         with os.fdopen(self._open(self.rate_file(slot.key)), "r+b") as log:
             fcntl.flock(log, fcntl.LOCK_EX)
             lines = log.read().decode("ascii", "replace").splitlines()
@@ -88,19 +90,21 @@ class LocalBackend(Backend):
             )
             log.truncate()
 
-    def attempts_file(self, key):
+    def attempts_file(self, key: str) -> Path:
         return self.directory / f"attempts-{digest(key)}.log"
 
-    def _try_attempt(self, key, span, free, cap, member):
+    def _try_attempt(
+        self, key: str, span: float, free: int, cap: float | None, member: str
+    ) -> float:
         with os.fdopen(self._open(self.attempts_file(key)), "r+b") as log:
             fcntl.flock(log, fcntl.LOCK_EX)
             now = time.time()
-            entries = []
+            entries: list[tuple[float, str]] = []
             for line in log.read().decode("ascii", "replace").splitlines():
-                moment, _, name = line.partition(" ")
+                written, _, name = line.partition(" ")
                 with contextlib.suppress(ValueError):
                     # As for rate logs: entries from a clock that jumped back are dropped.
-                    if now - span < (moment := float(moment)) <= now + span:
+                    if now - span < (moment := float(written)) <= now + span:
                         entries.append((moment, name))
             entries.sort()
             wait = limiter.attempt_wait([moment for moment, _ in entries], now, span, free, cap)
@@ -111,7 +115,7 @@ class LocalBackend(Backend):
             log.truncate()
             return wait
 
-    def _forget_attempts(self, key, member=None):
+    def _forget_attempts(self, key: str, member: str | None = None) -> None:
         path = self.attempts_file(key)
         if member is None:
             with contextlib.suppress(FileNotFoundError):
@@ -126,7 +130,7 @@ class LocalBackend(Backend):
             )
             log.truncate()
 
-    def _try_lock(self, name):
+    def _try_lock(self, name: str) -> tuple[int, Path] | None:
         """A handle for `_release`, or None when someone else holds the lock."""
         path = self.lock_file(name)
         while True:
@@ -147,7 +151,7 @@ class LocalBackend(Backend):
                 return fd, path
             os.close(fd)
 
-    def _release(self, handle):
+    def _release(self, handle: tuple[int, Path]) -> None:
         fd, path = handle
         try:
             # Unlink while still holding the lock: see `_try_lock`.
@@ -157,7 +161,9 @@ class LocalBackend(Backend):
             os.close(fd)
 
     @contextlib.contextmanager
-    def lock(self, name, timeout, ttl=FLIGHT_LOCK_TTL):
+    def lock(
+        self, name: str, timeout: float | None, ttl: float = FLIGHT_LOCK_TTL
+    ) -> Iterator[None]:
         """The lock under `flock`; `ttl` is not needed: the OS drops the flock of a process
         that dies."""
         deadline = None if timeout is None else time.monotonic() + timeout

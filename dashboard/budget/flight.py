@@ -2,6 +2,8 @@
 share its answer (or its error) through the shared cache."""
 
 import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from dashboard.budget import state
 from dashboard.budget.backend import backend
@@ -11,17 +13,19 @@ from dashboard.budget.limiter import digest
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 CACHE_PREFIX = "pacing:"
 
 _MISSING = object()
 
 
-def _cache_keys(key):
+def _cache_keys(key: object) -> tuple[str, str]:
     hashed = digest(key)
     return f"{CACHE_PREFIX}value:{hashed}", f"{CACHE_PREFIX}error:{hashed}"
 
 
-def _lookup(key):
+def _lookup(key: object) -> Any:
     """The cached value, `_MISSING`, or a raise of the cached error."""
     value_key, error_key = _cache_keys(key)
     found = state.cache_get_many([value_key, error_key])
@@ -32,18 +36,25 @@ def _lookup(key):
     return _MISSING
 
 
-def cached(key, default=None):
+def cached(key: object, default: Any = None) -> Any:
     """The value `single_flight` cached for `key`, or `default`; never computes, never raises a
     cached error."""
     return state.cache_get(_cache_keys(key)[0], default)
 
 
-def forget(key):
+def forget(key: object) -> None:
     """Drop what `single_flight` cached for `key`, value and error."""
     state.cache_delete_many(list(_cache_keys(key)))
 
 
-def single_flight(key, compute, ttl, wait_timeout=None, error_ttl=5, ready=None):
+def single_flight(
+    key: object,
+    compute: Callable[[], T],
+    ttl: float | None,
+    wait_timeout: float | None = None,
+    error_ttl: float | None = 5,
+    ready: Callable[[T], object] | None = None,
+) -> T:
     """`compute()`'s result for `key`, from the cache when there, else computed by exactly one
     caller at a time across all processes while the others wait for its result.
 

@@ -9,6 +9,7 @@ person who arrives, and a second person waits for one call at most.
 """
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 INTERACTIVE = "i"
@@ -37,19 +38,27 @@ class Slot:
     member: str  # names this caller in the record (and among the people waiting)
 
 
-def background_limit(rate, limit):
+def background_limit(rate: int, limit: int | None) -> int:
     # Background work always leaves a slot for people, and may always use one.
     limit = rate - 1 if limit is None else limit
     return max(1, min(limit, rate - 1)) if rate > 1 else 1
 
 
-def digest(text):
+def digest(text: object) -> str:
     """Keys and lock names are hashed before they reach a file name or a Redis key, so even a
     careless caller cannot write the access token to disk or to Redis."""
     return hashlib.sha256(str(text).encode()).hexdigest()[:32]
 
 
-def slot_wait(sent, now, span, rate, background_limit, lane, people_waiting):
+def slot_wait(
+    sent: Sequence[float],
+    now: float,
+    span: float,
+    rate: int,
+    background_limit: int,
+    lane: str,
+    people_waiting: bool,
+) -> float:
     """Seconds until a call in `lane` may be sent (0: now), given the sorted send times of the
     calls in the last `span` seconds."""
     if lane == INTERACTIVE:
@@ -61,14 +70,16 @@ def slot_wait(sent, now, span, rate, background_limit, lane, people_waiting):
     return 0.0
 
 
-def until_below(times, limit, span, now):
+def until_below(times: Sequence[float], limit: int, span: float, now: float) -> float:
     """Seconds until fewer than `limit` of the sorted `times` lie within the last `span`."""
     if len(times) < limit:
         return 0.0
     return times[len(times) - limit] + span - now
 
 
-def attempt_wait(times, now, span, free, cap):
+def attempt_wait(
+    times: Sequence[float], now: float, span: float, free: int, cap: float | None
+) -> float:
     """Seconds until one more attempt may be recorded after the sorted `times` of the last
     `span` seconds: none while fewer than `free` were made; past that, without a `cap`, until
     the oldest that matters leaves the span (a hard limit), and with one, a delay after the

@@ -1,6 +1,7 @@
 """The budget on several machines: Redis, whose scripts run atomically on its own clock."""
 
 import contextlib
+from collections.abc import Iterator
 
 from dashboard.budget import limiter
 from dashboard.budget.base import FLIGHT_LOCK_TTL, Backend
@@ -10,7 +11,7 @@ from dashboard.budget.state import guarded
 try:
     from redis.exceptions import LockError
 except ImportError:  # pragma: no cover - redis is installed with the dev extra
-    LockError = RuntimeError
+    LockError = RuntimeError  # type: ignore[misc, assignment]
 
 REDIS_PREFIX = "tickets-dashboard:pacing:"
 # How often a waiter for a lock asks again: a short critical section costs little waiting, and
@@ -92,7 +93,7 @@ class RedisBackend(Backend):
     """Redis, for several machines: a sorted set of send times per key, and redis-py's locks,
     which expire if their holder dies."""
 
-    def __init__(self, url):
+    def __init__(self, url: str) -> None:
         import redis  # optional dependency: only needed when REDIS_URL is set
 
         # Timeouts so that a hung Redis fails a request instead of hanging a worker.
@@ -100,13 +101,13 @@ class RedisBackend(Backend):
         self._slot = self.client.register_script(_SLOT_SCRIPT)
         self._attempt = self.client.register_script(_ATTEMPT_SCRIPT)
 
-    def rate_key(self, key):
+    def rate_key(self, key: str) -> str:
         return f"{REDIS_PREFIX}rate:{digest(key)}"
 
-    def lock_key(self, name):
+    def lock_key(self, name: str) -> str:
         return f"{REDIS_PREFIX}lock:{digest(name)}"
 
-    def _try_slot(self, slot):
+    def _try_slot(self, slot: limiter.Slot) -> float:
         rate_key = self.rate_key(slot.key)
         grace, poll = int(limiter.WAITER_GRACE * 1e6), int(limiter.YIELD_POLL * 1e6)
         micros = self._slot(
@@ -116,27 +117,31 @@ class RedisBackend(Backend):
         )  # fmt: skip
         return int(micros) / 1e6
 
-    def _stop_waiting(self, slot):
+    def _stop_waiting(self, slot: limiter.Slot) -> None:
         self.client.zrem(f"{self.rate_key(slot.key)}:waiting", slot.member)
 
-    def attempts_key(self, key):
+    def attempts_key(self, key: str) -> str:
         return f"{REDIS_PREFIX}attempts:{digest(key)}"
 
-    def _try_attempt(self, key, span, free, cap, member):
+    def _try_attempt(
+        self, key: str, span: float, free: int, cap: float | None, member: str
+    ) -> float:
         micros = self._attempt(
             keys=[self.attempts_key(key)],
             args=[int(span * 1e6), free, -1 if cap is None else int(cap * 1e6), member],
         )
         return int(micros) / 1e6
 
-    def _forget_attempts(self, key, member=None):
+    def _forget_attempts(self, key: str, member: str | None = None) -> None:
         if member is None:
             self.client.delete(self.attempts_key(key))
         else:
             self.client.zrem(self.attempts_key(key), member)
 
     @contextlib.contextmanager
-    def lock(self, name, timeout, ttl=FLIGHT_LOCK_TTL):
+    def lock(
+        self, name: str, timeout: float | None, ttl: float = FLIGHT_LOCK_TTL
+    ) -> Iterator[None]:
         """redis-py's own lock: `SET NX PX` under a random token, released only by whoever holds
         that token, so a holder whose `ttl` ran out never releases the next holder's lock."""
         held = self.client.lock(
