@@ -2,7 +2,7 @@
 
 from django.shortcuts import render
 
-from dashboard.budget.state import SharedStateError
+from dashboard.budget import SharedStateError
 
 # The dashboard uses none of these browser features; a page that cannot ask for them cannot be
 # tricked into asking either.
