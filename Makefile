@@ -58,6 +58,9 @@ system-deps:
 # sign-in, a list, a saved view) again on SQLite, the default of `make run`.
 test: $(VENV)/.installed-dev system-deps
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
+	$(PY) -m tools.folder_cycles
 	$(PY) -m tools.with_postgres $(VENV)/bin/pytest -n $${TEST_WORKERS:-2} --dist loadgroup
 	env -u DATABASE_URL $(VENV)/bin/pytest -n $${TEST_WORKERS:-2} --dist loadgroup -m also_sqlite
 

@@ -1,8 +1,8 @@
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from dashboard.filters import canonical_filters
 from dashboard.models import DisplayLink, SavedView, Tag
+from dashboard.wall.filters import canonical_filters
 
 
 @admin.register(DisplayLink)

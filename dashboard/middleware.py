@@ -8,7 +8,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 
-from dashboard.state import SharedStateError
+from dashboard.budget import SharedStateError
 
 logger = logging.getLogger(__name__)
 

@@ -14,9 +14,11 @@ from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 
-from dashboard import state
-from dashboard.filters import MAX_ID, TagCatalogue, parse_wall_filters
-from dashboard.wall import WallOptions
+from dashboard.budget import state
+from dashboard.tickets.filter_fields import MAX_ID
+from dashboard.tickets.tags import TagCatalogue
+from dashboard.wall.board import WallOptions
+from dashboard.wall.filters import parse_wall_filters
 
 logger = logging.getLogger(__name__)
 

@@ -140,7 +140,7 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "dashboard.filecache.FileCache",
+            "BACKEND": "dashboard.budget.filecache.FileCache",
             "LOCATION": STATE_DIR / "cache",
             "OPTIONS": {"MAX_ENTRIES": 5000},
         }
@@ -293,9 +293,10 @@ SESSION_COOKIE_SAMESITE = "Lax"
 
 DEFAULT_EXCEPTION_REPORTER_FILTER = "dashboard.errors.TokenSafeExceptionReporterFilter"
 
-# Sign-in attempts (see dashboard/signin.py): at most this many per username and address, and
-# per address, within the window; past the per-username count, from anywhere, attempts slow
-# down (a doubling delay of at most SIGNIN_SLOWDOWN_CAP seconds) rather than being refused.
+# Sign-in attempts (see dashboard/accounts/throttle.py): at most this many per username and
+# address, and per address, within the window; past the per-username count, from anywhere,
+# attempts slow down (a doubling delay of at most SIGNIN_SLOWDOWN_CAP seconds) rather than
+# being refused.
 SIGNIN_FAILURES_PER_USER = env_int("SIGNIN_FAILURES_PER_USER", 5)
 SIGNIN_FAILURES_PER_ADDRESS = env_int("SIGNIN_FAILURES_PER_ADDRESS", 20)
 SIGNIN_FAILURE_WINDOW = env_int("SIGNIN_FAILURE_WINDOW", 900)

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import path
 
-from dashboard.signin import ThrottledLoginView
+from dashboard.accounts.signin import ThrottledLoginView
 from dashboard.views import export, links, names, preferences, saved, site, tickets, walls
 
 urlpatterns = [

@@ -28,7 +28,7 @@ PACING_DIR = STATE_DIR / "pacing"
 CACHES = {
     **CACHES,  # noqa: F405
     "default": {
-        "BACKEND": "dashboard.filecache.FileCache",
+        "BACKEND": "dashboard.budget.filecache.FileCache",
         "LOCATION": STATE_DIR / "cache",
     },
 }

@@ -122,10 +122,10 @@ def wall_screen(browser, live_server):
 def test_display_link_board_refreshes_goes_stale_and_recovers(
     wall_screen, live_server, sandbox, settings, monkeypatch
 ):
-    from dashboard import wall
     from dashboard.models import DisplayLink
+    from dashboard.wall import board as wall_board
 
-    monkeypatch.setattr(wall, "ROWS_MAX_AGE", 0)  # each refresh asks the store afresh
+    monkeypatch.setattr(wall_board, "ROWS_MAX_AGE", 0)  # each refresh asks the store afresh
     settings.STORE_ERROR_TTL = 0
     link = DisplayLink(name="Support room", filters="status=new&status=open", refresh_seconds=10)
     secret = link.issue_secret()
@@ -135,7 +135,7 @@ def test_display_link_board_refreshes_goes_stale_and_recovers(
     page.goto(live_server.url + link.path_for(secret))
     board = page.locator("#board")
     rows = board.locator(ROWS)
-    expect(rows).to_have_count(wall.ROWS)
+    expect(rows).to_have_count(wall_board.ROWS)
     assert page.context.cookies() == []  # no session to expire
 
     # The board fits the screen: nothing to scroll.
@@ -167,12 +167,12 @@ def test_display_link_board_refreshes_goes_stale_and_recovers(
     page.route("**/display/**", lambda route: route.abort())
     page.evaluate("htmx.trigger('#board', 'refresh')")
     expect(board.get_by_role("status")).to_contain_text("cannot be reached")
-    expect(rows).to_have_count(wall.ROWS)
+    expect(rows).to_have_count(wall_board.ROWS)
 
     # Everything comes back: the stale mark goes by itself at the next refresh.
     page.unroute("**/display/**")
     expect(page.locator("#board:not([data-stale])")).to_be_visible(timeout=15_000)
-    expect(rows).to_have_count(wall.ROWS)
+    expect(rows).to_have_count(wall_board.ROWS)
     assert errors == []
 
 

@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl
 import pytest
 from playwright.sync_api import expect
 
-from dashboard import background
+from dashboard.budget import worker
 from dashboard.models import DisplayLink, SavedView
 from tests.test_browser import signed_in_page  # noqa: F401
 
@@ -39,7 +39,7 @@ def csp_violations(page):
 def counting(settings):
     settings.STORE_VIEW_COUNTS = True
     yield
-    background.drain()
+    worker.drain()
 
 
 @pytest.mark.usefixtures("signed_in_page")  # on /?status=open

@@ -107,9 +107,9 @@ def test_every_row_stays_on_the_screen_when_the_board_goes_stale(
     settings,
     monkeypatch,
 ):
-    from dashboard import wall
+    from dashboard.wall import board as wall_board
 
-    monkeypatch.setattr(wall, "ROWS_MAX_AGE", 0)  # each refresh asks the store afresh
+    monkeypatch.setattr(wall_board, "ROWS_MAX_AGE", 0)  # each refresh asks the store afresh
     settings.STORE_ERROR_TTL = 0
     page, errors = wall_screen
     # The tallest board: every status and priority counted, and a note above the rows.

@@ -12,7 +12,8 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 
-from dashboard import background, export, pacing, store
+from dashboard import budget, store
+from dashboard.tickets import export
 from tests import html
 from tests.conftest import TEST_TOKEN
 from tests.test_fuzz import PAIRS, assert_store_never_refused, encode
@@ -166,14 +167,14 @@ def test_the_walk_is_background_work(signed_in, sandbox, monkeypatch):
     list_tickets = store.list_tickets
 
     def recorded(query, **kwargs):
-        lanes.append(pacing.current_lane())
+        lanes.append(budget.current_lane())
         return list_tickets(query, **kwargs)
 
     # Where the store's pages are asked for when nobody else has them (`page_in_turn`).
     monkeypatch.setattr(store.tickets, "list_tickets", recorded)
     rows = read_rows(get_export(signed_in, "status=open&status=new"))
     assert len(data_ids(rows)) > sandbox.page_size  # several pages
-    assert lanes and set(lanes) == {pacing.BACKGROUND}
+    assert lanes and set(lanes) == {budget.BACKGROUND}
 
 
 # --- The cap ---------------------------------------------------------------------------
@@ -317,7 +318,7 @@ def test_closing_the_download_stops_the_walk(signed_in, sandbox):
     assert pages_asked(sandbox) == 1
     response.close()  # what the server does when the client goes away
     assert list(chunks) == []
-    assert background.drain()  # nothing goes on walking behind the closed file
+    assert budget.worker.drain()  # nothing goes on walking behind the closed file
     assert pages_asked(sandbox) == 1
 
 

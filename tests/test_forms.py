@@ -2,7 +2,7 @@ import pytest
 from django.http import QueryDict
 
 from dashboard import store
-from dashboard.filters import FilterContext, TagCatalogue, TicketFilterForm, querystring
+from dashboard.tickets.filters import FilterContext, TagCatalogue, TicketFilterForm, querystring
 from tests.conftest import every_filter
 
 # Form validation never needs the store.

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dashboard.filters import canonical_filters
 from dashboard.models import DisplayLink
+from dashboard.wall.filters import canonical_filters
 from tests.html import page, text
 
 NAMES = [

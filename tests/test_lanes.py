@@ -6,7 +6,8 @@ import sys
 import time
 from itertools import pairwise
 
-from dashboard.pacing import BACKGROUND, INTERACTIVE, WAITER_GRACE
+from dashboard.budget import BACKGROUND, INTERACTIVE
+from dashboard.budget.limiter import WAITER_GRACE
 from tests.redis_server import redis_url  # noqa: F401
 from tests.test_pacing import (  # noqa: F401
     make_backend,

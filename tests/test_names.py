@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from dashboard import background
+from dashboard.budget import worker
 from tests import html
 
 
@@ -43,7 +43,7 @@ def lookups(settings):
     """Names looked up in the background, as in production."""
     settings.STORE_NAME_LOOKUPS_PER_MINUTE = 600
     yield
-    background.drain()
+    worker.drain()
 
 
 def test_a_requester_email_becomes_their_id_and_lists_exactly_their_tickets(signed_in, sandbox):
@@ -186,7 +186,7 @@ def _user_lookups(sandbox):
 def test_twenty_screens_of_the_same_customers_cost_one_look_up_each(signed_in, sandbox, lookups):
     for _ in range(20):
         signed_in.get("/", {"status": "open"})
-    background.drain()
+    worker.drain()
     wait_for(lambda: not html.page(signed_in.get("/?status=open")).select("[data-waiting]"))
 
     per_customer = Counter(r["path"] for r in _user_lookups(sandbox))
@@ -199,7 +199,7 @@ def test_a_token_with_only_tickets_read_lists_tickets_quietly(signed_in, sandbox
     ticket = next(t for t in sandbox.data.tickets if t["products"] and t["requester"])
 
     first = signed_in.get("/")
-    background.drain()  # the look-ups are tried, and refused
+    worker.drain()  # the look-ups are tried, and refused
     pages = [signed_in.get("/"), signed_in.get(f"/tickets/{ticket['id']}/")]
 
     assert first.status_code == 200 and all(p.status_code == 200 for p in pages)
@@ -212,14 +212,14 @@ def test_a_token_with_only_tickets_read_lists_tickets_quietly(signed_in, sandbox
     lead.is_staff = True
     lead.save()
     signed_in.get(f"/tickets/{ticket['id']}/")
-    background.drain()
+    worker.drain()
     notice = html.page(signed_in.get(f"/tickets/{ticket['id']}/")).select(".notice[role=note]")
     assert notice and "users:read" in notice[0].get_text()
 
 
 def test_the_wall_shows_first_names_and_last_initials(signed_in, sandbox, lookups):
     signed_in.get("/wall/")
-    background.drain()
+    worker.drain()
     wait_for(lambda: not html.page(signed_in.get("/")).select("[data-waiting]"))
 
     doc = html.page(signed_in.get("/wall/"))

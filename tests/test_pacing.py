@@ -19,8 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from dashboard import pacing
-from dashboard.pacing import LocalBackend, RedisBackend, WaitTimeout
+from dashboard import budget
+from dashboard.budget import WaitTimeout
+from dashboard.budget.files import LocalBackend
+from dashboard.budget.redis import RedisBackend
 from tests.redis_server import redis_url  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("fake_store")
@@ -363,12 +365,12 @@ def flight_child():
             raise ValueError(f"upstream failed for {os.getpid()}")
         return {"computed_by": os.getpid()}
 
-    pacing.backend()
-    assert pacing.cached(key) is None
+    budget.backend()
+    assert budget.cached(key) is None
     print("ready", flush=True)
     sys.stdin.readline()
     try:
-        print(json.dumps({"value": pacing.single_flight(key, compute, ttl=30, error_ttl=30)}))
+        print(json.dumps({"value": budget.single_flight(key, compute, ttl=30, error_ttl=30)}))
     except ValueError as exc:
         print(json.dumps({"error": str(exc)}))
 
@@ -408,17 +410,17 @@ def test_single_flight_in_process(settings, tmp_path):
         return {"n": len(calls)}
 
     key = unique("types")
-    assert pacing.cached(key) is None
-    assert pacing.cached(key, default="absent") == "absent"
-    assert pacing.single_flight(key, compute, ttl=60) == {"n": 1}
-    assert pacing.single_flight(key, compute, ttl=60) == {"n": 1}
-    assert pacing.cached(key) == {"n": 1}
+    assert budget.cached(key) is None
+    assert budget.cached(key, default="absent") == "absent"
+    assert budget.single_flight(key, compute, ttl=60) == {"n": 1}
+    assert budget.single_flight(key, compute, ttl=60) == {"n": 1}
+    assert budget.cached(key) == {"n": 1}
     assert len(calls) == 1
-    pacing.forget(key)
-    assert pacing.single_flight(key, compute, ttl=60) == {"n": 2}
+    budget.forget(key)
+    assert budget.single_flight(key, compute, ttl=60) == {"n": 2}
     # ttl=0: no caching at all.
-    assert pacing.single_flight(key + "-nocache", compute, ttl=0) == {"n": 3}
-    assert pacing.single_flight(key + "-nocache", compute, ttl=0) == {"n": 4}
+    assert budget.single_flight(key + "-nocache", compute, ttl=0) == {"n": 3}
+    assert budget.single_flight(key + "-nocache", compute, ttl=0) == {"n": 4}
     assert not list((tmp_path / "pacing").glob("lock-*"))
 
 
@@ -433,12 +435,12 @@ def test_a_cached_error_expires_after_error_ttl(settings, tmp_path):
     key = unique("tickets")
     for _ in range(3):
         with pytest.raises(Unavailable) as raised:
-            pacing.single_flight(key, failing, ttl=60, error_ttl=0.3)
+            budget.single_flight(key, failing, ttl=60, error_ttl=0.3)
         assert raised.value.retry_after == 7
     assert len(calls) == 1
-    assert pacing.cached(key) is None  # an error is not a value
+    assert budget.cached(key) is None  # an error is not a value
     time.sleep(0.35)
-    assert pacing.single_flight(key, lambda: "fresh", ttl=60) == "fresh"
+    assert budget.single_flight(key, lambda: "fresh", ttl=60) == "fresh"
 
 
 def test_an_unpicklable_error_is_still_raised(settings, tmp_path):
@@ -448,14 +450,14 @@ def test_an_unpicklable_error_is_still_raised(settings, tmp_path):
         raise Unavailable(threading.Lock())  # cannot be pickled into the cache
 
     with pytest.raises(Unavailable):
-        pacing.single_flight(unique("tickets"), failing, ttl=60)
+        budget.single_flight(unique("tickets"), failing, ttl=60)
 
 
 def test_single_flight_waiter_times_out(settings, tmp_path):
     settings.PACING_DIR = tmp_path / "pacing"
     key = unique("tickets")
-    with pacing.backend().lock("flight:" + key, timeout=1, ttl=10), pytest.raises(WaitTimeout):
-        pacing.single_flight(key, lambda: "never", ttl=60, wait_timeout=0.2)
+    with budget.backend().lock("flight:" + key, timeout=1, ttl=10), pytest.raises(WaitTimeout):
+        budget.single_flight(key, lambda: "never", ttl=60, wait_timeout=0.2)
 
 
 # --- Settings ------------------------------------------------------------------------------
@@ -464,18 +466,18 @@ def test_single_flight_waiter_times_out(settings, tmp_path):
 def test_backend_follows_the_settings(settings, tmp_path, redis_url):  # noqa: F811
     settings.PACING_DIR = tmp_path / "pacing"
     settings.REDIS_URL = ""
-    local = pacing.backend()
+    local = budget.backend()
     assert isinstance(local, LocalBackend)
     assert local.directory == tmp_path / "pacing"
-    assert pacing.backend() is local  # cached per process
-    pacing.wait_for_slot("a token's key")  # the directory is made on first use, private
+    assert budget.backend() is local  # cached per process
+    budget.wait_for_slot("a token's key")  # the directory is made on first use, private
     assert (tmp_path / "pacing").stat().st_mode & 0o777 == 0o700
 
     settings.REDIS_URL = redis_url
-    assert isinstance(pacing.backend(), RedisBackend)
+    assert isinstance(budget.backend(), RedisBackend)
     settings.REDIS_URL = ""
-    pacing.reset_backend()
-    assert isinstance(pacing.backend(), LocalBackend)
+    budget.reset_backend()
+    assert isinstance(budget.backend(), LocalBackend)
 
 
 def test_wait_for_slot_uses_the_settings(settings, tmp_path):
@@ -484,18 +486,18 @@ def test_wait_for_slot_uses_the_settings(settings, tmp_path):
     settings.STORE_RATE_WINDOW = 5.0
     settings.STORE_RATE_MARGIN = 0.0
     settings.STORE_WAIT_TIMEOUT = 0.2
-    pacing.wait_for_slot("token-hash")
-    pacing.wait_for_slot("token-hash")
+    budget.wait_for_slot("token-hash")
+    budget.wait_for_slot("token-hash")
     with pytest.raises(WaitTimeout):
-        pacing.wait_for_slot("token-hash")
+        budget.wait_for_slot("token-hash")
     settings.STORE_RATE_LIMIT = 0
-    assert pacing.wait_for_slot("token-hash") == 0.0
+    assert budget.wait_for_slot("token-hash") == 0.0
 
 
 def test_the_token_never_reaches_a_file_name_or_a_redis_key(settings, tmp_path, redis_url):  # noqa: F811
     settings.PACING_DIR = tmp_path / "pacing"
-    pacing.wait_for_slot(SECRET)
-    with pacing.backend().lock(SECRET, timeout=1):
+    budget.wait_for_slot(SECRET)
+    with budget.backend().lock(SECRET, timeout=1):
         names = [path.name for path in (tmp_path / "pacing").iterdir()]
     assert names and not any(SECRET in name for name in names)
 
@@ -540,8 +542,8 @@ def test_a_growing_delay_doubles_up_to_its_cap(where):
         assert backend.admit_attempt(key, 900, 2, cap=3)[0] == 0
     wait, token = backend.admit_attempt(key, 900, 2, cap=3)
     assert token is None and 0.5 < wait <= 1.0  # one second after the latest
-    assert pacing.attempt_wait([0.0, 1.0, 2.0, 3.0], 3.0, 900, 2, 3) == 3.0  # 4 s, capped at 3
-    assert pacing.attempt_wait([0.0, 1.0, 2.0], 2.0, 900, 2, 30) == 2.0
+    assert budget.attempt_wait([0.0, 1.0, 2.0, 3.0], 3.0, 900, 2, 3) == 3.0  # 4 s, capped at 3
+    assert budget.attempt_wait([0.0, 1.0, 2.0], 2.0, 900, 2, 30) == 2.0
 
 
 def test_a_forgotten_attempt_frees_its_place(where):

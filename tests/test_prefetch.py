@@ -7,7 +7,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from dashboard import background, pacing, prefetch, store
+from dashboard import budget, store
+from dashboard.tickets import prefetch
 from tests.html import load_more, page, row_ids
 
 QUERY = "status=closed"  # a list of several pages
@@ -30,7 +31,7 @@ def prefetching(settings, monkeypatch):
 
     def settled(pages):
         assert wait_for(lambda: len(asked) >= pages)
-        assert background.drain()
+        assert budget.worker.drain()
 
     return settled
 
@@ -79,13 +80,13 @@ def test_load_more_answers_from_the_page_fetched_while_reading(signed_in, sandbo
 def test_nothing_is_prefetched_while_people_wait_for_the_budget(signed_in, sandbox, prefetching):
     store.ticket_types(), store.staff()  # known already: the page makes one call
     sandbox.reset_stats()
-    budget = store.identity()
+    token_key = store.identity()
     stop = threading.Event()
 
     def busy_person():
         # Someone who always wants the next slot keeps a person waiting.
         while not stop.is_set():
-            pacing.wait_for_slot(budget)
+            budget.wait_for_slot(token_key)
 
     people = threading.Thread(target=busy_person)
     people.start()

@@ -1,6 +1,6 @@
 """Quoted text in comments, split from what the person wrote: a pure function, no store."""
 
-from dashboard.quotes import Part, split
+from dashboard.tickets.quotes import Part, split
 
 
 def joined(parts):

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as examples
 
-from dashboard import background, counts
+from dashboard.budget import worker
+from dashboard.tickets import counts
 from tests import html
 from tests.test_fuzz import PAIRS, encode
 
@@ -135,7 +136,7 @@ def jobs(monkeypatch):
         asked.setdefault(key, job)
         return True
 
-    monkeypatch.setattr(background, "submit", submit)
+    monkeypatch.setattr(worker, "submit", submit)
     return asked
 
 

@@ -10,8 +10,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
-from dashboard import background, counts
+from dashboard.budget import worker
 from dashboard.models import DefaultView, DisplayLink, SavedView
+from dashboard.tickets import counts
 from tests import html
 from tests.html import page, text
 
@@ -362,7 +363,7 @@ def test_mine_can_be_the_default_view(signed_in, sandbox, lead):
 def counting(settings):
     settings.STORE_VIEW_COUNTS = True
     yield
-    background.drain()
+    worker.drain()
 
 
 def poll(client, rounds=60):
@@ -370,7 +371,7 @@ def poll(client, rounds=60):
     steps finish, until nothing is counting; the counts by view key."""
     for _ in range(rounds):
         doc = page(client.get("/views/counts/"))
-        assert background.drain()
+        assert worker.drain()
         shown = {e["data-view-count"]: text(e) for e in doc.select("[data-view-count]")}
         if not any("counting" in label for label in shown.values()):
             return shown, doc
@@ -415,10 +416,10 @@ def test_a_count_says_at_least_while_counting_and_a_plus_past_the_cap(
     monkeypatch.setattr(counts, "CAP", 30)
     view = save(signed_in, "Resolved", "status=closed&status=solved")
     doc = page(signed_in.get("/views/counts/"))
-    background.drain()
+    worker.drain()
     assert doc.select_one("#views-poll")["hx-trigger"] == "load delay:5s"  # counting: soon
     doc = page(signed_in.get("/views/counts/"))
-    background.drain()
+    worker.drain()
     label = text(doc.select_one(f"[data-view-count='{view.pk}']"))
     assert label == f"at least {counts.PAGES_PER_STEP * 5}, counting"
 
@@ -430,7 +431,7 @@ def test_a_count_says_at_least_while_counting_and_a_plus_past_the_cap(
 def test_the_list_page_never_waits_for_a_count(signed_in, sandbox, counting):
     save(signed_in, "Open", "status=open")
     signed_in.get("/views/all/")
-    background.drain()
+    worker.drain()
     assert len(tickets_asked(sandbox)) == 1  # the page's own call; counting waits for its poller
 
 
@@ -453,7 +454,7 @@ def test_ten_people_looking_at_the_same_views_cost_one_walk_per_view(
     for _ in range(30):
         labels = [text(e) for p in people for e in page(p.get("/views/counts/")).select(
             "[data-view-count]")]  # fmt: skip
-        background.drain()
+        worker.drain()
         if not any("counting" in label for label in labels):
             break
     else:

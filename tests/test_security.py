@@ -14,8 +14,8 @@ import requests
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from dashboard.filters import canonical_filters
 from dashboard.models import DisplayLink
+from dashboard.wall.filters import canonical_filters
 from tests.conftest import TEST_TOKEN
 from tests.html import page, row_ids
 

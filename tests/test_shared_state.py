@@ -19,7 +19,10 @@ def state_dir(settings, tmp_path):
     settings.PACING_DIR = directory / "pacing"
     settings.CACHES = {
         **settings.CACHES,
-        "default": {"BACKEND": "dashboard.filecache.FileCache", "LOCATION": directory / "cache"},
+        "default": {
+            "BACKEND": "dashboard.budget.filecache.FileCache",
+            "LOCATION": directory / "cache",
+        },
     }
     return directory
 

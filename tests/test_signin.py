@@ -10,7 +10,7 @@ import redis
 import requests
 from django.contrib.auth.signals import user_login_failed
 
-from dashboard import signin
+from dashboard.accounts import throttle
 from tests.html import alerts, page
 from tests.redis_server import redis_url  # noqa: F401
 
@@ -103,7 +103,7 @@ def test_parallel_guesses_are_counted_before_any_password_is_checked(live_server
 
 def test_a_stranger_cannot_lock_a_colleague_out(client, lead, settings):
     assert sign_in(client, "lead", PASSWORD, "10.0.0.7").status_code == 302
-    known_browser = client.cookies[signin.KNOWN_COOKIE].value
+    known_browser = client.cookies[throttle.KNOWN_COOKIE].value
     client.logout()
     client.cookies.clear()
 
@@ -111,7 +111,7 @@ def test_a_stranger_cannot_lock_a_colleague_out(client, lead, settings):
     assert attacker[:5] == [200] * 5 and set(attacker[5:]) == {429}
 
     # The colleague's own browser signs in at once, from anywhere.
-    client.cookies[signin.KNOWN_COOKIE] = known_browser
+    client.cookies[throttle.KNOWN_COOKIE] = known_browser
     assert sign_in(client, "lead", PASSWORD, "10.0.0.8").status_code == 302
     client.logout()
     client.cookies.clear()
@@ -170,7 +170,7 @@ def test_a_successful_sign_in_clears_the_users_failures(client, lead, settings):
 
 def test_a_forged_known_browser_cookie_counts_for_nothing(client, lead):
     fail(client, 5, address="10.3.3.3")
-    client.cookies[signin.KNOWN_COOKIE] = "forged"
+    client.cookies[throttle.KNOWN_COOKIE] = "forged"
     assert sign_in(client, "lead", PASSWORD, "10.3.3.3").status_code == 429
 
 
@@ -188,4 +188,4 @@ def test_a_forged_known_browser_cookie_counts_for_nothing(client, lead):
 def test_client_address(rf, settings, remote, forwarded, client):
     settings.TRUSTED_PROXIES = [ip_network("10.0.0.0/24")]
     request = rf.post("/", REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=forwarded)
-    assert signin.client_address(request) == client
+    assert throttle.client_address(request) == client

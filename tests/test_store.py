@@ -11,7 +11,7 @@ import requests
 import responses
 from django.core.cache import cache
 
-from dashboard import pacing, store
+from dashboard import budget, store
 from tests.conftest import TEST_TOKEN, every_filter
 
 BASE = "https://example.29next.store/api/admin/"
@@ -375,7 +375,7 @@ def test_ticket_types_walk_every_page_and_are_cached(mocked):
 def slots(monkeypatch):
     """Count the turns taken in the shared request budget."""
     taken = []
-    monkeypatch.setattr(pacing, "wait_for_slot", lambda key: taken.append(key) or 0.0)
+    monkeypatch.setattr(budget, "wait_for_slot", lambda key: taken.append(key) or 0.0)
     return taken
 
 
@@ -451,9 +451,9 @@ def test_a_read_timeout_is_not_retried(mocked, sleeps):
 
 def test_no_turn_in_the_budget_in_time_is_busy(mocked, monkeypatch):
     def exhausted(key):
-        raise pacing.WaitTimeout("no slot")
+        raise budget.WaitTimeout("no slot")
 
-    monkeypatch.setattr(pacing, "wait_for_slot", exhausted)
+    monkeypatch.setattr(budget, "wait_for_slot", exhausted)
     mocked.get(TICKETS, json=page_json())
     with pytest.raises(store.StoreBusy) as raised:
         store.list_tickets(store.TicketQuery())

@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from dashboard.filter_fields import MAX_ID
+from dashboard.tickets.filter_fields import MAX_ID
 from tests import html
 
 HTMX = {"HTTP_HX_REQUEST": "true"}

@@ -9,10 +9,10 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
-from dashboard import counts as counting
-from dashboard import wall
-from dashboard.filters import canonical_filters, parse_wall_filters
 from dashboard.models import DisplayLink
+from dashboard.tickets import counts as counting
+from dashboard.wall import board as wall_board
+from dashboard.wall.filters import canonical_filters, parse_wall_filters
 from tests import html
 from tests.html import page, text
 
@@ -51,7 +51,7 @@ def test_a_display_link_shows_its_board_without_signing_in(client, sandbox, disp
     link, path = display
     response = client.get(path)
     assert response.status_code == 200
-    assert row_ids(response) == expected_ids(sandbox, "status=new&status=open")[: wall.ROWS]
+    assert row_ids(response) == expected_ids(sandbox, "status=new&status=open")[: wall_board.ROWS]
     assert "sessionid" not in response.cookies
     assert response["Cache-Control"] == "no-store"
     assert board(response)["hx-trigger"] == "every 30s, refresh"
@@ -72,7 +72,7 @@ def test_a_display_link_reaches_nothing_but_its_wall(client, sandbox, display):
 
     # Its own filters, whatever the URL says.
     other = client.get(path + "?status=closed&priority=low")
-    assert row_ids(other) == expected_ids(sandbox, "status=new&status=open")[: wall.ROWS]
+    assert row_ids(other) == expected_ids(sandbox, "status=new&status=open")[: wall_board.ROWS]
 
     # And nothing else: every other page still wants a signed-in person.
     for url in ["/", "/?status=closed", "/tickets/1641/", "/wall/?status=closed", "/wall/links/"]:
@@ -114,7 +114,9 @@ def test_requester_emails_are_masked_and_threads_never_shown(client, sandbox, db
     assert row_ids(response) == [ticket["id"]]
     shown = response.content.decode()  # the address must not be anywhere, not even hidden
     assert ticket["from_email"] not in shown
-    assert wall.mask_email(ticket["from_email"]) in text(html.row(page(response), ticket["id"]))
+    assert wall_board.mask_email(ticket["from_email"]) in text(
+        html.row(page(response), ticket["id"])
+    )
     assert html.thread(page(response)) is None and html.comment_ids(page(response)) == []
     for comment in ticket["comments"]:
         body = (comment["body"] or "").strip()
@@ -159,7 +161,7 @@ def test_counts_beyond_the_cap_show_a_plus(client, sandbox, db, monkeypatch):
 def test_an_outage_keeps_the_last_board_marked_stale_and_recovers(
     client, sandbox, display, monkeypatch, settings
 ):
-    monkeypatch.setattr(wall, "ROWS_MAX_AGE", 0)  # every refresh asks the store
+    monkeypatch.setattr(wall_board, "ROWS_MAX_AGE", 0)  # every refresh asks the store
     settings.STORE_ERROR_TTL = 0  # and a failure is not remembered for the next one
     link, path = display
     good = client.get(path, **HTMX)
@@ -194,12 +196,12 @@ def test_rotation_is_decided_by_the_server_clock(client, sandbox, db, monkeypatc
     link, path = make_link(
         name="Playlist", filters="priority=high\nstatus=pending", rotate_seconds=60
     )
-    monkeypatch.setattr(wall.time, "time", lambda: 600.0)  # 600 // 60 = 10 -> view 1
+    monkeypatch.setattr(wall_board.time, "time", lambda: 600.0)  # 600 // 60 = 10 -> view 1
     first = client.get(path)
-    monkeypatch.setattr(wall.time, "time", lambda: 660.0)  # 11 -> view 2
+    monkeypatch.setattr(wall_board.time, "time", lambda: 660.0)  # 11 -> view 2
     second = client.get(path, **HTMX)
-    assert row_ids(first) == expected_ids(sandbox, "priority=high")[: wall.ROWS]
-    assert row_ids(second) == expected_ids(sandbox, "status=pending")[: wall.ROWS]
+    assert row_ids(first) == expected_ids(sandbox, "priority=high")[: wall_board.ROWS]
+    assert row_ids(second) == expected_ids(sandbox, "status=pending")[: wall_board.ROWS]
     assert "view 1 of 2" in text(board(first)) and "view 2 of 2" in text(board(second))
 
 
@@ -230,7 +232,7 @@ def test_refresh_interval_is_per_link_and_at_least_ten_seconds(db):
 def test_signed_in_wall_uses_the_lists_filters(signed_in, sandbox):
     response = signed_in.get("/wall/?priority=high")
     assert response.status_code == 200
-    assert row_ids(response) == expected_ids(sandbox, "priority=high")[: wall.ROWS]
+    assert row_ids(response) == expected_ids(sandbox, "priority=high")[: wall_board.ROWS]
     make = html.link(page(response), "Make a display link for this board")
     assert parse_qsl(urlsplit(make).query) == [("filters", "priority=high")]
 

@@ -8,8 +8,11 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from dashboard import counts, store, wall, wall_charts
-from dashboard.wall_charts import Bar
+from dashboard import store
+from dashboard.tickets import ages, counts
+from dashboard.wall import board as wall_board
+from dashboard.wall import charts
+from dashboard.wall.charts import Bar
 from tests.html import page, row_ids, text
 from tests.test_wall import HTMX, board, make_link
 
@@ -55,21 +58,21 @@ def day_values(image):
 
 
 def test_ages_split_at_four_hours_a_day_and_three_days():
-    assert [wall_charts.age_bucket(s) for s in (0, 4 * HOUR - 1, 4 * HOUR, 24 * HOUR - 1)] == [
+    assert [ages.age_bucket(s) for s in (0, 4 * HOUR - 1, 4 * HOUR, 24 * HOUR - 1)] == [
         0, 0, 1, 1,
     ]  # fmt: skip
-    assert [wall_charts.age_bucket(s) for s in (24 * HOUR, 72 * HOUR - 1, 72 * HOUR)] == [2, 2, 3]
-    assert wall_charts.age_bucket(400 * 24 * HOUR) == 3
-    assert wall_charts.age_bucket(-30) == 0  # a store clock a little ahead of ours
+    assert [ages.age_bucket(s) for s in (24 * HOUR, 72 * HOUR - 1, 72 * HOUR)] == [2, 2, 3]
+    assert ages.age_bucket(400 * 24 * HOUR) == 3
+    assert ages.age_bucket(-30) == 0  # a store clock a little ahead of ours
 
 
 def test_backlog_bars_are_lower_bounds_past_where_the_walk_stopped():
-    exact = wall_charts.backlog_bars((5, 11, 3, 20))
+    exact = charts.backlog_bars((5, 11, 3, 20))
     assert [(b.label, b.shown) for b in exact] == [
         ("Under 4 h", "5"), ("4 to 24 h", "11"), ("1 to 3 days", "3"), ("Older", "20"),
     ]  # fmt: skip
     # The walk reached tickets 30 hours old: the first two bars are whole, the rest are not.
-    short = wall_charts.backlog_bars((5, 11, 3, 0), reach_seconds=30 * HOUR)
+    short = charts.backlog_bars((5, 11, 3, 0), reach_seconds=30 * HOUR)
     assert [b.shown for b in short] == ["5", "11", "≥ 3", "≥ 0"]
     assert short[2].said == "1 to 3 days: at least 3 tickets"
     assert short[0].said == "under 4 hours: 5 tickets"
@@ -78,22 +81,22 @@ def test_backlog_bars_are_lower_bounds_past_where_the_walk_stopped():
 def test_daily_bars_run_fourteen_days_to_today_and_say_what_was_not_counted():
     today = date(2026, 3, 16)
     counted = {date(2026, 3, 16): 4, date(2026, 3, 10): 2, date(2026, 3, 1): 9}  # 1 Mar: too old
-    days = wall_charts.daily_bars(counted, today)
+    days = charts.daily_bars(counted, today)
     assert len(days) == 14
     assert days[0].key == "2026-03-03" and days[-1].key == "2026-03-16"
     assert [b.label for b in days[:3]] == ["3", "4", "5"]
     assert {b.key: b.value for b in days if b.value} == {"2026-03-16": 4, "2026-03-10": 2}
     assert days[-1].spoken == "today, Monday 16 March" and days[-1].tone == "today"
 
-    short = wall_charts.daily_bars(counted, today, reached_day=date(2026, 3, 10))
+    short = charts.daily_bars(counted, today, reached_day=date(2026, 3, 10))
     assert [b.shown for b in short[:8]] == ["–"] * 7 + ["≥ 2"]
     assert short[0].said == "Tuesday 3 March: not counted"
     assert short[-1].shown == "4"
 
 
 def test_a_chart_is_an_image_named_and_described_with_its_numbers():
-    markup = wall_charts.horizontal_bars(
-        "backlog", "Open backlog by age", wall_charts.backlog_bars((5, 10, 0, 20), 30 * HOUR)
+    markup = charts.horizontal_bars(
+        "backlog", "Open backlog by age", charts.backlog_bars((5, 10, 0, 20), 30 * HOUR)
     )
     image = svg(markup)
     assert image["role"] == "img"
@@ -120,10 +123,10 @@ def test_a_chart_is_an_image_named_and_described_with_its_numbers():
 
 
 def test_columns_are_in_proportion_and_days_not_counted_show_a_dash():
-    days = wall_charts.daily_bars(
+    days = charts.daily_bars(
         {date(2026, 3, 16): 8, date(2026, 3, 15): 4}, date(2026, 3, 16), date(2026, 3, 12)
     )
-    image = svg(wall_charts.columns("created", "Created per day, last 14 days", days))
+    image = svg(charts.columns("created", "Created per day, last 14 days", days))
     assert named(image, "aria-labelledby") == "Created per day, last 14 days"
     drawn = bars(image)
     assert len(drawn) == 14
@@ -141,8 +144,8 @@ def test_columns_are_in_proportion_and_days_not_counted_show_a_dash():
 
 def test_nothing_to_draw_draws_empty_bars_not_an_error():
     for markup in (
-        wall_charts.horizontal_bars("a", "Open backlog by age", wall_charts.backlog_bars(())),
-        wall_charts.columns("b", "Created", wall_charts.daily_bars({}, date(2026, 1, 1))),
+        charts.horizontal_bars("a", "Open backlog by age", charts.backlog_bars(())),
+        charts.columns("b", "Created", charts.daily_bars({}, date(2026, 1, 1))),
     ):
         image = svg(markup)
         assert {float(rect["width"]) * float(rect["height"]) for rect in image.select("rect")} == {
@@ -153,7 +156,7 @@ def test_nothing_to_draw_draws_empty_bars_not_an_error():
 
 def test_words_in_a_chart_are_escaped():
     hostile = '<script>alert(1)</script>" onload="alert(2)'
-    markup = wall_charts.horizontal_bars(
+    markup = charts.horizontal_bars(
         'x" onload="alert(3)', hostile, [Bar(label=hostile, spoken=hostile, value=3)]
     )
     image = svg(markup)
@@ -182,12 +185,12 @@ def created(ticket):
 
 
 def expected_ages(tickets, now):
-    ages = Counter(
-        wall_charts.age_bucket((now - created(t)).total_seconds())
+    buckets = Counter(
+        ages.age_bucket((now - created(t)).total_seconds())
         for t in tickets
         if t["status"] not in RESOLVED
     )
-    return [ages[i] for i in range(4)]
+    return [buckets[i] for i in range(4)]
 
 
 def expected_days(tickets, today):
@@ -285,7 +288,7 @@ def test_counts_kept_from_before_the_pictures_never_draw_them_wrong(
 ):
     from django.core.cache import cache
 
-    from dashboard.filters import parse_wall_filters
+    from dashboard.wall.filters import parse_wall_filters
 
     sandbox.configure(page_size=5)
     key = counts.state_key(parse_wall_filters("status=new&status=open")[0])
@@ -326,7 +329,7 @@ def test_a_ticket_created_while_the_board_showed_a_cached_page_is_marked_new(
     cached = client.get(board(first)["hx-get"], **HTMX)
     assert added["id"] not in row_ids(page(cached))  # ... and still shows the page it had
 
-    monkeypatch.setattr(wall, "ROWS_MAX_AGE", 0)  # the page ages out
+    monkeypatch.setattr(wall_board, "ROWS_MAX_AGE", 0)  # the page ages out
     arrived = client.get(board(cached)["hx-get"], **HTMX)
     assert row_ids(page(arrived))[0] == added["id"]
     assert new_ids(arrived) == [added["id"]]
@@ -339,7 +342,7 @@ def test_a_new_ticket_is_new_on_every_screen_for_a_while(
 ):
     screen = client.get(display_open)
     added = sandbox.data.add_ticket(status="new", subject="Seen on every screen")
-    monkeypatch.setattr(wall, "ROWS_MAX_AGE", 0)
+    monkeypatch.setattr(wall_board, "ROWS_MAX_AGE", 0)
     first = client.get(board(screen)["hx-get"], **HTMX)
     again = client.get(board(first)["hx-get"], **HTMX)  # the screen's next refresh
     other = client.get(display_open)  # another screen, just switched on
@@ -347,7 +350,7 @@ def test_a_new_ticket_is_new_on_every_screen_for_a_while(
         assert new_ids(response) == [added["id"]]
 
     query = store.TicketQuery(status=("new", "open"))
-    later = wall.build_board(query).new_ids(now=time.time() + wall.NEW_SECONDS + 1)
+    later = wall_board.build_board(query).new_ids(now=time.time() + wall_board.NEW_SECONDS + 1)
     assert added["id"] not in later
 
 
@@ -355,7 +358,7 @@ def test_an_old_ticket_entering_the_filter_is_not_new(client, sandbox, display_o
     screen = client.get(display_open)
     newest = created(sandbox.data.filter_tickets(parse_qsl("status=new&status=open"))[0])
     reopened = sandbox.data.add_ticket(status="open", created_at=newest - timedelta(minutes=1))
-    monkeypatch.setattr(wall, "ROWS_MAX_AGE", 0)
+    monkeypatch.setattr(wall_board, "ROWS_MAX_AGE", 0)
     refreshed = client.get(board(screen)["hx-get"], **HTMX)
     assert reopened["id"] in row_ids(page(refreshed))
     assert new_ids(refreshed) == []

@@ -11,16 +11,22 @@ import hashlib
 import logging
 import random
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
-from dashboard import pacing, state
+from dashboard import budget
+from dashboard.budget import state
 from dashboard.store import errors, parse, transport
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Params = Sequence[tuple[str, str]]  # a query string, as (name, value) pairs
 
 # A Retry-After longer than this goes back to the person as "rate limited" rather than holding
 # their page open.
@@ -28,7 +34,7 @@ MAX_RETRY_AFTER = 5.0
 REFERENCE_TTL = 600
 
 
-def _field_errors(response):
+def _field_errors(response: requests.Response) -> dict[str, list[str]]:
     """The store's words for each refused parameter, as Django REST framework writes them:
     `{"field": ["message", ...]}` (or `{"detail": "..."}`, kept under "__all__")."""
     try:
@@ -45,12 +51,18 @@ def _field_errors(response):
     return found
 
 
-def shared(path, params, fetch, ttl=None, ready=None):
+def shared(
+    path: str,
+    params: Params,
+    fetch: Callable[[], T],
+    ttl: float | None = None,
+    ready: Callable[[T], object] | None = None,
+) -> T:
     """`fetch()`'s answer, shared: cached for a short while, and fetched once however many
     people (in however many worker processes) ask for the same thing at the same time."""
     ttl = settings.STORE_CACHE_TTL if ttl is None else ttl
 
-    def fetch_once():
+    def fetch_once() -> T:
         try:
             return fetch()
         except errors.BadResponse as exc:
@@ -59,34 +71,34 @@ def shared(path, params, fetch, ttl=None, ready=None):
             raise
 
     try:
-        return pacing.single_flight(
+        return budget.single_flight(
             cache_key(path, params),
             fetch_once,
             ttl=ttl,
             error_ttl=settings.STORE_ERROR_TTL,
             ready=ready,
         )
-    except pacing.WaitTimeout as exc:
+    except budget.WaitTimeout as exc:
         logger.warning("gave up waiting for a shared answer: GET %s", path)
         raise errors.StoreBusy() from exc
     except state.SharedStateError as exc:
         raise errors.SharedStateUnavailable() from exc
 
 
-def cached(path, params):
+def cached(path: str, params: Params) -> Any:
     """The shared answer to a GET if there is one, else None."""
     try:
-        return pacing.cached(cache_key(path, params))
+        return budget.cached(cache_key(path, params))
     except state.SharedStateError:
         return None
 
 
-def keep(path, value, ttl):
+def keep(path: str, value: object, ttl: float) -> None:
     """Keep `value` for `path` beyond the shared answer's life (names, for hours)."""
     state.cache_set(_kept_key(path), value, ttl)
 
 
-def kept_many(paths):
+def kept_many(paths: Mapping[int, str]) -> dict[int, Any]:
     """`{name: value}` of what was kept for each of `paths` (`{name: path}`), in one read; a
     failing cache keeps nothing (what is kept is a nicety)."""
     keys = {_kept_key(path): name for name, path in paths.items()}
@@ -97,22 +109,22 @@ def kept_many(paths):
     return {keys[key]: value for key, value in found.items()}
 
 
-def _kept_key(path):
+def _kept_key(path: str) -> str:
     return "kept:" + hashlib.sha256(cache_key(path, []).encode()).hexdigest()[:32]
 
 
-def forget(path, params):
+def forget(path: str, params: Params) -> None:
     """Drop the shared answer to a GET, so the next ask goes to the store."""
-    pacing.forget(cache_key(path, params))
+    budget.forget(cache_key(path, params))
 
 
-def cache_key(path, params):
+def cache_key(path: str, params: Params) -> str:
     # The store, API version and token are part of the key, so a change of any of them never
-    # serves another store's answers. The token is hashed; pacing hashes keys again.
+    # serves another store's answers. The token is hashed; the budget hashes keys again.
     return f"store:{identity()}:{settings.NEXT_API_VERSION}:{path}?{urlencode(params)}"
 
 
-def identity():
+def identity() -> str:
     """A hash naming this store and token: the key of everything kept per store (cached
     answers, the request budget, wall boards), with no way back to the token."""
     text = f"{settings.NEXT_API_BASE_URL} {settings.NEXT_API_TOKEN}"
@@ -122,7 +134,7 @@ def identity():
 sleep = time.sleep  # tests replace it to see the waits without waiting
 
 
-def get(path, params, cursor_given=False):
+def get(path: str, params: Params, cursor_given: bool = False) -> dict[str, Any]:
     """GET with the shared budget: every attempt waits its turn; a 429 is retried after its
     Retry-After (a bounded number of times), a connection failure or 502/503/504 once."""
     rate_limited = transient = 0
@@ -144,11 +156,11 @@ def get(path, params, cursor_given=False):
 
 
 @sensitive_variables("headers")  # error reports must never show the Authorization header
-def _get_once(path, params, cursor_given):
+def _get_once(path: str, params: Params, cursor_given: bool) -> dict[str, Any]:
     try:
-        pacing.wait_for_slot(identity())
-    except pacing.WaitTimeout as exc:
-        if pacing.current_lane() == pacing.INTERACTIVE:
+        budget.wait_for_slot(identity())
+    except budget.WaitTimeout as exc:
+        if budget.current_lane() == budget.INTERACTIVE:
             logger.warning("request budget exhausted for too long: GET %s", path)
         else:
             logger.info("no background slot in time (people come first): GET %s", path)
@@ -183,7 +195,7 @@ def _get_once(path, params, cursor_given):
     return _payload(response, path, cursor_given)
 
 
-def _unanswered(exc, path, deadline):
+def _unanswered(exc: requests.RequestException, path: str, deadline: float) -> Exception:
     """The error for an attempt that failed before the store began to answer."""
     timed_out = time.monotonic() >= deadline
     if isinstance(exc, requests.ConnectTimeout) and not timed_out:
@@ -196,7 +208,7 @@ def _unanswered(exc, path, deadline):
     return errors.StoreUnavailable(retryable=True)
 
 
-def _broken_off(exc, path, deadline):
+def _broken_off(exc: requests.RequestException, path: str, deadline: float) -> Exception:
     """The error for an answer that stalled or broke part-way. Never retried: the store is up
     but struggling, and a second try would most likely make the person wait twice as long for
     the same end. (requests reports a stall mid-body as a broken connection, not a timeout.)"""
@@ -215,11 +227,11 @@ NICETY_SCOPES = ("users:read", "catalogue:read")
 SCOPE_MEMORY = 600  # seconds a refused scope is remembered: no look-up tries it meanwhile
 
 
-def scope_of(path):
+def scope_of(path: str) -> str:
     return next(scope for prefix, scope in SCOPES if path.startswith(prefix))
 
 
-def missing_scopes():
+def missing_scopes() -> list[str]:
     """The nicety scopes the store refused this token in the last ten minutes, by any process."""
     keys = {_scope_key(scope): scope for scope in NICETY_SCOPES}
     try:
@@ -229,16 +241,16 @@ def missing_scopes():
     return sorted(keys[key] for key in found)
 
 
-def _remember_missing(scope):
+def _remember_missing(scope: str) -> None:
     with contextlib.suppress(state.SharedStateError):  # asked again next time: a nicety
         state.cache_set(_scope_key(scope), True, SCOPE_MEMORY)
 
 
-def _scope_key(scope):
+def _scope_key(scope: str) -> str:
     return f"scope-missing:{identity()}:{scope}"
 
 
-def _payload(response, path, cursor_given):
+def _payload(response: requests.Response, path: str, cursor_given: bool) -> dict[str, Any]:
     status = response.status_code
     if status == 401:
         logger.error("store rejected the API token: GET %s -> %s", path, status)
@@ -274,12 +286,12 @@ def _payload(response, path, cursor_given):
     return payload
 
 
-def every_result(path, params, max_pages):
+def every_result(path: str, params: Params, max_pages: int) -> Iterator[dict[str, Any]]:
     """Every result of a short list, following its cursor; the bound keeps a cursor that
     loops from looping for ever."""
     cursor = None
     for _ in range(max_pages):
-        page_params = params + ([("cursor", cursor)] if cursor else [])
+        page_params = [*params, *([("cursor", cursor)] if cursor else [])]
         payload = get(path, page_params, cursor_given=bool(cursor))
         for item in parse.field(payload, "results", list):
             if not isinstance(item, dict):
@@ -290,7 +302,7 @@ def every_result(path, params, max_pages):
             return
 
 
-def cursor_from_url(url):
+def cursor_from_url(url: object) -> str | None:
     """The opaque `cursor` value out of an API `next`/`previous` URL (None at either end)."""
     if not url:
         return None
@@ -308,10 +320,10 @@ def cursor_from_url(url):
 # Reference data (ticket types, agents) changes rarely and is read by every page: each process
 # keeps its copy for a minute instead of asking the shared cache on every view.
 LOCAL_TTL = 60.0
-_local = {}
+_local: dict[str, tuple[float, Any]] = {}
 
 
-def reference(path, params, fetch_all, fetch):
+def reference(path: str, params: Params, fetch_all: Callable[[], T], fetch: bool) -> T | None:
     """Reference data (ticket types, agents): `fetch_all()`'s answer, shared for ten minutes and
     kept by each process for one; with `fetch=False`, only what is already known, or None."""
     key = cache_key(path, params)
@@ -322,7 +334,7 @@ def reference(path, params, fetch_all, fetch):
         value = shared(path, params, fetch_all, ttl=REFERENCE_TTL)
     else:
         try:
-            value = pacing.cached(key)
+            value = budget.cached(key)
         except state.SharedStateError:
             return None
     if value is not None:
@@ -330,6 +342,6 @@ def reference(path, params, fetch_all, fetch):
     return value
 
 
-def forget_local():
+def forget_local() -> None:
     """Drop this process's copies of reference data (tests switch stores between cases)."""
     _local.clear()

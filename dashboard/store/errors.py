@@ -4,8 +4,9 @@ to show to a signed-in person, and the HTTP status the page answers with."""
 import math
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 
-from dashboard import state
+from dashboard.budget import state
 
 
 class TicketsAPIError(Exception):
@@ -28,7 +29,7 @@ class ScopeMissing(TicketsAPIError):
     code = "scope_missing"
     http_status = 403
 
-    def __init__(self, *args, scope=""):
+    def __init__(self, *args: Any, scope: str = "") -> None:
         super().__init__(*args)
         self.scope = scope
         self.message = (
@@ -45,7 +46,7 @@ class FilterRefused(TicketsAPIError):
     message = "The store refused these filters."
     http_status = 400
 
-    def __init__(self, *args, field_errors=None):
+    def __init__(self, *args: Any, field_errors: dict[str, list[str]] | None = None) -> None:
         super().__init__(*args)
         # {"tags": ["Select a valid choice. 99 is not one of the available choices."], ...}
         self.field_errors = field_errors or {}
@@ -68,12 +69,12 @@ class RateLimited(TicketsAPIError):
     message = "The store is rate limiting the dashboard; try again in a few seconds."
     http_status = 503
 
-    def __init__(self, *args, retry_after=None):
+    def __init__(self, *args: Any, retry_after: str | None = None) -> None:
         super().__init__(*args)
         self.retry_after = retry_after
 
     @property
-    def retry_seconds(self):
+    def retry_seconds(self) -> int:
         return max(1, round(retry_after_seconds(self.retry_after)))
 
 
@@ -82,7 +83,7 @@ class StoreUnavailable(TicketsAPIError):
     message = "The store is unavailable right now; try again in a moment."
     http_status = 503
 
-    def __init__(self, *args, retryable=False):
+    def __init__(self, *args: Any, retryable: bool = False) -> None:
         super().__init__(*args)
         # Connection failures and 502/503/504 are worth one more try; a 500 is not.
         self.retryable = retryable
@@ -117,7 +118,7 @@ class BadResponse(TicketsAPIError):
     http_status = 502
 
 
-def retry_after_seconds(value):
+def retry_after_seconds(value: str | None) -> float:
     """Retry-After as seconds: a number, or an HTTP date; 1 s when absent or unreadable."""
     if value is None:
         return 1.0

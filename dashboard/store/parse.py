@@ -1,21 +1,25 @@
 """Reading the store's JSON at the border: small, strict field readers, so that nothing past
 this package ever sees a raw dict, and an answer of the wrong shape is a `BadResponse`."""
 
-from datetime import UTC
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from django.utils.dateparse import parse_datetime
 
 from dashboard.store.errors import BadResponse
 
+JSON = dict[str, Any]  # one JSON object of the store's answer
+T = TypeVar("T")
 
-def record(item, what):
+
+def record(item: object, what: str) -> JSON:
     """`item` when it is a JSON object, else a `BadResponse` naming `what` it should be."""
     if not isinstance(item, dict):
         raise BadResponse(f"{what} is not an object")
     return item
 
 
-def items(payload, name):
+def items(payload: JSON, name: str) -> list[Any]:
     """A list that may be absent or null (as an empty list), but nothing else."""
     value = payload.get(name) or []
     if not isinstance(value, list):
@@ -23,36 +27,36 @@ def items(payload, name):
     return value
 
 
-def text(payload, name):
+def text(payload: JSON, name: str) -> str:
     """A string that may be absent or null (as an empty string)."""
     return str(payload.get(name) or "")
 
 
-def field(payload, name, kind):
+def field(payload: JSON, name: str, kind: type[T]) -> T:
     value = payload.get(name)
     if not isinstance(value, kind):
         raise BadResponse(f"{name!r} missing or not a {kind.__name__}")
     return value
 
 
-def integer(payload, name):
+def integer(payload: JSON, name: str) -> int:
     value = payload.get(name)
     if isinstance(value, bool) or not isinstance(value, int):
         raise BadResponse(f"{name!r} missing or not an integer")
     return value
 
 
-def optional_int(payload, name):
+def optional_int(payload: JSON, name: str) -> int | None:
     value = payload.get(name)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def optional_str(payload, name):
+def optional_str(payload: JSON, name: str) -> str | None:
     value = payload.get(name)
     return None if value is None else str(value)
 
 
-def moment(payload, name):
+def moment(payload: JSON, name: str) -> datetime | None:
     value = payload.get(name)
     if not isinstance(value, str):
         return None

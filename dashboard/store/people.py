@@ -3,6 +3,7 @@ the `users:read` scope; a token without it still lists every ticket, with emails
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dashboard.store import client, parse
@@ -27,12 +28,12 @@ class Person:
     email: str = ""
 
     @property
-    def name(self):
+    def name(self) -> str:
         full = " ".join(part for part in (self.first_name, self.last_name) if part)
         return full or self.email or f"Customer #{self.id}"
 
     @property
-    def short_name(self):
+    def short_name(self) -> str:
         """First name and last initial, for a screen across the room: "Anna K."."""
         if self.first_name and self.last_name:
             return f"{self.first_name} {self.last_name[:1]}."
@@ -47,16 +48,16 @@ class Found:
     fetched_at: float
 
     @property
-    def fresh(self):
+    def fresh(self) -> bool:
         return time.time() - self.fetched_at < NAME_FRESH
 
 
-def staff(fetch=True):
+def staff(fetch: bool = True) -> dict[int, Person] | None:
     """The store's support agents, `{id: Person}`, so pages show names, not numbers."""
     return client.reference("users/", [("user_type", "dashboard")], _all_staff, fetch)
 
 
-def _all_staff():
+def _all_staff() -> dict[int, Person]:
     try:
         # A support team, not a customer base: a few pages at most.
         items = list(client.every_result("users/", [("user_type", "dashboard")], max_pages=20))
@@ -66,17 +67,17 @@ def _all_staff():
     return {person.id: person for person in map(_person, items)}
 
 
-def known_customers(ids):
+def known_customers(ids: Iterable[int]) -> dict[int, Found]:
     """`{id: Found}` for the customers looked up before (fresh or not); asks the store nothing."""
     return client.kept_many({person_id: f"users/{int(person_id)}/" for person_id in ids})
 
 
-def look_up_customer(person_id):
+def look_up_customer(person_id: int) -> Found:
     """Ask the store for one customer (`GET users/{id}/`), once an hour across every process,
     and keep the answer for hours."""
     path = f"users/{int(person_id)}/"
 
-    def fetch():
+    def fetch() -> Found:
         try:
             found = Found(_person(client.get(path, [])), time.time())
         except TicketNotFound:
@@ -87,12 +88,12 @@ def look_up_customer(person_id):
     return client.shared(path, [], fetch, ttl=NAME_FRESH)
 
 
-def find_customers(email="", name=""):
+def find_customers(email: str = "", name: str = "") -> tuple[Person, ...]:
     """Customers by exact email or by name (`GET users/?email=` or `?name=`): at most
     FIND_LIMIT, and one more when there are more, so that the caller can say so."""
     params = [("email", email)] if email else [("name", name)]
 
-    def fetch():
+    def fetch() -> tuple[Person, ...]:
         found = []
         for item in client.every_result("users/", params, max_pages=1):
             found.append(_person(item))
@@ -101,8 +102,8 @@ def find_customers(email="", name=""):
     return client.shared("users/", params, fetch, ttl=FIND_TTL)
 
 
-def _person(item):
-    item = parse.record(item, "user")
+def _person(raw: object) -> Person:
+    item = parse.record(raw, "user")
     return Person(
         id=parse.integer(item, "id"),
         first_name=parse.text(item, "first_name").strip(),

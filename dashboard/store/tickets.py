@@ -1,11 +1,12 @@
 """Tickets: what the dashboard asks of the Tickets List (`TicketQuery`), what comes back
 (`Ticket`, `Comment`, `Attachment`, `TicketPage`), and ticket types."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
 
-from dashboard import pacing
+from dashboard import budget
 from dashboard.store import client, parse
 
 STATUSES = ("new", "open", "pending", "solved", "closed")
@@ -28,7 +29,7 @@ class Attachment:
     url: str
 
     @property
-    def is_link(self):
+    def is_link(self) -> bool:
         """Only http(s) URLs become links; anything else (javascript:, data:) stays text."""
         try:
             return bool(self.url) and urlsplit(self.url).scheme.lower() in {"http", "https"}
@@ -70,11 +71,11 @@ class Ticket:
     comment_count: int = 0
 
     @property
-    def public_comment_count(self):
+    def public_comment_count(self) -> int:
         return sum(1 for comment in self.comments if comment.is_public)
 
     @property
-    def internal_comment_count(self):
+    def internal_comment_count(self) -> int:
         return self.comment_count - self.public_comment_count
 
 
@@ -105,7 +106,7 @@ class TicketQuery:
     assignee: int | None = None
     order_number: str = ""
     product: tuple[int, ...] = ()
-    tags: tuple[str, ...] = ()
+    tags: tuple[int, ...] = ()  # tag ids
     ticket_type: int | None = None
     priority: str = ""
     channel: str = ""
@@ -113,9 +114,9 @@ class TicketQuery:
     created_to: date | None = None
     cursor: str = ""
 
-    def params(self):
+    def params(self) -> list[tuple[str, str]]:
         """The query string as (name, value) pairs: arrays repeated, dates ISO, empties left out."""
-        pairs = []
+        pairs: list[tuple[str, str]] = []
         for name in FILTER_NAMES + ("cursor",):
             value = getattr(self, name)
             if value is None or value == "" or value == ():
@@ -124,11 +125,11 @@ class TicketQuery:
             pairs.extend((name, _param_value(item)) for item in values)
         return pairs
 
-    def with_cursor(self, cursor):
+    def with_cursor(self, cursor: str | None) -> "TicketQuery":
         return replace(self, cursor=cursor or "")
 
     @property
-    def filters(self):
+    def filters(self) -> "TicketQuery":
         """The same query without its cursor: what a bookmark names."""
         return self.with_cursor("")
 
@@ -151,13 +152,17 @@ FILTER_NAMES = (
 )
 
 
-def _param_value(value):
+def _param_value(value: object) -> str:
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
 
 
-def list_tickets(query, max_age=None, ready=None):
+def list_tickets(
+    query: TicketQuery,
+    max_age: float | None = None,
+    ready: Callable[[TicketPage], object] | None = None,
+) -> TicketPage:
     """One page of the Tickets List for `query`, at most `max_age` seconds old if given.
 
     Its tickets carry `comment_count` but no comments: threads are read with `get_ticket`.
@@ -165,7 +170,7 @@ def list_tickets(query, max_age=None, ready=None):
     """
     params = query.params()
 
-    def fetch():
+    def fetch() -> TicketPage:
         payload = client.get("tickets/", params, cursor_given=bool(query.cursor))
         return TicketPage(
             tickets=tuple(
@@ -177,43 +182,44 @@ def list_tickets(query, max_age=None, ready=None):
         )
 
     page = client.shared("tickets/", params, fetch, ready=ready)
-    if max_age is not None and page.fetched_at < datetime.now(UTC) - timedelta(seconds=max_age):
+    oldest = None if max_age is None else datetime.now(UTC) - timedelta(seconds=max_age)
+    if oldest is not None and (page.fetched_at is None or page.fetched_at < oldest):
         client.forget("tickets/", params)
         page = client.shared("tickets/", params, fetch)
     return page
 
 
-def cached_page(query):
+def cached_page(query: TicketQuery) -> TicketPage | None:
     """The page for `query` if it is in the shared cache now, else None; asks nothing."""
     return client.cached("tickets/", query.params())
 
 
-def page_in_turn(query):
+def page_in_turn(query: TicketQuery) -> TicketPage:
     """The page for `query` for work nobody waits at (a prefetch, a count walk, an export):
     from the shared cache when anyone fetched it, else from the store once the budget has a
     slot in the caller's lane. The slot is waited for before the page's single-flight lock is
     taken, so a person asking for the same page meanwhile ("Load more") is never held up
-    behind this wait. `pacing.WaitTimeout` when no slot came in the lane's wait."""
+    behind this wait. `budget.WaitTimeout` when no slot came in the lane's wait."""
     page = cached_page(query)
     if page is None:
-        pacing.wait_for_slot(client.identity())
-        with pacing.slot_in_hand():
+        budget.wait_for_slot(client.identity())
+        with budget.slot_in_hand():
             page = list_tickets(query)
     return page
 
 
-def get_ticket(ticket_id):
+def get_ticket(ticket_id: int) -> Ticket:
     """One ticket with its whole comment thread."""
     path = f"tickets/{int(ticket_id)}/"
     return client.shared(path, [], lambda: _ticket(client.get(path, [])))
 
 
-def ticket_types(fetch=True):
+def ticket_types(fetch: bool = True) -> dict[int, TicketType] | None:
     """All ticket types, `{id: TicketType}`, cached; with `fetch=False` only what is cached."""
     return client.reference("tickettypes/", [], _all_ticket_types, fetch)
 
 
-def _all_ticket_types():
+def _all_ticket_types() -> dict[int, TicketType]:
     types = {}
     for item in client.every_result("tickettypes/", [], max_pages=50):
         ticket_type = TicketType(id=parse.integer(item, "id"), name=str(item.get("name") or ""))
@@ -221,8 +227,8 @@ def _all_ticket_types():
     return types
 
 
-def _attachment(item):
-    item = parse.record(item, "attachment")
+def _attachment(raw: object) -> Attachment:
+    item = parse.record(raw, "attachment")
     return Attachment(
         id=parse.optional_int(item, "id"),
         file_name=parse.text(item, "file_name"),
@@ -230,8 +236,8 @@ def _attachment(item):
     )
 
 
-def _comment(item):
-    item = parse.record(item, "comment")
+def _comment(raw: object) -> Comment:
+    item = parse.record(raw, "comment")
     return Comment(
         id=parse.integer(item, "id"),
         body=parse.text(item, "body"),
@@ -244,8 +250,8 @@ def _comment(item):
     )
 
 
-def _ticket(item, with_comments=True):
-    item = parse.record(item, "ticket")
+def _ticket(raw: object, with_comments: bool = True) -> Ticket:
+    item = parse.record(raw, "ticket")
     comments = parse.items(item, "comments")
     return Ticket(
         id=parse.integer(item, "id"),
@@ -269,5 +275,5 @@ def _ticket(item, with_comments=True):
     )
 
 
-def _comment_order(comment):
+def _comment_order(comment: Comment) -> tuple[datetime, int]:
     return (comment.created_at or datetime.max.replace(tzinfo=UTC), comment.id)

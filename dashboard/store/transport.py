@@ -5,7 +5,9 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import requests
 import urllib3.connection
@@ -18,9 +20,15 @@ USER_AGENT = "tickets-dashboard/0.1 (support tickets dashboard; python-requests)
 # runs start to end in the thread that makes it, while pooled connections pass between threads.
 _attempt = threading.local()
 
+if TYPE_CHECKING:  # what the mixins below are mixed into
+    _Socket = socket.socket
+    _Connection = urllib3.connection.HTTPConnection
+else:
+    _Socket = _Connection = object
+
 
 @contextmanager
-def deadline(seconds):
+def deadline(seconds: float) -> Iterator[float]:
     _attempt.deadline = time.monotonic() + seconds
     try:
         yield _attempt.deadline
@@ -28,14 +36,14 @@ def deadline(seconds):
         _attempt.deadline = None
 
 
-class _ReadsUntilDeadline:
+class _ReadsUntilDeadline(_Socket):
     """Socket reads that end at the thread's deadline. http.client reads the status line, the
     headers and the body through `makefile("rb")`, which reads with `recv_into`."""
 
     # No slots of its own: an existing socket can then take on a class that mixes this in.
     __slots__ = ()
 
-    def _limit_wait(self):
+    def _limit_wait(self) -> None:
         deadline = getattr(_attempt, "deadline", None)
         if deadline is None:
             return
@@ -48,11 +56,11 @@ class _ReadsUntilDeadline:
         current = self.gettimeout()
         self.settimeout(remaining if current is None else min(current, remaining))
 
-    def recv(self, *args, **kwargs):
+    def recv(self, *args: Any, **kwargs: Any) -> bytes:
         self._limit_wait()
         return super().recv(*args, **kwargs)
 
-    def recv_into(self, *args, **kwargs):
+    def recv_into(self, *args: Any, **kwargs: Any) -> int:
         self._limit_wait()
         return super().recv_into(*args, **kwargs)
 
@@ -68,8 +76,8 @@ class _DeadlineSSLSocket(_ReadsUntilDeadline, ssl.SSLSocket):
 _DEADLINE_SOCKETS = {socket.socket: _DeadlineSocket, ssl.SSLSocket: _DeadlineSSLSocket}
 
 
-class _DeadlineConnection:
-    def connect(self):
+class _DeadlineConnection(_Connection):
+    def connect(self) -> None:
         super().connect()
         # The socket urllib3 made, set up and (for https) wrapped in TLS takes on the deadline's
         # reads: building our own would mean copying how urllib3 connects. A socket of another
@@ -101,11 +109,11 @@ _DEADLINE_POOLS = {"http": _DeadlineHTTPPool, "https": _DeadlineHTTPSPool}
 class _StoreAdapter(requests.adapters.HTTPAdapter):
     """requests' pooled keep-alive transport, over connections that keep the deadline."""
 
-    def init_poolmanager(self, *args, **kwargs):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = _DEADLINE_POOLS
 
-    def proxy_manager_for(self, proxy, **proxy_kwargs):
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> urllib3.PoolManager:
         # An HTTP(S)_PROXY in the environment must not quietly take the deadline away.
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
         if type(manager) is urllib3.ProxyManager:  # a SOCKS proxy's connections are its own
@@ -113,10 +121,10 @@ class _StoreAdapter(requests.adapters.HTTPAdapter):
         return manager
 
 
-_session = None
+_session: requests.Session | None = None
 
 
-def session():
+def session() -> requests.Session:
     """The process's session to the store (made on first use)."""
     global _session
     if _session is None:

@@ -1,10 +1,12 @@
 """The list's ticket rows, written out in Python.
 
-A list page shows 25 rows, and the template language spends about half a millisecond on each
-(every variable is looked up, localised and escaped through several layers), which on a slow
-machine was most of what a first view adds to the store's answer. Written here, a page of rows
-costs about a millisecond, so rows need no cache. Every value that comes from the store goes
-through `escape`, exactly as the template's autoescaping would.
+A list page shows 25 rows, and the template language spends about a quarter of a millisecond
+on each (every variable is looked up, localised and escaped through several layers), which on
+a slow machine was most of what a first view adds to the store's answer. Measured (timeit, best
+of 5, on the 2-core development machine): 25 rows written here take 0.43 ms, the same rows as a
+template 7.0 ms. So rows stay in Python and need no cache; their pieces (badges, requester,
+tags, times) are the ones in dashboard_tags. Every value that comes from the store goes through
+`escape`, exactly as the template's autoescaping would.
 """
 
 from html import escape
@@ -25,6 +27,7 @@ from dashboard.templatetags.dashboard_tags import (
     time_html,
     type_name,
 )
+from dashboard.tickets import ages
 
 register = template.Library()
 
@@ -84,20 +87,19 @@ def _row(ticket, links, names, now, zone, limits):
 def _age(ticket, now, limits):
     """How long an open ticket has waited since it was created (the wall's measure, so both
     mark the same tickets), and past the ageing and overdue limits, which, in words."""
-    if ticket.status in store.RESOLVED or ticket.created_at is None:
+    seconds = None if ticket.status in store.RESOLVED else ages.age_seconds(ticket, now)
+    if seconds is None:
         return ""
-    seconds = (now - ticket.created_at).total_seconds()
     if seconds < 3600:
         text = f"{max(int(seconds // 60), 0)} min"
     elif seconds < 86400:
         text = f"{int(seconds // 3600)} h"
     else:
         text = f"{int(seconds // 86400)} d"
-    ageing, overdue = limits
-    if seconds >= overdue:
-        return f'<span class="age age-overdue"><strong>Overdue</strong> {text}</span>'
-    if seconds >= ageing:
-        return f'<span class="age age-ageing"><strong>Ageing</strong> {text}</span>'
+    standing = ages.standing(seconds, *limits)
+    if standing != "ok":
+        word = standing.capitalize()
+        return f'<span class="age age-{standing}"><strong>{word}</strong> {text}</span>'
     return f'<span class="age">{text}<span class="visually-hidden"> waiting</span></span>'
 
 

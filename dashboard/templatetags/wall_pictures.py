@@ -1,11 +1,10 @@
-"""The wall's pictures beside its counts: the SVG from `wall_charts`, with headings and notes
-that say what was counted."""
+"""The wall's pictures beside its counts: the SVG from `dashboard.wall.charts`, with headings
+and notes that say what was counted."""
 
 from django import template
 from django.utils import timezone
-from django.utils.safestring import mark_safe
 
-from dashboard import wall_charts
+from dashboard.wall import charts
 
 register = template.Library()
 
@@ -17,14 +16,12 @@ CREATED_TITLE = "Created per day, last 14 days"
 def wall_pictures(board):
     counts = board.snapshot.counts
     today = timezone.localdate()
-    backlog = counts.backlog_bars()
-    created = counts.daily_bars(today)
+    backlog = charts.backlog_of(counts)
+    created = charts.daily_of(counts, today)
     return {
-        # Built from numbers and escaped words only (see wall_charts).
-        "backlog_svg": mark_safe(
-            wall_charts.horizontal_bars("backlog-chart", BACKLOG_TITLE, backlog)
-        ),
-        "created_svg": mark_safe(wall_charts.columns("created-chart", CREATED_TITLE, created)),
+        # Rendered by the chart's own template, which escapes every word.
+        "backlog_svg": charts.horizontal_bars("backlog-chart", BACKLOG_TITLE, backlog),
+        "created_svg": charts.columns("created-chart", CREATED_TITLE, created),
         "backlog_title": BACKLOG_TITLE,
         "created_title": CREATED_TITLE,
         "scope": "this board's tickets" if board.query.params() else "all tickets",

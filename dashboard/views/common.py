@@ -10,8 +10,8 @@ from django.http import QueryDict
 from django.urls import reverse
 
 from dashboard import store
-from dashboard.filters import MINE, FilterContext, TicketFilterForm
 from dashboard.models import Tag
+from dashboard.tickets.filters import MINE, FilterContext, TicketFilterForm
 
 
 def filter_form(request, data=None, fetch=True):

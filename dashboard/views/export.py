@@ -1,12 +1,13 @@
-"""The list's tickets as a CSV file, streamed (see `dashboard/export.py`)."""
+"""The list's tickets as a CSV file, streamed (see `dashboard/tickets/export.py`)."""
 
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from dashboard import export, names, store
-from dashboard.filters import MINE
+from dashboard import store
+from dashboard.tickets import export, names
+from dashboard.tickets.querystring import MINE
 from dashboard.views.common import filter_form, with_retry_after
 
 LIST_TEMPLATE = "dashboard/list.html"

@@ -7,9 +7,9 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from dashboard import saved_views
-from dashboard.forms import DisplayLinkForm
 from dashboard.models import DisplayLink
+from dashboard.saved import saved_views
+from dashboard.saved.forms import DisplayLinkForm
 from dashboard.views.common import known_context
 
 

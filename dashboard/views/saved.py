@@ -13,10 +13,11 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from dashboard import saved_views, store
-from dashboard.filters import MINE
-from dashboard.forms import RenameViewForm, SaveViewForm
-from dashboard.saved_views import ALL, MY_TICKETS
+from dashboard import store
+from dashboard.saved import saved_views
+from dashboard.saved.forms import RenameViewForm, SaveViewForm
+from dashboard.saved.saved_views import ALL, MY_TICKETS
+from dashboard.tickets.querystring import MINE
 from dashboard.views import tickets
 from dashboard.views.common import filter_form, is_fragment, known_context, list_url
 from dashboard.views.sidebar import sidebar

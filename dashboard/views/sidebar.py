@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from dashboard import saved_views, store, view_counts
-from dashboard.saved_views import ALL, MY_TICKETS
+from dashboard import store
+from dashboard.saved import saved_views
+from dashboard.saved.saved_views import ALL, MY_TICKETS
+from dashboard.tickets import view_counts
 from dashboard.views.common import known_context
 
 FIRST_POLL, COUNTING_POLL, COUNTED_POLL = "1s", "5s", "60s"

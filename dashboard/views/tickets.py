@@ -19,11 +19,13 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from dashboard import counts, names, prefetch, saved_views, store
-from dashboard.filter_fields import as_id
-from dashboard.filters import MAX_ID, TicketFilterForm
+from dashboard import store
 from dashboard.models import Tag
-from dashboard.saved_views import ALL
+from dashboard.saved import saved_views
+from dashboard.saved.saved_views import ALL
+from dashboard.tickets import counts, names, prefetch
+from dashboard.tickets.filter_fields import as_id
+from dashboard.tickets.filters import MAX_ID, TicketFilterForm
 from dashboard.views.common import (
     filter_form,
     is_fragment,

@@ -11,11 +11,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from dashboard import names, pacing, store
-from dashboard.filters import parse_wall_filters, querystring
+from dashboard import budget, store
 from dashboard.models import DisplayLink, Tag, hash_secret
+from dashboard.tickets import names
+from dashboard.tickets.querystring import querystring
 from dashboard.views.common import filter_form, is_fragment, staff_or_empty
-from dashboard.wall import WallOptions, build_board, rotation
+from dashboard.wall.board import WallOptions, build_board, rotation
+from dashboard.wall.filters import parse_wall_filters
 
 WALL_TEMPLATE = "dashboard/wall.html"
 WALL_RELOAD_HOURS = 12
@@ -56,7 +58,7 @@ def display_link(request, secret):
 
 def _board(request, queries, index, options, poll_query="", extra=None):
     # Nobody waits at a wall screen: its store calls leave the budget to people first.
-    with pacing.background():
+    with budget.background():
         board = build_board(queries[index], options.sort)
         # A stale board asks the store for nothing more.
         staff = (store.staff(fetch=False) or {}) if board.stale else staff_or_empty()

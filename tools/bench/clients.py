@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import requests
 
 from dashboard import store
-from dashboard.filters import querystring
+from dashboard.tickets.querystring import querystring
 
 from .plan import DIRECT_TIMEOUT, PACE, VIEW_TIMEOUT
 

@@ -1,10 +1,10 @@
 """Names: a page of tickets whose requesters the dashboard does not know yet.
 
 A first view never waits for names: it shows unknown customers by email or id, in elements
-marked `data-waiting`, and has their names looked up in the background (`dashboard/names.py`:
-at most STORE_NAME_LOOKUPS_PER_MINUTE a minute, in the background lane of the shared budget).
-The page's script then asks `/names/?requester=...` for the names still waiting and swaps in
-the ones it gets back.
+marked `data-waiting`, and has their names looked up in the background
+(`dashboard/tickets/names.py`: at most STORE_NAME_LOOKUPS_PER_MINUTE a minute, in the
+background lane of the shared budget). The page's script then asks `/names/?requester=...` for
+the names still waiting and swaps in the ones it gets back.
 
 Measured in each configuration right after the warm-up (which lists one ticket a page, so it
 leaves nearly every customer unknown): the first view of a page of NAMES_PAGE_SIZE tickets

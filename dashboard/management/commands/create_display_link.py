@@ -2,8 +2,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from dashboard.filters import canonical_filters
 from dashboard.models import DisplayLink, SavedView, Tag
+from dashboard.wall.filters import canonical_filters
 
 
 class Command(BaseCommand):

@@ -10,9 +10,9 @@ class FileCache(FileBasedCache):
     cull_every = 60.0
     _next_cull = 0.0
 
-    def _cull(self):
+    def _cull(self) -> None:
         now = time.monotonic()
         if now < self._next_cull:
             return
         self._next_cull = now + self.cull_every
-        super()._cull()
+        super()._cull()  # type: ignore[misc]  # Django's, not in its stubs

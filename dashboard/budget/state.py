@@ -9,19 +9,22 @@ nothing restarted.
 
 import contextlib
 import logging
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from django.core.cache import cache
 
 logger = logging.getLogger(__name__)
 
+# What the file backend (OSError: missing, read-only or full directory) and Redis (RedisError:
+# refused, timed out, reset) raise when the state itself is at fault.
+STATE_ERRORS: tuple[type[Exception], ...]
 try:  # Redis is optional; when it backs the cache and the pacing, its faults are state faults.
     from redis import RedisError
 except ImportError:  # pragma: no cover - redis is installed with the dev extra
-    RedisError = OSError
-
-# What the file backend (OSError: missing, read-only or full directory) and Redis (RedisError:
-# refused, timed out, reset) raise when the state itself is at fault.
-STATE_ERRORS = (OSError, RedisError)
+    STATE_ERRORS = (OSError,)
+else:
+    STATE_ERRORS = (OSError, RedisError)
 
 
 class SharedStateError(Exception):
@@ -35,7 +38,7 @@ class SharedStateError(Exception):
 
 
 @contextlib.contextmanager
-def guarded(what):
+def guarded(what: str) -> Iterator[None]:
     """Turn a failure of the shared state inside the block into `SharedStateError`."""
     try:
         yield
@@ -44,26 +47,26 @@ def guarded(what):
         raise SharedStateError(what) from exc
 
 
-def cache_get(key, default=None):
+def cache_get(key: str, default: Any = None) -> Any:
     with guarded("reading the cache"):
         return cache.get(key, default)
 
 
-def cache_get_many(keys):
+def cache_get_many(keys: Iterable[str]) -> dict[str, Any]:
     with guarded("reading the cache"):
         return cache.get_many(keys)
 
 
-def cache_set(key, value, timeout):
+def cache_set(key: str, value: Any, timeout: float | None) -> None:
     with guarded("writing the cache"):
         cache.set(key, value, timeout)
 
 
-def cache_add(key, value, timeout):
+def cache_add(key: str, value: Any, timeout: float | None) -> bool:
     with guarded("writing the cache"):
         return cache.add(key, value, timeout)
 
 
-def cache_delete_many(keys):
+def cache_delete_many(keys: Iterable[str]) -> None:
     with guarded("writing the cache"):
         cache.delete_many(keys)

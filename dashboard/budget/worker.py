@@ -4,7 +4,7 @@ names of customers and titles of products.
 Each process (each gunicorn worker) starts its thread on first use, after the fork, and feeds
 it through a short queue: a job already waiting is not queued twice, and when the thread falls
 behind, further jobs are dropped rather than queued, to be asked for again by the next page
-that needs them. Jobs make their store calls in the background lane (see `pacing`). At exit,
+that needs them. Jobs make their store calls in the background lane (see `lanes`). At exit,
 the job in hand is given a moment to finish, so that no lock is left behind for others.
 """
 
@@ -14,16 +14,20 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable, Hashable
 
 logger = logging.getLogger(__name__)
 
 QUEUE_SIZE = 64
 _lock = threading.Lock()
-_worker = None  # (pid, thread, queue) of this process
-_waiting = set()  # the keys of the jobs in the queue
+# A job's key names it, its kind first: ("count", ...), ("page", ...), ("person", 12).
+Key = tuple[Hashable, ...]
+Job = tuple[Key, Callable[[], object], float]  # key, job, not before (monotonic)
+_worker: tuple[int, threading.Thread, queue.Queue[Job | None]] | None = None  # this process's
+_waiting: set[Key] = set()  # the keys of the jobs in the queue
 
 
-def submit(key, job, delay=0.0):
+def submit(key: Key, job: Callable[[], object], delay: float = 0.0) -> bool:
     """Run `job()` in this process's background thread `delay` seconds from now at the
     earliest, unless a job with the same `key` is waiting already. False when dropped."""
     with _lock:
@@ -39,18 +43,18 @@ def submit(key, job, delay=0.0):
         return True
 
 
-def _jobs():
+def _jobs() -> queue.Queue[Job | None]:
     global _worker
     if _worker is None or _worker[0] != os.getpid():  # none yet, or inherited over a fork
         _waiting.clear()
-        jobs = queue.Queue(maxsize=QUEUE_SIZE)
+        jobs: queue.Queue[Job | None] = queue.Queue(maxsize=QUEUE_SIZE)
         thread = threading.Thread(target=_run, args=(jobs,), name="background", daemon=True)
         _worker = (os.getpid(), thread, jobs)
         thread.start()
     return _worker[2]
 
 
-def _run(jobs):
+def _run(jobs: queue.Queue[Job | None]) -> None:
     while (item := jobs.get()) is not None:
         key, job, not_before = item
         time.sleep(max(0.0, not_before - time.monotonic()))
@@ -64,7 +68,7 @@ def _run(jobs):
             jobs.task_done()
 
 
-def drain(timeout=10.0):
+def drain(timeout: float = 10.0) -> bool:
     """Wait, at most `timeout` seconds, until this process's thread has nothing left to do
     (for tests and the benchmark). True when it has not."""
     with _lock:
@@ -78,7 +82,7 @@ def drain(timeout=10.0):
 
 
 @atexit.register
-def _stop():
+def _stop() -> None:
     with _lock:
         worker = _worker
     if worker is None or worker[0] != os.getpid():

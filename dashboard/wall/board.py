@@ -2,19 +2,22 @@
 
 It stays inside the shared request budget (its rows come through the same cached, paced service
 calls as everyone's), counts the filter's tickets by walking the cursor a few pages per refresh
-(`counts`, the walk the list's total shares, which also tallies what the wall's pictures show:
-open tickets by age, tickets created per day), marks the tickets that reached the board lately
-as new, and stands through outages by showing its last good board, marked stale.
+(`dashboard.tickets.counts`, the walk the list's total shares, which also tallies what the
+wall's pictures show: open tickets by age, tickets created per day), marks the tickets that
+reached the board lately as new, and stands through outages by showing its last good board,
+marked stale.
 """
 
 import hashlib
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from dashboard import counts, state, store
-from dashboard.counts import Counts
-from dashboard.filters import querystring
+from dashboard import store
+from dashboard.budget import state
+from dashboard.tickets import ages, counts
+from dashboard.tickets.counts import Counts
+from dashboard.tickets.querystring import querystring
 
 ROWS = 10  # what fits 1920x1080 in distance-reading type
 ROWS_MAX_AGE = 20  # with a refresh of at most 40 s, the board is never a minute behind
@@ -161,19 +164,17 @@ def mask_email(email):
     return f"{local[:2]}•••@{domain}"
 
 
+AGE_CLASSES = {"overdue": "age-alert", "ageing": "age-warn", "ok": "age-ok"}
+
+
 def age_class(ticket, warn_hours, alert_hours, now=None):
     """How long a ticket has waited, for its colour: resolved tickets wait for nobody."""
-    created_at = ticket.created_at
     if ticket.status in store.RESOLVED:
         return "age-resolved"
-    if created_at is None:
+    seconds = ages.age_seconds(ticket, now)
+    if seconds is None:
         return "age-unknown"
-    age = (now or datetime.now(UTC)) - created_at
-    if age >= timedelta(hours=alert_hours):
-        return "age-alert"
-    if age >= timedelta(hours=warn_hours):
-        return "age-warn"
-    return "age-ok"
+    return AGE_CLASSES[ages.standing(seconds, warn_hours * 3600, alert_hours * 3600)]
 
 
 def _board_key(query):

@@ -1,10 +1,10 @@
 """The next page of a list, fetched while its reader reads the first, with budget nobody is
 using, so that "Load more" answers from the cache.
 
-One page ahead per page served, in the background (see `background`): the job starts once the
-page that asked for it is sent, waits for no more than `PREFETCH_WAIT` seconds for a slot (and
-holds no lock meanwhile), takes none while a person waits for one, and a page the store will
-not give (a stale cursor, a fault) is simply not there when asked for.
+One page ahead per page served, in the background (see `dashboard.budget.worker`): the job
+starts once the page that asked for it is sent, waits for no more than `PREFETCH_WAIT` seconds
+for a slot (and holds no lock meanwhile), takes none while a person waits for one, and a page
+the store will not give (a stale cursor, a fault) is simply not there when asked for.
 """
 
 import functools
@@ -12,7 +12,8 @@ import logging
 
 from django.conf import settings
 
-from dashboard import background, pacing, store
+from dashboard import budget, store
+from dashboard.budget import worker
 
 logger = logging.getLogger(__name__)
 
@@ -26,14 +27,14 @@ def next_page(query, page):
     if not page.next_cursor or not getattr(settings, "STORE_PREFETCH", True):
         return
     following = query.with_cursor(page.next_cursor)
-    background.submit(("page", following), functools.partial(_fetch, following), PREFETCH_DELAY)
+    worker.submit(("page", following), functools.partial(_fetch, following), PREFETCH_DELAY)
 
 
 def _fetch(query):
     try:
-        with pacing.background(wait=PREFETCH_WAIT):
+        with budget.background(wait=PREFETCH_WAIT):
             store.page_in_turn(query)
-    except pacing.WaitTimeout:
+    except budget.WaitTimeout:
         logger.debug("page not prefetched: the budget stayed busy")
     except store.TicketsAPIError as exc:
         logger.debug("page not prefetched (%s)", exc.code)

@@ -1,8 +1,9 @@
-"""Sign-in, throttled so that a password cannot be guessed and a stranger cannot lock a colleague
-out.
+"""Sign-in attempts, counted so that a password cannot be guessed and a stranger cannot lock a
+colleague out.
 
 Every attempt is counted before its password is checked, atomically, in the shared state
-(`flock`-guarded files, or Redis), so parallel guesses cannot slip past a check. The counts:
+(`flock`-guarded files, or Redis: the budget's backends keep the counts, as they do for name
+look-ups), so parallel guesses cannot slip past a check. The counts:
 
 - **Username and address**: `SIGNIN_FAILURES_PER_USER` attempts per `SIGNIN_FAILURE_WINDOW`
   seconds, then a 429 until the oldest leaves the window.
@@ -24,24 +25,16 @@ one of `TRUSTED_PROXIES`.
 
 import hashlib
 import ipaddress
-import logging
-import math
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import UsernameField
 from django.core import signing
-from django.db import connection
-from django.shortcuts import render
-from django.utils.decorators import method_decorator
-from django.views.decorators.debug import sensitive_post_parameters
 
-from dashboard import pacing
-
-logger = logging.getLogger(__name__)
+from dashboard import budget
 
 KNOWN_COOKIE = "signin_known"
+# The salt names the module this lived in first: changing it would forget every browser.
 KNOWN_SALT = "dashboard.signin.known"
 KNOWN_MAX_AGE = 180 * 24 * 3600
 KNOWN_MAX_NAMES = 5  # a shared computer remembers a few people
@@ -82,7 +75,7 @@ def client_address(request):
     return address
 
 
-def _known_names(request):
+def known_names(request):
     try:
         names = signing.loads(
             request.COOKIES.get(KNOWN_COOKIE, ""), salt=KNOWN_SALT, max_age=KNOWN_MAX_AGE
@@ -104,7 +97,7 @@ class Attempt:
     @classmethod
     def of(cls, request):
         user = _digest(normalised_username(request.POST.get("username", "")))
-        return cls(user, _digest(client_address(request)), user in _known_names(request), [])
+        return cls(user, _digest(client_address(request)), user in known_names(request), [])
 
     def buckets(self):
         """(key, free attempts, cap on the growing delay or None for a hard limit)."""
@@ -119,7 +112,7 @@ class Attempt:
 
     def admit(self):
         """Count the attempt in every bucket; the seconds to wait, or 0 when it may go ahead."""
-        backend = pacing.backend()
+        backend = budget.backend()
         for key, free, cap in self.buckets():
             wait, token = backend.admit_attempt(key, settings.SIGNIN_FAILURE_WINDOW, free, cap)
             if wait > 0:
@@ -130,58 +123,28 @@ class Attempt:
         return 0
 
     def forget(self):
-        backend = pacing.backend()
+        backend = budget.backend()
         for key, token in self.admitted:
             backend.forget_attempt(key, token)
         self.admitted.clear()
 
     def succeeded(self):
         self.forget()
-        backend = pacing.backend()
+        backend = budget.backend()
         backend.clear_attempts(f"signin:user:{self.user}")
         backend.clear_attempts(f"signin:known:{self.user}")
         backend.clear_attempts(f"signin:user-address:{self.user}:{self.address}")
 
 
-@method_decorator(sensitive_post_parameters("password"), name="dispatch")
-class ThrottledLoginView(auth_views.LoginView):
-    def get(self, request, *args, **kwargs):
-        # Nobody could sign in with the form while the database is out of reach: the page says
-        # so (the outage's 503) rather than offering it.
-        connection.close_if_health_check_failed()  # a kept connection the database dropped
-        connection.ensure_connection()
-        return super().get(request, *args, **kwargs)
-
-    def post(self, request, *args, **kwargs):
-        self.attempt = Attempt.of(request)
-        wait = self.attempt.admit()
-        if wait:
-            logger.warning("sign-in refused for %.0f s: too many attempts", wait)
-            return self._refused(math.ceil(wait))
-        return super().post(request, *args, **kwargs)
-
-    def _refused(self, seconds):
-        # An unbound form: showing a bound one's errors would check the password after all.
-        form = self.get_form_class()(
-            self.request, initial={"username": self.request.POST.get("username", "")}
-        )
-        context = self.get_context_data(form=form, retry_after=seconds)
-        response = render(self.request, self.template_name, context, status=429)
-        response["Retry-After"] = str(seconds)
-        return response
-
-    def form_valid(self, form):
-        self.attempt.succeeded()
-        response = super().form_valid(form)
-        names = [self.attempt.user] + [
-            name for name in _known_names(self.request) if name != self.attempt.user
-        ]
-        response.set_cookie(
-            KNOWN_COOKIE,
-            signing.dumps(names[:KNOWN_MAX_NAMES], salt=KNOWN_SALT),
-            max_age=KNOWN_MAX_AGE,
-            secure=settings.SESSION_COOKIE_SECURE,
-            httponly=True,
-            samesite="Lax",
-        )
-        return response
+def remember(response, request, user):
+    """Mark this browser as one that signed in as `user` (a digest), beside the few others it
+    remembers, so that its next attempts have a bucket of their own."""
+    names = [user] + [name for name in known_names(request) if name != user]
+    response.set_cookie(
+        KNOWN_COOKIE,
+        signing.dumps(names[:KNOWN_MAX_NAMES], salt=KNOWN_SALT),
+        max_age=KNOWN_MAX_AGE,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )

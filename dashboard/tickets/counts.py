@@ -27,8 +27,10 @@ from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 
-from dashboard import background, pacing, state, store, wall_charts
-from dashboard.filters import querystring
+from dashboard import budget, store
+from dashboard.budget import state, worker
+from dashboard.tickets import ages
+from dashboard.tickets.querystring import querystring
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ class Counts:
     capped: bool  # the filter holds more tickets than the walk counts
     oldest: tuple[store.Ticket, ...] = ()
     cap: int = CAP
-    # For the wall's pictures: open tickets per age bar (wall_charts.AGE_BUCKETS), and (ISO
+    # For the wall's pictures: open tickets per age bar (ages.AGE_BUCKETS), and (ISO
     # day, tickets created) for the last 14 days, both as of `measured_at`. `reached` is when
     # the oldest ticket counted was created, if the walk stopped short of the end (capped, or
     # still counting): what lies before it was not counted.
@@ -65,28 +67,37 @@ class Counts:
         return str(number) if self.complete and not self.capped else f"≥ {number}"
 
     @property
+    def settled(self):
+        """A number to read as it is: exact, or past the cap."""
+        return self.complete or self.capped
+
+    @property
+    def label(self):
+        """The total as the list says it: "of 500+", "of 12", "of at least 12, counting…"."""
+        return count_label(self.total, self.complete, self.capped, self.cap)
+
+    @property
     def total_label(self):
-        if self.capped:
-            return f"{self.cap}+ tickets"
-        if self.complete:
-            return f"{self.total} ticket{'' if self.total == 1 else 's'}"
-        return f"at least {self.total}, counting"
-
-    def backlog_bars(self):
-        reach = None
-        if self.reached is not None and self.measured_at is not None:
-            reach = (self.measured_at - self.reached).total_seconds()
-        return wall_charts.backlog_bars(self.ages, reach)
-
-    def daily_bars(self, today):
-        reached_day = timezone.localdate(self.reached) if self.reached else None
-        per_day = wall_charts.per_day_from(self.per_day)
-        return wall_charts.daily_bars(per_day, today, reached_day)
+        """The total as the wall says it: "500+ tickets", "12 tickets"."""
+        return count_label(self.total, self.complete, self.capped, self.cap, noun="ticket")
 
     @classmethod
     def exactly(cls, total):
         """A total known without a walk: a list that fits on one page."""
         return cls(by_status=(), by_priority=(), total=total, complete=True, capped=False)
+
+
+def count_label(total, complete, capped, cap, noun=""):
+    """A count in words, the same wherever one is shown (the list's total, the views' sidebar,
+    the wall): "500+" past the cap, the number once complete, "at least 12, counting" while
+    the walk goes on, "counting…" before it counted anything. `noun` follows a number."""
+    if capped:
+        return f"{cap}+" + (f" {noun}s" if noun else "")
+    if complete:
+        return f"{total}" + (f" {noun}{'' if total == 1 else 's'}" if noun else "")
+    if total is None:
+        return "counting…"
+    return f"at least {total}, counting"
 
 
 @dataclass(frozen=True)
@@ -103,11 +114,11 @@ def advance(query):
     is not waited for: its progress is shown."""
     key = _key(query)
     try:
-        with pacing.backend().lock(f"count:{key}", timeout=0):
+        with budget.backend().lock(f"count:{key}", timeout=0):
             progress = state.cache_get(_state_key(key)) or _fresh_progress()
             _step(query, progress, time.time())
             state.cache_set(_state_key(key), progress, STATE_TTL)
-    except pacing.WaitTimeout:
+    except budget.WaitTimeout:
         progress = state.cache_get(_state_key(key))
     return _known(progress)
 
@@ -125,13 +136,13 @@ def total(query, start=True):
         return None
     counting = progress is None or progress["walk"] is not None or _result_due(progress, now)
     if counting and start:
-        background.submit(("count", _key(query)), functools.partial(_list_step, query))
+        worker.submit(("count", _key(query)), functools.partial(_list_step, query))
     return Total(_known(progress), counting)
 
 
 def _list_step(query):
     try:
-        with pacing.background(wait=LIST_STEP_WAIT):
+        with budget.background(wait=LIST_STEP_WAIT):
             advance(query)
     except state.SharedStateError as exc:
         logger.debug("count not advanced (%s)", exc)
@@ -159,7 +170,7 @@ def _step(query, progress, now):
         _walk(query, progress, now)
     except store.InvalidCursor:
         progress["walk"] = None  # the list moved under the walk: count again
-    except (store.StoreBusy, pacing.WaitTimeout):
+    except (store.StoreBusy, budget.WaitTimeout):
         pass  # the budget is busy: the walk goes on at the next step
     except store.TicketsAPIError:
         progress["failed_at"] = now  # the walk goes on at the next step all the same
@@ -175,7 +186,7 @@ def _new_walk(now):
         "seen": 0,
         "tail": [],
         "started": now,
-        "ages": [0] * len(wall_charts.AGE_BUCKETS),  # open tickets per backlog bar
+        "ages": [0] * len(ages.AGE_BUCKETS),  # open tickets per backlog bar
         "days": Counter(),  # tickets created per ISO day, within the last 14 days
         "oldest_at": None,  # the oldest creation time counted so far
         "measured_at": None,  # when the latest page was counted: the ages' "now"
@@ -202,7 +213,7 @@ def _walk(query, progress, now):
 
 def _tally(walk, tickets, at):
     """Count one page of the walk: statuses, priorities, and what the pictures show."""
-    first_day = timezone.localdate(at) - timedelta(days=wall_charts.DAYS - 1)
+    first_day = timezone.localdate(at) - timedelta(days=ages.DAYS - 1)
     for ticket in tickets:
         walk["status"][ticket.status or "none"] += 1
         walk["priority"][ticket.priority or "none"] += 1
@@ -212,7 +223,7 @@ def _tally(walk, tickets, at):
         oldest = walk["oldest_at"]
         walk["oldest_at"] = created if oldest is None else min(oldest, created)
         if ticket.status not in store.RESOLVED:
-            walk["ages"][wall_charts.age_bucket((at - created).total_seconds())] += 1
+            walk["ages"][ages.age_bucket(ages.age_seconds(ticket, at))] += 1
         day = timezone.localdate(created)
         if day >= first_day:
             walk["days"][day.isoformat()] += 1

@@ -1,10 +1,12 @@
-"""The forms of the dashboard's own records: display links and saved views."""
+"""The forms of saved views: saving the list's filters under a name, renaming, and making a
+display link from views. (The display link's form lives here, not in dashboard/wall: it is a
+form of the models, and dashboard.models already reads the wall's options and filters.)"""
 
 from django import forms
 
-from dashboard.filters import MAX_WALL_FILTERS, canonical_filters
 from dashboard.models import DisplayLink, SavedView, Tag
-from dashboard.saved_views import MAX_NAME
+from dashboard.saved.saved_views import MAX_NAME
+from dashboard.wall.filters import MAX_WALL_FILTERS, canonical_filters
 
 
 class DisplayLinkForm(forms.ModelForm):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from dashboard import counts
+from dashboard.tickets import counts
 
 
 @dataclass(frozen=True)
@@ -29,13 +29,7 @@ class Count:
 
     @property
     def label(self):
-        if self.capped:
-            return f"{self.cap}+"
-        if self.complete:
-            return str(self.total)
-        if self.total is None:
-            return "counting…"
-        return f"at least {self.total}, counting"
+        return counts.count_label(self.total, self.complete, self.capped, self.cap)
 
 
 def count_for(query, start=True):

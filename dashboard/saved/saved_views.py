@@ -12,8 +12,8 @@ from django.db import transaction
 from django.http import Http404, QueryDict
 from django.urls import reverse
 
-from dashboard.filters import MAX_ID, MINE, TicketFilterForm
 from dashboard.models import DefaultView, SavedView
+from dashboard.tickets.filters import MAX_ID, MINE, TicketFilterForm
 
 ALL, MY_TICKETS = "all", "mine"  # the built-in views' keys
 MAX_NAME = SavedView._meta.get_field("name").max_length

@@ -30,7 +30,8 @@ from urllib.parse import quote
 
 from django.conf import settings
 
-from dashboard import pacing, state, store
+from dashboard import budget, store
+from dashboard.budget import state
 
 logger = logging.getLogger(__name__)
 
@@ -144,10 +145,10 @@ def _reason(exc):
 
 
 def _page(query):
-    with pacing.background(wait=PAGE_WAIT):
+    with budget.background(wait=PAGE_WAIT):
         try:
             return store.page_in_turn(query)
-        except pacing.WaitTimeout as exc:
+        except budget.WaitTimeout as exc:
             raise store.StoreBusy() from exc
 
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from dashboard import background, pacing, state, store
+from dashboard import budget, store
+from dashboard.budget import state, worker
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def _known(ids, known, look_up, scope, kind):
     if stale and _lookups_on() and scope not in missing_scopes():
         for item_id in stale:
             job = functools.partial(_look_up, look_up, item_id, scope)
-            background.submit((kind, item_id), job)
+            worker.submit((kind, item_id), job)
     return {i: getattr(f, kind) for i, f in found.items() if getattr(f, kind) is not None}
 
 
@@ -70,16 +71,16 @@ def _look_up(look_up, item_id, scope):
     if scope in missing_scopes() or not _within_budget():
         return  # the next page that shows this id asks again
     try:
-        with pacing.background(wait=LOOKUP_WAIT):
+        with budget.background(wait=LOOKUP_WAIT):
             look_up(item_id)
-    except (store.TicketsAPIError, pacing.WaitTimeout) as exc:
+    except (store.TicketsAPIError, budget.WaitTimeout) as exc:
         logger.debug("name not looked up (%s)", getattr(exc, "code", "busy"))
 
 
 def _within_budget():
     """At most STORE_NAME_LOOKUPS_PER_MINUTE look-ups in any minute, for every process."""
     try:
-        wait, _ = pacing.backend().admit_attempt(
+        wait, _ = budget.backend().admit_attempt(
             f"names:{store.identity()}", 60, settings.STORE_NAME_LOOKUPS_PER_MINUTE
         )
     except state.SharedStateError:

@@ -1,0 +1,53 @@
+"""The shared request budget: one access token's requests shared fairly between every process
+that uses it, and the shared state that keeps them.
+
+The store allows `STORE_RATE_LIMIT` requests per `STORE_RATE_WINDOW` seconds per token, counted
+at arrival over a sliding window, and every gunicorn worker (on one machine, or on several that
+share a Redis) sends with the same token. So the budget is kept in one place that all of them
+see: files under `PACING_DIR` guarded by `flock` on one machine, or Redis when `REDIS_URL` is
+set. The store client (`dashboard.store.client`) calls:
+
+- `wait_for_slot(token_key)` before every HTTP attempt: it blocks until the request may go
+  and records it, or raises `WaitTimeout`;
+- `single_flight(key, compute, ttl)` around each cacheable query, so that concurrent identical
+  queries, in any process, make one upstream call and share its answer (or its error).
+
+This is the package's public face; the layers above import from here. Its modules:
+
+- `limiter`: the arithmetic of slots and attempts, and the two lanes;
+- `lanes`: the caller's lane (`background()`) and `wait_for_slot`;
+- `base`, `files`, `redis`, `backend`: waiting, its two backends, and the process's choice;
+- `flight`: `single_flight`, `cached`, `forget`;
+- `state`: the shared cache, and `SharedStateError`, the one error its failures become;
+- `worker`: each process's background thread (`worker.submit`);
+- `filecache`: the file cache backend the settings name;
+- `config`: every setting read here.
+"""
+
+from dashboard.budget import state, worker
+from dashboard.budget.backend import backend, reset_backend
+from dashboard.budget.config import config
+from dashboard.budget.flight import cached, forget, single_flight
+from dashboard.budget.lanes import background, current_lane, slot_in_hand, wait_for_slot
+from dashboard.budget.limiter import BACKGROUND, INTERACTIVE, WaitTimeout, attempt_wait
+from dashboard.budget.state import SharedStateError
+
+__all__ = [
+    "BACKGROUND",
+    "INTERACTIVE",
+    "SharedStateError",
+    "WaitTimeout",
+    "attempt_wait",
+    "background",
+    "backend",
+    "cached",
+    "config",
+    "current_lane",
+    "forget",
+    "reset_backend",
+    "single_flight",
+    "slot_in_hand",
+    "state",
+    "wait_for_slot",
+    "worker",
+]

@@ -1,0 +1,108 @@
+"""What every backend of the shared budget does alike: waiting for a slot, and counting
+attempts, on top of one non-blocking try that each backend (files, Redis) supplies."""
+
+import contextlib
+import secrets
+import time
+
+from dashboard.budget import limiter
+from dashboard.budget.state import guarded
+
+# How long a single-flight lock may outlive a holder that died on Redis (a dead holder's flock
+# is released by the OS at once). Longer than a request lives under gunicorn's default 30 s
+# worker timeout, so a slow but live holder keeps it; short enough that a killed one blocks its
+# query only briefly. Expiry under a live holder only costs a duplicate upstream call.
+FLIGHT_LOCK_TTL = 45.0
+
+
+class Backend:
+    """Shared waiting logic; subclasses supply one non-blocking attempt at a slot or an attempt,
+    and their own lock."""
+
+    def _try_slot(self, slot: limiter.Slot) -> float:
+        """Record `slot`'s call and return 0, or return the seconds until it may be recorded
+        (an interactive caller that must wait is then marked as waiting)."""
+        raise NotImplementedError
+
+    def _stop_waiting(self, slot: limiter.Slot) -> None:
+        """Withdraw an interactive caller's mark that it waits (it gave up)."""
+        raise NotImplementedError
+
+    def _try_attempt(
+        self, key: str, span: float, free: int, cap: float | None, member: str
+    ) -> float:
+        """Record `member` as an attempt and return 0, or return the seconds until one may be
+        recorded (see `attempt_wait`)."""
+        raise NotImplementedError
+
+    def _forget_attempts(self, key: str, member: str | None = None) -> None:
+        """Drop one recorded attempt, or all of them."""
+        raise NotImplementedError
+
+    def admit_attempt(
+        self, key: str, window: float, free: int, cap: float | None = None
+    ) -> tuple[float, str | None]:
+        """Count an attempt under `key` before it is made: `(0, token)` when it may go ahead
+        (`forget_attempt(key, token)` takes it back), or `(seconds to wait, None)`."""
+        member = secrets.token_hex(8)
+        with guarded("counting an attempt"):
+            wait = self._try_attempt(key, float(window), int(free), cap, member)
+        return (0.0, member) if wait <= 0 else (wait, None)
+
+    def forget_attempt(self, key: str, token: str | None) -> None:
+        with guarded("forgetting an attempt"):
+            self._forget_attempts(key, token)
+
+    def clear_attempts(self, key: str) -> None:
+        with guarded("clearing attempts"):
+            self._forget_attempts(key)
+
+    def acquire_slot(
+        self,
+        key: str,
+        rate: int,
+        window: float,
+        margin: float,
+        timeout: float | None,
+        lane: str = limiter.INTERACTIVE,
+        background_limit: int | None = None,
+    ) -> float:
+        """Block until a call under `key` may be sent, record it, and return the seconds waited.
+
+        A call may go when fewer than `rate` calls were recorded in the last `window + margin`
+        seconds: the margin keeps jitter between our clock and the server's arrival times
+        from squeezing one call too many into a server-side window. A background call also
+        needs fewer than `background_limit` background calls in that span, and nobody waiting
+        in the interactive lane.
+        """
+        start = time.monotonic()
+        if rate <= 0:
+            return 0.0
+        limit = limiter.background_limit(rate, background_limit)
+        slot = limiter.Slot(key, lane, rate, limit, window + margin, window, secrets.token_hex(8))
+        deadline = None if timeout is None else start + timeout
+        while True:
+            with guarded("taking a request slot"):
+                wait = self._try_slot(slot)
+            now = time.monotonic()
+            if wait <= 0:
+                return now - start
+            # Recorded calls never leave the window early, so when the next free slot lies
+            # beyond the deadline, waiting for it would only delay the same failure.
+            if deadline is not None and now + wait > deadline:
+                if lane == limiter.INTERACTIVE:
+                    with guarded("giving up a request slot"):
+                        self._stop_waiting(slot)
+                raise limiter.WaitTimeout(f"no request slot within {timeout:g} s")
+            # Sleep until the oldest call leaves the window; several waiters then race for
+            # it under the backend's lock and the losers sleep again.
+            time.sleep(max(wait, 0.001))
+
+    def lock(
+        self, name: str, timeout: float | None, ttl: float = FLIGHT_LOCK_TTL
+    ) -> contextlib.AbstractContextManager[None]:
+        """A context manager holding a mutual-exclusion lock shared by all processes using
+        this backend; `WaitTimeout` when it is not taken within `timeout` seconds (None: wait
+        as long as it takes, 0: one try). On Redis the lock expires `ttl` seconds after it was
+        taken, so a holder that died does not keep it."""
+        raise NotImplementedError

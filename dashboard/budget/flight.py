@@ -1,0 +1,92 @@
+"""Single flight: concurrent identical queries, in any process, make one upstream call and
+share its answer (or its error) through the shared cache."""
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from dashboard.budget import state
+from dashboard.budget.backend import backend
+from dashboard.budget.base import FLIGHT_LOCK_TTL
+from dashboard.budget.config import config
+from dashboard.budget.limiter import digest
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+CACHE_PREFIX = "pacing:"
+
+_MISSING = object()
+
+
+def _cache_keys(key: object) -> tuple[str, str]:
+    hashed = digest(key)
+    return f"{CACHE_PREFIX}value:{hashed}", f"{CACHE_PREFIX}error:{hashed}"
+
+
+def _lookup(key: object) -> Any:
+    """The cached value, `_MISSING`, or a raise of the cached error."""
+    value_key, error_key = _cache_keys(key)
+    found = state.cache_get_many([value_key, error_key])
+    if value_key in found:
+        return found[value_key]
+    if error_key in found:
+        raise found[error_key]
+    return _MISSING
+
+
+def cached(key: object, default: Any = None) -> Any:
+    """The value `single_flight` cached for `key`, or `default`; never computes, never raises a
+    cached error."""
+    return state.cache_get(_cache_keys(key)[0], default)
+
+
+def forget(key: object) -> None:
+    """Drop what `single_flight` cached for `key`, value and error."""
+    state.cache_delete_many(list(_cache_keys(key)))
+
+
+def single_flight(
+    key: object,
+    compute: Callable[[], T],
+    ttl: float | None,
+    wait_timeout: float | None = None,
+    error_ttl: float | None = 5,
+    ready: Callable[[T], object] | None = None,
+) -> T:
+    """`compute()`'s result for `key`, from the cache when there, else computed by exactly one
+    caller at a time across all processes while the others wait for its result.
+
+    The result is cached for `ttl` seconds (`ttl=0`: just call `compute()`). An exception from
+    `compute()` is cached for `error_ttl` seconds and raised to everyone who asks meanwhile, so
+    a failing store is not asked again by each waiter in turn. Waiting for another caller's
+    computation gives up with `WaitTimeout` after `wait_timeout` (default
+    `STORE_WAIT_TIMEOUT`) seconds. `ready(result)`, if given, hears a newly computed result
+    before it is written to the cache for the others (a caller waiting on it goes on at once).
+    """
+    if not ttl or ttl <= 0:
+        return compute()
+    if (value := _lookup(key)) is not _MISSING:
+        return value
+    if wait_timeout is None:
+        wait_timeout = config().wait_timeout
+    value_key, error_key = _cache_keys(key)
+    with backend().lock("flight:" + str(key), timeout=wait_timeout, ttl=FLIGHT_LOCK_TTL):
+        # Whoever held the lock before us has probably just filled the cache.
+        if (value := _lookup(key)) is not _MISSING:
+            return value
+        try:
+            value = compute()
+        except Exception as exc:
+            if error_ttl and error_ttl > 0:
+                try:
+                    state.cache_set(error_key, exc, error_ttl)
+                except Exception:
+                    # An error that cannot be pickled is still raised, just not shared.
+                    logger.warning("could not cache %s for waiters", type(exc).__name__)
+            raise
+        if ready is not None:
+            ready(value)
+        state.cache_set(value_key, value, ttl)
+        return value

@@ -1,0 +1,92 @@
+"""The budget's arithmetic: when the next call in a lane may go, and when the next counted
+attempt may be made. Pure functions of the recorded times; the backends keep the times.
+
+Every call is in one of two lanes. A person waiting for a page is INTERACTIVE; everything
+nobody waits at (wall screens, count walks, prefetching the next page) is BACKGROUND. A
+background call takes a slot only while fewer than `background_limit` calls (of either lane)
+are in the window and nobody waits in the interactive lane: so a slot is always left for a
+person who arrives, and a second person waits for one call at most.
+"""
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+INTERACTIVE = "i"
+BACKGROUND = "b"
+
+# How often a background caller looks again while people are waiting, and how long a waiting
+# person's mark outlives the wait it was told (a process that died stops counting after it).
+YIELD_POLL = 0.05
+WAITER_GRACE = 0.25
+
+
+class WaitTimeout(Exception):
+    """No request slot or lock became free within the allowed time."""
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One caller's request for a slot in the budget under `key`."""
+
+    key: str
+    lane: str
+    rate: int
+    background_limit: int
+    span: float  # the window plus the margin: how long a recorded call counts
+    window: float
+    member: str  # names this caller in the record (and among the people waiting)
+
+
+def background_limit(rate: int, limit: int | None) -> int:
+    # Background work always leaves a slot for people, and may always use one.
+    limit = rate - 1 if limit is None else limit
+    return max(1, min(limit, rate - 1)) if rate > 1 else 1
+
+
+def digest(text: object) -> str:
+    """Keys and lock names are hashed before they reach a file name or a Redis key, so even a
+    careless caller cannot write the access token to disk or to Redis."""
+    return hashlib.sha256(str(text).encode()).hexdigest()[:32]
+
+
+def slot_wait(
+    sent: Sequence[float],
+    now: float,
+    span: float,
+    rate: int,
+    background_limit: int,
+    lane: str,
+    people_waiting: bool,
+) -> float:
+    """Seconds until a call in `lane` may be sent (0: now), given the sorted send times of the
+    calls in the last `span` seconds."""
+    if lane == INTERACTIVE:
+        return until_below(sent, rate, span, now)
+    wait = until_below(sent, background_limit, span, now)
+    if wait > 0 or people_waiting:
+        # Wake a little after the slot frees: people waiting for the same moment go first.
+        return max(wait, 0.0) + YIELD_POLL
+    return 0.0
+
+
+def until_below(times: Sequence[float], limit: int, span: float, now: float) -> float:
+    """Seconds until fewer than `limit` of the sorted `times` lie within the last `span`."""
+    if len(times) < limit:
+        return 0.0
+    return times[len(times) - limit] + span - now
+
+
+def attempt_wait(
+    times: Sequence[float], now: float, span: float, free: int, cap: float | None
+) -> float:
+    """Seconds until one more attempt may be recorded after the sorted `times` of the last
+    `span` seconds: none while fewer than `free` were made; past that, without a `cap`, until
+    the oldest that matters leaves the span (a hard limit), and with one, a delay after the
+    latest that doubles with each further attempt (1, 2, 4 s ... at most `cap`)."""
+    count = len(times)
+    if count < free:
+        return 0.0
+    if cap is None:
+        return times[count - free] + span - now
+    return times[-1] + min(2.0 ** (count - free), cap) - now

@@ -1,0 +1,159 @@
+"""The budget on several machines: Redis, whose scripts run atomically on its own clock."""
+
+import contextlib
+from collections.abc import Iterator
+
+from dashboard.budget import limiter
+from dashboard.budget.base import FLIGHT_LOCK_TTL, Backend
+from dashboard.budget.limiter import digest
+from dashboard.budget.state import guarded
+
+try:
+    from redis.exceptions import LockError
+except ImportError:  # pragma: no cover - redis is installed with the dev extra
+    LockError = RuntimeError  # type: ignore[misc, assignment]
+
+REDIS_PREFIX = "tickets-dashboard:pacing:"
+# How often a waiter for a lock asks again: a short critical section costs little waiting, and
+# each ask is one round trip to Redis.
+LOCK_POLL = 0.02
+
+# Both run atomically inside Redis. `TIME` is the Redis server's clock, so machines whose own
+# clocks disagree still share one window. Times are integer microseconds (exact in a double;
+# never concatenated into strings, which Lua would round to 14 digits). The slot script is
+# `slot_wait`: KEYS are the calls sent and the people waiting.
+_SLOT_SCRIPT = """
+local rate = tonumber(ARGV[1])
+local background_limit = tonumber(ARGV[2])
+local span = tonumber(ARGV[3])
+local window = tonumber(ARGV[4])
+local lane = ARGV[5]
+local member = ARGV[6]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], now + window + 1, '+inf')
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+redis.call('ZREM', KEYS[2], member)
+local count = redis.call('ZCARD', KEYS[1])
+local limit = rate
+if lane == 'b' then
+  limit = background_limit
+end
+local wait = 0
+if count >= limit then
+  local oldest = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')
+  wait = tonumber(oldest[2]) + span - now
+end
+if lane == 'b' and (wait > 0 or redis.call('ZCARD', KEYS[2]) > 0) then
+  wait = math.max(wait, 0) + tonumber(ARGV[8])
+end
+if wait > 0 then
+  if lane == 'i' then
+    redis.call('ZADD', KEYS[2], now + wait + tonumber(ARGV[7]), member)
+    redis.call('PEXPIRE', KEYS[2], math.ceil((wait + tonumber(ARGV[7])) / 1000) + 1000)
+  end
+  return math.max(wait, 1)
+end
+redis.call('ZADD', KEYS[1], now, member)
+redis.call('PEXPIRE', KEYS[1], math.ceil(span / 1000) + 1000)
+return 0
+"""
+
+# The same rule as `attempt_wait`, on the Redis server's clock; `cap` < 0 means no cap.
+_ATTEMPT_SCRIPT = """
+local span = tonumber(ARGV[1])
+local free = tonumber(ARGV[2])
+local cap = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], now + span + 1, '+inf')
+local count = redis.call('ZCARD', KEYS[1])
+local wait = 0
+if count >= free then
+  if cap < 0 then
+    local oldest = redis.call('ZRANGE', KEYS[1], count - free, count - free, 'WITHSCORES')
+    wait = tonumber(oldest[2]) + span - now
+  else
+    local latest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+    wait = tonumber(latest[2]) + math.min(1000000 * 2 ^ (count - free), cap) - now
+  end
+end
+if wait > 0 then
+  return math.max(wait, 1)
+end
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], math.ceil(span / 1000) + 1000)
+return 0
+"""
+
+
+class RedisBackend(Backend):
+    """Redis, for several machines: a sorted set of send times per key, and redis-py's locks,
+    which expire if their holder dies."""
+
+    def __init__(self, url: str) -> None:
+        import redis  # optional dependency: only needed when REDIS_URL is set
+
+        # Timeouts so that a hung Redis fails a request instead of hanging a worker.
+        self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        self._slot = self.client.register_script(_SLOT_SCRIPT)
+        self._attempt = self.client.register_script(_ATTEMPT_SCRIPT)
+
+    def rate_key(self, key: str) -> str:
+        return f"{REDIS_PREFIX}rate:{digest(key)}"
+
+    def lock_key(self, name: str) -> str:
+        return f"{REDIS_PREFIX}lock:{digest(name)}"
+
+    def _try_slot(self, slot: limiter.Slot) -> float:
+        rate_key = self.rate_key(slot.key)
+        grace, poll = int(limiter.WAITER_GRACE * 1e6), int(limiter.YIELD_POLL * 1e6)
+        micros = self._slot(
+            keys=[rate_key, f"{rate_key}:waiting"],
+            args=[slot.rate, slot.background_limit, int(slot.span * 1e6), int(slot.window * 1e6),
+                  slot.lane, slot.member, grace, poll],
+        )  # fmt: skip
+        return int(micros) / 1e6
+
+    def _stop_waiting(self, slot: limiter.Slot) -> None:
+        self.client.zrem(f"{self.rate_key(slot.key)}:waiting", slot.member)
+
+    def attempts_key(self, key: str) -> str:
+        return f"{REDIS_PREFIX}attempts:{digest(key)}"
+
+    def _try_attempt(
+        self, key: str, span: float, free: int, cap: float | None, member: str
+    ) -> float:
+        micros = self._attempt(
+            keys=[self.attempts_key(key)],
+            args=[int(span * 1e6), free, -1 if cap is None else int(cap * 1e6), member],
+        )
+        return int(micros) / 1e6
+
+    def _forget_attempts(self, key: str, member: str | None = None) -> None:
+        if member is None:
+            self.client.delete(self.attempts_key(key))
+        else:
+            self.client.zrem(self.attempts_key(key), member)
+
+    @contextlib.contextmanager
+    def lock(
+        self, name: str, timeout: float | None, ttl: float = FLIGHT_LOCK_TTL
+    ) -> Iterator[None]:
+        """redis-py's own lock: `SET NX PX` under a random token, released only by whoever holds
+        that token, so a holder whose `ttl` ran out never releases the next holder's lock."""
+        held = self.client.lock(
+            self.lock_key(name), timeout=max(ttl, 0.001), sleep=LOCK_POLL, blocking_timeout=timeout
+        )
+        with guarded("taking a lock"):
+            taken = held.acquire()
+        if not taken:
+            raise limiter.WaitTimeout(f"lock not acquired within {timeout:g} s")
+        try:
+            yield
+        finally:
+            # Our ttl ran out and someone else may hold the lock now: it is theirs to release.
+            with guarded("releasing a lock"), contextlib.suppress(LockError):
+                held.release()

@@ -1,0 +1,1 @@
+"""Saved views: the rules of who sees and changes which (`saved_views`), and their forms."""

@@ -1,0 +1,214 @@
+"""The ticket filter form.
+
+The form's field names are the Tickets List parameters, so its URL is the bookmark. It
+validates everything the API would reject, so bad input never reaches the store. What it offers
+and resolves lives beside it: the choices (`filter_choices`), tags by name (`tags`), customers and
+products that only the store can find (`lookups`), and the bookmark itself (`querystring`).
+"""
+
+import re
+from dataclasses import dataclass, field
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from dashboard import store
+from dashboard.tickets import filter_choices, lookups, tags
+from dashboard.tickets.filter_fields import (
+    MAX_ID,
+    FreeListField,
+    FreeListInput,
+    IdField,
+    MultipleChoiceIgnoringEmpty,
+    TextFilterField,
+    as_id,
+)
+from dashboard.tickets.querystring import MINE, querystring
+from dashboard.tickets.tags import TagCatalogue
+
+__all__ = ["MAX_ID", "MINE", "FilterContext", "TagCatalogue", "TicketFilterForm", "querystring"]
+
+# Cursors are opaque, but every cursor the API hands out is short URL-safe text.
+CURSOR_RE = re.compile(r"^[A-Za-z0-9+/=_.~%-]{1,512}$")
+
+
+@dataclass(frozen=True)
+class FilterContext:
+    """What the form knows beyond the request: names to offer and to resolve, and who asks."""
+
+    ticket_types: dict | None = None  # id -> TicketType, None while unknown
+    tags: TagCatalogue = TagCatalogue()
+    agents: dict = field(default_factory=dict)  # id -> Person
+    me: int | None = None  # the signed-in person's agent id, matched by email
+    my_email: str = ""
+    signed_in: bool = True  # a display link's screen has nobody to be "mine"
+    look_up: bool = True  # False: names the store would have to find are field errors
+
+
+class TicketFilterForm(forms.Form):
+    filter_text = TextFilterField(
+        label="Search",
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": "Ticket id, subject or requester email"}
+        ),
+    )
+    status = MultipleChoiceIgnoringEmpty(
+        choices=filter_choices.STATUS_CHOICES, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    priority = forms.ChoiceField(choices=filter_choices.PRIORITY_CHOICES, required=False)
+    channel = forms.ChoiceField(choices=filter_choices.CHANNEL_CHOICES, required=False)
+    ticket_type = forms.TypedChoiceField(
+        label="Ticket type", coerce=int, required=False, empty_value=None
+    )
+    assignee = forms.ChoiceField(label="Assignee", required=False)
+    subject = TextFilterField(label="Subject contains")
+    id = IdField(label="Ticket id", what="ticket id")
+    order_number = TextFilterField(label="Order number")
+    requester = TextFilterField(
+        label="Requester",
+        widget=forms.TextInput(attrs={"placeholder": "Email, name or customer id"}),
+        help_text="An email, a name or a customer id.",
+    )
+    product = FreeListField(
+        label="Products",
+        what="product id",
+        widget=FreeListInput(attrs={"placeholder": "Titles or ids, e.g. Starter kit, 40"}),
+        help_text="Product titles or ids, separated by commas.",
+    )
+    tags = FreeListField(
+        label="Tags",
+        what="tag id",
+        widget=FreeListInput(attrs={"placeholder": "e.g. vip, refund"}),
+        help_text="Any of these tags, by name or id, separated by commas.",
+    )
+    created_from = forms.DateField(
+        label="Created from",
+        required=False,
+        input_formats=["%Y-%m-%d"],
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    created_to = forms.DateField(
+        label="Created to",
+        required=False,
+        input_formats=["%Y-%m-%d"],
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    cursor = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    # Filters folded under "More filters" unless one of them is in use.
+    more_filter_names = (
+        "subject",
+        "id",
+        "order_number",
+        "requester",
+        "product",
+        "tags",
+        "created_from",
+        "created_to",
+    )
+
+    def __init__(self, data=None, *, context=None, ticket_types=None, **kwargs):
+        super().__init__(data, **kwargs)
+        self.context = context or FilterContext(ticket_types=ticket_types)
+        self.ticket_types = self.context.ticket_types
+        self.fields["ticket_type"].choices = filter_choices.ticket_types(self.context, data)
+        self.fields["assignee"].choices = filter_choices.assignees(self.context, data)
+        tag_field, catalogue = self.fields["tags"], self.context.tags
+        tag_field.name_to_id = lambda name: tags.tag_id(catalogue, name)
+        tag_field.id_to_name = catalogue.by_id
+        tag_field.help_text = tags.help_text(tag_field.help_text, catalogue)
+        # Several customers or products may answer a name: offered as choices beside it.
+        self.choices = {}
+
+    @property
+    def select_fields(self):
+        return [self["priority"], self["channel"], self["ticket_type"], self["assignee"]]
+
+    @property
+    def more_fields(self):
+        return [self[name] for name in self.more_filter_names]
+
+    @property
+    def more_filters_used(self):
+        return any(str(self.data.get(name, "")).strip() for name in self.more_filter_names)
+
+    def clean_ticket_type(self):
+        value = self.cleaned_data.get("ticket_type")
+        if value is not None and not 1 <= value <= MAX_ID:
+            raise ValidationError("Choose a ticket type from the list.")
+        return value
+
+    def clean_assignee(self):
+        value = self.cleaned_data.get("assignee", "")
+        if value != MINE:
+            return as_id(value, "agent") if value else None
+        if self.context.me is None:
+            who = f" ({self.context.my_email})" if self.context.my_email else ""
+            raise ValidationError(
+                f"No agent in the store has your email{who}, so the dashboard cannot tell "
+                "which tickets are yours."
+            )
+        return MINE
+
+    def clean_cursor(self):
+        cursor = self.cleaned_data.get("cursor", "").strip()
+        if cursor and not CURSOR_RE.match(cursor):
+            raise ValidationError(
+                "This page link is not valid; start again from the top.", code="cursor"
+            )
+        return cursor
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("created_from"), cleaned.get("created_to")
+        if start and end and start > end:
+            self.add_error("created_to", "The end date is before the start date.")
+        if not self.errors:
+            # Names that only the store can turn into ids, asked once everything else is valid.
+            self._resolve("requester", lookups.find_customer)
+            self._resolve("product", lookups.find_product)
+        return cleaned
+
+    def _resolve(self, name, find):
+        offered = []
+        try:
+            value = lookups.resolve(
+                self.cleaned_data.get(name), name, find, self.context.look_up, offered
+            )
+        except ValidationError as exc:
+            self.add_error(name, exc)
+        else:
+            self.cleaned_data[name] = value
+        if offered:
+            self.choices[name] = offered
+
+    def query(self):
+        """The validated filters as a Tickets List query."""
+        data = self.cleaned_data
+        return store.TicketQuery(
+            filter_text=data["filter_text"],
+            id=data["id"],
+            subject=data["subject"],
+            status=tuple(s for s in store.STATUSES if s in data["status"]),
+            requester=data["requester"] or None,
+            assignee=self.context.me if data["assignee"] == MINE else data["assignee"],
+            order_number=data["order_number"],
+            product=data["product"],
+            tags=data["tags"],
+            ticket_type=data["ticket_type"],
+            priority=data["priority"],
+            channel=data["channel"],
+            created_from=data["created_from"],
+            created_to=data["created_to"],
+            cursor=data["cursor"],
+        )
+
+    def bookmark(self, query):
+        """The canonical query string of this form's query: what the address bar and every
+        link carry. "Mine" stays "mine", so a bookmark of it is everyone's own."""
+        mine = self.cleaned_data.get("assignee") == MINE
+        return querystring(query, mine=mine)
+
+    @property
+    def cursor_error(self):
+        return self.has_error("cursor", code="cursor")
