@@ -191,7 +191,7 @@ class _KeptCatalogue(NamedTuple):
 
 
 CATALOGUE_CHECK = 1.0
-CATALOGUE_VERSION_KEY = "catalogue:v1:version"
+CATALOGUE_VERSION_KEY = state.schema_key("catalogue", 1, "version")
 _UNKNOWN = object()
 _catalogue = None
 

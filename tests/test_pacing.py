@@ -507,7 +507,7 @@ def test_the_token_never_reaches_a_file_name_or_a_redis_key(settings, tmp_path, 
         keys = [key.decode() for key in backend.client.keys("*")]
     assert backend.rate_key(SECRET) in keys
     assert backend.lock_key(SECRET) in keys
-    assert backend.rate_key(SECRET).startswith("tickets-dashboard:pacing:")
+    assert backend.rate_key(SECRET).startswith("tickets-dashboard:budget:rate:v")
     assert not any(SECRET in key for key in keys)
 
 

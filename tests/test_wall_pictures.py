@@ -283,7 +283,7 @@ def test_the_board_has_no_style_attribute_and_no_script(client, sandbox, display
     assert doc.select("[style], script, style") == []
 
 
-def test_counts_kept_from_before_the_pictures_never_draw_them_wrong(
+def test_counts_kept_in_another_layout_are_counted_afresh_never_drawn_wrong(
     client, sandbox, display_open, monkeypatch
 ):
     from django.core.cache import cache
@@ -292,7 +292,8 @@ def test_counts_kept_from_before_the_pictures_never_draw_them_wrong(
 
     sandbox.configure(page_size=5)
     key = counts.state_key(parse_wall_filters("status=new&status=open")[0])
-    # A finished count and a walk under way, as an earlier release kept them in the cache.
+    # A finished count and a walk under way, of a layout before the pictures, under this
+    # release's key (as a release that forgot to change the layout's version would leave it).
     old = counts.Counts(
         by_status=(("new", 3),), by_priority=(), total=3, complete=True, capped=False
     )
@@ -300,10 +301,11 @@ def test_counts_kept_from_before_the_pictures_never_draw_them_wrong(
     cache.set(key, {"walk": walk, "result": old, "result_at": time.time() - counts.MAX_AGE})
 
     response = client.get(display_open)
-    assert "3 tickets" in text(board(response).select_one("[aria-label='Counts']"))
-    assert board(response).select("[role='img']") == []  # no pictures rather than zeros
-    restarted = cache.get(key)["walk"]  # and the old walk was begun again, counting them too
-    assert restarted["seen"] == counts.PAGES_PER_STEP * 5 and sum(restarted["ages"])
+    shown = text(board(response).select_one("[aria-label='Counts']"))
+    assert "3 tickets" not in shown  # the old numbers are not shown as today's
+    walked = cache.get(key)["walk"]  # a walk of this layout began from the top instead
+    assert walked["seen"] == counts.PAGES_PER_STEP * 5 and sum(walked["ages"])
+    assert f"at least {walked['seen']}" in shown
 
 
 @pytest.fixture

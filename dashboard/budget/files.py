@@ -26,10 +26,10 @@ class LocalBackend(Backend):
         self.directory = Path(directory)
 
     def rate_file(self, key: str) -> Path:
-        return self.directory / f"rate-{digest(key)}.log"
+        return self.directory / f"rate-v{limiter.LAYOUT}-{digest(key)}.log"
 
     def lock_file(self, name: str) -> Path:
-        return self.directory / f"lock-{digest(name)}.lock"
+        return self.directory / f"lock-v{limiter.LAYOUT}-{digest(name)}.lock"
 
     def _open(self, path: Path) -> int:
         try:
@@ -91,7 +91,7 @@ class LocalBackend(Backend):
             log.truncate()
 
     def attempts_file(self, key: str) -> Path:
-        return self.directory / f"attempts-{digest(key)}.log"
+        return self.directory / f"attempts-v{limiter.LAYOUT}-{digest(key)}.log"
 
     def _try_attempt(
         self, key: str, span: float, free: int, cap: float | None, member: str

@@ -15,14 +15,18 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-CACHE_PREFIX = "pacing:"
+# An answer's layout is its computer's business: callers put their own version in `key`.
+FLIGHT_LAYOUT = 1
 
 _MISSING = object()
 
 
 def _cache_keys(key: object) -> tuple[str, str]:
     hashed = digest(key)
-    return f"{CACHE_PREFIX}value:{hashed}", f"{CACHE_PREFIX}error:{hashed}"
+    return (
+        state.schema_key("flight", FLIGHT_LAYOUT, "value", hashed),
+        state.schema_key("flight", FLIGHT_LAYOUT, "error", hashed),
+    )
 
 
 def _lookup(key: object) -> Any:

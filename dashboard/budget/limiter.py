@@ -18,6 +18,10 @@ BACKGROUND = "b"
 # How often a background caller looks again while people are waiting, and how long a waiting
 # person's mark outlives the wait it was told (a process that died stops counting after it).
 YIELD_POLL = 0.05
+# The layout of the budget's own entries (its windows of calls and attempts, its locks), in
+# Redis and in files, carried in their keys. Two releases running side by side share the budget
+# only while this stays the same: change it only with the layout.
+LAYOUT = 1
 WAITER_GRACE = 0.25
 
 

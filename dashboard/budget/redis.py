@@ -13,7 +13,7 @@ try:
 except ImportError:  # pragma: no cover - redis is installed with the dev extra
     LockError = RuntimeError  # type: ignore[misc, assignment]
 
-REDIS_PREFIX = "tickets-dashboard:pacing:"
+REDIS_PREFIX = "tickets-dashboard:budget:"
 # How often a waiter for a lock asks again: a short critical section costs little waiting, and
 # each ask is one round trip to Redis.
 LOCK_POLL = 0.02
@@ -102,10 +102,10 @@ class RedisBackend(Backend):
         self._attempt = self.client.register_script(_ATTEMPT_SCRIPT)
 
     def rate_key(self, key: str) -> str:
-        return f"{REDIS_PREFIX}rate:{digest(key)}"
+        return f"{REDIS_PREFIX}rate:v{limiter.LAYOUT}:{digest(key)}"
 
     def lock_key(self, name: str) -> str:
-        return f"{REDIS_PREFIX}lock:{digest(name)}"
+        return f"{REDIS_PREFIX}lock:v{limiter.LAYOUT}:{digest(name)}"
 
     def _try_slot(self, slot: limiter.Slot) -> float:
         rate_key = self.rate_key(slot.key)
@@ -121,7 +121,7 @@ class RedisBackend(Backend):
         self.client.zrem(f"{self.rate_key(slot.key)}:waiting", slot.member)
 
     def attempts_key(self, key: str) -> str:
-        return f"{REDIS_PREFIX}attempts:{digest(key)}"
+        return f"{REDIS_PREFIX}attempts:v{limiter.LAYOUT}:{digest(key)}"
 
     def _try_attempt(
         self, key: str, span: float, free: int, cap: float | None, member: str

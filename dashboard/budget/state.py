@@ -5,10 +5,17 @@ counters there. When that state fails (the state directory vanished or became re
 stopped) the failure is one error, `SharedStateError`, whatever raised it underneath: the views
 answer it with one clear 503, and the next request after the state returns works again, with
 nothing restarted.
+
+A rolling deploy runs two releases side by side on one Redis, so every entry's key carries the
+version of its layout (`schema_key`), and an entry that cannot be read back (written by a
+release whose classes differ) is absent, never a crash: whoever needs it builds it again.
 """
 
 import contextlib
+import dataclasses
+import hashlib
 import logging
+import pickle
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -47,14 +54,72 @@ def guarded(what: str) -> Iterator[None]:
         raise SharedStateError(what) from exc
 
 
+def schema_key(kind: str, version: int | str, *parts: object) -> str:
+    """The key of an entry of `kind` whose layout is `version`: `kind:v<version>:parts…`. A
+    release that changes what such an entry holds changes its version, so that it and the
+    release before it read different keys instead of each other's entries."""
+    return ":".join([kind, f"v{version}", *map(str, parts)])
+
+
+def fingerprint(*classes: type) -> str:
+    """A short hash of the dataclasses' names and fields (with their types): a version that
+    changes by itself whenever a class kept in the shared state changes shape."""
+    shape = [
+        (cls.__qualname__, [(f.name, str(f.type)) for f in dataclasses.fields(cls)])
+        for cls in classes
+    ]
+    return hashlib.sha256(repr(shape).encode()).hexdigest()[:8]
+
+
+# What reading back an entry of another release can raise: a class or module that moved or
+# went, a constructor that takes other arguments, a truncated or foreign value.
+UNREADABLE = (
+    pickle.UnpicklingError,
+    AttributeError,
+    ImportError,
+    EOFError,
+    TypeError,
+    ValueError,
+    IndexError,
+    KeyError,
+)
+
+
 def cache_get(key: str, default: Any = None) -> Any:
     with guarded("reading the cache"):
-        return cache.get(key, default)
+        try:
+            return cache.get(key, default)
+        except UNREADABLE as exc:
+            _unreadable(key, exc)
+            return default
 
 
 def cache_get_many(keys: Iterable[str]) -> dict[str, Any]:
+    keys = list(keys)
     with guarded("reading the cache"):
-        return cache.get_many(keys)
+        try:
+            return cache.get_many(keys)
+        except UNREADABLE:
+            pass  # one entry spoils the whole read: read them one by one
+        found = {}
+        for key in keys:
+            try:
+                value = cache.get(key, _ABSENT)
+            except UNREADABLE as exc:
+                _unreadable(key, exc)
+                continue
+            if value is not _ABSENT:
+                found[key] = value
+        return found
+
+
+_ABSENT = object()
+
+
+def _unreadable(key: str, exc: Exception) -> None:
+    logger.warning(
+        "shared state entry %s… unreadable (%s): treated as absent", key[:24], type(exc).__name__
+    )
 
 
 def cache_set(key: str, value: Any, timeout: float | None) -> None:

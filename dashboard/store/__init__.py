@@ -27,6 +27,7 @@ from dashboard.store.errors import (
     TicketsAPIError,
     TokenRejected,
 )
+from dashboard.store.parse import schema
 from dashboard.store.people import (
     FIND_LIMIT,
     Found,
@@ -103,6 +104,7 @@ __all__ = [
     "known_products",
     "list_tickets",
     "page_in_turn",
+    "schema",
     "look_up_customer",
     "look_up_product",
     "staff",

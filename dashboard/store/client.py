@@ -110,7 +110,8 @@ def kept_many(paths: Mapping[int, str]) -> dict[int, Any]:
 
 
 def _kept_key(path: str) -> str:
-    return "kept:" + hashlib.sha256(cache_key(path, []).encode()).hexdigest()[:32]
+    hashed = hashlib.sha256(cache_key(path, []).encode()).hexdigest()[:32]
+    return state.schema_key("kept", 1, hashed)  # what is kept is parsed: cache_key has its shape
 
 
 def forget(path: str, params: Params) -> None:
@@ -121,7 +122,10 @@ def forget(path: str, params: Params) -> None:
 def cache_key(path: str, params: Params) -> str:
     # The store, API version and token are part of the key, so a change of any of them never
     # serves another store's answers. The token is hashed; the budget hashes keys again.
-    return f"store:{identity()}:{settings.NEXT_API_VERSION}:{path}?{urlencode(params)}"
+    # The shape of the answers as this release parses them, too (see `parse.schema`).
+    return (
+        f"store:{parse.schema()}:{identity()}:{settings.NEXT_API_VERSION}:{path}?{urlencode(params)}"
+    )
 
 
 def identity() -> str:
@@ -247,7 +251,7 @@ def _remember_missing(scope: str) -> None:
 
 
 def _scope_key(scope: str) -> str:
-    return f"scope-missing:{identity()}:{scope}"
+    return state.schema_key("scope-missing", 1, identity(), scope)
 
 
 def _payload(response: requests.Response, path: str, cursor_given: bool) -> dict[str, Any]:

@@ -1,15 +1,35 @@
 """Reading the store's JSON at the border: small, strict field readers, so that nothing past
 this package ever sees a raw dict, and an answer of the wrong shape is a `BadResponse`."""
 
+import functools
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from django.utils.dateparse import parse_datetime
 
+from dashboard.budget import state
 from dashboard.store.errors import BadResponse
 
 JSON = dict[str, Any]  # one JSON object of the store's answer
 T = TypeVar("T")
+C = TypeVar("C", bound=type)
+
+_KEPT: list[type] = []
+
+
+def kept(cls: C) -> C:
+    """Marks a dataclass whose instances are kept in the shared state (cached answers, count
+    walks, wall boards): its shape is part of `schema()`."""
+    _KEPT.append(cls)
+    return cls
+
+
+@functools.cache
+def schema() -> str:
+    """The version of every answer this package keeps in the shared state, which changes by
+    itself with the shape of any class marked `kept`: part of every key such answers are kept
+    under, so that another release's answers are never read as this one's."""
+    return state.fingerprint(*_KEPT)
 
 
 def record(item: object, what: str) -> JSON:

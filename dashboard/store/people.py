@@ -20,6 +20,7 @@ FIND_TTL = 600
 FIND_LIMIT = 10
 
 
+@parse.kept
 @dataclass(frozen=True)
 class Person:
     id: int
@@ -40,6 +41,7 @@ class Person:
         return self.first_name or self.last_name or self.name
 
 
+@parse.kept
 @dataclass(frozen=True)
 class Found:
     """A look-up by id as the store answered it: the person, or None when it has no such user."""

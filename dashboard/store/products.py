@@ -10,12 +10,14 @@ from dashboard.store.errors import TicketNotFound
 from dashboard.store.people import FIND_LIMIT, FIND_TTL, NAME_FRESH, NAME_TTL
 
 
+@parse.kept
 @dataclass(frozen=True)
 class Product:
     id: int
     title: str
 
 
+@parse.kept
 @dataclass(frozen=True)
 class FoundProduct:
     """A look-up by id as the store answered it: the product, or None when it has none."""

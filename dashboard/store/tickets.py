@@ -22,6 +22,7 @@ CHANNELS = {
 }
 
 
+@parse.kept
 @dataclass(frozen=True)
 class Attachment:
     id: int | None
@@ -37,6 +38,7 @@ class Attachment:
             return False
 
 
+@parse.kept
 @dataclass(frozen=True)
 class Comment:
     id: int
@@ -48,6 +50,7 @@ class Comment:
     attachments: tuple[Attachment, ...] = ()
 
 
+@parse.kept
 @dataclass(frozen=True)
 class Ticket:
     id: int
@@ -79,6 +82,7 @@ class Ticket:
         return self.comment_count - self.public_comment_count
 
 
+@parse.kept
 @dataclass(frozen=True)
 class TicketPage:
     tickets: tuple[Ticket, ...]
@@ -88,6 +92,7 @@ class TicketPage:
     fetched_at: datetime | None = None
 
 
+@parse.kept
 @dataclass(frozen=True)
 class TicketType:
     id: int

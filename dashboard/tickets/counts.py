@@ -115,11 +115,11 @@ def advance(query):
     key = _key(query)
     try:
         with budget.backend().lock(f"count:{key}", timeout=0):
-            progress = state.cache_get(_state_key(key)) or _fresh_progress()
+            progress = _read(key) or _fresh_progress()
             _step(query, progress, time.time())
             state.cache_set(_state_key(key), progress, STATE_TTL)
     except budget.WaitTimeout:
-        progress = state.cache_get(_state_key(key))
+        progress = _read(key)
     return _known(progress)
 
 
@@ -129,7 +129,7 @@ def total(query, start=True):
     `start`, a count that is due takes its next step in this process's background thread."""
     now = time.time()
     try:
-        progress = state.cache_get(_state_key(_key(query)))
+        progress = _read(_key(query))
     except state.SharedStateError:
         return None
     if progress and now - (progress.get("failed_at") or 0) < FAILURE_PAUSE:
@@ -152,15 +152,35 @@ def _fresh_progress():
     return {"walk": None, "result": None, "result_at": 0.0, "failed_at": None}
 
 
+def _read(key):
+    """The progress kept for `key`, or None when there is none or it is not of this layout
+    (a release that forgot to change PROGRESS_LAYOUT): counted afresh rather than misread."""
+    progress = state.cache_get(_state_key(key))
+    if progress is None:
+        return None
+    try:
+        walk, result = progress["walk"], progress["result"]
+        well_formed = (
+            progress.keys() == _fresh_progress().keys()
+            and (walk is None or walk.keys() >= _WALK_KEYS)
+            and (result is None or isinstance(result, Counts))
+        )
+    except (TypeError, KeyError, AttributeError):
+        well_formed = False
+    if not well_formed:
+        logger.warning("count progress of another layout ignored: counting afresh")
+        return None
+    return progress
+
+
 def _result_due(progress, now):
     return progress["result"] is None or now - progress["result_at"] > MAX_AGE
 
 
 def _step(query, progress, now):
     walk = progress["walk"]
-    if walk and (now - walk.get("started", now) > WALK_MAX_AGE or "ages" not in walk):
-        # Left unfinished long ago (everyone went away), its pages are not today's list; or
-        # begun by an earlier release that did not tally the pictures.
+    if walk and now - walk["started"] > WALK_MAX_AGE:
+        # Left unfinished long ago (everyone went away), its pages are not today's list.
         progress["walk"] = None
     if progress["walk"] is None and _result_due(progress, now):
         progress["walk"] = _new_walk(now)
@@ -191,6 +211,9 @@ def _new_walk(now):
         "oldest_at": None,  # the oldest creation time counted so far
         "measured_at": None,  # when the latest page was counted: the ages' "now"
     }
+
+
+_WALK_KEYS = frozenset(_new_walk(0.0))
 
 
 def _walk(query, progress, now):
@@ -267,8 +290,13 @@ def state_key(query):
     return _state_key(_key(query))
 
 
+# The layout of a walk's progress (`_fresh_progress`, `_new_walk`): change it with them. The key
+# also carries the shape of the store's tickets it holds (`store.schema()`).
+PROGRESS_LAYOUT = 2
+
+
 def _state_key(key):
-    return f"count:{key}"
+    return state.schema_key("count", f"{PROGRESS_LAYOUT}.{store.schema()}", key)
 
 
 def _key(query):

@@ -93,8 +93,8 @@ def build_board(query, sort="newest"):
             arrived=_note_arrivals(key, page.tickets),
             newest=max((t.created_at for t in page.tickets if t.created_at), default=None),
         )
-        state.cache_set(f"wall:good:{key}:{sort}", snapshot, SNAPSHOT_TTL)
-        state.cache_delete_many([f"wall:failing:{key}"])
+        state.cache_set(_snapshot_key(key, sort), snapshot, SNAPSHOT_TTL)
+        state.cache_delete_many([_failing_key(key)])
         return Board(query=query, snapshot=snapshot, oldest_pending=oldest_pending)
     except (store.TicketsAPIError, state.SharedStateError) as exc:
         return _stale_board(query, key, sort, exc.message)
@@ -105,9 +105,11 @@ def _stale_board(query, key, sort, problem):
     last board to show: that raises `SharedStateError`, a 503 that a screen answers by keeping
     the board it already shows, marked stale."""
     now = datetime.now(UTC)
-    state.cache_add(f"wall:failing:{key}", now, SNAPSHOT_TTL)
-    failing_since = state.cache_get(f"wall:failing:{key}") or now
-    snapshot = state.cache_get(f"wall:good:{key}:{sort}")
+    state.cache_add(_failing_key(key), now, SNAPSHOT_TTL)
+    failing_since = state.cache_get(_failing_key(key)) or now
+    snapshot = state.cache_get(_snapshot_key(key, sort))
+    if not isinstance(snapshot, Snapshot):  # none yet, or another release's: no board to show
+        snapshot = None
     return Board(query=query, snapshot=snapshot, stale_since=failing_since, problem=problem)
 
 
@@ -121,8 +123,10 @@ def _note_arrivals(key, tickets, now=None):
     at worst note an arrival twice, a moment apart.
     """
     now = time.time() if now is None else now
-    cache_key = f"wall:arrivals:{key}"
+    cache_key = state.schema_key("wall-arrivals", ARRIVALS_LAYOUT, key)
     known = state.cache_get(cache_key)
+    if not isinstance(known, dict) or known.keys() != ARRIVALS_FIELDS:
+        known = None  # none yet, or of another layout: this look sets the baseline
     dated = [t for t in tickets if t.created_at is not None]
     newest = max((t.created_at for t in dated), default=None)
     if known is None:
@@ -175,6 +179,21 @@ def age_class(ticket, warn_hours, alert_hours, now=None):
     if seconds is None:
         return "age-unknown"
     return AGE_CLASSES[ages.standing(seconds, warn_hours * 3600, alert_hours * 3600)]
+
+
+# The layouts of what a board keeps in the shared state, carried in their keys: a snapshot (with
+# the shape of the store's tickets in it), and the arrivals noted for New.
+SNAPSHOT_LAYOUT = 1
+ARRIVALS_LAYOUT = 1
+ARRIVALS_FIELDS = frozenset({"newest", "at_newest", "arrived", "since"})
+
+
+def _snapshot_key(key, sort):
+    return state.schema_key("wall-board", f"{SNAPSHOT_LAYOUT}.{store.schema()}", key, sort)
+
+
+def _failing_key(key):
+    return state.schema_key("wall-failing", 1, key)
 
 
 def _board_key(query):
