@@ -123,7 +123,8 @@ def cache_key(path: str, params: Params) -> str:
     # The store, API version and token are part of the key, so a change of any of them never
     # serves another store's answers. The token is hashed; the budget hashes keys again.
     # The shape of the answers as this release parses them, too (see `parse.schema`).
-    return f"store:{parse.schema()}:{identity()}:{settings.NEXT_API_VERSION}:{path}?{urlencode(params)}"
+    shape, version = parse.schema(), settings.NEXT_API_VERSION
+    return f"store:{shape}:{identity()}:{version}:{path}?{urlencode(params)}"
 
 
 def identity() -> str:
