@@ -24,6 +24,7 @@ from dashboard.budget import WaitTimeout
 from dashboard.budget.files import LocalBackend
 from dashboard.budget.redis import RedisBackend
 from tests.redis_server import redis_url  # noqa: F401
+from tools.bench.pacing import configure_flight_child
 
 pytestmark = pytest.mark.usefixtures("fake_store")
 
@@ -337,24 +338,8 @@ def test_an_expired_redis_lock_is_not_released_by_its_old_holder(redis_url):  # 
 def flight_child():
     """In a child process: ask `single_flight` for one key, all children at once; the one that
     computes writes its pid to `calls`. Prints the value, or the error, it was given."""
-    import django
-    from django.conf import settings
-
     kind, location, tmp, key, mode = sys.argv[1:]
-    if kind == "redis":
-        cache = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": location}
-    else:
-        cache = {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": os.path.join(tmp, "cache"),
-        }
-    settings.configure(
-        CACHES={"default": cache},
-        REDIS_URL=location if kind == "redis" else "",
-        PACING_DIR=location if kind == "local" else os.path.join(tmp, "unused"),
-        STORE_WAIT_TIMEOUT=10.0,
-    )
-    django.setup()
+    configure_flight_child(kind, location, tmp)
 
     def compute():
         with open(os.path.join(tmp, "calls"), "a") as calls:

@@ -83,7 +83,8 @@ class PacingResult:
 
 
 def _backend(kind, location):
-    from dashboard.pacing import LocalBackend, RedisBackend
+    from dashboard.budget.files import LocalBackend
+    from dashboard.budget.redis import RedisBackend
 
     return RedisBackend(location) if kind == "redis" else LocalBackend(location)
 
@@ -101,7 +102,7 @@ def _child():
     if what == "flight":
         _flight_child(kind, location, key, *args)
         return
-    from dashboard.pacing import BACKGROUND, INTERACTIVE
+    from dashboard.budget import BACKGROUND, INTERACTIVE
 
     backend = _backend(kind, location)
     if kind == "redis":
@@ -133,8 +134,9 @@ def _child():
             time.sleep(60)
 
 
-def _flight_child(kind, location, key, tmp):
-    """Ask `single_flight` for `key` with the others; the one that computes notes its pid."""
+def configure_flight_child(kind, location, tmp):
+    """Django settings for a child process that shares single flight with its siblings: the
+    cache and budget on Redis at `location`, or in files (the budget's at `location`)."""
     import django
     from django.conf import settings
 
@@ -152,7 +154,12 @@ def _flight_child(kind, location, key, tmp):
         STORE_WAIT_TIMEOUT=10.0,
     )
     django.setup()
-    from dashboard import pacing
+
+
+def _flight_child(kind, location, key, tmp):
+    """Ask `single_flight` for `key` with the others; the one that computes notes its pid."""
+    configure_flight_child(kind, location, tmp)
+    from dashboard import budget
 
     def compute():
         with open(os.path.join(tmp, "calls"), "a") as calls:
@@ -161,10 +168,10 @@ def _flight_child(kind, location, key, tmp):
         time.sleep(FLIGHT_SECONDS)
         return os.getpid()
 
-    pacing.backend()
+    budget.backend()
     print("ready", flush=True)
     sys.stdin.readline()
-    pacing.single_flight(key, compute, ttl=30)
+    budget.single_flight(key, compute, ttl=30)
     print(json.dumps(time.time()))
 
 
@@ -228,7 +235,7 @@ def _wait(kind, location):
 
 
 def _give_up(kind, location):
-    from dashboard.pacing import WaitTimeout
+    from dashboard.budget import WaitTimeout
 
     backend = _backend(kind, location)
     key = _unique("give-up")
@@ -241,7 +248,7 @@ def _give_up(kind, location):
 
 
 def _lock_give_up(kind, location):
-    from dashboard.pacing import WaitTimeout
+    from dashboard.budget import WaitTimeout
 
     backend = _backend(kind, location)
     name = _unique("lock")
@@ -289,7 +296,7 @@ def _lanes(kind, location):
 
 
 def _after_give_up(kind, location):
-    from dashboard.pacing import BACKGROUND, WaitTimeout
+    from dashboard.budget import BACKGROUND, WaitTimeout
 
     backend = _backend(kind, location)
     key = _unique("gave-up")
