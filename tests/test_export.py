@@ -325,14 +325,14 @@ def test_closing_the_download_stops_the_walk(signed_in, sandbox):
 def ended(caplog):
     """How the export's walk ended, as its last log line says ("cancelled", "complete" ...),
     or None while it goes on."""
-    lines = [r.getMessage() for r in caplog.records if r.name == "dashboard.export"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "dashboard.tickets.export"]
     return lines[-1].rpartition(": ")[2] if lines else None
 
 
 def test_a_client_that_goes_away_stops_the_walk_over_http(
     live_server, client, lead, sandbox, caplog
 ):
-    caplog.set_level(logging.INFO, logger="dashboard.export")
+    caplog.set_level(logging.INFO, logger="dashboard.tickets.export")
     sandbox.configure(latency_ms=100)
     pages = -(-len(sandbox.data.tickets) // sandbox.page_size)
     assert pages >= 10
