@@ -2,6 +2,7 @@
 errors. The store is mocked with `responses`; views meet the real sandbox elsewhere."""
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlsplit
@@ -129,13 +130,17 @@ def test_connecting_never_outlasts_the_call_deadline(mocked, settings):
     assert mocked.calls[-1].request.req_kwargs["timeout"] == (1.5, 1.5)
 
 
-def test_one_pooled_session_serves_every_call(mocked):
+def test_each_thread_keeps_one_pooled_session_of_its_own(mocked):
     mocked.get(TICKETS, json=page_json())
     store.list_tickets(store.TicketQuery())
     session = store.transport.session()
     store.list_tickets(store.TicketQuery())
-    assert store.transport.session() is session
+    assert store.transport.session() is session  # kept alive between a thread's calls
     assert isinstance(session, requests.Session)
+    with ThreadPoolExecutor(4) as pool:
+        others = list(pool.map(lambda _: store.transport.session(), range(4)))
+    assert session not in others  # never shared between threads
+    assert len({id(other) for other in others}) == len(set(others))
 
 
 def test_page_carries_cursors_taken_out_of_next_and_previous(mocked):

@@ -121,18 +121,22 @@ class _StoreAdapter(requests.adapters.HTTPAdapter):
         return manager
 
 
-_session: requests.Session | None = None
+# requests does not promise that a Session may be shared between threads (its cookie jar and
+# adapters are not locked), and every view's store thread, the background thread and gunicorn's
+# threads all call the store. So each thread has its own, with its own keep-alive connections:
+# a thread's calls are one after another, so a small pool is enough.
+_local = threading.local()
 
 
 def session() -> requests.Session:
-    """The process's session to the store (made on first use)."""
-    global _session
-    if _session is None:
+    """This thread's session to the store (made on its first call)."""
+    made: requests.Session | None = getattr(_local, "session", None)
+    if made is None:
         made = requests.Session()
-        adapter = _StoreAdapter(pool_connections=4, pool_maxsize=16)
+        adapter = _StoreAdapter(pool_connections=2, pool_maxsize=2)
         made.mount("https://", adapter)
         made.mount("http://", adapter)
         made.headers["User-Agent"] = USER_AGENT
         made.headers["Accept"] = "application/json"
-        _session = made
-    return _session
+        _local.session = made
+    return made
