@@ -1,5 +1,6 @@
 """The wall board and display links, through Django's test client against the sandbox."""
 
+import contextlib
 from collections import Counter
 from io import StringIO
 from urllib.parse import parse_qsl, urlsplit
@@ -371,3 +372,48 @@ def test_an_oversized_filter_is_a_form_error_not_an_error_page(signed_in):
     errors = html.field_errors(page(response), "filters")
     assert any("too many parameters" in error for error in errors)
     assert not DisplayLink.objects.filter(name="Too much").exists()
+
+
+# -- A screen never holds up a person --
+
+
+@pytest.fixture
+def waits_under_locks(monkeypatch):
+    """Every wait for a budget slot made while a page's single-flight lock is held, with its
+    lane: a background wait there is a person held up behind a screen."""
+    from dashboard import budget
+    from dashboard.budget import lanes
+
+    backend = budget.backend()
+    held, found = [], []
+    take = backend.lock
+
+    @contextlib.contextmanager
+    def tracked(name, *args, **kwargs):
+        with take(name, *args, **kwargs):
+            held.append(name)
+            try:
+                yield
+            finally:
+                held.remove(name)
+
+    def wait_for_slot(token_key):
+        if not lanes._slot_in_hand.get() and any(n.startswith("flight:") for n in held):
+            found.append(budget.current_lane())
+        return wait(token_key)
+
+    wait = budget.wait_for_slot
+    monkeypatch.setattr(backend, "lock", tracked)
+    monkeypatch.setattr(budget, "wait_for_slot", wait_for_slot)
+    return found
+
+
+def test_a_screen_waits_for_its_slot_before_it_takes_a_pages_lock(
+    client, display, sandbox, waits_under_locks
+):
+    from dashboard import budget
+
+    _, path = display
+    assert client.get(path).status_code == 200
+    assert budget.BACKGROUND not in waits_under_locks
+    assert sandbox.stats()["calls"] >= 2  # the rows and the counts came from the store

@@ -70,13 +70,19 @@ def shared(
             logger.error("store sent an answer the dashboard cannot read: GET %s (%s)", path, exc)
             raise
 
+    key = cache_key(path, params)
     try:
+        if budget.current_lane() == budget.BACKGROUND and budget.cached(key) is None:
+            # Work nobody waits at (a wall, a prefetch, a count) waits for its slot before it
+            # takes the answer's lock: a person asking the same meanwhile goes first, and is
+            # never held up behind a screen's wait for the budget.
+            budget.wait_for_slot(identity())
+            with budget.slot_in_hand():
+                return budget.single_flight(
+                    key, fetch_once, ttl=ttl, error_ttl=settings.STORE_ERROR_TTL, ready=ready
+                )
         return budget.single_flight(
-            cache_key(path, params),
-            fetch_once,
-            ttl=ttl,
-            error_ttl=settings.STORE_ERROR_TTL,
-            ready=ready,
+            key, fetch_once, ttl=ttl, error_ttl=settings.STORE_ERROR_TTL, ready=ready
         )
     except budget.WaitTimeout as exc:
         logger.warning("gave up waiting for a shared answer: GET %s", path)

@@ -6,7 +6,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
 
-from dashboard import budget
 from dashboard.store import client, parse
 
 STATUSES = ("new", "open", "pending", "solved", "closed")
@@ -202,15 +201,12 @@ def cached_page(query: TicketQuery) -> TicketPage | None:
 def page_in_turn(query: TicketQuery) -> TicketPage:
     """The page for `query` for work nobody waits at (a prefetch, a count walk, an export):
     from the shared cache when anyone fetched it, else from the store once the budget has a
-    slot in the caller's lane. The slot is waited for before the page's single-flight lock is
-    taken, so a person asking for the same page meanwhile ("Load more") is never held up
-    behind this wait. `budget.WaitTimeout` when no slot came in the lane's wait."""
+    slot in the caller's lane. In the background lane the slot is waited for before the page's
+    single-flight lock is taken (see `client.shared`), so a person asking for the same page
+    meanwhile ("Load more") is never held up behind this wait. `budget.WaitTimeout` (as
+    `StoreBusy`) when no slot came in the lane's wait."""
     page = cached_page(query)
-    if page is None:
-        budget.wait_for_slot(client.identity())
-        with budget.slot_in_hand():
-            page = list_tickets(query)
-    return page
+    return list_tickets(query) if page is None else page
 
 
 def get_ticket(ticket_id: int) -> Ticket:
