@@ -264,3 +264,16 @@ def test_the_sandbox_prints_its_tags_for_the_catalogue(sandbox):
     ).stdout
     rows = [line.split(",") for line in printed.splitlines()]
     assert {int(i): name for i, name in rows} == sandbox.data.tags
+
+
+def test_lists_and_walls_leave_a_fifth_of_the_minutes_look_ups_to_open_threads(settings):
+    from dashboard.tickets import names as looking_up
+
+    settings.STORE_NAME_LOOKUPS_PER_MINUTE = 10
+    admitted = [looking_up._within_budget(for_thread=False) for _ in range(10)]
+    assert admitted == [True] * 8 + [False] * 2  # a backlog of lists stops at eight
+    assert looking_up._within_budget(for_thread=True)
+    assert looking_up._within_budget(for_thread=True)
+    assert not looking_up._within_budget(for_thread=True)  # and the whole minute is ten
+    settings.STORE_NAME_LOOKUPS_PER_MINUTE = 0
+    assert not looking_up._within_budget(for_thread=True)  # switched off: none at all

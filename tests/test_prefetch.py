@@ -103,3 +103,32 @@ def test_the_end_of_a_list_prefetches_nothing(signed_in, sandbox, prefetching):
     signed_in.get("/?id=1300")
     prefetching(1)
     assert len(ticket_calls(sandbox)) == 1
+
+
+def test_the_next_page_goes_before_a_backlog_of_unknown_customers(
+    signed_in, sandbox, prefetching, settings
+):
+    # Every customer is unknown, as on a store's first day: a few lists leave their names to
+    # be looked up in the background, and the list now being read must not wait behind them.
+    settings.STORE_NAME_LOOKUPS_PER_MINUTE = 600
+    settings.STORE_RATE_LIMIT = 0  # the order is the point here, not the pace
+    busy = threading.Event()  # the background thread busy while the backlog builds up
+    budget.worker.submit(("busy",), busy.wait)
+    for backlog in ("status=open", "status=new", "priority=high"):
+        assert signed_in.get(f"/?{backlog}").status_code == 200
+    sandbox.reset_stats()
+    first = page(signed_in.get(f"/?{QUERY}"))
+    busy.set()
+    prefetching(4)
+    asked = [r for r in sandbox.stats()["requests"] if r.startswith("/api/admin/")]
+    more, _ = load_more(first)
+    prefetched = next(i for i, r in enumerate(asked) if cursor_of(more) in r)
+    looked_up = [r for r in asked if r.startswith("/api/admin/users/")]
+    assert len(looked_up) >= 20  # the backlog was looked up all the same
+    # The next pages of the lists being read, this one's included, before the backlog.
+    assert prefetched < asked.index(looked_up[0]), asked[:6]
+
+    calls = len(ticket_calls(sandbox))
+    second = page(signed_in.get(more, HTTP_HX_REQUEST="true"))
+    assert len(ticket_calls(sandbox)) == calls  # "Load more" answered from the cache
+    assert row_ids(second) == expected_page(sandbox, cursor_of(more))

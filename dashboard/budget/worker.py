@@ -1,95 +1,193 @@
-"""Work nobody waits at, done by one small thread per process: the next page of a list, the
-names of customers and titles of products.
+"""Work nobody waits at, done by two small threads per process, in the order of what a person
+has in front of them.
 
-Each process (each gunicorn worker) starts its thread on first use, after the fork, and feeds
-it through a short queue: a job already waiting is not queued twice, and when the thread falls
-behind, further jobs are dropped rather than queued, to be asked for again by the next page
-that needs them. Jobs make their store calls in the background lane (see `lanes`). At exit,
+Highest first (`Priority`):
+
+1. `THREAD`: the names and titles in a thread someone has open;
+2. `NEXT_PAGE`: the next page of a list someone is reading (one call, and the next click);
+3. `PAGE`: the names on a page someone is reading;
+4. `WALL`: what wall screens show;
+5. `COUNT`: totals, views' counts and everything else.
+
+`THREAD` work has a thread of its own, so that no backlog of other work ever delays it; the
+rest share the other thread, which always takes the highest job waiting. A job already waiting
+is not queued twice (a second asker can only raise its priority). Every job has a time after
+which nobody is looking at what it was for (a page left, a thread closed): it is then dropped,
+not done late, and asked for again by the next page that needs it. When a queue is full, the
+lowest job in it gives way to a higher one, or the new one is dropped.
+
+Each process (each gunicorn worker) starts its threads on first use, after the fork. At exit,
 the job in hand is given a moment to finish, so that no lock is left behind for others.
 """
 
 import atexit
+import enum
+import heapq
+import itertools
 import logging
 import os
-import queue
 import threading
 import time
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
 
 logger = logging.getLogger(__name__)
 
-QUEUE_SIZE = 64
-_lock = threading.Lock()
+
+class Priority(enum.IntEnum):
+    THREAD = 0
+    NEXT_PAGE = 1
+    PAGE = 2
+    WALL = 3
+    COUNT = 4
+
+
+# How long after it was asked for a job is still worth doing: about as long as someone looks
+# at what it is for before the page asks again (names and counts are asked at every refresh).
+EXPIRES = {
+    Priority.THREAD: 60.0,
+    Priority.NEXT_PAGE: 30.0,  # the shared cache keeps a page this long anyway
+    Priority.PAGE: 60.0,
+    Priority.WALL: 60.0,
+    Priority.COUNT: 30.0,
+}
+QUEUE_SIZE = 256
+
 # A job's key names it, its kind first: ("count", ...), ("page", ...), ("person", 12).
 Key = tuple[Hashable, ...]
-Job = tuple[Key, Callable[[], object], float]  # key, job, not before (monotonic)
-_worker: tuple[int, threading.Thread, queue.Queue[Job | None]] | None = None  # this process's
-_waiting: set[Key] = set()  # the keys of the jobs in the queue
 
 
-def submit(key: Key, job: Callable[[], object], delay: float = 0.0) -> bool:
-    """Run `job()` in this process's background thread `delay` seconds from now at the
-    earliest, unless a job with the same `key` is waiting already. False when dropped."""
-    with _lock:
-        jobs = _jobs()
-        if key in _waiting:
-            return True
-        try:
-            jobs.put_nowait((key, job, time.monotonic() + delay))
-        except queue.Full:
-            logger.debug("background queue full: %s is left for later", key[0])
-            return False
-        _waiting.add(key)
+@dataclass(order=True)
+class _Job:
+    priority: int
+    seq: int
+    key: Key = field(compare=False)
+    run: Callable[[], object] = field(compare=False)
+    not_before: float = field(compare=False)
+    expires: float = field(compare=False)
+    cancelled: bool = field(default=False, compare=False)
+
+
+class _Lane:
+    """One thread and the jobs waiting for it, highest priority first, then oldest."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.jobs: list[_Job] = []
+        self.waiting: dict[Key, _Job] = {}
+        self.busy = False
+        self.ready = threading.Condition(_lock)
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.stopping = False
+
+    def submit(self, job: _Job) -> bool:  # called with _lock held
+        known = self.waiting.get(job.key)
+        if known is not None:
+            if known.priority <= job.priority:
+                known.expires = max(known.expires, job.expires)  # asked again: still wanted
+                return True
+            known.cancelled = True  # asked for at a higher priority: queued again there
+            del self.waiting[job.key]
+        if len(self.waiting) >= QUEUE_SIZE:
+            lowest = max((j for j in self.jobs if not j.cancelled), default=None)
+            if lowest is None or lowest <= job:
+                logger.debug("background queue full: %s is left for later", job.key[0])
+                return False
+            lowest.cancelled = True
+            del self.waiting[lowest.key]
+        heapq.heappush(self.jobs, job)
+        self.waiting[job.key] = job
+        self.ready.notify()
         return True
 
-
-def _jobs() -> queue.Queue[Job | None]:
-    global _worker
-    if _worker is None or _worker[0] != os.getpid():  # none yet, or inherited over a fork
-        _waiting.clear()
-        jobs: queue.Queue[Job | None] = queue.Queue(maxsize=QUEUE_SIZE)
-        thread = threading.Thread(target=_run, args=(jobs,), name="background", daemon=True)
-        _worker = (os.getpid(), thread, jobs)
-        thread.start()
-    return _worker[2]
-
-
-def _run(jobs: queue.Queue[Job | None]) -> None:
-    while (item := jobs.get()) is not None:
-        key, job, not_before = item
-        time.sleep(max(0.0, not_before - time.monotonic()))
+    def _next(self) -> _Job | None:
         with _lock:
-            _waiting.discard(key)
-        try:
-            job()
-        except Exception:  # the thread must outlive any one job
-            logger.exception("background job failed: %s", key[0])
-        finally:
-            jobs.task_done()
+            while True:
+                while self.jobs and self.jobs[0].cancelled:
+                    heapq.heappop(self.jobs)
+                if self.stopping:
+                    return None
+                if self.jobs:
+                    job = heapq.heappop(self.jobs)
+                    del self.waiting[job.key]
+                    if job.expires < time.monotonic():
+                        logger.debug("background job dropped, nobody looks: %s", job.key[0])
+                        continue
+                    self.busy = True
+                    return job
+                self.ready.wait()
+
+    def _run(self) -> None:
+        while (job := self._next()) is not None:
+            time.sleep(max(0.0, job.not_before - time.monotonic()))
+            try:
+                job.run()
+            except Exception:  # the thread must outlive any one job
+                logger.exception("background job failed: %s", job.key[0])
+            finally:
+                with _lock:
+                    self.busy = False
+
+    def idle(self) -> bool:
+        with _lock:
+            return not self.busy and not any(not j.cancelled for j in self.jobs)
+
+
+_lock = threading.Lock()
+_seq = itertools.count()
+_lanes: tuple[int, _Lane, _Lane] | None = None  # (pid, urgent, other) of this process
+
+
+def submit(
+    key: Key,
+    job: Callable[[], object],
+    priority: Priority = Priority.COUNT,
+    delay: float = 0.0,
+) -> bool:
+    """Run `job()` in one of this process's background threads, in `priority` order, `delay`
+    seconds from now at the earliest, unless a job with the same `key` is waiting already.
+    False when dropped (the queue is full of higher work)."""
+    now = time.monotonic()
+    with _lock:
+        urgent, other = _threads()
+        lane = urgent if priority == Priority.THREAD else other
+        entry = _Job(int(priority), next(_seq), key, job, now + delay, now + EXPIRES[priority])
+        return lane.submit(entry)
+
+
+def _threads() -> tuple["_Lane", "_Lane"]:  # called with _lock held
+    global _lanes
+    if _lanes is None or _lanes[0] != os.getpid():  # none yet, or inherited over a fork
+        urgent, other = _Lane("background-urgent"), _Lane("background")
+        urgent.thread.start()
+        other.thread.start()
+        _lanes = (os.getpid(), urgent, other)
+    return _lanes[1], _lanes[2]
 
 
 def drain(timeout: float = 10.0) -> bool:
-    """Wait, at most `timeout` seconds, until this process's thread has nothing left to do
-    (for tests and the benchmark). True when it has not."""
+    """Wait, at most `timeout` seconds, until this process's threads have nothing left to do
+    (for tests and the benchmark). True when they have not."""
     with _lock:
-        worker = _worker
-    if worker is None or worker[0] != os.getpid():
+        lanes = _lanes
+    if lanes is None or lanes[0] != os.getpid():
         return True
     deadline = time.monotonic() + timeout
-    while worker[2].unfinished_tasks and time.monotonic() < deadline:
+    while not all(lane.idle() for lane in lanes[1:]):
+        if time.monotonic() > deadline:
+            return False
         time.sleep(0.02)
-    return not worker[2].unfinished_tasks
+    return True
 
 
 @atexit.register
 def _stop() -> None:
     with _lock:
-        worker = _worker
-    if worker is None or worker[0] != os.getpid():
-        return
-    _, thread, jobs = worker
-    try:
-        jobs.put_nowait(None)
-    except queue.Full:
-        return
-    thread.join(timeout=2.0)
+        lanes = _lanes
+        if lanes is None or lanes[0] != os.getpid():
+            return
+        for lane in lanes[1:]:
+            lane.stopping = True
+            lane.ready.notify_all()
+    for lane in lanes[1:]:
+        lane.thread.join(timeout=2.0)

@@ -136,7 +136,8 @@ def total(query, start=True):
         return None
     counting = progress is None or progress["walk"] is not None or _result_due(progress, now)
     if counting and start:
-        worker.submit(("count", _key(query)), functools.partial(_list_step, query))
+        job = functools.partial(_list_step, query)
+        worker.submit(("count", _key(query)), job, worker.Priority.COUNT)
     return Total(_known(progress), counting)
 
 

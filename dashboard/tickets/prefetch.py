@@ -27,7 +27,8 @@ def next_page(query, page):
     if not page.next_cursor or not getattr(settings, "STORE_PREFETCH", True):
         return
     following = query.with_cursor(page.next_cursor)
-    worker.submit(("page", following), functools.partial(_fetch, following), PREFETCH_DELAY)
+    job = functools.partial(_fetch, following)
+    worker.submit(("page", following), job, worker.Priority.NEXT_PAGE, PREFETCH_DELAY)
 
 
 def _fetch(query):

@@ -14,13 +14,18 @@ MAX_IDS = 100
 
 @require_GET
 def waiting_names(request):
-    requesters = _ids(request.GET.getlist("requester"))
-    products = _ids(request.GET.getlist("product"))
+    people, titles = {}, {}
+    # An open thread's names are asked for apart from the list's: they are looked up first.
+    for prefix, shown_on in (("thread_", names.THREAD), ("", names.PAGE)):
+        requesters = _ids(request.GET.getlist(prefix + "requester"))
+        people.update(names.customers(set(requesters) - set(people), shown_on))
+        products = _ids(request.GET.getlist(prefix + "product"))
+        titles.update(names.products(set(products) - set(titles), shown_on))
     # Out of band, in place of every element showing this id (rows, facts, comment authors).
-    parts = [person_html(i, person, oob=True) for i, person in names.customers(requesters).items()]
+    parts = [person_html(i, person, oob=True) for i, person in sorted(people.items())]
     parts += [
         render_to_string("dashboard/_product.html", product(i, {i: found}, oob=True))
-        for i, found in names.products(products).items()
+        for i, found in sorted(titles.items())
     ]
     response = HttpResponse("".join(parts))
     response["Cache-Control"] = "no-store"

@@ -121,8 +121,10 @@ def _thread_context(ticket_id, fetched, filters_qs):
         context["names"] = names.Shown(
             ticket_types=ticket_types_or_none() or {},
             staff=staff_or_empty(),
-            people=names.customers([ticket.requester, *(c.author for c in ticket.comments)]),
-            products=names.products(ticket.products),
+            people=names.customers(
+                [ticket.requester, *(c.author for c in ticket.comments)], names.THREAD
+            ),
+            products=names.products(ticket.products, names.THREAD),
             tags=Tag.catalogue(),
         )
     return context

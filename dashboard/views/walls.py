@@ -64,7 +64,7 @@ def _board(request, queries, index, options, poll_query="", extra=None):
         staff = (store.staff(fetch=False) or {}) if board.stale else staff_or_empty()
     # Known names now; the screen's next refresh shows those looked up meanwhile.
     tickets = board.snapshot.tickets if board.snapshot else ()
-    people = names.customers(t.requester for t in tickets) if not board.stale else {}
+    people = names.customers((t.requester for t in tickets), names.WALL) if not board.stale else {}
     since = _since(request, index)
     poll = f"{poll_query}&" if poll_query else ""
     context = {

@@ -279,9 +279,11 @@
     document.querySelectorAll("[data-waiting]").forEach(function (element) {
       var kind = element.hasAttribute("data-requester-id") ? "requester" : "product";
       var id = element.getAttribute("data-" + kind + "-id");
-      if (id && !seen[kind + id]) {
-        seen[kind + id] = true;
-        params.append(kind, id);
+      // An open thread's names are looked up before any list's: the server is told which.
+      var name = element.closest("[data-thread-id]") ? "thread_" + kind : kind;
+      if (id && !seen[name + id]) {
+        seen[name + id] = true;
+        params.append(name, id);
       }
     });
     return params.toString();
