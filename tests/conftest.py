@@ -4,7 +4,7 @@ from datetime import date
 import pytest
 from django.core.cache import cache
 
-from dashboard import store
+from dashboard import budget, store
 
 # Playwright's sync API runs an event loop in the test thread; the database calls beside it
 # are still synchronous.
@@ -42,6 +42,10 @@ def store_on_sandbox(request, settings, tmp_path):
     settings.PACING_DIR = tmp_path / "pacing"
     from dashboard.models import forget_catalogue  # the app registry is ready by now
 
+    # Nothing left over from the test before: no cached answer, and no background job that
+    # would call this test's store in its name.
+    budget.worker.forget()
+    budget.worker.drain()
     cache.clear()
     forget_catalogue()
     store.forget_local()

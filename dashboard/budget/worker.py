@@ -165,6 +165,18 @@ def _threads() -> tuple["_Lane", "_Lane"]:  # called with _lock held
     return _lanes[1], _lanes[2]
 
 
+def forget() -> None:
+    """Drop every job still waiting in this process (tests start from an empty queue)."""
+    with _lock:
+        lanes = _lanes
+        if lanes is None or lanes[0] != os.getpid():
+            return
+        for lane in lanes[1:]:
+            for job in lane.jobs:
+                job.cancelled = True
+            lane.waiting.clear()
+
+
 def drain(timeout: float = 10.0) -> bool:
     """Wait, at most `timeout` seconds, until this process's threads have nothing left to do
     (for tests and the benchmark). True when they have not."""
