@@ -10,6 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
+from dashboard import budget
 from dashboard.budget import worker
 from dashboard.models import DefaultView, DisplayLink, SavedView
 from dashboard.tickets import counts
@@ -639,3 +640,39 @@ def test_a_views_tags_show_by_name_in_the_filter_form(signed_in, sandbox, tag_ca
     view = save(signed_in, "Refunds", f"tags={tag_catalogue['refund']}&tags={tag_catalogue['vip']}")
     doc = page(signed_in.get(f"/views/{view.pk}/"))
     assert html.value(doc, "tags") == "vip, refund"
+
+
+def test_counts_outlive_the_agents_ten_minutes_and_a_store_outage(
+    signed_in, sandbox, lead, counting, monkeypatch
+):
+    maya = next(a for a in sandbox.data.agents if a["first_name"] == "Maya")
+    lead.email = maya["email"]
+    lead.save()
+    signed_in.get("/")  # the agents are known
+    view = save(signed_in, "My open", "assignee=mine&status=open")
+    shown, _ = poll(signed_in)
+    mine_open = str(len(expected_ids(sandbox, f"assignee={maya['id']}&status=open")))
+    assert shown[str(view.pk)] == mine_open and shown["mine"] != ""
+
+    # Ten minutes on, in a tab left open: the agents' shared answer has gone, and nothing but
+    # the sidebar's poller asks. Views built on Mine keep their counts, and the agents are
+    # asked for again in the background.
+    from dashboard import store as the_store
+
+    the_store.forget_local()
+    budget.forget(the_store.client.cache_key("users/", [("user_type", "dashboard")]))
+    sandbox.reset_stats()
+    shown, _ = poll(signed_in)
+    assert shown[str(view.pk)] == mine_open and shown["mine"] != ""
+    assert any(r.startswith("/api/admin/users/?") for r in sandbox.stats()["requests"])
+
+    # The store fails every count walk: the counts stay, and once late they say so.
+    sandbox.set_fault("server_error")
+    monkeypatch.setattr(counts, "MAX_AGE", 0)  # every count due at once
+    monkeypatch.setattr(counts, "STALE_AFTER", 0)
+    for _ in range(3):
+        doc = page(signed_in.get("/views/counts/"))
+        assert worker.drain()
+    element = doc.select_one(f"[data-view-count='{view.pk}']")
+    assert text(element).startswith(mine_open) and "stale" in text(element)
+    assert element.has_attr("data-stale") and "min ago" in element["title"]

@@ -36,6 +36,7 @@ from dashboard.store.people import (
     known_customers,
     look_up_customer,
     staff,
+    staff_due,
 )
 from dashboard.store.products import (
     FoundProduct,
@@ -61,6 +62,7 @@ from dashboard.store.tickets import (
     list_tickets,
     page_in_turn,
     ticket_types,
+    ticket_types_due,
 )
 
 __all__ = [
@@ -108,5 +110,7 @@ __all__ = [
     "look_up_customer",
     "look_up_product",
     "staff",
+    "staff_due",
     "ticket_types",
+    "ticket_types_due",
 ]

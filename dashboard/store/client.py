@@ -32,6 +32,7 @@ Params = Sequence[tuple[str, str]]  # a query string, as (name, value) pairs
 # their page open.
 MAX_RETRY_AFTER = 5.0
 REFERENCE_TTL = 600
+REFERENCE_KEPT = 12 * 3600  # the last answer, for pages that ask the store nothing
 
 
 def _field_errors(response: requests.Response) -> dict[str, list[str]]:
@@ -333,22 +334,39 @@ _local: dict[str, tuple[float, Any]] = {}
 
 
 def reference(path: str, params: Params, fetch_all: Callable[[], T], fetch: bool) -> T | None:
-    """Reference data (ticket types, agents): `fetch_all()`'s answer, shared for ten minutes and
-    kept by each process for one; with `fetch=False`, only what is already known, or None."""
+    """Reference data (ticket types, agents): `fetch_all()`'s answer, shared for ten minutes,
+    kept for hours beyond that, and kept by each process for one minute; with `fetch=False`,
+    only what is already known (the kept answer once the shared one has gone), or None.
+
+    A page that asks nothing of the store (a sidebar's counts, a saved view built on "Mine")
+    must not lose the agents when the ten minutes are up: it reads the kept answer, and the
+    next page that may ask the store refreshes it."""
     key = cache_key(path, params)
     expires, value = _local.get(key, (0.0, None))
     if value is not None and time.monotonic() < expires:
         return value
-    if fetch:
-        value = shared(path, params, fetch_all, ttl=REFERENCE_TTL)
-    else:
-        try:
+    try:
+        if fetch:
+            value = shared(path, params, fetch_all, ttl=REFERENCE_TTL)
+            keep(path + "?" + urlencode(params), value, REFERENCE_KEPT)
+        else:
             value = budget.cached(key)
-        except state.SharedStateError:
-            return None
+            if value is None:
+                value = state.cache_get(_kept_key(path + "?" + urlencode(params)))
+    except state.SharedStateError:
+        return None
     if value is not None:
         _local[key] = (time.monotonic() + LOCAL_TTL, value)
     return value
+
+
+def reference_due(path: str, params: Params) -> bool:
+    """Whether the shared answer of this reference data has gone (only a kept one is left):
+    worth refreshing in the background."""
+    try:
+        return budget.cached(cache_key(path, params)) is None
+    except state.SharedStateError:
+        return False
 
 
 def forget_local() -> None:

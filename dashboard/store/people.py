@@ -59,6 +59,11 @@ def staff(fetch: bool = True) -> dict[int, Person] | None:
     return client.reference("users/", [("user_type", "dashboard")], _all_staff, fetch)
 
 
+def staff_due() -> bool:
+    """Whether the agents' shared answer has gone (only the kept one is left)."""
+    return client.reference_due("users/", [("user_type", "dashboard")])
+
+
 def _all_staff() -> dict[int, Person]:
     try:
         # A support team, not a customer base: a few pages at most.

@@ -220,6 +220,11 @@ def ticket_types(fetch: bool = True) -> dict[int, TicketType] | None:
     return client.reference("tickettypes/", [], _all_ticket_types, fetch)
 
 
+def ticket_types_due() -> bool:
+    """Whether the ticket types' shared answer has gone (only the kept one is left)."""
+    return client.reference_due("tickettypes/", [])
+
+
 def _all_ticket_types() -> dict[int, TicketType]:
     types = {}
     for item in client.every_result("tickettypes/", [], max_pages=50):

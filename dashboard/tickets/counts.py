@@ -100,12 +100,25 @@ def count_label(total, complete, capped, cap, noun=""):
     return f"at least {total}, counting"
 
 
+# A count refreshed about once a minute is stale once its refresh is a minute late: its last
+# value is still shown, and said to be stale, rather than nothing.
+STALE_AFTER = MAX_AGE + 60
+
+
 @dataclass(frozen=True)
 class Total:
-    """What the list can say of a filter's total: what is known, and whether more is coming."""
+    """What the list can say of a filter's total: what is known, whether more is coming, and
+    when the last finished count was made (epoch seconds; None before the first)."""
 
     counts: Counts | None
     counting: bool
+    as_of: float | None = None
+
+    def stale(self, now=None):
+        """The last finished count is shown, but it is older than a count should be (the
+        store failed the walk since, or the budget had no room for it)."""
+        now = time.time() if now is None else now
+        return self.as_of is not None and now - self.as_of > STALE_AFTER
 
 
 def advance(query):
@@ -132,13 +145,18 @@ def total(query, start=True):
         progress = _read(_key(query))
     except state.SharedStateError:
         return None
-    if progress and now - (progress.get("failed_at") or 0) < FAILURE_PAUSE:
-        return None
+    failing = bool(progress) and now - (progress["failed_at"] or 0) < FAILURE_PAUSE
+    if failing and (progress["result"] is None):
+        return None  # nothing counted to the end yet: better unsaid than half a count
+    if failing:
+        # The store failed the walk lately: the last count stays, and tells its age.
+        return Total(progress["result"], counting=False, as_of=progress["result_at"])
     counting = progress is None or progress["walk"] is not None or _result_due(progress, now)
     if counting and start:
         job = functools.partial(_list_step, query)
         worker.submit(("count", _key(query)), job, worker.Priority.COUNT)
-    return Total(_known(progress), counting)
+    as_of = progress["result_at"] if progress and progress["result"] is not None else None
+    return Total(_known(progress), counting, as_of)
 
 
 def _list_step(query):

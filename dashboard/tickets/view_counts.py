@@ -7,6 +7,7 @@ Nothing here calls the store: a count is what the shared cache knows, and a coun
 takes its next step in this process's background thread.
 """
 
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -21,6 +22,8 @@ class Count:
     capped: bool
     cap: int
     counting: bool  # a walk is under way or due: worth asking again soon
+    as_of: float | None = None  # when the count shown was finished (epoch seconds)
+    stale: bool = False  # its refresh is late: the store failed, or the budget was full
 
     @property
     def settled(self):
@@ -30,6 +33,10 @@ class Count:
     @property
     def label(self):
         return counts.count_label(self.total, self.complete, self.capped, self.cap)
+
+    @property
+    def age_minutes(self):
+        return None if self.as_of is None else max(0, int((time.time() - self.as_of) // 60))
 
 
 def count_for(query, start=True):
@@ -50,6 +57,8 @@ def count_for(query, start=True):
         capped=counted.capped,
         cap=counted.cap,
         counting=known.counting,
+        as_of=known.as_of,
+        stale=known.stale(),
     )
 
 

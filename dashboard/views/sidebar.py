@@ -2,16 +2,21 @@
 with its count. It asks the store nothing: counts are what the shared cache knows, and the
 sidebar's poller (`/views/counts/`) has the due ones walked in the background."""
 
+import functools
+import logging
 from dataclasses import dataclass
 
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from dashboard import store
+from dashboard import budget, store
+from dashboard.budget import worker
 from dashboard.saved import saved_views
 from dashboard.saved.saved_views import ALL, MY_TICKETS
 from dashboard.tickets import view_counts
 from dashboard.views.common import known_context
+
+logger = logging.getLogger(__name__)
 
 FIRST_POLL, COUNTING_POLL, COUNTED_POLL = "1s", "5s", "60s"
 
@@ -48,6 +53,8 @@ def sidebar(request, current=None, start=False, context=None):
     """The sidebar for `request`'s person, `current` (a key) marked. With `start`, counts that
     are due take their next step in the background (the poller's asking, never a page's).
     `context` is the filter form's, when the page has one already: else what is cached."""
+    if start:
+        _refresh_reference()
     context = context or known_context(request)
     default = saved_views.default_key(request.user)
     team, own = saved_views.visible(request.user)
@@ -74,6 +81,27 @@ def sidebar(request, current=None, start=False, context=None):
         polling=view_counts.counting_on(),
         poll_delay=(COUNTING_POLL if start else FIRST_POLL) if counting else COUNTED_POLL,
     )
+
+
+def _refresh_reference():
+    """A tab left open asks nothing of the store but its counts, and its views (Mine, views of
+    a ticket type) read the agents and ticket types kept from before: once their shared answer
+    has gone, they are asked for again in the background, never waited for."""
+    for due, fetch in (
+        (store.staff_due, store.staff),
+        (store.ticket_types_due, store.ticket_types),
+    ):
+        if due():
+            worker.submit(("reference", fetch.__name__), functools.partial(_refresh, fetch))
+
+
+def _refresh(fetch):
+    store.forget_local()  # this process's minute-long copy is the kept answer: ask the store
+    try:
+        with budget.background():
+            fetch()
+    except store.TicketsAPIError as exc:
+        logger.debug("reference data not refreshed (%s)", exc.code)
 
 
 def _mine(context):
