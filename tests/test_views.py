@@ -380,3 +380,14 @@ def test_a_ticket_url_redirects_to_its_canonical_form(signed_in):
     response = signed_in.get("/tickets/00001300/?x=1")
     assert response.status_code == 301
     assert response["Location"] == "/tickets/1300/?x=1"
+
+
+def test_a_list_page_says_where_its_milliseconds_went(signed_in, sandbox):
+    response = signed_in.get("/?status=open&ticket=1641")
+    timing = dict(
+        part.split(";dur=") for part in response["Server-Timing"].replace(" ", "").split(",")
+    )
+    assert list(timing) == ["frame", "store", "names", "rows", "thread", "total"]
+    spent = {name: float(ms) for name, ms in timing.items()}
+    assert all(ms >= 0 for ms in spent.values())
+    assert abs(sum(spent.values()) - 2 * spent["total"]) < 0.5  # the parts add up to the whole

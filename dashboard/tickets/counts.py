@@ -138,13 +138,28 @@ def advance(query):
 
 def total(query, start=True):
     """The list's total for `query`, asking the store nothing; None when it is better left
-    unsaid (the store failed the count lately, or the shared state is unavailable). With
-    `start`, a count that is due takes its next step in this process's background thread."""
-    now = time.time()
+    unsaid (nothing counted to the end while the store fails the count, or the shared state is
+    unavailable). With `start`, a count that is due takes its next step in this process's
+    background thread."""
+    return totals([query], start)[0]
+
+
+def totals(queries, start=True):
+    """`total()` of each of `queries`, in one read of the shared state (one round trip to
+    Redis however many: a sidebar of views costs one)."""
+    keys = [_key(query) for query in queries]
     try:
-        progress = _read(_key(query))
+        found = state.cache_get_many([_state_key(key) for key in dict.fromkeys(keys)])
     except state.SharedStateError:
-        return None
+        return [None] * len(queries)
+    return [
+        _total(query, key, _well_formed(found.get(_state_key(key))), start)
+        for query, key in zip(queries, keys, strict=True)
+    ]
+
+
+def _total(query, key, progress, start):
+    now = time.time()
     failing = bool(progress) and now - (progress["failed_at"] or 0) < FAILURE_PAUSE
     if failing and (progress["result"] is None):
         return None  # nothing counted to the end yet: better unsaid than half a count
@@ -154,7 +169,7 @@ def total(query, start=True):
     counting = progress is None or progress["walk"] is not None or _result_due(progress, now)
     if counting and start:
         job = functools.partial(_list_step, query)
-        worker.submit(("count", _key(query)), job, worker.Priority.COUNT)
+        worker.submit(("count", key), job, worker.Priority.COUNT)
     as_of = progress["result_at"] if progress and progress["result"] is not None else None
     return Total(_known(progress), counting, as_of)
 
@@ -172,9 +187,13 @@ def _fresh_progress():
 
 
 def _read(key):
-    """The progress kept for `key`, or None when there is none or it is not of this layout
-    (a release that forgot to change PROGRESS_LAYOUT): counted afresh rather than misread."""
-    progress = state.cache_get(_state_key(key))
+    """The progress kept for `key`, or None when there is none or it is not of this layout."""
+    return _well_formed(state.cache_get(_state_key(key)))
+
+
+def _well_formed(progress):
+    """`progress` when it is of this layout, else None (a release that forgot to change
+    PROGRESS_LAYOUT left it): counted afresh rather than misread."""
     if progress is None:
         return None
     try:

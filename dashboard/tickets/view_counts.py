@@ -41,11 +41,21 @@ class Count:
 
 def count_for(query, start=True):
     """What is known of `query`'s count, or None when counts are off or better left unsaid
-    (the store failed the walk lately, or the shared state is unavailable). With `start`, a
-    walk that is due takes its next step in the background."""
+    (the store failed the walk before it finished once, or the shared state is unavailable).
+    With `start`, a walk that is due takes its next step in the background."""
+    return counts_for([query], start)[0]
+
+
+def counts_for(queries, start=True):
+    """`count_for()` of each of `queries`, read in one go (a query of None counts nothing)."""
     if not settings.STORE_VIEW_COUNTS:
-        return None
-    known = counts.total(query.filters, start=start)
+        return [None] * len(queries)
+    asked = [query.filters for query in queries if query is not None]
+    known = iter(counts.totals(asked, start=start))
+    return [None if query is None else _count(next(known)) for query in queries]
+
+
+def _count(known):
     if known is None:
         return None
     counted = known.counts

@@ -59,20 +59,22 @@ def sidebar(request, current=None, start=False, context=None):
     default = saved_views.default_key(request.user)
     team, own = saved_views.visible(request.user)
 
-    def entry(key, name, url, query, note=""):
-        count = view_counts.count_for(query, start=start) if query is not None else None
-        # "All tickets" is `/` unless the person chose a default: only a choice is marked.
-        mark = {"current": key == current, "default": key == default != ALL}
-        return Entry(key, name, url, count, note=note, **mark)
-
-    builtins = (
-        entry(ALL, "All tickets", reverse("all_tickets"), store.TicketQuery()),
-        entry(MY_TICKETS, "Mine", reverse("my_tickets"), *_mine(context)),
-    )
-    views = [
-        entry(str(v.pk), v.name, v.get_absolute_url(), saved_views.filters_of(v.query, context))
-        for v in team + own
+    rows = [
+        (ALL, "All tickets", reverse("all_tickets"), store.TicketQuery(), ""),
+        (MY_TICKETS, "Mine", reverse("my_tickets"), *_mine(context)),
+        *(
+            (str(v.pk), v.name, v.get_absolute_url(), saved_views.filters_of(v.query, context), "")
+            for v in team + own
+        ),
     ]
+    # Every view's count in one read of the shared state.
+    found = view_counts.counts_for([query for _, _, _, query, _ in rows], start=start)
+    entries = [
+        # "All tickets" is `/` unless the person chose a default: only a choice is marked.
+        Entry(key, name, url, count, key == current, key == default != ALL, note)
+        for (key, name, url, _, note), count in zip(rows, found, strict=True)
+    ]
+    builtins, views = tuple(entries[:2]), entries[2:]
     counting = any(e.count is not None and e.count.counting for e in builtins + tuple(views))
     return Sidebar(
         builtins=builtins,

@@ -1,6 +1,8 @@
 """The ticket list and a ticket's thread."""
 
+import itertools
 import secrets
+import time
 from concurrent.futures import Future
 
 from django.core.exceptions import ValidationError
@@ -164,6 +166,7 @@ def _whole_list(request, form, query, answer, current=None, ticket_id=None):
     marked) rendered while the store is still answering, the results when it has: `(response,
     error)`. With `ticket_id`, that ticket's thread is open beside the list, asked of the store
     at the same time as the list."""
+    clock = [("start", time.perf_counter())]
     thread = started(_fetch_ticket, ticket_id) if ticket_id else None
     token = secrets.token_hex(8)
     results_marker, thread_marker = f"<!-- results {token} -->", f"<!-- thread {token} -->"
@@ -176,14 +179,35 @@ def _whole_list(request, form, query, answer, current=None, ticket_id=None):
         "sidebar": sidebar(request, current, context=form.context),
     }
     frame = render_to_string(LIST_TEMPLATE, frame_context, request)
+    # Read while the store answers: the total known so far (none is asked of the store).
+    known_total = counts.total(query.filters, start=False) if not query.cursor else None
+    clock.append(("frame", time.perf_counter()))
     page, error = answer.result()
-    context = _list_context(form, query, page, error)
+    clock.append(("store", time.perf_counter()))
+    context = _list_context(form, query, page, error, known_total)
+    clock.append(("names", time.perf_counter()))
     results = render_to_string(LIST_TEMPLATE + "#results", context, request)
     whole = frame.replace(results_marker, results, 1)
+    clock.append(("rows", time.perf_counter()))
     if thread is not None:
         thread_context = _thread_context(ticket_id, thread.result(), context["filters_qs"])
         whole = whole.replace(thread_marker, _in_panel(request, thread_context), 1)
-    return HttpResponse(whole, status=error.http_status if error else 200), error
+        clock.append(("thread", time.perf_counter()))
+    response = HttpResponse(whole, status=error.http_status if error else 200)
+    response["Server-Timing"] = _server_timing(clock)
+    return response, error
+
+
+def _server_timing(clock):
+    """Where a list page's milliseconds went, for the browser's tools and the benchmark:
+    `frame` (the form and sidebar, rendered while the store answers), `store` (what was left
+    to wait of the store's answer after that), `names` (the names, total and context of the
+    rows), `rows` (rendering them), `thread` (a thread open beside the list)."""
+    steps = [
+        f"{name};dur={(at - before) * 1000:.1f}"
+        for (_, before), (name, at) in itertools.pairwise(clock)
+    ]
+    return ", ".join([*steps, f"total;dur={(clock[-1][1] - clock[0][1]) * 1000:.1f}"])
 
 
 def _in_panel(request, thread_context):
@@ -200,7 +224,7 @@ def _canonical_form(canonical, form):
     return form
 
 
-def _list_context(form, query, page, error):
+def _list_context(form, query, page, error, known_total=None):
     tickets = page.tickets if page else ()
     return {
         "form": form,
@@ -209,7 +233,7 @@ def _list_context(form, query, page, error):
         "error": error,
         "invalid_cursor": isinstance(error, store.InvalidCursor),
         "filters_qs": form.bookmark(query.filters),
-        "total": _total(query, page),
+        "total": _total(query, page, known_total),
         "names": names.Shown(
             ticket_types=form.ticket_types or {},
             staff=form.context.agents,
@@ -220,15 +244,15 @@ def _list_context(form, query, page, error):
     }
 
 
-def _total(query, page):
+def _total(query, page, known=None):
     """What the first page's summary says of the filter's total: exact when the list fits on
-    the page; else what the background count knows, never waited for (the page's poller
-    has it counted)."""
+    the page; else what the background count knows (`known`, when it was read already), never
+    waited for (the page's poller has it counted)."""
     if page is None or query.cursor or not page.tickets:
         return None
     if not page.next_cursor:
         return counts.Total(counts.Counts.exactly(len(page.tickets)), counting=False)
-    return counts.total(query.filters, start=False)
+    return known if known is not None else counts.total(query.filters, start=False)
 
 
 def _first_page(query, answer):
