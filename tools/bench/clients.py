@@ -33,6 +33,7 @@ class View:
     error_code: str = ""
     message: str = ""
     more: str = ""  # the "Load more" link, if the page has one
+    timing: dict = None  # the page's Server-Timing: milliseconds by part
 
     @property
     def ok(self):
@@ -50,7 +51,14 @@ def read_view(response, seconds):
         error_code=found.group(1) if found else "",
         message=html.unescape(" ".join(found.group(2).split())) if found else "",
         more=html.unescape(more.group(1)) if more else "",
+        timing=server_timing(response.headers.get("Server-Timing", "")),
     )
+
+
+def server_timing(header):
+    """`{"frame": 12.3, ...}` from a Server-Timing header's `name;dur=ms` parts."""
+    parts = (part.strip().split(";dur=") for part in header.split(",") if ";dur=" in part)
+    return {name: float(ms) for name, ms in parts}
 
 
 def describe(outcome):

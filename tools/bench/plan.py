@@ -73,6 +73,11 @@ NAMES_FILTERS = (
 )
 NAMES_DIRECT = 5  # direct calls of the page's query, for their median
 NAMES_POLL = 1.0
+# A thread opened behind a backlog of customers waiting for their names: its names and titles
+# asked for every THREAD_POLL s, for at most THREAD_LIMIT s.
+THREAD_POLL = 0.5
+THREAD_LIMIT = 20.0
+TARGET_THREAD_SECONDS = 3.0
 NAMES_LIMIT = 30.0
 NAMES_SHARE = 0.9  # of the rows with a requester
 TARGET_NAMES_FIRST = 1.15

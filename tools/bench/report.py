@@ -172,6 +172,34 @@ def config_table(results):
     )
 
 
+FIRST_VIEW_PARTS = (
+    ("frame", "form and sidebar, rendered while the store answers"),
+    ("store", "the store's answer, still awaited once the frame is done"),
+    ("names", "names, total and the rows' context, once it answered"),
+    ("rows", "rendering the rows into the page"),
+    ("total", "the whole view, inside the dashboard"),
+)
+
+
+def first_view_parts_table(results):
+    """Where a first view's milliseconds go (its Server-Timing, median of the samples), beside
+    the direct call's median and what the client measured: the rest is HTTP and gunicorn."""
+
+    def part(name):
+        return lambda r: f"{statistics.median(t.get(name, 0.0) for t in r.first_parts):.1f}"
+
+    measures = [(f"{name}: {what}", part(name), "") for name, what in FIRST_VIEW_PARTS]
+    measures += [
+        ("first view as the client timed it", lambda r: f"{median_ms(r.first):.1f}", ""),
+        ("direct API call", lambda r: f"{median_ms(r.direct):.1f}", ""),
+    ]
+    return measure_table(
+        "Where a first view's milliseconds go (medians, ms)",
+        [(r.name, r) for r in results if r.first_parts],
+        measures,
+    )
+
+
 def _distinct_served(r):
     d = r.distinct
     return (

@@ -143,6 +143,7 @@ def run(write):
     on_walls, counting, exporting = wall_result
     tables = [
         report.config_table(results),
+        report.first_view_parts_table(results),
         names.table(results),
         report.fault_table(fault_rows),
         report.wall_table(CONFIGS[0][0], on_walls),

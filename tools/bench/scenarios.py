@@ -92,6 +92,7 @@ class ConfigResult:
     identical: Batch | None = None
     distinct: Batch | None = None
     names: object = None  # a names.NamesResult, when the run measured names
+    first_parts: list = field(default_factory=list)  # each first view's Server-Timing
 
     @property
     def first_ratio(self):
@@ -156,10 +157,10 @@ class Bench:
         name known, so that no look-up runs beside the later phases."""
         self.warm_up()
         names = cold_names(self) if cold_names else None
-        direct, first, repeat = self.first_and_repeat()
+        direct, first, repeat, parts = self.first_and_repeat()
         return ConfigResult(
             name, direct, first, repeat, self.load_more(), self.identical_views(),
-            self.distinct_views(), names,
+            self.distinct_views(), names, parts,
         )  # fmt: skip
 
     def warm_up(self):
@@ -196,7 +197,7 @@ class Bench:
         same pages again: equal payloads, same moment, no waiting for the budget."""
         self.settle()
         queries = self.pool.take(SAMPLES)
-        direct, first, repeat = [], [], []
+        direct, first, repeat, parts = [], [], [], []
         client = DirectClient(self.sandbox)
         try:
             with self.crowd(1) as (person,):
@@ -205,7 +206,10 @@ class Bench:
                     if kind == "direct":
                         direct.append(client.call(qs))
                     else:
-                        first.append(self._page_seconds(person, qs, "first view"))
+                        view = person.view(qs)
+                        expect_page(view, "first view")
+                        first.append(view.seconds)
+                        parts.append(view.timing)
                 for qs in queries:
                     repeat.append(self._page_seconds(person, qs, "repeat view"))
         finally:
@@ -219,7 +223,7 @@ class Bench:
         asked = [r for r in stats["requests"] if "cursor=" not in r]
         if len(asked) != 2 * SAMPLES:
             raise RuntimeError(f"unexpected upstream calls: {stats['paths']}")
-        return direct, first, repeat
+        return direct, first, repeat, parts
 
     def load_more(self):
         """A person opens a list of several pages, reads for READING seconds, then asks for
