@@ -155,3 +155,37 @@ def test_a_display_link_is_made_from_views_and_revoked_after_confirming(
     expect(page.locator(f"[data-link-id='{link.pk}']")).to_contain_text("Revoked")
     link.refresh_from_db()
     assert link.is_revoked
+
+
+def test_a_sidebar_left_open_keeps_its_counts_past_the_agents_expiry_and_a_store_outage(
+    page, live_server, sandbox, lead, counting, monkeypatch
+):
+    from dashboard import budget, store
+    from dashboard.tickets import counts
+    from dashboard.views import sidebar as sidebar_module
+
+    monkeypatch.setattr(sidebar_module, "COUNTED_POLL", "1s")  # a minute, shortened
+    maya = next(a for a in sandbox.data.agents if a["first_name"] == "Maya")
+    lead.email = maya["email"]
+    lead.save()
+    SavedView.objects.create(owner=lead, name="My open", query="assignee=mine&status=open")
+    view = SavedView.objects.get()
+    expected = str(sum(1 for t in sandbox.data.tickets
+                       if t["assignee"] == maya["id"] and t["status"] == "open"))  # fmt: skip
+    sign_in(page, live_server)
+    count = sidebar(page).locator(f"[data-view-count='{view.pk}']")
+    expect(count).to_have_text(expected, timeout=30_000)
+    mine = sidebar(page).locator("[data-view-count='mine']")
+    expect(mine).to_have_text(re.compile(r"^\d+$"), timeout=30_000)
+
+    # Fifteen minutes on: the agents' shared answer is gone (ten minutes), nothing but the
+    # poller asks; then the store fails every count.
+    store.forget_local()
+    budget.forget(store.client.cache_key("users/", [("user_type", "dashboard")]))
+    monkeypatch.setattr(counts, "MAX_AGE", 0)
+    monkeypatch.setattr(counts, "STALE_AFTER", 2)
+    sandbox.set_fault("server_error")
+    expect(count).to_contain_text("stale", timeout=30_000)
+    expect(count).to_contain_text(expected)
+    expect(mine).not_to_be_empty()
+    assert count.get_attribute("title").startswith("Counted")
