@@ -1,9 +1,17 @@
 """Error reports and log lines that never show the store's access token, even with DEBUG on."""
 
 import logging
+import re
 
 from django.conf import settings
 from django.views.debug import SafeExceptionReporterFilter
+
+# The user and password of a URL such as DATABASE_URL or REDIS_URL (postgres://USER:PASS@HOST).
+CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
+
+
+def without_credentials(text):
+    return CREDENTIALS.sub(r"\g<scheme>********@", text)
 
 
 class TokenSafeExceptionReporterFilter(SafeExceptionReporterFilter):
@@ -23,6 +31,8 @@ class TokenSafeExceptionReporterFilter(SafeExceptionReporterFilter):
 
     def cleanse_setting(self, key, value):
         value = super().cleanse_setting(key, value)
+        if isinstance(value, str):
+            value = without_credentials(value)  # DATABASE_URL, REDIS_URL
         return self.cleansed_substitute if self._holds_token(value) else value
 
     def get_traceback_frame_variables(self, request, tb_frame):
@@ -37,6 +47,6 @@ class TokenSafeFormatter(logging.Formatter):
     traceback can quote a local variable or an exception message that carries it."""
 
     def format(self, record):
-        text = super().format(record)
+        text = without_credentials(super().format(record))
         token = getattr(settings, "NEXT_API_TOKEN", "")
         return text.replace(token, "********") if token else text

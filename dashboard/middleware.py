@@ -59,7 +59,8 @@ def outage(exception):
     if isinstance(exception, SharedStateError):
         return exception
     if isinstance(exception, DATABASE_FAULTS):
-        logger.error("database unavailable: %s", type(exception).__name__)
+        first_line = str(exception).strip().splitlines()[:1]
+        logger.error("database unavailable: %s: %s", type(exception).__name__, *first_line or [""])
         return DatabaseUnavailable()
     return None
 

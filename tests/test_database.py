@@ -93,3 +93,31 @@ def test_a_catalogue_change_made_here_shares_a_new_version_once_committed(
     assert after is not None and after != before
     forget_catalogue()
     assert Tag.catalogue().id_for("Refunds") == 2
+
+
+def test_sign_in_attempts_met_by_an_outage_do_not_count_against_the_person(
+    client, lead, monkeypatch
+):
+    client.raise_request_exception = False
+    with monkeypatch.context() as outage:
+        outage.setattr("django.contrib.auth.backends.ModelBackend.authenticate", _refused)
+        for _ in range(8):  # more than the five failures a username may have
+            answer = client.post(
+                "/accounts/login/", {"username": "lead", "password": "a-long-test-password"}
+            )
+            assert answer.status_code == 503
+    back = client.post("/accounts/login/", {"username": "lead", "password": "a-long-test-password"})
+    assert back.status_code == 302  # signed in at once, not refused as a run of failures
+
+
+def test_a_database_urls_password_never_reaches_an_error_report_or_a_log_line():
+    import logging
+
+    from dashboard.errors import TokenSafeExceptionReporterFilter, TokenSafeFormatter
+
+    url = "postgres://dashboard:s3cret-pw@db.internal:5432/desk"
+    cleansed = TokenSafeExceptionReporterFilter().cleanse_setting("DATABASE_URL", url)
+    assert "s3cret-pw" not in cleansed and "db.internal:5432/desk" in cleansed
+    record = logging.makeLogRecord({"msg": "could not reach %s", "args": (url,)})
+    line = TokenSafeFormatter("%(message)s").format(record)
+    assert line == "could not reach postgres://********@db.internal:5432/desk"

@@ -391,3 +391,10 @@ def test_a_list_page_says_where_its_milliseconds_went(signed_in, sandbox):
     spent = {name: float(ms) for name, ms in timing.items()}
     assert all(ms >= 0 for ms in spent.values())
     assert abs(sum(spent.values()) - 2 * spent["total"]) < 0.5  # the parts add up to the whole
+
+
+def test_an_exact_total_is_on_the_list_total_hook(signed_in, sandbox):
+    doc = html.page(signed_in.get("/?status=pending&priority=low"))
+    shown = len(html.rows(doc))
+    assert 0 < shown < 25  # the whole list fits on its first page: its total is exact
+    assert doc.select_one("#list-total")["data-total"] == str(shown)

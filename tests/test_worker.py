@@ -84,3 +84,14 @@ def test_a_full_queue_drops_the_lowest_work_not_the_highest(held, monkeypatch):
     held.set()
     assert worker.drain()
     assert done == ["page", "count 0", "count 1"]
+
+
+def test_a_job_asked_for_by_a_page_and_then_by_a_thread_runs_once_for_the_thread(held):
+    done = []
+    worker.submit(("person", 3), lambda: done.append("page"), Priority.PAGE)
+    worker.submit(("person", 3), lambda: done.append("thread"), Priority.THREAD)
+    worker.submit(("person", 3), lambda: done.append("page again"), Priority.PAGE)
+    wait_until(lambda: done, 5, "the thread's look-up")
+    held.set()
+    assert worker.drain()
+    assert done == ["thread"]

@@ -305,8 +305,12 @@ class PostgresServer(Stoppable):
             self._as_owner = ["runuser", "-u", "postgres", "--"]
             shutil.chown(self.directory, "postgres")
             self.directory.chmod(0o700)
-        self._run("initdb", "-D", self.data, "-U", "postgres", "-A", "trust", "--no-sync",
-                  "-E", "UTF8", "--locale", "C")  # fmt: skip
+        try:
+            self._run("initdb", "-D", self.data, "-U", "postgres", "-A", "trust", "--no-sync",
+                      "-E", "UTF8", "--locale", "C")  # fmt: skip
+        except BaseException:
+            shutil.rmtree(self.directory, ignore_errors=True)
+            raise
 
     def url(self, database="dashboard"):
         return f"postgres://postgres@127.0.0.1:{self.port}/{database}"

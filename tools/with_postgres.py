@@ -15,8 +15,9 @@ from tools.processes import PostgresServer
 def main(command):
     if not command:
         sys.exit("usage: python -m tools.with_postgres COMMAND [ARG...]")
-    server = PostgresServer()
+    server = None
     try:
+        server = PostgresServer()
         server.start()
         server.create_database("dashboard")
         env = {
@@ -27,7 +28,8 @@ def main(command):
         print(f"PostgreSQL for this run: 127.0.0.1:{server.port}", flush=True)
         return subprocess.call(command, env=env)
     finally:
-        server.remove()
+        if server is not None:
+            server.remove()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
 from dashboard.accounts import throttle
+from dashboard.middleware import DATABASE_FAULTS
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +31,12 @@ class ThrottledLoginView(auth_views.LoginView):
         if wait:
             logger.warning("sign-in refused for %.0f s: too many attempts", wait)
             return self._refused(math.ceil(wait))
-        return super().post(request, *args, **kwargs)
+        try:
+            return super().post(request, *args, **kwargs)
+        except DATABASE_FAULTS:
+            # Nobody's password was checked: the attempt does not count (the outage's 503).
+            self.attempt.forget()
+            raise
 
     def _refused(self, seconds):
         # An unbound form: showing a bound one's errors would check the password after all.

@@ -19,7 +19,7 @@ This is the package's public face; the layers above import from here. Its module
 - `base`, `files`, `redis`, `backend`: waiting, its two backends, and the process's choice;
 - `flight`: `single_flight`, `cached`, `forget`;
 - `state`: the shared cache, and `SharedStateError`, the one error its failures become;
-- `worker`: each process's background thread (`worker.submit`);
+- `worker`: each process's background threads, their jobs by priority (`worker.submit`);
 - `filecache`: the file cache backend the settings name;
 - `config`: every setting read here.
 """
@@ -27,13 +27,14 @@ This is the package's public face; the layers above import from here. Its module
 from dashboard.budget import state, worker
 from dashboard.budget.backend import backend, reset_backend
 from dashboard.budget.config import config
-from dashboard.budget.flight import cached, forget, single_flight
+from dashboard.budget.flight import answered, cached, forget, single_flight
 from dashboard.budget.lanes import background, current_lane, slot_in_hand, wait_for_slot
 from dashboard.budget.limiter import BACKGROUND, INTERACTIVE, WaitTimeout, attempt_wait
 from dashboard.budget.state import SharedStateError
 
 __all__ = [
     "BACKGROUND",
+    "answered",
     "INTERACTIVE",
     "SharedStateError",
     "WaitTimeout",

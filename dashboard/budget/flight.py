@@ -46,6 +46,12 @@ def cached(key: object, default: Any = None) -> Any:
     return state.cache_get(_cache_keys(key)[0], default)
 
 
+def answered(key: object) -> bool:
+    """Whether `single_flight` has an answer for `key` to share now, a value or an error."""
+    value_key, error_key = _cache_keys(key)
+    return bool(state.cache_get_many([value_key, error_key]))
+
+
 def forget(key: object) -> None:
     """Drop what `single_flight` cached for `key`, value and error."""
     state.cache_delete_many(list(_cache_keys(key)))

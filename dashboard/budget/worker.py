@@ -151,6 +151,11 @@ def submit(
     with _lock:
         urgent, other = _threads()
         lane = urgent if priority == Priority.THREAD else other
+        if lane is urgent and key in other.waiting:
+            # Asked for by an open thread: it runs there, once, not also in the shared thread.
+            other.waiting.pop(key).cancelled = True
+        elif lane is other and key in urgent.waiting:
+            return True  # waiting already, higher
         entry = _Job(int(priority), next(_seq), key, job, now + delay, now + EXPIRES[priority])
         return lane.submit(entry)
 
@@ -190,6 +195,16 @@ def drain(timeout: float = 10.0) -> bool:
             return False
         time.sleep(0.02)
     return True
+
+
+def _after_fork() -> None:
+    """A child starts with no threads of its own, and a lock a parent's thread may have held
+    at the fork would never be released in it."""
+    global _lock, _lanes
+    _lock, _lanes = threading.Lock(), None
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 @atexit.register

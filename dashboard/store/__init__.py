@@ -4,7 +4,7 @@ Views, the wall and the forms use what this package exports; its modules are:
 
 - `client`: every GET, paced inside the token's shared budget, with one deadline per attempt,
   bounded retries, and answers shared between everyone who asks at once;
-- `transport`: the one pooled session, whose reads end at the call's deadline;
+- `transport`: each thread's session, whose reads end at the call's deadline;
 - `errors`: the exception family, each error with a message fit for the page;
 - `parse`: strict field readers for the JSON, so nothing past here sees a raw dict;
 - `tickets`: the Tickets List and a ticket's thread, ticket types;

@@ -73,7 +73,7 @@ def shared(
 
     key = cache_key(path, params)
     try:
-        if budget.current_lane() == budget.BACKGROUND and budget.cached(key) is None:
+        if budget.current_lane() == budget.BACKGROUND and not budget.answered(key):
             # Work nobody waits at (a wall, a prefetch, a count) waits for its slot before it
             # takes the answer's lock: a person asking the same meanwhile goes first, and is
             # never held up behind a screen's wait for the budget.
@@ -348,7 +348,8 @@ def reference(path: str, params: Params, fetch_all: Callable[[], T], fetch: bool
     try:
         if fetch:
             value = shared(path, params, fetch_all, ttl=REFERENCE_TTL)
-            keep(path + "?" + urlencode(params), value, REFERENCE_KEPT)
+            if value:  # an empty answer (a scope missing, say) must not replace a good one
+                keep(path + "?" + urlencode(params), value, REFERENCE_KEPT)
         else:
             value = budget.cached(key)
             if value is None:

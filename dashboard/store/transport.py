@@ -1,4 +1,4 @@
-"""The one pooled, keep-alive HTTP session to the store, whose every read ends at its call's
+"""Each thread's keep-alive HTTP session to the store, whose every read ends at its call's
 deadline."""
 
 import socket
@@ -122,7 +122,7 @@ class _StoreAdapter(requests.adapters.HTTPAdapter):
 
 
 # requests does not promise that a Session may be shared between threads (its cookie jar and
-# adapters are not locked), and every view's store thread, the background thread and gunicorn's
+# adapters are not locked), and every view's store thread, the background threads and gunicorn's
 # threads all call the store. So each thread has its own, with its own keep-alive connections:
 # a thread's calls are one after another, so a small pool is enough.
 _local = threading.local()

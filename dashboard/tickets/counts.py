@@ -329,12 +329,13 @@ def state_key(query):
 
 
 # The layout of a walk's progress (`_fresh_progress`, `_new_walk`): change it with them. The key
-# also carries the shape of the store's tickets it holds (`store.schema()`).
+# also carries the shape of the finished counts and of the store's tickets it holds.
 PROGRESS_LAYOUT = 2
+_SHAPE = state.fingerprint(Counts)
 
 
 def _state_key(key):
-    return state.schema_key("count", f"{PROGRESS_LAYOUT}.{store.schema()}", key)
+    return state.schema_key("count", f"{PROGRESS_LAYOUT}.{_SHAPE}.{store.schema()}", key)
 
 
 def _key(query):

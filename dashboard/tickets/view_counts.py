@@ -39,15 +39,11 @@ class Count:
         return None if self.as_of is None else max(0, int((time.time() - self.as_of) // 60))
 
 
-def count_for(query, start=True):
-    """What is known of `query`'s count, or None when counts are off or better left unsaid
-    (the store failed the walk before it finished once, or the shared state is unavailable).
-    With `start`, a walk that is due takes its next step in the background."""
-    return counts_for([query], start)[0]
-
-
 def counts_for(queries, start=True):
-    """`count_for()` of each of `queries`, read in one go (a query of None counts nothing)."""
+    """What is known of each of `queries`' counts, read in one go: None for a query of None,
+    when counts are off, or when a count is better left unsaid (the store failed the walk
+    before it finished once, or the shared state is unavailable). With `start`, walks that are
+    due take their next step in the background."""
     if not settings.STORE_VIEW_COUNTS:
         return [None] * len(queries)
     asked = [query.filters for query in queries if query is not None]

@@ -62,7 +62,7 @@ def _describe(links, context):
 
 
 def _page(request, form, new_link=None, status=200):
-    links = DisplayLink.objects.order_by("revoked_at", "name")
+    links = DisplayLink.objects.select_related("created_by").order_by("revoked_at", "name")
     for link in links:
         link.revocable = link.can_revoke(request.user)
     context = {

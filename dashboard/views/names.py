@@ -15,12 +15,16 @@ MAX_IDS = 100
 @require_GET
 def waiting_names(request):
     people, titles = {}, {}
-    # An open thread's names are asked for apart from the list's: they are looked up first.
+    asked_people, asked_titles = set(), set()
+    # An open thread's names are asked for apart from the list's: they are looked up first,
+    # and an id in both is asked for once, as the thread's.
     for prefix, shown_on in (("thread_", names.THREAD), ("", names.PAGE)):
-        requesters = _ids(request.GET.getlist(prefix + "requester"))
-        people.update(names.customers(set(requesters) - set(people), shown_on))
-        products = _ids(request.GET.getlist(prefix + "product"))
-        titles.update(names.products(set(products) - set(titles), shown_on))
+        requesters = set(_ids(request.GET.getlist(prefix + "requester"))) - asked_people
+        people.update(names.customers(requesters, shown_on))
+        products = set(_ids(request.GET.getlist(prefix + "product"))) - asked_titles
+        titles.update(names.products(products, shown_on))
+        asked_people |= requesters
+        asked_titles |= products
     # Out of band, in place of every element showing this id (rows, facts, comment authors).
     parts = [person_html(i, person, oob=True) for i, person in sorted(people.items())]
     parts += [

@@ -189,7 +189,8 @@ ARRIVALS_FIELDS = frozenset({"newest", "at_newest", "arrived", "since"})
 
 
 def _snapshot_key(key, sort):
-    return state.schema_key("wall-board", f"{SNAPSHOT_LAYOUT}.{store.schema()}", key, sort)
+    shape = f"{SNAPSHOT_LAYOUT}.{state.fingerprint(Snapshot, counts.Counts)}.{store.schema()}"
+    return state.schema_key("wall-board", shape, key, sort)
 
 
 def _failing_key(key):
