@@ -316,3 +316,58 @@ class Preference(models.Model):
             return cls.COMFORTABLE
         found = cls.objects.filter(user_id=user.pk).values_list("density", flat=True).first()
         return found or cls.COMFORTABLE
+
+
+class IndexedTicket(models.Model):
+    """One of the store's tickets as its latest webhook delivery described it: what filters and
+    counts need, and no more of the customer's words than the subject (comment bodies stay in
+    the store). `id` is the store's own."""
+
+    id = models.PositiveBigIntegerField(primary_key=True)
+    status = models.CharField(max_length=32, blank=True, db_index=True)
+    priority = models.CharField(max_length=32, blank=True)
+    channel = models.CharField(max_length=32, blank=True)
+    requester = models.PositiveBigIntegerField(null=True, blank=True)
+    assignee = models.PositiveBigIntegerField(null=True, blank=True)
+    ticket_type = models.PositiveBigIntegerField(null=True, blank=True)
+    tags = models.JSONField(default=list)  # names, as tickets carry them
+    products = models.JSONField(default=list)  # ids
+    order_number = models.CharField(max_length=255, blank=True)
+    from_email = models.CharField(max_length=254, blank=True)
+    subject = models.TextField(blank=True)
+    created_at = models.DateTimeField(db_index=True)
+    updated_at = models.DateTimeField()
+    indexed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"#{self.id}"
+
+
+class IndexedComment(models.Model):
+    """Who said something on an indexed ticket, and when: enough to tell whether it waits on
+    the team, without the comment's words."""
+
+    ticket = models.ForeignKey(IndexedTicket, on_delete=models.CASCADE, related_name="comments")
+    comment_id = models.PositiveBigIntegerField()
+    author = models.PositiveBigIntegerField(null=True, blank=True)
+    from_email = models.CharField(max_length=254, blank=True)
+    is_public = models.BooleanField(default=False)
+    created_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "comment_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["ticket", "comment_id"], name="one_row_per_comment")
+        ]
+
+
+class WebhookDelivery(models.Model):
+    """A delivery applied, by the store's `event_id`: a repeat of it is applied once."""
+
+    event_id = models.CharField(max_length=64, primary_key=True)
+    event_type = models.CharField(max_length=40)
+    ticket_id = models.PositiveBigIntegerField()
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -90,6 +90,9 @@ if not NEXT_API_BASE_URL.endswith("/"):
 if SANDBOX:
     NEXT_API_TOKEN = SANDBOX_TOKEN
 
+# The secret the store signs its ticket webhooks with (POST /webhooks/next/; off when empty).
+NEXT_WEBHOOK_SECRET = env_str("NEXT_WEBHOOK_SECRET")
+
 NEXT_API_CONNECT_TIMEOUT = env_float("NEXT_API_CONNECT_TIMEOUT", 3.0)
 NEXT_API_READ_TIMEOUT = env_float("NEXT_API_READ_TIMEOUT", 10.0)
 

@@ -4,7 +4,17 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import path
 
 from dashboard.accounts.signin import ThrottledLoginView
-from dashboard.views import export, links, names, preferences, saved, site, tickets, walls
+from dashboard.views import (
+    export,
+    links,
+    names,
+    preferences,
+    saved,
+    site,
+    tickets,
+    walls,
+    webhooks,
+)
 
 urlpatterns = [
     path("", saved.home, name="ticket_list"),
@@ -34,6 +44,7 @@ urlpatterns = [
     path("admin/login/", site.admin_login),
     path("admin/", admin.site.urls),
     path("healthz", site.healthz, name="healthz"),
+    path("webhooks/next/", webhooks.receive, name="webhooks"),
 ]
 
 handler500 = "dashboard.views.site.server_error"

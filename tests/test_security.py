@@ -182,6 +182,7 @@ OPEN_DOORS = {
     "admin/login/": "only a redirect to the one sign-in form above",
     "healthz": "says ok and nothing else",
     "display/<str:secret>/": "a display link's own wall, for a valid unrevoked secret only",
+    "webhooks/next/": "the store's deliveries: POST only, signed with NEXT_WEBHOOK_SECRET",
 }
 
 

@@ -1,0 +1,129 @@
+"""The store's ticket webhooks, received: each delivery is checked (size, signature, JSON, the
+spec's Ticket schema) and applied to the ticket index once, newest state winning.
+
+The store signs a delivery with the hex HMAC-SHA256 of its payload, keyed with the webhook's
+secret; its own sample signs the body as Python re-serialises it (`json.dumps(json.loads(body))`)
+and other integrations see the raw bytes signed, so either is accepted, each compared in
+constant time. Deliveries repeat (the same `event_id`), arrive late and out of order: a repeat
+is applied once, and a ticket older than the one indexed (`data.updated_at`) changes nothing.
+Nothing here calls the store: a delivery is answered from the database alone.
+"""
+
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import jsonschema
+from django.db import IntegrityError, transaction
+from django.utils.dateparse import parse_datetime
+
+from dashboard.models import IndexedComment, IndexedTicket, WebhookDelivery
+
+logger = logging.getLogger(__name__)
+
+MAX_BYTES = 1024 * 1024
+EVENTS = frozenset({"ticket.created", "ticket.updated"})
+SCHEMA = Path(__file__).with_name("ticket.schema.json")
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    outcome: str  # said in the answer's body and the log: applied, repeat, older, ignored...
+
+
+def signed(body: bytes, signature: str, secret: str) -> bool:
+    """Whether `signature` is the HMAC of the raw body, or of the body re-serialised."""
+    key, given = secret.encode(), signature.strip().lower()
+    payloads = [body]
+    with contextlib.suppress(ValueError):
+        payloads.append(json.dumps(json.loads(body)).encode())
+    matched = False
+    for payload in payloads:  # every form compared, so the time says nothing of which matched
+        expected = hmac.new(key, payload, hashlib.sha256).hexdigest()
+        matched |= hmac.compare_digest(expected, given)
+    return matched
+
+
+@cache
+def _validator() -> jsonschema.protocols.Validator:
+    schema = json.loads(SCHEMA.read_text())
+    return jsonschema.Draft202012Validator(schema)
+
+
+def receive(body: bytes) -> Answer:
+    """Apply a delivery whose signature was checked. Unknown fields are ignored."""
+    try:
+        envelope = json.loads(body)
+    except ValueError:
+        return Answer(400, "not JSON")
+    if not isinstance(envelope, dict):
+        return Answer(400, "not a delivery")
+    if envelope.get("event_type") not in EVENTS:
+        return Answer(200, "ignored")  # anything but 200 would have the store retry it
+    ticket, event_id = envelope.get("data"), envelope.get("event_id")
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= 64:
+        return Answer(400, "no event_id")
+    error = jsonschema.exceptions.best_match(_validator().iter_errors(ticket))
+    if error is not None:
+        where = "/".join(map(str, error.absolute_path)) or "data"
+        logger.warning("webhook refused: %s at %s", error.validator, where)
+        return Answer(400, f"not a Ticket ({where})")
+    return _apply(envelope["event_type"], event_id, ticket)
+
+
+def _apply(event_type: str, event_id: str, ticket: dict) -> Answer:
+    updated_at = parse_datetime(ticket["updated_at"])
+    created_at = parse_datetime(ticket["created_at"])
+    if updated_at is None or created_at is None:
+        return Answer(400, "not a Ticket (dates)")
+    try:
+        with transaction.atomic():
+            WebhookDelivery.objects.create(
+                event_id=event_id, event_type=event_type, ticket_id=ticket["id"]
+            )
+            held = IndexedTicket.objects.select_for_update().filter(pk=ticket["id"]).first()
+            if held is not None and held.updated_at > updated_at:
+                return Answer(200, "older")  # a late delivery: the index holds a newer state
+            _index(ticket, created_at, updated_at)
+    except IntegrityError:
+        return Answer(200, "repeat")  # this event_id was applied already
+    return Answer(200, "applied")
+
+
+def _index(ticket: dict, created_at, updated_at) -> None:
+    IndexedTicket.objects.update_or_create(
+        pk=ticket["id"],
+        defaults={
+            "status": ticket.get("status") or "",
+            "priority": ticket.get("priority") or "",
+            "channel": ticket.get("channel") or "",
+            "requester": ticket.get("requester"),
+            "assignee": ticket.get("assignee"),
+            "ticket_type": ticket.get("ticket_type"),
+            "tags": list(ticket.get("tags") or []),
+            "products": list(ticket.get("products") or []),
+            "order_number": ticket.get("order") or "",
+            "from_email": ticket.get("from_email") or "",
+            "subject": ticket.get("subject") or "",
+            "created_at": created_at,
+            "updated_at": updated_at,
+        },
+    )
+    IndexedComment.objects.filter(ticket_id=ticket["id"]).delete()
+    IndexedComment.objects.bulk_create(
+        IndexedComment(
+            ticket_id=ticket["id"],
+            comment_id=comment["id"],
+            author=comment.get("author"),
+            from_email=comment.get("from_email") or "",
+            is_public=bool(comment.get("is_public")),
+            created_at=parse_datetime(comment["created_at"]) if comment.get("created_at") else None,
+        )
+        for comment in ticket.get("comments") or []
+    )
