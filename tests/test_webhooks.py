@@ -161,3 +161,25 @@ def test_without_a_secret_there_is_no_receiver(client, settings, db):
     response = client.post(URL, body, content_type="application/json",
                            headers={"X-29Next-Signature": sign(body)})  # fmt: skip
     assert response.status_code == 404
+
+
+def test_the_index_is_purged_on_demand_and_old_delivery_ids_by_themselves(webhooks_on):
+    from datetime import timedelta
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    post(webhooks_on, delivery())
+    old = WebhookDelivery.objects.create(event_id="old", event_type="ticket.updated", ticket_id=1)
+    WebhookDelivery.objects.filter(pk=old.pk).update(
+        received_at=timezone.now() - timedelta(days=31)
+    )
+    post(webhooks_on, delivery(ticket(updated_at="2026-12-02T10:00:00Z")))
+    assert not WebhookDelivery.objects.filter(pk="old").exists()  # no retry can come now
+    assert WebhookDelivery.objects.count() == 2
+
+    out = StringIO()
+    call_command("purge_index", stdout=out)
+    assert "1 tickets, 2 comment records, 2 delivery ids" in out.getvalue()
+    assert not IndexedTicket.objects.exists() and not IndexedComment.objects.exists()

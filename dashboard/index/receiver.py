@@ -15,11 +15,13 @@ import hmac
 import json
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
 
 import jsonschema
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from dashboard.models import IndexedComment, IndexedTicket, WebhookDelivery
@@ -27,6 +29,9 @@ from dashboard.models import IndexedComment, IndexedTicket, WebhookDelivery
 logger = logging.getLogger(__name__)
 
 MAX_BYTES = 1024 * 1024
+# How long a delivery's event_id is kept to recognise a repeat: the store retries a delivery
+# for several days, so a month covers every retry with room to spare.
+DELIVERIES_KEPT = timedelta(days=30)
 EVENTS = frozenset({"ticket.created", "ticket.updated"})
 SCHEMA = Path(__file__).with_name("ticket.schema.json")
 
@@ -93,7 +98,14 @@ def _apply(event_type: str, event_id: str, ticket: dict) -> Answer:
             _index(ticket, created_at, updated_at)
     except IntegrityError:
         return Answer(200, "repeat")  # this event_id was applied already
+    forget_deliveries(timezone.now() - DELIVERIES_KEPT)
     return Answer(200, "applied")
+
+
+def forget_deliveries(before) -> int:
+    """Drop the event ids received before `before`: no retry of theirs can come any more."""
+    deleted, _ = WebhookDelivery.objects.filter(received_at__lt=before).delete()
+    return deleted
 
 
 def _index(ticket: dict, created_at, updated_at) -> None:
