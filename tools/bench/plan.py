@@ -78,6 +78,7 @@ NAMES_POLL = 1.0
 THREAD_POLL = 0.5
 THREAD_LIMIT = 20.0
 TARGET_THREAD_SECONDS = 3.0
+TARGET_NAMES_LOAD_MORE = 0.10  # "Load more" while a page's customers are still looked up
 NAMES_LIMIT = 30.0
 NAMES_SHARE = 0.9  # of the rows with a requester
 TARGET_NAMES_FIRST = 1.15
