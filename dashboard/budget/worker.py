@@ -162,21 +162,24 @@ def submit(
 
 def _threads() -> tuple["_Lane", "_Lane"]:  # called with _lock held
     global _lanes
-    if _lanes is None or _lanes[0] != os.getpid():  # none yet, or inherited over a fork
-        urgent, other = _Lane("background-urgent"), _Lane("background")
-        urgent.thread.start()
-        other.thread.start()
-        _lanes = (os.getpid(), urgent, other)
-    return _lanes[1], _lanes[2]
+    if own := _own():
+        return own[0], own[1]
+    urgent, other = _Lane("background-urgent"), _Lane("background")  # none yet, or forked
+    urgent.thread.start()
+    other.thread.start()
+    _lanes = (os.getpid(), urgent, other)
+    return urgent, other
+
+
+def _own() -> tuple["_Lane", ...]:  # called with _lock held
+    """This process's lanes: none before its first job, nor those inherited over a fork."""
+    return () if _lanes is None or _lanes[0] != os.getpid() else _lanes[1:]
 
 
 def forget() -> None:
     """Drop every job still waiting in this process (tests start from an empty queue)."""
     with _lock:
-        lanes = _lanes
-        if lanes is None or lanes[0] != os.getpid():
-            return
-        for lane in lanes[1:]:
+        for lane in _own():
             for job in lane.jobs:
                 job.cancelled = True
             lane.waiting.clear()
@@ -186,11 +189,9 @@ def drain(timeout: float = 10.0) -> bool:
     """Wait, at most `timeout` seconds, until this process's threads have nothing left to do
     (for tests and the benchmark). True when they have not."""
     with _lock:
-        lanes = _lanes
-    if lanes is None or lanes[0] != os.getpid():
-        return True
+        lanes = _own()
     deadline = time.monotonic() + timeout
-    while not all(lane.idle() for lane in lanes[1:]):
+    while not all(lane.idle() for lane in lanes):
         if time.monotonic() > deadline:
             return False
         time.sleep(0.02)
@@ -210,11 +211,9 @@ os.register_at_fork(after_in_child=_after_fork)
 @atexit.register
 def _stop() -> None:
     with _lock:
-        lanes = _lanes
-        if lanes is None or lanes[0] != os.getpid():
-            return
-        for lane in lanes[1:]:
+        lanes = _own()
+        for lane in lanes:
             lane.stopping = True
             lane.ready.notify_all()
-    for lane in lanes[1:]:
+    for lane in lanes:
         lane.thread.join(timeout=2.0)
