@@ -327,8 +327,8 @@ class IndexedTicket(models.Model):
     status = models.CharField(max_length=32, blank=True, db_index=True)
     priority = models.CharField(max_length=32, blank=True)
     channel = models.CharField(max_length=32, blank=True)
-    requester = models.PositiveBigIntegerField(null=True, blank=True)
-    assignee = models.PositiveBigIntegerField(null=True, blank=True)
+    requester = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
+    assignee = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
     ticket_type = models.PositiveBigIntegerField(null=True, blank=True)
     tags = models.JSONField(default=list)  # names, as tickets carry them
     products = models.JSONField(default=list)  # ids
@@ -344,6 +344,45 @@ class IndexedTicket(models.Model):
 
     def __str__(self):
         return f"#{self.id}"
+
+
+class IndexedTag(models.Model):
+    """A tag an indexed ticket carries, by name: one row each, so that "any of these tags"
+    is a query every database answers (SQLite has no JSON containment)."""
+
+    ticket = models.ForeignKey(IndexedTicket, on_delete=models.CASCADE, related_name="tag_rows")
+    name = models.CharField(max_length=100, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["ticket", "name"], name="one_row_per_tag")]
+
+
+class IndexedProduct(models.Model):
+    """A product an indexed ticket is about, by the store's product id."""
+
+    ticket = models.ForeignKey(IndexedTicket, on_delete=models.CASCADE, related_name="product_rows")
+    product = models.PositiveBigIntegerField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["ticket", "product"], name="one_row_per_product")
+        ]
+
+
+class IndexSync(models.Model):
+    """The walk of every ticket that fills the index and corrects its drift: one row, for the
+    store the index describes (`store`, a hash naming the store, never its token). A walk
+    under way keeps its place in `cursor`, so a restart resumes it."""
+
+    store = models.CharField(max_length=64, blank=True)
+    cursor = models.TextField(blank=True)  # where the walk under way goes on; "" when none is
+    walk_started_at = models.DateTimeField(null=True, blank=True)
+    walked = models.PositiveIntegerField(default=0)  # tickets the walk under way has read
+    finished_at = models.DateTimeField(null=True, blank=True)  # the last complete walk's end
+    finished_count = models.PositiveIntegerField(default=0)  # tickets it read
+
+    def __str__(self):
+        return f"index of {self.store or 'no store'}"
 
 
 class IndexedComment(models.Model):

@@ -93,6 +93,15 @@ if SANDBOX:
 # The secret the store signs its ticket webhooks with (POST /webhooks/next/; off when empty).
 NEXT_WEBHOOK_SECRET = env_str("NEXT_WEBHOOK_SECRET")
 
+# The ticket index (counts, arrivals, what waits on the team) is filled by a walk of every
+# ticket when it is empty, and walked again when its last walk is older than INDEX_RESYNC_HOURS
+# (drift: a delivery the store never made). INDEX_BACKFILL=0 leaves the walks to
+# `manage.py sync_tickets`.
+INDEX_RESYNC_HOURS = env_float("INDEX_RESYNC_HOURS", 24.0)
+if INDEX_RESYNC_HOURS <= 0:
+    raise ImproperlyConfigured(f"INDEX_RESYNC_HOURS must be above 0, not {INDEX_RESYNC_HOURS}")
+INDEX_BACKFILL = env_bool("INDEX_BACKFILL", default=True)
+
 NEXT_API_CONNECT_TIMEOUT = env_float("NEXT_API_CONNECT_TIMEOUT", 3.0)
 NEXT_API_READ_TIMEOUT = env_float("NEXT_API_READ_TIMEOUT", 10.0)
 

@@ -24,7 +24,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from dashboard.models import IndexedComment, IndexedTicket, WebhookDelivery
+from dashboard.index import rows
+from dashboard.models import WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -92,10 +93,8 @@ def _apply(event_type: str, event_id: str, ticket: dict) -> Answer:
             WebhookDelivery.objects.create(
                 event_id=event_id, event_type=event_type, ticket_id=ticket["id"]
             )
-            held = IndexedTicket.objects.select_for_update().filter(pk=ticket["id"]).first()
-            if held is not None and held.updated_at > updated_at:
+            if not rows.write_if_newer(ticket, created_at, updated_at):
                 return Answer(200, "older")  # a late delivery: the index holds a newer state
-            _index(ticket, created_at, updated_at)
     except IntegrityError:
         return Answer(200, "repeat")  # this event_id was applied already
     forget_deliveries(timezone.now() - DELIVERIES_KEPT)
@@ -106,36 +105,3 @@ def forget_deliveries(before) -> int:
     """Drop the event ids received before `before`: no retry of theirs can come any more."""
     deleted, _ = WebhookDelivery.objects.filter(received_at__lt=before).delete()
     return deleted
-
-
-def _index(ticket: dict, created_at, updated_at) -> None:
-    IndexedTicket.objects.update_or_create(
-        pk=ticket["id"],
-        defaults={
-            "status": ticket.get("status") or "",
-            "priority": ticket.get("priority") or "",
-            "channel": ticket.get("channel") or "",
-            "requester": ticket.get("requester"),
-            "assignee": ticket.get("assignee"),
-            "ticket_type": ticket.get("ticket_type"),
-            "tags": list(ticket.get("tags") or []),
-            "products": list(ticket.get("products") or []),
-            "order_number": ticket.get("order") or "",
-            "from_email": ticket.get("from_email") or "",
-            "subject": ticket.get("subject") or "",
-            "created_at": created_at,
-            "updated_at": updated_at,
-        },
-    )
-    IndexedComment.objects.filter(ticket_id=ticket["id"]).delete()
-    IndexedComment.objects.bulk_create(
-        IndexedComment(
-            ticket_id=ticket["id"],
-            comment_id=comment["id"],
-            author=comment.get("author"),
-            from_email=comment.get("from_email") or "",
-            is_public=bool(comment.get("is_public")),
-            created_at=parse_datetime(comment["created_at"]) if comment.get("created_at") else None,
-        )
-        for comment in ticket.get("comments") or []
-    )

@@ -3,14 +3,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from dashboard.index import receiver
-from dashboard.models import IndexedComment, IndexedTicket, WebhookDelivery
+from dashboard.models import IndexedComment, IndexedTicket, IndexSync, WebhookDelivery
 
 
 class Command(BaseCommand):
     help = (
         "Empty the ticket index the store's webhooks keep (every ticket, comment record and "
-        "delivery id), or with --deliveries only forget delivery ids older than the days given. "
-        "The index fills again from the next deliveries."
+        "delivery id, and where the walk that fills it stands), or with --deliveries only "
+        "forget delivery ids older than the days given. The index fills again from the next "
+        "walk and deliveries."
     )
 
     def add_arguments(self, parser):
@@ -29,8 +30,10 @@ class Command(BaseCommand):
             return
         with transaction.atomic():
             comments, _ = IndexedComment.objects.all().delete()
-            tickets, _ = IndexedTicket.objects.all().delete()
+            _, deleted = IndexedTicket.objects.all().delete()  # its tags and products with it
+            tickets = deleted.get(IndexedTicket._meta.label, 0)
             ids, _ = WebhookDelivery.objects.all().delete()
+            IndexSync.objects.all().delete()  # the next walk fills the index from the start
         self.stdout.write(
             f"Ticket index emptied: {tickets} tickets, {comments} comment records, "
             f"{ids} delivery ids."
