@@ -5,6 +5,7 @@ from django.urls import path
 
 from dashboard.accounts.signin import ThrottledLoginView
 from dashboard.views import (
+    arrivals,
     export,
     links,
     names,
@@ -21,6 +22,7 @@ urlpatterns = [
     path("tickets/<int:ticket_id>/", tickets.ticket_detail, name="ticket_detail"),
     path("tickets.csv", export.export_csv, name="export_csv"),
     path("count/", tickets.ticket_count, name="ticket_count"),
+    path("arrivals/", arrivals.arrivals, name="arrivals"),
     path("names/", names.waiting_names, name="names"),
     path("preferences/density/", preferences.set_density, name="set_density"),
     path("views/", saved.manage, name="saved_views"),

@@ -6,7 +6,8 @@ secret; its own sample signs the body as Python re-serialises it (`json.dumps(js
 and other integrations see the raw bytes signed, so either is accepted, each compared in
 constant time. Deliveries repeat (the same `event_id`), arrive late and out of order: a repeat
 is applied once, and a ticket older than the one indexed (`data.updated_at`) changes nothing.
-Nothing here calls the store: a delivery is answered from the database alone.
+Nothing here calls the store: a delivery is answered from the database alone. Once applied,
+the cached answers it makes wrong are dropped and open lists told (`changes`).
 """
 
 import contextlib
@@ -24,8 +25,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from dashboard.index import rows
-from dashboard.models import WebhookDelivery
+from dashboard.index import changes, query, rows
+from dashboard.models import IndexedTicket, WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -93,10 +94,13 @@ def _apply(event_type: str, event_id: str, ticket: dict) -> Answer:
             WebhookDelivery.objects.create(
                 event_id=event_id, event_type=event_type, ticket_id=ticket["id"]
             )
+            held = IndexedTicket.objects.select_for_update().filter(pk=ticket["id"]).first()
+            before = query.as_ticket(held) if held is not None else None
             if not rows.write_if_newer(ticket, created_at, updated_at):
                 return Answer(200, "older")  # a late delivery: the index holds a newer state
     except IntegrityError:
         return Answer(200, "repeat")  # this event_id was applied already
+    changes.ticket_changed(before, ticket)  # committed: what it makes wrong goes
     forget_deliveries(timezone.now() - DELIVERIES_KEPT)
     return Answer(200, "applied")
 

@@ -129,6 +129,27 @@ class TicketQuery:
             pairs.extend((name, _param_value(item)) for item in values)
         return pairs
 
+    @classmethod
+    def from_params(cls, pairs: list[tuple[str, str]] | list[list[str]]) -> "TicketQuery":
+        """The query `params()` wrote (values it did not write are left out)."""
+        found: dict[str, list[str]] = {}
+        for name, value in pairs:
+            found.setdefault(name, []).append(value)
+        fields: dict[str, object] = {}
+        for name, values in found.items():
+            try:
+                if name in ("status", "product", "tags"):
+                    fields[name] = tuple(values if name == "status" else map(int, values))
+                elif name in ("id", "requester", "assignee", "ticket_type"):
+                    fields[name] = int(values[-1])
+                elif name in ("created_from", "created_to"):
+                    fields[name] = date.fromisoformat(values[-1])
+                elif name in FILTER_NAMES or name == "cursor":
+                    fields[name] = values[-1]
+            except ValueError:
+                continue
+        return cls(**fields)  # type: ignore[arg-type]
+
     def with_cursor(self, cursor: str | None) -> "TicketQuery":
         return replace(self, cursor=cursor or "")
 
@@ -162,6 +183,11 @@ def _param_value(value: object) -> str:
     return str(value)
 
 
+# Told the query string of every page fetched from the store, before it is cached: the ticket
+# index keeps them, so that a webhook delivery drops the pages it changes (dashboard.index).
+page_listeners: list[Callable[[list[tuple[str, str]]], None]] = []
+
+
 def list_tickets(
     query: TicketQuery,
     max_age: float | None = None,
@@ -176,6 +202,8 @@ def list_tickets(
 
     def fetch() -> TicketPage:
         payload = client.get("tickets/", params, cursor_given=bool(query.cursor))
+        for listener in page_listeners:
+            listener(params)
         return TicketPage(
             tickets=tuple(
                 _ticket(item, with_comments=False) for item in parse.field(payload, "results", list)
@@ -207,6 +235,16 @@ def page_in_turn(query: TicketQuery) -> TicketPage:
     `StoreBusy`) when no slot came in the lane's wait."""
     page = cached_page(query)
     return list_tickets(query) if page is None else page
+
+
+def forget_page(params: list[tuple[str, str]]) -> None:
+    """Drop the cached page of this query string (as `page_listeners` heard it)."""
+    client.forget("tickets/", params)
+
+
+def forget_ticket(ticket_id: int) -> None:
+    """Drop the cached thread of a ticket the store has changed."""
+    client.forget(f"tickets/{int(ticket_id)}/", [])
 
 
 def get_ticket(ticket_id: int) -> Ticket:

@@ -28,6 +28,7 @@ from dashboard.saved.saved_views import ALL
 from dashboard.tickets import counts, names, prefetch
 from dashboard.tickets.filter_fields import as_id
 from dashboard.tickets.filters import MAX_ID, TicketFilterForm
+from dashboard.views import arrivals
 from dashboard.views.common import (
     filter_form,
     is_fragment,
@@ -234,6 +235,7 @@ def _list_context(form, query, page, error, known_total=None):
         "invalid_cursor": isinstance(error, store.InvalidCursor),
         "filters_qs": form.bookmark(query.filters),
         "total": _total(query, page, known_total),
+        "arrivals_url": arrivals.poller(query, page, form.bookmark(query.filters)),
         "names": names.Shown(
             ticket_types=form.ticket_types or {},
             staff=form.context.agents,

@@ -178,6 +178,22 @@
     }
   });
 
+  // The arrivals poller says what the list shows: each row's status, the total and the
+  // number of new tickets announced, so that only what differs comes back.
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (!event.detail.elt || event.detail.elt.getAttribute("id") !== "arrivals-poll") return;
+    var shown = rows().map(function (row) {
+      var badge = row.querySelector(".col-status .badge.status");
+      var found = badge ? /status-([a-z_]+)/.exec(badge.className) : null;
+      return row.getAttribute("data-ticket-id") + ":" + (found ? found[1] : "");
+    });
+    var total = document.querySelector("#list-total[data-total]");
+    var notice = document.querySelector("#arrivals [data-arrivals]");
+    event.detail.parameters.shown = shown.join(",");
+    event.detail.parameters.total = total ? total.getAttribute("data-total") : "";
+    event.detail.parameters.seen = notice ? notice.getAttribute("data-arrivals") : "0";
+  });
+
   document.addEventListener("htmx:beforeRequest", function (event) {
     if (panel() && event.detail.target === panel()) panel().setAttribute("aria-busy", "true");
   });
