@@ -7,7 +7,8 @@ import sys
 import threading
 
 from .api import SCOPES
-from .data import SandboxData, parse_timestamp
+from .basics import parse_timestamp
+from .data import SandboxData
 from .server import FAULT_MODES, SandboxServer
 
 

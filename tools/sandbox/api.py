@@ -9,7 +9,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from .data import SandboxData, product_listing
+from .data import SandboxData
 from .filters import FilterError, last_value
 from .pagination import (
     BY_ID,
@@ -20,6 +20,7 @@ from .pagination import (
     page_link,
     paginate,
 )
+from .people import product_listing
 
 API_PREFIX = "/api/admin/"
 API_VERSION = "unstable"
