@@ -3,11 +3,16 @@
 Everything is derived from `(seed, tickets, anchor)`, so two sandboxes built alike hold the
 same store. Tickets lie before the anchor, denser towards it, with the still-open ones mostly
 recent, like the queue of a real shop. Tickets added later (live arrivals, tests) are created
-"now" and can be removed again with `remove_added_tickets`.
+"now"; tickets are changed by `update_ticket`, which replaces the ticket's dict rather than
+changing it, so an answer being written never sees half a change. `reset` brings back the
+seeded tickets as they were. Every change is told to the `subscribe`d listeners, as the
+store's webhooks are.
 """
 
+import copy
 import random
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from . import content
@@ -47,6 +52,15 @@ TICKET_FIELDS = (
     "ticket_type",
     "updated_at",
 )
+
+# What `update_ticket` may change (the store gives ids and times), and what a comment may say.
+CHANGEABLE_FIELDS = tuple(
+    name for name in TICKET_FIELDS if name not in ("comments", "created_at", "id", "updated_at")
+)
+COMMENT_FIELDS = ("attachments", "author", "body", "from_email", "is_public")
+
+# Told of each change: ("ticket.created" or "ticket.updated", the ticket as it is now).
+Listener = Callable[[str, dict], None]
 
 # Seeded tickets that exercise the dashboard's defences, by position in the default list
 # (0 = newest), so they sit on the first two pages whatever the seed.
@@ -125,7 +139,9 @@ class SandboxData:
             for name in HOSTILE_SLOTS
             if name in self.special_ticket_ids
         ]
+        self._seeded = list(self.tickets)  # never changed in place: see update_ticket
         self._seeded_ids = {ticket["id"] for ticket in self.tickets}
+        self._listeners: list[Listener] = []
         self._next_ids = {
             "ticket": max(self._seeded_ids, default=FIRST_TICKET_ID - 1) + 1,
             "comment": self._max_comment_id() + 1,
@@ -182,6 +198,10 @@ class SandboxData:
 
     # -- Changes --
 
+    def subscribe(self, listener: Listener) -> None:
+        """Call `listener(event_type, ticket)` after each change, in the order of changes."""
+        self._listeners.append(listener)
+
     def add_ticket(self, **overrides) -> dict:
         """A new ticket created now (or at `created_at`), listed in its place.
 
@@ -206,13 +226,52 @@ class SandboxData:
                     [ticket["created_at"], *(item["created_at"] for item in ticket["comments"])]
                 )
             self._insert(ticket)
+            self._announce("ticket.created", ticket)
         return ticket
 
-    def remove_added_tickets(self) -> None:
+    def update_ticket(self, ticket_id: int, changes: dict, comment: dict | None = None):
+        """The ticket with `changes` made and `comment` (its fields but `id` and `created_at`)
+        added, its `updated_at` now and always later than before; None if there is no such
+        ticket. Values are taken as given: the API validates them first (`writes.py`).
+        """
+        refused = set(changes) - set(CHANGEABLE_FIELDS)
+        if refused:
+            raise ValueError(f"Cannot change ticket field(s): {', '.join(sorted(refused))}")
+        refused = set(comment or {}) - set(COMMENT_FIELDS)
+        if refused:
+            raise ValueError(f"Cannot set comment field(s): {', '.join(sorted(refused))}")
         with self._lock:
-            self.tickets[:] = [
-                ticket for ticket in self.tickets if ticket["id"] in self._seeded_ids
-            ]
+            position = next(
+                (index for index, item in enumerate(self.tickets) if item["id"] == ticket_id),
+                None,
+            )
+            if position is None:
+                return None
+            ticket = copy.deepcopy(self.tickets[position])
+            ticket.update(copy.deepcopy(changes))
+            # Each change is later than the last, even within a second, so a receiver can
+            # always tell the newer state by `updated_at` alone.
+            moment = max(
+                datetime.now(UTC).replace(microsecond=0),
+                parse_timestamp(ticket["updated_at"]) + timedelta(seconds=1),
+            )
+            if comment is not None:
+                written = {**copy.deepcopy(comment), "created_at": timestamp(moment), "id": None}
+                ticket["comments"].append(self._complete_comment(written, moment))
+            ticket["updated_at"] = timestamp(moment)
+            self.tickets[position] = ticket
+            self._announce("ticket.updated", ticket)
+        return ticket
+
+    def reset(self) -> None:
+        """Only the seeded tickets, as they were seeded."""
+        with self._lock:
+            self.tickets[:] = self._seeded
+
+    def _announce(self, event_type: str, ticket: dict) -> None:
+        # Under the lock, so listeners hear of changes in the order they were made.
+        for listener in self._listeners:
+            listener(event_type, ticket)
 
     # -- Building --
 
