@@ -1,4 +1,5 @@
-# The verbs: `make run` serves the dashboard (on the sandbox store when no NEXT_API_TOKEN is set),
+# The verbs: `make run` serves the dashboard (on the sandbox store when no NEXT_API_TOKEN is set,
+# which pushes its ticket changes to the dashboard's webhook with a secret made for this run),
 # `make test` runs the whole suite, `make bench` measures, `make lint` checks style.
 
 PYTHON ?= python3
@@ -30,8 +31,11 @@ run: $(VENV)/.installed-run
 	fi
 	@if [ -z "$$NEXT_API_TOKEN" ]; then \
 	  echo "No NEXT_API_TOKEN: starting the sandbox store on 127.0.0.1:$(SANDBOX_PORT)"; \
-	  $(PY) -m tools.sandbox --host 127.0.0.1 --port $(SANDBOX_PORT) & \
+	  secret=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))'); \
+	  $(PY) -m tools.sandbox --host 127.0.0.1 --port $(SANDBOX_PORT) --churn \
+	    --webhook-url http://127.0.0.1:$(PORT)/webhooks/next/ --webhook-secret "$$secret" & \
 	  sandbox=$$!; trap 'kill $$sandbox 2>/dev/null' EXIT INT TERM; \
+	  export NEXT_WEBHOOK_SECRET="$$secret"; \
 	fi; \
 	echo "Dashboard: http://127.0.0.1:$(PORT)/"; \
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py runserver 127.0.0.1:$(PORT)

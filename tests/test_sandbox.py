@@ -614,16 +614,28 @@ def test_scopes_are_set_by_constructor_and_control_api_and_reset_restores_them(a
 
         requests.post(server.root_url + "__sandbox__/reset", timeout=5)
         assert server.settings()["scopes"] == ["tickets:read"]
+    # By default the token may do everything the sandbox serves, writes and webhooks too.
     assert SandboxServer(port=0, tickets=0).settings()["scopes"] == [
         "tickets:read",
         "users:read",
         "catalogue:read",
+        "tickets:write",
+        "webhooks:read",
+        "webhooks:write",
     ]
 
 
-def test_only_reading_is_allowed(api, sandbox):
+def test_a_method_a_route_does_not_take_is_refused_with_allow(api, sandbox):
+    # Creating tickets is not served (a real store takes it): refused, never faked.
     response = api.post(sandbox.base_url + "tickets/", json={}, timeout=5)
     assert response.status_code == 405
+    assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
+    assert response.json() == {"detail": 'Method "POST" not allowed.'}
+    ticket = api.delete(sandbox.base_url + "tickets/1201/", timeout=5)
+    assert ticket.status_code == 405
+    assert ticket.headers["Allow"] == "GET, PUT, PATCH, HEAD, OPTIONS"
+    # A write to what only reads needs the write scope first, as DRF checks permissions first.
+    assert api.post(sandbox.base_url + "users/", json={}, timeout=5).status_code == 403
 
 
 # -- Rate limit, latency and faults --
@@ -762,8 +774,9 @@ def test_control_endpoint_reads_and_changes_settings(api, sandbox):
         "latency_ms": 5,
         "rate_limit": 0,
         "page_size": 10,
-        "scopes": ["tickets:read", "users:read", "catalogue:read"],
-    }
+        "scopes": ["tickets:read", "users:read", "catalogue:read", "tickets:write",
+                   "webhooks:read", "webhooks:write"],
+    }  # fmt: skip
     assert requests.get(control, timeout=5).json() == changed.json()
     assert get(api, sandbox, "tickets/").status_code == 503
     assert requests.post(control, json={"fault": "meteor"}, timeout=5).status_code == 400

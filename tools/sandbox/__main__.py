@@ -7,7 +7,9 @@ import sys
 import threading
 
 from .api import SCOPES
-from .data import SandboxData, parse_timestamp
+from .basics import parse_timestamp
+from .data import SandboxData
+from .deliveries import DeliveryPolicy
 from .server import FAULT_MODES, SandboxServer
 
 
@@ -64,7 +66,56 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0,
         help="add a new ticket every N seconds (0 = off)",
     )
-    return parser.parse_args(argv)
+    webhooks = parser.add_argument_group(
+        "webhooks",
+        "Every ticket change is POSTed, signed, to the webhooks registered through the API "
+        "(/webhooks/) or here.",
+    )
+    webhooks.add_argument(
+        "--webhook-url",
+        metavar="URL",
+        help="register a webhook for ticket.created and ticket.updated to this target",
+    )
+    webhooks.add_argument(
+        "--webhook-secret",
+        metavar="SECRET",
+        help="its signing secret (default: one the store makes, shown by GET /webhooks/)",
+    )
+    webhooks.add_argument(
+        "--webhook-quirks",
+        type=float,
+        default=DeliveryPolicy.repeat_rate,
+        metavar="P",
+        help=(
+            "the chance a delivery is sent twice, and the chance one is held back to arrive "
+            "out of order, as a real store does now and then (default: %(default)s)"
+        ),
+    )
+    webhooks.add_argument(
+        "--retry-base",
+        type=float,
+        default=DeliveryPolicy.retry_base,
+        metavar="SECONDS",
+        help="wait before a failed delivery's first retry, doubled for each one after",
+    )
+    webhooks.add_argument(
+        "--churn",
+        action="store_true",
+        help="change a ticket about every minute and add one about every two",
+    )
+    webhooks.add_argument(
+        "--churn-every",
+        type=float,
+        default=60,
+        metavar="SECONDS",
+        help="with --churn: seconds between changes, twice as many between new tickets",
+    )
+    args = parser.parse_args(argv)
+    if args.webhook_secret and not args.webhook_url:
+        parser.error("--webhook-secret needs --webhook-url")
+    if args.churn and args.churn_every <= 0:
+        parser.error("--churn-every must be more than 0")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,7 +124,31 @@ def main(argv: list[str] | None = None) -> int:
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerows(sorted(SandboxData(seed=args.seed, tickets=0).tags.items()))
         return 0
-    sandbox = SandboxServer(
+    try:
+        sandbox = _sandbox(args).start()
+    except OSError as error:
+        print(f"Cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 2
+    except ValueError as error:  # a webhook target or a delivery setting refused
+        print(f"Cannot start the sandbox: {error}", file=sys.stderr)
+        return 2
+
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    print(f"Sandbox store serving {sandbox.base_url}", flush=True)
+    if args.webhook_url:
+        # The target only: the secret is never printed.
+        print(f"Pushing ticket changes to {args.webhook_url}", flush=True)
+    # Wake now and then: signal handlers only run between the main thread's bytecodes.
+    while not stopping.wait(0.5):
+        pass
+    sandbox.stop()
+    return 0
+
+
+def _sandbox(args: argparse.Namespace) -> SandboxServer:
+    return SandboxServer(
         host=args.host,
         port=args.port,
         token=args.token,
@@ -86,22 +161,16 @@ def main(argv: list[str] | None = None) -> int:
         anchor=args.anchor,
         fault=args.fault,
         arrivals_every=args.arrivals_every,
+        webhook_url=args.webhook_url,
+        webhook_secret=args.webhook_secret,
+        delivery_policy=DeliveryPolicy(
+            repeat_rate=args.webhook_quirks,
+            hold_rate=args.webhook_quirks,
+            retry_base=args.retry_base,
+            seed=args.seed,
+        ),
+        churn_every=args.churn_every if args.churn else 0,
     )
-    try:
-        sandbox.start()
-    except OSError as error:
-        print(f"Cannot serve on {args.host}:{args.port}: {error}", file=sys.stderr)
-        return 2
-
-    stopping = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stopping.set())
-    print(f"Sandbox store serving {sandbox.base_url}", flush=True)
-    # Wake now and then: signal handlers only run between the main thread's bytecodes.
-    while not stopping.wait(0.5):
-        pass
-    sandbox.stop()
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,15 +1,17 @@
-"""The Admin API endpoints the dashboard uses, answering as the real store does.
+"""The Admin API endpoints the sandbox serves, answering as the real store does.
 
 Plain functions from a request to a `Response`; the HTTP plumbing, faults and rate limiting
-live in `server.py`. Errors look like Django REST framework's: `{"detail": "..."}` or field
-errors for filters. Each operation needs the OAuth scope the published spec names for it.
+live in `server.py`. Errors look like Django REST framework's: `{"detail": "..."}`, or field
+errors for filters and bodies. Each operation needs the OAuth scope the published spec names
+for it: a route's read scope for GET, HEAD and OPTIONS, its write scope for the rest.
 """
 
 import json
 import re
 from dataclasses import dataclass, field
 
-from .data import SandboxData, product_listing
+from .data import SandboxData
+from .fields import Invalid, Unreadable, parse_body
 from .filters import FilterError, last_value
 from .pagination import (
     BY_ID,
@@ -20,12 +22,23 @@ from .pagination import (
     page_link,
     paginate,
 )
+from .people import product_listing
+from .webhooks import WebhookRegistry
+from .writes import validate_comment, validate_ticket_changes
 
 API_PREFIX = "/api/admin/"
 API_VERSION = "unstable"
 VERSION_HEADER = "X-29next-API-Version"
 # The scopes of the operations served here; a sandbox token carries all of them by default.
-SCOPES = ("tickets:read", "users:read", "catalogue:read")
+SCOPES = (
+    "tickets:read",
+    "users:read",
+    "catalogue:read",
+    "tickets:write",
+    "webhooks:read",
+    "webhooks:write",
+)
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 @dataclass
@@ -43,7 +56,7 @@ class Request:
 class Response:
     status: int
     body: bytes
-    content_type: str = "application/json"
+    content_type: str | None = "application/json"  # None: no Content-Type (no body)
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -82,68 +95,167 @@ def check_version(request: Request) -> Response | None:
     return None
 
 
-def answer(
-    request: Request, store: SandboxData, page_size: int, scopes: tuple[str, ...] = SCOPES
-) -> Response:
+@dataclass
+class Store:
+    """What the endpoints read and change: the data set, the webhooks, the page size."""
+
+    data: SandboxData
+    webhooks: WebhookRegistry
+    page_size: int = 25
+
+
+@dataclass(frozen=True)
+class Route:
+    """A URL of the API, the scopes it needs, and an endpoint per HTTP method it takes."""
+
+    pattern: re.Pattern
+    read_scope: str
+    write_scope: str
+    methods: dict
+
+    def allowed(self) -> list[str]:
+        """The methods it takes, in DRF's order, for the `Allow` header."""
+        taken = {*self.methods, "OPTIONS", *(["HEAD"] if "GET" in self.methods else [])}
+        order = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+        return [method for method in order if method in taken]
+
+
+def answer(request: Request, store: Store, scopes: tuple[str, ...] = SCOPES) -> Response:
     """Route an authenticated, versioned request to its endpoint, if the token's `scopes`
     allow it. As in DRF: the URL is resolved first (404), then permissions (403), then the
-    method (405)."""
-    route = request.path.removeprefix(API_PREFIX)
-    for pattern, endpoint, scope in ROUTES:
-        match = pattern.match(route)
+    method (405); a body is read only by an endpoint that takes one."""
+    path = request.path.removeprefix(API_PREFIX)
+    for route in ROUTES:
+        match = route.pattern.match(path)
         if not match:
             continue
-        if scope not in scopes:
+        needed = route.read_scope if request.method in SAFE_METHODS else route.write_scope
+        if needed not in scopes:
             return detail(403, "You do not have permission to perform this action.")
-        if request.method not in ("GET", "HEAD"):
-            return detail(405, f'Method "{request.method}" not allowed.', {"Allow": "GET, HEAD"})
-        return endpoint(request, store, page_size, *match.groups())
+        allowed = route.allowed()
+        if request.method not in allowed:
+            message = f'Method "{request.method}" not allowed.'
+            return detail(405, message, {"Allow": ", ".join(allowed)})
+        if request.method == "OPTIONS":
+            return json_response(200, _metadata(route), {"Allow": ", ".join(allowed)})
+        endpoint = route.methods["GET" if request.method == "HEAD" else request.method]
+        try:
+            return endpoint(request, store, *match.groups())
+        except Unreadable as error:
+            return detail(error.status, error.message)
+        except (Invalid, FilterError) as error:
+            return json_response(400, error.errors)
     return detail(404, "Not found.")
 
 
-def list_tickets(request: Request, store: SandboxData, page_size: int) -> Response:
-    try:
-        tickets = store.filter_tickets(request.params)
-    except FilterError as error:
-        return json_response(400, error.errors)
-    return _page_of(request, tickets, NEWEST_FIRST, page_size)
+def _metadata(route: Route) -> dict:
+    # What DRF's SimpleMetadata answers to OPTIONS, less the form descriptions.
+    return {
+        "name": route.pattern.pattern.strip("^$").replace("([^/.]+)", "{id}"),
+        "description": "",
+        "renders": ["application/json"],
+        "parses": ["application/json"],
+    }
 
 
-def retrieve_ticket(request: Request, store: SandboxData, page_size: int, ticket_id: str):
+def body_of(request: Request) -> object:
+    return parse_body(request.body, request.headers.get("content-type", ""))
+
+
+# -- Tickets --
+
+
+def list_tickets(request: Request, store: Store) -> Response:
+    return _page_of(request, store.data.filter_tickets(request.params), NEWEST_FIRST, store)
+
+
+def retrieve_ticket(request: Request, store: Store, ticket_id: str):
     # The comments endpoint answers with the whole Ticket too, as the spec says.
-    return _retrieve("Ticket", store.ticket, ticket_id)
+    return _retrieve("Ticket", store.data.ticket, ticket_id)
 
 
-def list_ticket_types(request: Request, store: SandboxData, page_size: int) -> Response:
-    return _page_of(request, store.filter_ticket_types(request.params), BY_ID, page_size)
+def update_ticket(request: Request, store: Store, ticket_id: str):
+    """PATCH (and PUT, whose schema requires nothing writable either): the fields given
+    change, a `comment` given is added, and the whole Ticket comes back."""
+    if store.data.ticket(_as_id(ticket_id)) is None:
+        return detail(404, "No Ticket matches the given query.")
+    changes, comment = validate_ticket_changes(body_of(request), store.data)
+    return _changed(store.data.update_ticket(_as_id(ticket_id), changes, comment))
 
 
-def retrieve_ticket_type(request: Request, store: SandboxData, page_size: int, type_id: str):
-    return _retrieve("TicketType", store.ticket_type, type_id)
+def create_comment(request: Request, store: Store, ticket_id: str):
+    """A comment added to the ticket; the answer is the whole Ticket, with status 200."""
+    if store.data.ticket(_as_id(ticket_id)) is None:
+        return detail(404, "No Ticket matches the given query.")
+    comment = validate_comment(body_of(request), store.data)
+    return _changed(store.data.update_ticket(_as_id(ticket_id), {}, comment))
 
 
-def list_users(request: Request, store: SandboxData, page_size: int) -> Response:
-    try:
-        users = store.filter_users(request.params)
-    except FilterError as error:
-        return json_response(400, error.errors)
-    return _page_of(request, users, USERS_NEWEST_FIRST, page_size)
+def _changed(ticket: dict | None) -> Response:
+    if ticket is None:  # gone between the look-up and the change
+        return detail(404, "No Ticket matches the given query.")
+    return json_response(200, ticket)
 
 
-def retrieve_user(request: Request, store: SandboxData, page_size: int, user_id: str):
-    return _retrieve("User", store.user, user_id)
+def list_ticket_types(request: Request, store: Store) -> Response:
+    return _page_of(request, store.data.filter_ticket_types(request.params), BY_ID, store)
 
 
-def list_products(request: Request, store: SandboxData, page_size: int) -> Response:
-    try:
-        products = store.filter_products(request.params)
-    except FilterError as error:
-        return json_response(400, error.errors)
-    return _page_of(request, [product_listing(item) for item in products], BY_ID, page_size)
+def retrieve_ticket_type(request: Request, store: Store, type_id: str):
+    return _retrieve("TicketType", store.data.ticket_type, type_id)
 
 
-def retrieve_product(request: Request, store: SandboxData, page_size: int, product_id: str):
-    return _retrieve("Product", store.product, product_id)
+# -- Users and products --
+
+
+def list_users(request: Request, store: Store) -> Response:
+    return _page_of(request, store.data.filter_users(request.params), USERS_NEWEST_FIRST, store)
+
+
+def retrieve_user(request: Request, store: Store, user_id: str):
+    return _retrieve("User", store.data.user, user_id)
+
+
+def list_products(request: Request, store: Store) -> Response:
+    products = [product_listing(item) for item in store.data.filter_products(request.params)]
+    return _page_of(request, products, BY_ID, store)
+
+
+def retrieve_product(request: Request, store: Store, product_id: str):
+    return _retrieve("Product", store.data.product, product_id)
+
+
+# -- Webhooks --
+
+
+def list_webhooks(request: Request, store: Store) -> Response:
+    return _page_of(request, store.webhooks.listing(request.params), BY_ID, store)
+
+
+def create_webhook(request: Request, store: Store) -> Response:
+    return json_response(201, store.webhooks.create(body_of(request)))
+
+
+def retrieve_webhook(request: Request, store: Store, hook_id: str):
+    return _retrieve("Webhook", store.webhooks.get, hook_id)
+
+
+def update_webhook(request: Request, store: Store, hook_id: str):
+    if store.webhooks.get(_as_id(hook_id)) is None:
+        return detail(404, "No Webhook matches the given query.")
+    changed = store.webhooks.update(_as_id(hook_id), body_of(request))
+    if changed is None:
+        return detail(404, "No Webhook matches the given query.")
+    return json_response(200, changed)
+
+
+def delete_webhook(request: Request, store: Store, hook_id: str):
+    if not store.webhooks.delete(_as_id(hook_id)):
+        return detail(404, "No Webhook matches the given query.")
+    return Response(204, b"", content_type=None)
+
+
+# -- Shared --
 
 
 def _retrieve(kind: str, find, lookup: str) -> Response:
@@ -159,9 +271,9 @@ def _as_id(text: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() else None
 
 
-def _page_of(request: Request, rows: list[dict], ordering: Ordering, page_size: int):
+def _page_of(request: Request, rows: list[dict], ordering: Ordering, store: Store):
     try:
-        page = paginate(rows, ordering, last_value(request.params, "cursor"), page_size)
+        page = paginate(rows, ordering, last_value(request.params, "cursor"), store.page_size)
     except InvalidCursor:
         return detail(404, "Invalid cursor")
     return json_response(
@@ -174,15 +286,28 @@ def _page_of(request: Request, rows: list[dict], ordering: Ordering, page_size: 
     )
 
 
+def _route(pattern: str, scope: str, **methods) -> Route:
+    """`scope` is the read scope, e.g. "tickets:read"; writes need its ":write" twin."""
+    write = scope.replace(":read", ":write")
+    return Route(re.compile(pattern), scope, write, {k.upper(): v for k, v in methods.items()})
+
+
 # DRF routers match any lookup without "/" or "."; a non-numeric id then finds nothing (404).
+# Ticket creation and attachment uploads are not served: a real store takes them, the sandbox
+# answers 405 and 404, stricter and never laxer.
 ROUTES = [
-    (re.compile(r"^tickets/$"), list_tickets, "tickets:read"),
-    (re.compile(r"^tickets/([^/.]+)/$"), retrieve_ticket, "tickets:read"),
-    (re.compile(r"^tickets/([^/.]+)/comments/$"), retrieve_ticket, "tickets:read"),
-    (re.compile(r"^tickettypes/$"), list_ticket_types, "tickets:read"),
-    (re.compile(r"^tickettypes/([^/.]+)/$"), retrieve_ticket_type, "tickets:read"),
-    (re.compile(r"^users/$"), list_users, "users:read"),
-    (re.compile(r"^users/([^/.]+)/$"), retrieve_user, "users:read"),
-    (re.compile(r"^products/$"), list_products, "catalogue:read"),
-    (re.compile(r"^products/([^/.]+)/$"), retrieve_product, "catalogue:read"),
-]
+    _route(r"^tickets/$", "tickets:read", get=list_tickets),
+    _route(r"^tickets/([^/.]+)/$", "tickets:read",
+           get=retrieve_ticket, put=update_ticket, patch=update_ticket),
+    _route(r"^tickets/([^/.]+)/comments/$", "tickets:read",
+           get=retrieve_ticket, post=create_comment),
+    _route(r"^tickettypes/$", "tickets:read", get=list_ticket_types),
+    _route(r"^tickettypes/([^/.]+)/$", "tickets:read", get=retrieve_ticket_type),
+    _route(r"^users/$", "users:read", get=list_users),
+    _route(r"^users/([^/.]+)/$", "users:read", get=retrieve_user),
+    _route(r"^products/$", "catalogue:read", get=list_products),
+    _route(r"^products/([^/.]+)/$", "catalogue:read", get=retrieve_product),
+    _route(r"^webhooks/$", "webhooks:read", get=list_webhooks, post=create_webhook),
+    _route(r"^webhooks/([^/.]+)/$", "webhooks:read",
+           get=retrieve_webhook, patch=update_webhook, delete=delete_webhook),
+]  # fmt: skip

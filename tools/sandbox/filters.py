@@ -178,6 +178,42 @@ def parse_product_query(
     return query
 
 
+@dataclass
+class WebhookQuery:
+    """A validated Webhooks List filter."""
+
+    name: str | None = None
+    events: list[str] = field(default_factory=list)
+    active: bool | None = None
+
+    def matches(self, hook: dict) -> bool:
+        return (
+            (self.name is None or hook["name"] == self.name)
+            and (not self.events or bool(set(hook["events"]) & set(self.events)))
+            and (self.active is None or hook["active"] == self.active)
+        )
+
+
+def parse_webhook_query(params: Params | None, events: tuple[str, ...]) -> WebhookQuery:
+    """Validate Webhooks List parameters. The spec types `events` as integers without saying
+    what they number; the sandbox reads them as positions in `events` (from 1), and refuses
+    any other value as the spec's type does."""
+    pairs = normalise_params(params)
+    errors: dict[str, list[str]] = {}
+    numbers = _whole_numbers(values_of(pairs, "events"), "events", errors)
+    if any(not 1 <= number <= len(events) for number in numbers):
+        bad = next(number for number in numbers if not 1 <= number <= len(events))
+        errors["events"] = [_invalid_choice(str(bad))]
+    query = WebhookQuery(
+        name=last_value(pairs, "name"),
+        active=_boolean(last_value(pairs, "active"), "active", errors),
+    )
+    if errors:
+        raise FilterError(errors)
+    query.events = [events[number - 1] for number in numbers]
+    return query
+
+
 def ticket_matches(ticket: dict, query: TicketQuery, emails: Mapping[int, str]) -> bool:
     """Whether `ticket` passes every filter in `query`; `emails` maps user id to email."""
     checks = (

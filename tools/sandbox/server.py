@@ -1,12 +1,13 @@
-"""The sandbox store over real HTTP: threads, faults, a rate limit and a control API.
+"""The sandbox store over real HTTP: threads, faults, a rate limit, webhook deliveries and a
+control API (`control.py`).
 
 `SandboxServer` is what tests and benchmarks start; `python -m tools.sandbox` wraps it for
 the command line. Every connection gets its own daemon thread, so a request held back by a
 fault never blocks another one, and every wait is on an event that `stop()` and `reset()` set.
+Webhook deliveries go out from a thread of their own (`deliveries.py`).
 """
 
 import contextlib
-import json
 import math
 import re
 import socket
@@ -22,12 +23,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import TCPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from . import api
-from .api import API_PREFIX, SCOPES, Request, Response, detail, json_response
+from . import api, control
+from .api import API_PREFIX, SCOPES, Request, Response, Store, detail, json_response
+from .churn import Churn
+from .control import CONTROL_PREFIX
 from .data import SandboxData
-from .filters import FilterError
-
-CONTROL_PREFIX = "/__sandbox__/"
+from .deliveries import DeliveryPolicy, Dispatcher
+from .webhooks import WebhookRegistry
 
 FAULT_MODES = (
     "none",
@@ -204,9 +206,15 @@ class SandboxServer:
     `X-29next-API-Version: unstable`. `configure()`/`set_fault()` change how it behaves,
     `stats()` tells what reached it, `reset()` undoes both, `stop()` ends it. `data` is the
     `SandboxData` it serves. `fault` and `arrivals_every` are extras for the command line.
-    The token carries `scopes` (all the API's read scopes unless told otherwise); an
+    The token carries `scopes` (every scope of the API served here unless told otherwise); an
     operation whose scope it lacks answers 403. `received()` lists whole requests.
+
+    Webhooks: `webhooks` holds them (`webhook_url` and `webhook_secret` register one from the
+    start), `deliveries` sends every ticket change to them under `delivery_policy`, and
+    `churn_every` > 0 changes a ticket about that often and adds one about half as often.
     """
+
+    fault_modes = FAULT_MODES
 
     def __init__(
         self,
@@ -222,12 +230,22 @@ class SandboxServer:
         fault: str = "none",
         arrivals_every: float = 0,
         scopes: Iterable[str] = SCOPES,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+        delivery_policy: DeliveryPolicy | None = None,
+        churn_every: float = 0,
     ):
         self.host = host
         self.port = port
         self.token = token
         self.arrivals_every = arrivals_every
         self.data = SandboxData(seed=seed, tickets=tickets, anchor=anchor)
+        self.webhooks = WebhookRegistry()
+        if webhook_url:
+            self.webhooks.preset(webhook_url, webhook_secret, name="Ticket changes")
+        self.deliveries = Dispatcher(self.webhooks, delivery_policy)
+        self.data.subscribe(self.deliveries.ticket_changed)
+        self._churn = Churn(self.data, churn_every, seed) if churn_every > 0 else None
         self._defaults = Settings(fault, latency_ms, rate_limit, page_size, scopes).validated()
         self._settings = replace(self._defaults)
         self._lock = threading.Lock()
@@ -249,8 +267,11 @@ class SandboxServer:
         self._httpd = _HTTPServer((self.host, self.port), self)
         self.port = self._httpd.server_address[1]
         self._spawn(self._httpd.serve_forever, 0.05)
+        self.deliveries.start()
         if self.arrivals_every > 0:
             self._spawn(self._keep_arriving)
+        if self._churn is not None:
+            self._spawn(self._churn.run, self._stopping)
         return self
 
     def stop(self) -> None:
@@ -268,6 +289,7 @@ class SandboxServer:
             thread.join(timeout=5)
         self._threads = []
         self._httpd = None
+        self.deliveries.stop()
 
     def __enter__(self) -> "SandboxServer":
         return self.start()
@@ -319,12 +341,15 @@ class SandboxServer:
 
     def reset(self) -> None:
         """No fault, the constructor's other settings (scopes too), clean stats and request
-        log, and only seeded tickets."""
+        log, only seeded tickets as seeded, only the webhooks given at start-up, and no
+        delivery queued or counted."""
         with self._lock:
             self._settings = replace(self._defaults, fault="none")
         self._limiter.clear()
         self._stats.clear()
-        self.data.remove_added_tickets()
+        self.data.reset()
+        self.webhooks.reset()
+        self.deliveries.reset()
         # Requests held by `slow` or `timeout` wake up and answer normally.
         held, self._wake = self._wake, threading.Event()
         held.set()
@@ -338,9 +363,9 @@ class SandboxServer:
                 self._stats.answered(response.status)
             return response
         if request.path.startswith(CONTROL_PREFIX) or request.path == CONTROL_PREFIX[:-1]:
-            return self._handle_control(request)
+            return control.handle(self, request)
         if request.path == "/":
-            return json_response(200, self._index())
+            return json_response(200, control.index(self))
         return detail(404, "Not found.")
 
     def _handle_api(self, request: Request) -> Response:
@@ -364,7 +389,9 @@ class SandboxServer:
         return (
             api.check_credentials(request, self.token)
             or api.check_version(request)
-            or api.answer(request, self.data, settings.page_size, settings.scopes)
+            or api.answer(
+                request, Store(self.data, self.webhooks, settings.page_size), settings.scopes
+            )
         )
 
     def _fault(self, mode: str) -> Response | None:
@@ -393,62 +420,6 @@ class SandboxServer:
         self._wake.wait(seconds)
         return self._stopping.is_set()
 
-    def _handle_control(self, request: Request) -> Response:
-        route = request.path.removeprefix(CONTROL_PREFIX).strip("/")
-        endpoints = {
-            ("", "GET"): lambda: json_response(200, self._index()),
-            ("control", "GET"): lambda: json_response(200, self.settings()),
-            ("control", "POST"): lambda: self._control_configure(request),
-            ("stats", "GET"): lambda: json_response(200, self.stats()),
-            ("reset", "POST"): self._control_reset,
-            ("tickets", "POST"): lambda: self._control_add_ticket(request),
-            ("count", "GET"): lambda: self._control_count(request),
-        }
-        endpoint = endpoints.get((route, request.method))
-        if endpoint:
-            return endpoint()
-        if any(known == route for known, _ in endpoints):
-            return detail(405, f'Method "{request.method}" not allowed.')
-        return detail(404, "Not found.")
-
-    def _control_configure(self, request: Request) -> Response:
-        try:
-            return json_response(200, self.configure(**_json_object(request.body)))
-        except ValueError as error:
-            return detail(400, str(error))
-
-    def _control_reset(self) -> Response:
-        self.reset()
-        return json_response(200, self.settings())
-
-    def _control_add_ticket(self, request: Request) -> Response:
-        try:
-            return json_response(201, self.data.add_ticket(**_json_object(request.body)))
-        except ValueError as error:
-            return detail(400, str(error))
-
-    def _control_count(self, request: Request) -> Response:
-        try:
-            return json_response(200, {"count": len(self.data.filter_tickets(request.params))})
-        except FilterError as error:
-            return json_response(400, error.errors)
-
-    def _index(self) -> dict:
-        return {
-            "name": "Next Commerce Admin API sandbox",
-            "api": self.base_url,
-            "version_header": f"{api.VERSION_HEADER}: {api.API_VERSION}",
-            "control": {
-                "settings": f"GET/POST {CONTROL_PREFIX}control",
-                "stats": f"GET {CONTROL_PREFIX}stats",
-                "reset": f"POST {CONTROL_PREFIX}reset",
-                "add_ticket": f"POST {CONTROL_PREFIX}tickets",
-                "count": f"GET {CONTROL_PREFIX}count?<ticket filters>",
-            },
-            "fault_modes": list(FAULT_MODES),
-            "tickets": len(self.data.tickets),
-        }
-
     # -- Threads --
 
     def _spawn(self, target, *args) -> None:
@@ -469,18 +440,6 @@ def _throttled(wait: int) -> Response:
         f"Request was throttled. Expected available in {wait} {unit}.",
         {"Retry-After": str(wait)},
     )
-
-
-def _json_object(body: bytes) -> dict:
-    if not body.strip():
-        return {}
-    try:
-        payload = json.loads(body)
-    except ValueError as error:
-        raise ValueError(f"The body is not JSON: {error}") from error
-    if not isinstance(payload, dict):
-        raise ValueError("The body must be a JSON object.")
-    return payload
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -560,7 +519,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, response: Response) -> None:
         self.send_response(response.status)
-        self.send_header("Content-Type", response.content_type)
+        if response.content_type:
+            self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))
         for name, value in response.headers.items():
             self.send_header(name, value)
