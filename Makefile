@@ -32,8 +32,8 @@ run: $(VENV)/.installed-run
 	@if [ -z "$$NEXT_API_TOKEN" ]; then \
 	  echo "No NEXT_API_TOKEN: starting the sandbox store on 127.0.0.1:$(SANDBOX_PORT)"; \
 	  secret=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))'); \
-	  $(PY) -m tools.sandbox --host 127.0.0.1 --port $(SANDBOX_PORT) --churn \
-	    --webhook-url http://127.0.0.1:$(PORT)/webhooks/next/ --webhook-secret "$$secret" & \
+	  SANDBOX_WEBHOOK_SECRET="$$secret" $(PY) -m tools.sandbox --host 127.0.0.1 \
+	    --port $(SANDBOX_PORT) --churn --webhook-url http://127.0.0.1:$(PORT)/webhooks/next/ & \
 	  sandbox=$$!; trap 'kill $$sandbox 2>/dev/null' EXIT INT TERM; \
 	  export NEXT_WEBHOOK_SECRET="$$secret"; \
 	fi; \

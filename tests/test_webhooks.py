@@ -155,6 +155,14 @@ def test_a_newer_state_replaces_the_ticket_and_its_comments(webhooks_on):
     assert [c.comment_id for c in indexed.comments.all()] == [1, 2, 3]
 
 
+def test_a_ticket_without_an_order_priority_or_subject_is_indexed(webhooks_on):
+    # Stores send these as null; refusing them would have the store retry until it gives up.
+    bare = ticket(order=None, priority=None, subject=None)
+    assert post(webhooks_on, delivery(bare)).json() == {"outcome": "applied"}
+    indexed = IndexedTicket.objects.get(pk=4242)
+    assert (indexed.order_number, indexed.priority, indexed.subject) == ("", "", "")
+
+
 def test_without_a_secret_there_is_no_receiver(client, settings, db):
     settings.NEXT_WEBHOOK_SECRET = ""
     body = json.dumps(delivery()).encode()

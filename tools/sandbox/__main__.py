@@ -2,6 +2,7 @@
 
 import argparse
 import csv
+import os
 import signal
 import sys
 import threading
@@ -79,7 +80,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     webhooks.add_argument(
         "--webhook-secret",
         metavar="SECRET",
-        help="its signing secret (default: one the store makes, shown by GET /webhooks/)",
+        default=os.environ.get("SANDBOX_WEBHOOK_SECRET") or None,
+        help=(
+            "its signing secret (default: $SANDBOX_WEBHOOK_SECRET, which keeps it out of the "
+            "process list, else one the store makes, shown by GET /webhooks/)"
+        ),
     )
     webhooks.add_argument(
         "--webhook-quirks",
