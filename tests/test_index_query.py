@@ -102,6 +102,7 @@ PROPERTY = settings(
 )
 
 
+@pytest.mark.also_sqlite
 @PROPERTY
 @given(data=st.data())
 def test_the_index_counts_what_the_stores_list_holds(data, sandbox, sandbox_tags, indexed):  # noqa: F811
@@ -192,6 +193,8 @@ def test_created_dates_are_days_in_utc_both_ends_included(db, settings, zone):
     assert listed(store.TicketQuery(created_from=day, created_to=day - timedelta(days=1))) == []
 
 
+# Matched by each database's own regular expressions: on SQLite too.
+@pytest.mark.also_sqlite
 @pytest.mark.parametrize(
     ("fragment", "found"),
     [
