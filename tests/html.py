@@ -5,7 +5,9 @@ The hooks: `data-ticket-id` on every ticket row (list and wall), `data-thread-id
 `data-comment-id` on each of its comments, `data-error` (the error's code) on an error alert,
 `data-field-error` (the field's name) on a form error, `data-new` on a wall row that arrived
 since the last refresh, `data-stale` and `data-gone` on a wall board, `data-status-count` and
-`data-priority-count` on its counts, `data-link-id` on a display link's row.
+`data-priority-count` on its counts, `data-link-id` on a display link's row, `data-total` on
+the list's exact total, `data-count-source` ("index" or "walk") where a count says where it
+came from, `data-counts-as-of` on the time a count read from the ticket index is as of.
 """
 
 from bs4 import BeautifulSoup, Tag

@@ -6,9 +6,9 @@ The index answers every documented filter but `filter_text`, the store's own "ge
 not answered here (None), and its count stays the store's walk. So is a query naming a tag id
 the team's catalogue does not know, since tickets carry tag names.
 
-Matching follows the store's list: subject contains (any case), order number equals (any
-case), tags and products match when any of those asked for is on the ticket, and the created
-dates are days in UTC, both ends included.
+Matching follows the store's list: subject contains (in any case, of every letter), order
+number equals (any case), tags and products match when any of those asked for is on the
+ticket, and the created dates are days in UTC, both ends included.
 """
 
 from datetime import UTC, date, datetime, time, timedelta
@@ -104,7 +104,7 @@ def _scalar_filters(query) -> Q:
     if query.id is not None:
         found &= Q(pk=query.id)
     if query.subject:
-        found &= Q(subject__icontains=query.subject)
+        found &= Q(subject__regex=_any_case(query.subject))
     if query.status:
         found &= Q(status__in=query.status)
     for name in ("requester", "assignee", "ticket_type"):
@@ -121,6 +121,23 @@ def _scalar_filters(query) -> Q:
     if query.created_to is not None:
         found &= Q(created_at__lt=_day_start(query.created_to + timedelta(days=1)))
     return found
+
+
+def _any_case(fragment: str) -> str:
+    """A regular expression for `fragment` in any case, letter by letter. The store folds the
+    case of every letter ("É" finds "é"), while the databases' own case-insensitive matching
+    folds only ASCII letters (SQLite's LIKE; PostgreSQL's under the C locale); both read this
+    alike. Only ASCII punctuation is special in either, so only it is escaped."""
+    parts = []
+    for char in fragment:
+        cases = dict.fromkeys(c for c in (char, char.lower(), char.upper()) if len(c) == 1)
+        if len(cases) > 1:
+            parts.append("[" + "".join(cases) + "]")
+        elif char.isascii() and not char.isalnum():
+            parts.append("\\" + char)
+        else:
+            parts.append(char)
+    return "".join(parts)
 
 
 def _day_start(day: date) -> datetime:

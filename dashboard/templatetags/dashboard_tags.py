@@ -3,6 +3,7 @@ from html import escape
 
 from django import template
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
@@ -190,6 +191,22 @@ def time_html(moment, now, zone):
     local = moment.astimezone(zone)
     absolute = local.strftime("%a %-d %b %Y, %H:%M ") + (local.tzname() or "")
     return f'<time datetime="{moment.isoformat()}" title="{absolute}">{ago(moment, now)}</time>'
+
+
+@register.simple_tag
+def counts_as_of(moment, lead="counts"):
+    """ "counts as of 14:02", the time a <time>: beside every number read from a ticket index
+    that no webhook keeps live, in local time as the wall's clock; with the day when it is not
+    today's."""
+    local = timezone.localtime(moment)
+    shown = f"{local:%H:%M}" if local.date() == timezone.localdate() else f"{local:%-d %b, %H:%M}"
+    return format_html(
+        '{} as of <time datetime="{}" title="{}" data-counts-as-of>{}</time>',
+        lead,
+        moment.isoformat(),
+        local.strftime("%a %-d %b %Y, %H:%M ") + (local.tzname() or ""),
+        shown,
+    )
 
 
 @register.inclusion_tag("dashboard/_when_exact.html")

@@ -15,6 +15,9 @@ per day over the last two weeks.
 The wall advances the walk as it builds a board (nobody waits at a wall). The list never waits
 for it: its page shows what is known, and the page's small poller (`/count/`) has a step taken
 by this process's background thread.
+
+When the ticket index answers a filter (`dashboard.index.counts`), its counts are made there, in
+the same shapes (`Counts.exactly`, `Counts.tallied`), and no walk runs.
 """
 
 import functools
@@ -61,6 +64,9 @@ class Counts:
     per_day: tuple[tuple[str, int], ...] = ()
     reached: datetime | None = None
     measured_at: datetime | None = None
+    # Read from the ticket index while no webhook keeps it live: what its numbers are as of
+    # (its last walk of the store), shown beside them. None for a walk's counts, or a live index.
+    shown_as_of: datetime | None = None
 
     def shown(self, number):
         """A count as a wall shows it: exact when known, "≥ N" while counting or past the cap."""
@@ -82,9 +88,34 @@ class Counts:
         return count_label(self.total, self.complete, self.capped, self.cap, noun="ticket")
 
     @classmethod
-    def exactly(cls, total):
-        """A total known without a walk: a list that fits on one page."""
-        return cls(by_status=(), by_priority=(), total=total, complete=True, capped=False)
+    def exactly(cls, total, shown_as_of=None):
+        """A total known without a walk: a list that fits on one page, or the ticket index."""
+        return cls(
+            by_status=(),
+            by_priority=(),
+            total=total,
+            complete=True,
+            capped=False,
+            shown_as_of=shown_as_of,
+        )
+
+    @classmethod
+    def tallied(cls, status, priority, ages, days, measured_at, oldest=(), shown_as_of=None):
+        """Every ticket of a filter counted at once, with no walk (by the ticket index):
+        `status` and `priority` are Counters, `ages` the open tickets per age bar as of
+        `measured_at`, `days` {ISO day: tickets created} for the last 14 days."""
+        return cls(
+            by_status=_ordered(status, store.STATUSES),
+            by_priority=_ordered(priority, store.PRIORITIES),
+            total=sum(status.values()),
+            complete=True,
+            capped=False,
+            oldest=tuple(oldest),
+            ages=tuple(ages),
+            per_day=tuple(sorted((day, n) for day, n in days.items() if n)),
+            measured_at=measured_at,
+            shown_as_of=shown_as_of,
+        )
 
 
 def count_label(total, complete, capped, cap, noun=""):
@@ -113,6 +144,9 @@ class Total:
     counts: Counts | None
     counting: bool
     as_of: float | None = None
+    indexed: bool = False  # read from the ticket index: exact, nothing walked
+    # Why this total is walked though the ticket index answers other filters' ("" otherwise).
+    walk_note: str = ""
 
     def stale(self, now=None):
         """The last finished count is shown, but it is older than a count should be (the
@@ -300,15 +334,17 @@ def _known(progress):
     return _counts(walk, complete=False, capped=False) if walk else None
 
 
+def _ordered(counted, known):
+    """(value, count) pairs: the API's values in their order, then any other, sorted."""
+    values = [v for v in known if counted[v]] + sorted(v for v in counted if v not in known)
+    return tuple((value, counted[value]) for value in values)
+
+
 def _counts(walk, complete, capped):
     walk_at = walk.get("measured_at") or datetime.now(UTC)
-    known_status = [s for s in store.STATUSES if walk["status"][s]]
-    other_status = sorted(s for s in walk["status"] if s not in store.STATUSES)
-    known_priority = [p for p in store.PRIORITIES if walk["priority"][p]]
-    other_priority = sorted(p for p in walk["priority"] if p not in store.PRIORITIES)
     return Counts(
-        by_status=tuple((s, walk["status"][s]) for s in known_status + other_status),
-        by_priority=tuple((p, walk["priority"][p]) for p in known_priority + other_priority),
+        by_status=_ordered(walk["status"], store.STATUSES),
+        by_priority=_ordered(walk["priority"], store.PRIORITIES),
         total=walk["seen"],
         complete=complete,
         capped=capped,

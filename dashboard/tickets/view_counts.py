@@ -4,7 +4,8 @@ filter, so every view, person and worker on one filter shares one walk, in the b
 refreshed about once a minute while someone's sidebar asks.
 
 Nothing here calls the store: a count is what the shared cache knows, and a count that is due
-takes its next step in this process's background thread.
+takes its next step in this process's background thread. A count the ticket index answers is
+read there instead (`Count.exactly`), and its filter is not walked.
 """
 
 import time
@@ -24,6 +25,11 @@ class Count:
     counting: bool  # a walk is under way or due: worth asking again soon
     as_of: float | None = None  # when the count shown was finished (epoch seconds)
     stale: bool = False  # its refresh is late: the store failed, or the budget was full
+
+    @classmethod
+    def exactly(cls, total):
+        """A count known exactly without a walk (read from the ticket index)."""
+        return cls(total, complete=True, capped=False, cap=counts.CAP, counting=False)
 
     @property
     def settled(self):

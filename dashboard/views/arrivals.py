@@ -94,7 +94,7 @@ def _changes_for(request, found, newest, version):
         "poll_seconds": POLL_SECONDS,
         "arrived": arrived if arrived != seen else None,
         "total": (
-            counts.Total(counts.Counts.exactly(total), counting=False)
+            counts.Total(counts.Counts.exactly(total), counting=False, indexed=True)
             if total != shown_total
             else None
         ),

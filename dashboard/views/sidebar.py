@@ -1,16 +1,19 @@
 """The views' sidebar beside the list: the built-in views, the team's, the person's own, each
-with its count. It asks the store nothing: counts are what the shared cache knows, and the
-sidebar's poller (`/views/counts/`) has the due ones walked in the background."""
+with its count. It asks the store nothing: counts are read from the ticket index where it
+answers them, else they are what the shared cache knows, and the sidebar's poller
+(`/views/counts/`) has the due ones walked in the background."""
 
 import functools
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.template.loader import render_to_string
 from django.urls import reverse
 
 from dashboard import budget, store
 from dashboard.budget import worker
+from dashboard.index import counts as index_counts
 from dashboard.saved import saved_views
 from dashboard.saved.saved_views import ALL, MY_TICKETS
 from dashboard.tickets import view_counts
@@ -30,6 +33,7 @@ class Entry:
     current: bool = False
     default: bool = False
     note: str = ""  # said instead of a count
+    walk_note: str = ""  # why its count walks the store while the ticket index answers others
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,8 @@ class Sidebar:
     own: tuple[Entry, ...]
     polling: bool  # counts are on: the sidebar asks for them again
     poll_delay: str
+    # Counts read from a ticket index no webhook keeps live: the time they are as of.
+    as_of: datetime | None = None
 
     @property
     def entries(self):
@@ -67,12 +73,16 @@ def sidebar(request, current=None, start=False, context=None):
             for v in team + own
         ),
     ]
-    # Every view's count in one read of the shared state.
-    found = view_counts.counts_for([query for _, _, _, query, _ in rows], start=start)
+    queries = [query for _, _, _, query, _ in rows]
+    found, indexed = _counts(queries, start)
+    notes = [
+        index_counts.walk_note(query) if count is not None and known is None else ""
+        for query, count, known in zip(queries, found, indexed, strict=True)
+    ]
     entries = [
         # "All tickets" is `/` unless the person chose a default: only a choice is marked.
-        Entry(key, name, url, count, key == current, key == default != ALL, note)
-        for (key, name, url, _, note), count in zip(rows, found, strict=True)
+        Entry(key, name, url, count, key == current, key == default != ALL, note, walked)
+        for (key, name, url, _, note), count, walked in zip(rows, found, notes, strict=True)
     ]
     builtins, views = tuple(entries[:2]), entries[2:]
     counting = any(e.count is not None and e.count.counting for e in builtins + tuple(views))
@@ -82,7 +92,24 @@ def sidebar(request, current=None, start=False, context=None):
         own=tuple(views[len(team) :]),
         polling=view_counts.counting_on(),
         poll_delay=(COUNTING_POLL if start else FIRST_POLL) if counting else COUNTED_POLL,
+        as_of=next((known.shown_as_of for known in indexed if known is not None), None),
     )
+
+
+def _counts(queries, start):
+    """Each view's count, and the index's counts (None where it did not answer): read from the
+    ticket index where it answers, a query each, and no walk for those; the others in one read
+    of the shared state, walks that are due started with `start`."""
+    if not view_counts.counting_on():
+        return [None] * len(queries), [None] * len(queries)
+    indexed = index_counts.totals(queries)
+    pairs = list(zip(queries, indexed, strict=True))
+    walked = view_counts.counts_for([None if n is not None else q for q, n in pairs], start=start)
+    found = [
+        view_counts.Count.exactly(known.total) if known is not None else count
+        for known, count in zip(indexed, walked, strict=True)
+    ]
+    return found, indexed
 
 
 def _refresh_reference():

@@ -4,6 +4,7 @@ import itertools
 import secrets
 import time
 from concurrent.futures import Future
+from dataclasses import replace
 
 from django.core.exceptions import ValidationError
 from django.http import (
@@ -22,6 +23,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard import store
+from dashboard.index import counts as index_counts
 from dashboard.models import Tag
 from dashboard.saved import saved_views
 from dashboard.saved.saved_views import ALL
@@ -136,13 +138,15 @@ def _thread_context(ticket_id, fetched, filters_qs):
 @require_GET
 def ticket_count(request):
     """The list summary's total for the filters, which the list page asks for while it is
-    counted: what the background count knows. Nothing here calls the store; a count that is
-    due takes its next step in this process's background thread."""
+    counted: the ticket index's total once it answers, else what the background count knows.
+    Nothing here calls the store; a count that is due takes its next step in this process's
+    background thread."""
     form = filter_form(request, fetch=False)
     if not form.is_valid():
         return HttpResponseBadRequest()
     query = form.query().filters
-    context = {"total": counts.total(query), "filters_qs": form.bookmark(query), "again": True}
+    total = _known_total(query, start=True)
+    context = {"total": total, "filters_qs": form.bookmark(query), "again": True}
     response = render(request, LIST_TEMPLATE + "#list-total", context)
     response["Cache-Control"] = "no-store"
     return response
@@ -181,7 +185,7 @@ def _whole_list(request, form, query, answer, current=None, ticket_id=None):
     }
     frame = render_to_string(LIST_TEMPLATE, frame_context, request)
     # Read while the store answers: the total known so far (none is asked of the store).
-    known_total = counts.total(query.filters, start=False) if not query.cursor else None
+    known_total = _known_total(query.filters) if not query.cursor else None
     clock.append(("frame", time.perf_counter()))
     page, error = answer.result()
     clock.append(("store", time.perf_counter()))
@@ -248,13 +252,25 @@ def _list_context(form, query, page, error, known_total=None):
 
 def _total(query, page, known=None):
     """What the first page's summary says of the filter's total: exact when the list fits on
-    the page; else what the background count knows (`known`, when it was read already), never
-    waited for (the page's poller has it counted)."""
+    the page; else what the ticket index or the background count knows (`known`, when it was
+    read already), never waited for (the page's poller has it counted)."""
     if page is None or query.cursor or not page.tickets:
         return None
     if not page.next_cursor:
         return counts.Total(counts.Counts.exactly(len(page.tickets)), counting=False)
-    return known if known is not None else counts.total(query.filters, start=False)
+    return known if known is not None else _known_total(query.filters)
+
+
+def _known_total(query, start=False):
+    """`query`'s total: read from the ticket index when it answers (exact, nothing walked),
+    else what the count walk knows, a step started with `start`, and why it walks when the
+    index answers other filters."""
+    indexed = index_counts.total(query)
+    if indexed is not None:
+        return counts.Total(indexed, counting=False, indexed=True)
+    known = counts.total(query, start=start)
+    note = index_counts.walk_note(query)
+    return replace(known, walk_note=note) if known is not None and note else known
 
 
 def _first_page(query, answer):

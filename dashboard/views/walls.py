@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard import budget, store
+from dashboard.index import counts as index_counts
 from dashboard.models import DisplayLink, Tag, hash_secret
 from dashboard.tickets import names
 from dashboard.tickets.querystring import querystring
@@ -57,9 +58,12 @@ def display_link(request, secret):
 
 
 def _board(request, queries, index, options, poll_query="", extra=None):
+    query = queries[index]
+    # Its counts from the ticket index when it answers them: then nothing is walked.
+    indexed = index_counts.board(query, oldest=options.sort == "oldest")
     # Nobody waits at a wall screen: its store calls leave the budget to people first.
     with budget.background():
-        board = build_board(queries[index], options.sort)
+        board = build_board(query, options.sort, indexed)
         # A stale board asks the store for nothing more.
         staff = (store.staff(fetch=False) or {}) if board.stale else staff_or_empty()
     # Known names now; the screen's next refresh shows those looked up meanwhile.
@@ -78,6 +82,7 @@ def _board(request, queries, index, options, poll_query="", extra=None):
         "staff": staff,
         "people": people,
         "reload_hours": WALL_RELOAD_HOURS,
+        "walk_note": "" if indexed is not None else index_counts.walk_note(query),
         **(extra or {}),
     }
     return _no_store(render(request, _template(request, "board"), context))

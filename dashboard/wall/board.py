@@ -3,9 +3,9 @@
 It stays inside the shared request budget (its rows come through the same cached, paced service
 calls as everyone's), counts the filter's tickets by walking the cursor a few pages per refresh
 (`dashboard.tickets.counts`, the walk the list's total shares, which also tallies what the
-wall's pictures show: open tickets by age, tickets created per day), marks the tickets that
-reached the board lately as new, and stands through outages by showing its last good board,
-marked stale.
+wall's pictures show: open tickets by age, tickets created per day) unless the ticket index
+answers them (read by the view, `dashboard.index.counts`), marks the tickets that reached the
+board lately as new, and stands through outages by showing its last good board, marked stale.
 """
 
 import hashlib
@@ -73,12 +73,14 @@ class Board:
         return frozenset(new)
 
 
-def build_board(query, sort="newest"):
-    """The board for `query`: fresh when the store answers, else the last good one, stale."""
+def build_board(query, sort="newest", indexed=None):
+    """The board for `query`: fresh when the store answers, else the last good one, stale.
+    `indexed`: its counts read from the ticket index (with the oldest tickets, for "oldest"
+    first), when it answers them; then no walk is advanced."""
     key = _board_key(query)
     try:
         page = store.list_tickets(query, max_age=ROWS_MAX_AGE)
-        counted = counts.advance(query)
+        counted = indexed if indexed is not None else counts.advance(query)
         tickets = page.tickets[:ROWS]
         oldest_pending = False
         if sort == "oldest":
