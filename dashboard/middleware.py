@@ -1,5 +1,5 @@
 """Answers that every view shares: the outage page (shared state or database out of reach) and
-the Permissions-Policy."""
+the Permissions-Policy; and the nudge that keeps the ticket index's walk going."""
 
 import logging
 
@@ -9,6 +9,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 
 from dashboard.budget import SharedStateError
+from dashboard.index import sync
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,19 @@ def permissions_policy(get_response):
         response = get_response(request)
         response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         return response
+
+    return middleware
+
+
+def index_sync(get_response):
+    """Every request may hand the ticket index's walk to this process's background worker
+    when it is due (`sync.nudge`: a clock read, at most one look every 30 s). Requests are the
+    clock: with no visitor, the proxy's health checks and the store's deliveries still come.
+    Nothing here can fail a request: the walk's faults stay in the worker."""
+
+    def middleware(request):
+        sync.nudge()
+        return get_response(request)
 
     return middleware
 

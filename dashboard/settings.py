@@ -197,6 +197,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "dashboard.middleware.Outages",
     "dashboard.middleware.permissions_policy",
+    "dashboard.middleware.index_sync",
 ]
 
 ROOT_URLCONF = "dashboard.urls"

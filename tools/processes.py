@@ -34,6 +34,7 @@ INHERITED_PREFIXES = (
     "REDIS_",
     "SANDBOX_",
     "DATABASE_",
+    "INDEX_",
 )
 
 

@@ -15,7 +15,7 @@ set. The store client (`dashboard.store.client`) calls:
 This is the package's public face; the layers above import from here. Its modules:
 
 - `limiter`: the arithmetic of slots and attempts, and the two lanes;
-- `lanes`: the caller's lane (`background()`) and `wait_for_slot`;
+- `lanes`: the caller's lane (`background()`, `interactive()`) and `wait_for_slot`;
 - `base`, `files`, `redis`, `backend`: waiting, its two backends, and the process's choice;
 - `flight`: `single_flight`, `cached`, `forget`;
 - `state`: the shared cache, and `SharedStateError`, the one error its failures become;
@@ -28,7 +28,13 @@ from dashboard.budget import state, worker
 from dashboard.budget.backend import backend, reset_backend
 from dashboard.budget.config import config
 from dashboard.budget.flight import answered, cached, forget, single_flight
-from dashboard.budget.lanes import background, current_lane, slot_in_hand, wait_for_slot
+from dashboard.budget.lanes import (
+    background,
+    current_lane,
+    interactive,
+    slot_in_hand,
+    wait_for_slot,
+)
 from dashboard.budget.limiter import BACKGROUND, INTERACTIVE, WaitTimeout, attempt_wait
 from dashboard.budget.state import SharedStateError
 
@@ -45,6 +51,7 @@ __all__ = [
     "config",
     "current_lane",
     "forget",
+    "interactive",
     "reset_backend",
     "single_flight",
     "slot_in_hand",

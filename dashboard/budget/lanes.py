@@ -34,6 +34,17 @@ def background(wait: float | None = None) -> Iterator[None]:
         _background_wait.reset(most)
 
 
+@contextlib.contextmanager
+def interactive() -> Iterator[None]:
+    """Every store call made inside this block is a person's, whatever lane the caller was
+    in (a write: someone waits for it)."""
+    lane = _lane.set(INTERACTIVE)
+    try:
+        yield
+    finally:
+        _lane.reset(lane)
+
+
 def current_lane() -> str:
     return _lane.get()
 

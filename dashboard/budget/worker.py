@@ -7,7 +7,8 @@ Highest first (`Priority`):
 2. `NEXT_PAGE`: the next page of a list someone is reading (one call, and the next click);
 3. `PAGE`: the names on a page someone is reading;
 4. `WALL`: what wall screens show;
-5. `COUNT`: totals, views' counts and everything else.
+5. `COUNT`: totals, views' counts and everything else;
+6. `INDEX`: the walk that fills the ticket index, a few pages at a time, behind everything.
 
 `THREAD` work has a thread of its own, so that no backlog of other work ever delays it; the
 rest share the other thread, which always takes the highest job waiting. A job already waiting
@@ -40,6 +41,7 @@ class Priority(enum.IntEnum):
     PAGE = 2
     WALL = 3
     COUNT = 4
+    INDEX = 5
 
 
 # How long after it was asked for a job is still worth doing: about as long as someone looks
@@ -50,6 +52,7 @@ EXPIRES = {
     Priority.PAGE: 60.0,
     Priority.WALL: 60.0,
     Priority.COUNT: 30.0,
+    Priority.INDEX: 60.0,  # asked again every half minute while it is due
 }
 QUEUE_SIZE = 256
 

@@ -9,7 +9,8 @@ Views, the wall and the forms use what this package exports; its modules are:
 - `parse`: strict field readers for the JSON, so nothing past here sees a raw dict;
 - `tickets`: the Tickets List and a ticket's thread, ticket types;
 - `people`: the support agents, and customers by id, email or name;
-- `products`: product titles by id, and products by title.
+- `products`: product titles by id, and products by title;
+- `webhooks`: registering the dashboard's receiver of the store's webhooks.
 """
 
 from dashboard.store.client import cursor_from_url, forget_local, identity, missing_scopes
@@ -26,6 +27,7 @@ from dashboard.store.errors import (
     TicketNotFound,
     TicketsAPIError,
     TokenRejected,
+    WriteRefused,
 )
 from dashboard.store.parse import schema
 from dashboard.store.people import (
@@ -57,6 +59,7 @@ from dashboard.store.tickets import (
     TicketPage,
     TicketQuery,
     TicketType,
+    all_tickets_page,
     cached_page,
     forget_page,
     forget_ticket,
@@ -67,6 +70,7 @@ from dashboard.store.tickets import (
     ticket_types,
     ticket_types_due,
 )
+from dashboard.store.webhooks import Webhook, create_webhook
 
 __all__ = [
     "CHANNELS",
@@ -97,7 +101,11 @@ __all__ = [
     "TicketType",
     "TicketsAPIError",
     "TokenRejected",
+    "Webhook",
+    "WriteRefused",
+    "all_tickets_page",
     "cached_page",
+    "create_webhook",
     "cursor_from_url",
     "find_customers",
     "find_products",

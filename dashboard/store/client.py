@@ -205,27 +205,126 @@ def _get_once(path: str, params: Params, cursor_given: bool) -> dict[str, Any]:
     return _payload(response, path, cursor_given)
 
 
-def _unanswered(exc: requests.RequestException, path: str, deadline: float) -> Exception:
+@sensitive_variables("headers", "body")  # nor a write's body (a webhook's secret, say)
+def send(method: str, path: str, body: Mapping[str, Any], scope: str) -> dict[str, Any]:
+    """A write (`POST`, `PATCH`) of `body` as JSON to `path`, the store's answer as a dict ({}
+    when it has none). `scope` is what the token needs for it, named by a 403.
+
+    A write is a person's (or an operator's): it waits for its slot in the people's lane,
+    whatever lane the caller is in. A 429 is retried after its Retry-After, since the store
+    did not process it; any other failure is not, since a write the store may have applied
+    must not be applied twice. Its body is never logged."""
+    rate_limited = 0
+    while True:
+        try:
+            with budget.interactive():
+                return _send_once(method, path, body, scope)
+        except errors.RateLimited as exc:
+            wait = errors.retry_after_seconds(exc.retry_after)
+            if rate_limited >= settings.STORE_429_RETRIES or wait > MAX_RETRY_AFTER:
+                raise
+            rate_limited += 1
+            sleep(wait)
+        logger.info("retrying %s %s after a 429", method, path)
+
+
+@sensitive_variables("headers", "body")
+def _send_once(method: str, path: str, body: Mapping[str, Any], scope: str) -> dict[str, Any]:
+    try:
+        budget.wait_for_slot(identity())
+    except budget.WaitTimeout as exc:
+        logger.warning("request budget exhausted for too long: %s %s", method, path)
+        raise errors.StoreBusy() from exc
+    headers = {
+        "Authorization": f"Bearer {settings.NEXT_API_TOKEN}",
+        "X-29next-API-Version": settings.NEXT_API_VERSION,
+    }
+    seconds = settings.NEXT_API_READ_TIMEOUT
+    timeout = (min(settings.NEXT_API_CONNECT_TIMEOUT, seconds), seconds)
+    what = f"{method} {path}"
+    with transport.deadline(seconds) as deadline:
+        try:
+            response = transport.session().request(
+                method,
+                settings.NEXT_API_BASE_URL + path,
+                json=dict(body),
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,
+                stream=True,
+            )
+        except requests.RequestException as exc:
+            raise _unanswered(exc, path, deadline, method) from exc
+        with response:
+            try:
+                response.content  # noqa: B018 - reads the whole body, within the deadline
+            except requests.RequestException as exc:
+                raise _broken_off(exc, path, deadline, method) from exc
+    return _written(response, what, scope)
+
+
+def _written(response: requests.Response, what: str, scope: str) -> dict[str, Any]:
+    """The answer to a write, or its error; the answer's body is never logged (it may echo
+    what was written)."""
+    status = response.status_code
+    if status == 401:
+        logger.error("store rejected the API token: %s -> %s", what, status)
+        raise errors.TokenRejected()
+    if status == 403:
+        logger.warning("the token lacks %s: %s -> 403", scope, what)
+        raise errors.ScopeMissing(scope=scope)
+    if status == 429:
+        retry_after = response.headers.get("Retry-After")
+        logger.warning("store rate limited: %s (Retry-After %s)", what, retry_after)
+        raise errors.RateLimited(retry_after=retry_after)
+    if status >= 500:
+        logger.warning("store failed: %s -> %s", what, status)
+        raise errors.StoreUnavailable()
+    if 400 <= status < 500:
+        logger.info("store refused: %s -> %s", what, status)
+        try:
+            field_errors = _field_errors(response)
+        except errors.BadResponse:
+            field_errors = {}
+        raise errors.WriteRefused(field_errors=field_errors, status=status)
+    if status not in (200, 201, 202, 204):
+        raise errors.BadResponse(f"unexpected status {status}")
+    if status == 204 or not response.content.strip():
+        return {}
+    try:
+        payload = response.json()
+    except (ValueError, RecursionError) as exc:
+        raise errors.BadResponse("not JSON") from exc
+    if not isinstance(payload, dict):
+        raise errors.BadResponse("not a JSON object")
+    return payload
+
+
+def _unanswered(
+    exc: requests.RequestException, path: str, deadline: float, method: str = "GET"
+) -> Exception:
     """The error for an attempt that failed before the store began to answer."""
     timed_out = time.monotonic() >= deadline
     if isinstance(exc, requests.ConnectTimeout) and not timed_out:
-        logger.warning("store did not accept a connection in time: GET %s", path)
+        logger.warning("store did not accept a connection in time: %s %s", method, path)
         return errors.StoreTimeout(retryable=True)
     if timed_out or isinstance(exc, requests.Timeout):
-        logger.warning("store timed out: GET %s", path)
+        logger.warning("store timed out: %s %s", method, path)
         return errors.StoreTimeout()
-    logger.warning("store unreachable: GET %s (%s)", path, type(exc).__name__)
+    logger.warning("store unreachable: %s %s (%s)", method, path, type(exc).__name__)
     return errors.StoreUnavailable(retryable=True)
 
 
-def _broken_off(exc: requests.RequestException, path: str, deadline: float) -> Exception:
+def _broken_off(
+    exc: requests.RequestException, path: str, deadline: float, method: str = "GET"
+) -> Exception:
     """The error for an answer that stalled or broke part-way. Never retried: the store is up
     but struggling, and a second try would most likely make the person wait twice as long for
     the same end. (requests reports a stall mid-body as a broken connection, not a timeout.)"""
     if time.monotonic() >= deadline:
-        logger.warning("store timed out part-way through its answer: GET %s", path)
+        logger.warning("store timed out part-way through its answer: %s %s", method, path)
         return errors.StoreTimeout()
-    logger.warning("store broke off its answer: GET %s (%s)", path, type(exc).__name__)
+    logger.warning("store broke off its answer: %s %s (%s)", method, path, type(exc).__name__)
     return errors.StoreUnavailable()
 
 

@@ -52,6 +52,22 @@ class FilterRefused(TicketsAPIError):
         self.field_errors = field_errors or {}
 
 
+class WriteRefused(TicketsAPIError):
+    """The store refused a write (a 4xx other than 401, 403 and 429), with its own words for
+    each field when it gave them."""
+
+    code = "write_refused"
+    message = "The store refused the change."
+    http_status = 400
+
+    def __init__(
+        self, *args: Any, field_errors: dict[str, list[str]] | None = None, status: int = 400
+    ) -> None:
+        super().__init__(*args)
+        self.field_errors = field_errors or {}
+        self.status = status
+
+
 class TicketNotFound(TicketsAPIError):
     code = "not_found"
     message = "The store has no such ticket."

@@ -221,6 +221,20 @@ def list_tickets(
     return page
 
 
+def all_tickets_page(cursor: str = "") -> TicketPage:
+    """One page of every ticket (no filter), newest first, each with its whole thread, as
+    the store has them now: never from the shared cache, and not kept there. In the caller's
+    lane; `InvalidCursor` when the store no longer knows `cursor`."""
+    params = TicketQuery(cursor=cursor).params()
+    payload = client.get("tickets/", params, cursor_given=bool(cursor))
+    return TicketPage(
+        tickets=tuple(_ticket(item) for item in parse.field(payload, "results", list)),
+        next_cursor=client.cursor_from_url(payload.get("next")),
+        previous_cursor=client.cursor_from_url(payload.get("previous")),
+        fetched_at=datetime.now(UTC),
+    )
+
+
 def cached_page(query: TicketQuery) -> TicketPage | None:
     """The page for `query` if it is in the shared cache now, else None; asks nothing."""
     return client.cached("tickets/", query.params())

@@ -62,6 +62,8 @@ class Environment:
             NEXT_API_BASE_URL=self.sandbox.api,
             DASHBOARD_STATE_DIR=state_dir,
             DJANGO_DB_PATH=self.db_path,
+            # The ticket index's walk would take background slots the scenarios measure.
+            INDEX_BACKFILL=0,
             **({"REDIS_URL": redis_url} if redis_url else {}),
         )
 
