@@ -45,7 +45,7 @@ from django.utils import timezone
 
 from dashboard import budget, store
 from dashboard.budget import worker
-from dashboard.index import freshness, rows
+from dashboard.index import changes, freshness, rows
 from dashboard.models import IndexedTicket, IndexSync
 
 logger = logging.getLogger(__name__)
@@ -216,6 +216,7 @@ def _write(sync: IndexSync, page: store.TicketPage) -> int:
             return 0
         removed = _end(sync, now)
     freshness.forget()
+    changes.index_changed()  # open lists and walls read the index again
     logger.info("ticket index walk ended: %s tickets, %s removed", sync.finished_count, removed)
     return removed
 
