@@ -232,3 +232,58 @@ def test_a_list_open_in_a_browser_shows_an_arrival_within_3_seconds(
 
     notice.get_by_role("link", name="Show").click()
     expect(page.locator(f'#ticket-rows > tr[data-ticket-id="{arrived["id"]}"]')).to_be_visible()
+
+
+def board_poll(page_html):
+    found = re.search(r'<section id="board"[^>]*?hx-get="([^"]+)"', page_html, re.S)
+    assert found, "the board names no poll"
+    return found.group(1).replace("&amp;", "&")
+
+
+def test_a_wall_watching_the_index_answers_nothing_until_it_changes(live_index, client, sandbox):
+    from tests.test_browser_wall import display_link
+
+    path = display_link(filters="status=new&status=open", refresh=30)
+    page = client.get(path).content.decode()
+    assert 'hx-trigger="every 2s, refresh"' in page
+    poll = board_poll(page)
+    sandbox.reset_stats()
+    assert client.get(poll, headers={"HX-Request": "true"}).status_code == 204
+    assert sandbox.stats()["calls"] == 0
+
+    arrived = sandbox.data.add_ticket(subject="Box arrived empty", status="new")
+    deliver(arrived, event_type="ticket.created")
+    board = client.get(poll, headers={"HX-Request": "true"})
+    assert board.status_code == 200
+    row = re.search(rf'<tr data-ticket-id="{arrived["id"]}"[^>]*>', board.content.decode())
+    assert row and "data-new" in row.group(0)  # new to this screen, within one watch
+
+
+def test_without_webhooks_a_wall_refreshes_on_its_own_schedule(settings, db, client, sandbox):
+    from tests.test_browser_wall import display_link
+
+    index_from(sandbox)
+    settings.NEXT_WEBHOOK_SECRET = ""
+    freshness.forget()
+    page = client.get(display_link(refresh=30)).content.decode()
+    assert 'hx-trigger="every 30s, refresh"' in page
+    assert "&v=" not in board_poll(page)
+    freshness.forget()
+
+
+@pytest.mark.browser
+def test_a_wall_screen_marks_an_arrival_new_within_3_seconds(
+    live_index, page, live_server, sandbox
+):
+    from tests.test_browser_wall import display_link
+
+    page.set_default_timeout(10_000)
+    page.goto(live_server.url + display_link(filters="status=new&status=open", refresh=30))
+    expect(page.locator("#board")).to_have_attribute("hx-get", re.compile("&v="))
+    arrived = sandbox.data.add_ticket(subject="Wrong size sent", status="new")
+    body = json.dumps(delivery(arrived, event_type="ticket.created")).encode()
+    headers = {"X-29Next-Signature": sign(body), "Content-Type": "application/json"}
+    assert requests.post(f"{live_server.url}{URL}", data=body, headers=headers, timeout=5).ok
+    row = page.locator(f'#board tr[data-ticket-id="{arrived["id"]}"]')
+    expect(row).to_have_attribute("data-new", "", timeout=3_000)
+    expect(row.locator(".new-mark")).to_have_text("New")

@@ -1,18 +1,22 @@
 """The wall board: for signed-in people on the list's own filters, and for unattended screens
 through display links."""
 
+import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard import budget, store
+from dashboard.index import changes, freshness
 from dashboard.index import counts as index_counts
+from dashboard.index import query as index_query
 from dashboard.models import DisplayLink, Tag, hash_secret
 from dashboard.tickets import names
 from dashboard.tickets.querystring import querystring
@@ -22,6 +26,9 @@ from dashboard.wall.filters import parse_wall_filters
 
 WALL_TEMPLATE = "dashboard/wall.html"
 WALL_RELOAD_HOURS = 12
+# With live webhooks a screen asks this often whether its board changed (a delivery moved the
+# index): a new ticket shows within about this long, while an unchanged board costs one read.
+WATCH_SECONDS = 2
 
 
 @require_GET
@@ -59,6 +66,10 @@ def display_link(request, secret):
 
 def _board(request, queries, index, options, poll_query="", extra=None):
     query = queries[index]
+    watching = _watching(query)
+    version = changes.version() if watching else ""
+    if watching and is_fragment(request) and _unchanged(request, version, index, options):
+        return _no_store(HttpResponse(status=204))  # the screen keeps what it shows
     # Its counts from the ticket index when it answers them: then nothing is walked.
     indexed = index_counts.board(query, oldest=options.sort == "oldest")
     # Nobody waits at a wall screen: its store calls leave the budget to people first.
@@ -77,7 +88,8 @@ def _board(request, queries, index, options, poll_query="", extra=None):
         "rotation": (index + 1, len(queries)) if len(queries) > 1 else None,
         "new_ids": board.new_ids(since),
         "now": timezone.now(),
-        "poll_url": f"{request.path}?{poll}{urlencode(_poll_params(board, since, index))}",
+        "poll_url": f"{request.path}?{poll}{urlencode(_poll_params(board, since, index, version))}",
+        "watch_seconds": WATCH_SECONDS if watching else None,
         "ticket_types": store.ticket_types(fetch=False) or {},
         "staff": staff,
         "people": people,
@@ -104,12 +116,35 @@ def _template(request, part):
     return WALL_TEMPLATE + (f"#{part}" if is_fragment(request) else "")
 
 
-def _poll_params(board, since, index):
+def _poll_params(board, since, index, version=""):
     """The screen's next refresh names the newest creation time it has shown (the store's
-    clock, as the tickets' own): tickets created after it are new to this screen."""
+    clock, as the tickets' own): tickets created after it are new to this screen. Watching
+    the index, it also names the index's version it shows and when it was made."""
     newest = board.snapshot.newest if board.snapshot else None
     shown = max((moment for moment in (since, newest) if moment is not None), default=None)
-    return {"since": int(shown.timestamp()) if shown else "", "view": index}
+    params = {"since": int(shown.timestamp()) if shown else "", "view": index}
+    if version:
+        params.update(v=version, at=int(time.time()))
+    return params
+
+
+def _watching(query):
+    """Whether this board watches the index: the store's webhooks keep it live and it answers
+    the board's filters. Its screens then ask every WATCH_SECONDS whether anything changed."""
+    fresh = freshness.current()
+    return fresh.live and fresh.answers and index_query.answerable(query)
+
+
+def _unchanged(request, version, index, options):
+    """Nothing to show anew: the same view, the index as the screen saw it, and its refresh
+    not yet due (rows, names and the clock are refreshed then, as without webhooks)."""
+    try:
+        shown_at = int(request.GET.get("at", ""))
+        view = int(request.GET.get("view", -1))
+    except ValueError:
+        return False
+    fresh = 0 <= time.time() - shown_at < options.refresh
+    return bool(version) and request.GET.get("v") == version and view == index and fresh
 
 
 def _since(request, index):
