@@ -252,7 +252,7 @@ def test_tickets_gone_from_the_store_are_removed_but_not_one_a_delivery_just_wro
 ):
     added = [big_store.data.add_ticket()["id"] for _ in range(3)]
     assert sync.run().walked == TICKETS + 3
-    big_store.data.remove_added_tickets()  # gone from the store since
+    big_store.data.reset()  # the added tickets are gone from the store since
     backdate_index()  # that walk was yesterday's
     IndexSync.objects.update(finished_at=timezone.now() - timedelta(hours=25))
     assert sync.due()

@@ -56,6 +56,7 @@ STEP_SECONDS = 30.0  # a step reads no page after this: it ends well within its 
 PAGES_PER_STEP = 2  # in a dashboard: about 0.7 s of the background thread, then it yields
 SLOT_WAIT = 5.0  # seconds a background step waits for each slot before it tries again later
 CHECK_EVERY = 30.0  # seconds between a process's looks at whether the walk is due
+RETRY_SOON = 2.0  # seconds before a walk under way that gave way to other work goes on
 FAILURE_PAUSE = 30.0  # after a fault, the first pause; it doubles with each fault after it
 MOST_PAUSE = 900.0
 CLOCK_MARGIN = timedelta(minutes=5)
@@ -324,6 +325,7 @@ def _background_step() -> None:
             progress = step(PAGES_PER_STEP, IF_DUE)
     except store.StoreBusy:
         logger.debug("ticket index walk waits: people kept the budget busy")
+        _look_again_soon()
         return
     except FAULTS as exc:
         _failed(exc)
@@ -331,8 +333,17 @@ def _background_step() -> None:
     finally:
         connections.close_all()  # this thread's: the worker may sleep for hours
     _succeeded()
-    if progress is not None and progress.walking:
-        worker.submit(JOB, _background_step, worker.Priority.INDEX)
+    going_on = progress is not None and progress.walking
+    if going_on and not worker.submit(JOB, _background_step, worker.Priority.INDEX):
+        _look_again_soon()  # the queue is full of people's work: the next request asks
+
+
+def _look_again_soon() -> None:
+    """Let the next request's nudge hand the walk on again after `RETRY_SOON` seconds, not
+    `CHECK_EVERY`: a walk under way that gave way to people goes on once they are served."""
+    global _next_look
+    with _lock:
+        _next_look = min(_next_look, time.monotonic() + RETRY_SOON)
 
 
 def _failed(exc: Exception) -> None:
