@@ -12,7 +12,8 @@ files and on Redis (`pacing.py`).
 Everything listens on 127.0.0.1 only; every request has a timeout and every phase a bounded
 number of requests; every process started here is stopped by its pid on the way out.
 
-The phases are in `scenarios.py`, `names.py`, `walls.py`, `export.py` and `pacing.py`, who
+The phases are in `scenarios.py`, `names.py`, `walls.py`, `export.py`, `index.py` (the ticket
+index, in an environment of its own: PostgreSQL, Redis, webhooks on) and `pacing.py`, who
 asks in `clients.py`, the figures and targets in `plan.py`, and the tables and checks in
 `report.py` (the names', the export's and the shared state's own in their modules).
 """
@@ -29,6 +30,7 @@ from django.conf import settings
 
 from tools.processes import Gunicorn, RedisServer, SandboxProcess, child_env, manage
 
+from . import index as index_phase
 from . import names, pacing, report, walls
 from .clients import QueryPool, sign_in
 from .export import export_checks, export_table, measure_export
@@ -139,6 +141,8 @@ def run(write):
             results.append(result)
             fault_rows = fault_rows or faults
             wall_result = wall_result or on_walls
+        write("Measuring: the ticket index ...")
+        indexed = index_phase.measure(write, logs)
     header = report.header(load_before, os.getloadavg()[0])
     seconds = time.monotonic() - started
     footer = f"Whole run: {seconds:.0f} s. Server logs: var/bench/logs/."
@@ -151,6 +155,7 @@ def run(write):
         report.wall_table(CONFIGS[0][0], on_walls),
         report.counting_table(CONFIGS[0][0], counting),
         export_table(CONFIGS[0][0], exporting),
+        index_phase.index_table(indexed),
         pacing.table(shared_state),
     ]
     checks = (
@@ -160,6 +165,7 @@ def run(write):
         + report.wall_checks(on_walls)
         + report.counting_checks(counting)
         + export_checks(exporting)
+        + index_phase.index_checks(indexed)
         + pacing.checks(shared_state)
     )
     text, md = report.render(tables, checks, header, footer)
