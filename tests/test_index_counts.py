@@ -32,9 +32,12 @@ def indexed(sandbox, db, settings):
 
     def fill(live=True, walked=timedelta(0)):
         settings.NEXT_WEBHOOK_SECRET = SECRET if live else ""
-        for ticket in sandbox.data.tickets:
-            when = parse_datetime(ticket["created_at"]), parse_datetime(ticket["updated_at"])
-            rows.write(ticket, *when)
+        rows.write_many(
+            [
+                (t, parse_datetime(t["created_at"]), parse_datetime(t["updated_at"]))
+                for t in sandbox.data.tickets
+            ]
+        )
         finished = timezone.now() - walked
         IndexSync.objects.create(store=freshness.store_name(), finished_at=finished)
         freshness.forget()

@@ -320,7 +320,7 @@ def fault_of(kind, big_store, settings, monkeypatch):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("kind", ["scope", "store down", "redis down", "database down"])
 def test_faults_never_reach_a_person_and_the_walk_tries_again_later(
-    client, big_store, settings, monkeypatch, caplog, kind
+    client, big_store, unpaced, settings, monkeypatch, caplog, kind
 ):
     settings.INDEX_BACKFILL = True
     mend = fault_of(kind, big_store, settings, monkeypatch)

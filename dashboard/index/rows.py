@@ -11,47 +11,61 @@ from dashboard.models import IndexedComment, IndexedProduct, IndexedTag, Indexed
 def write_if_newer(ticket: dict, created_at, updated_at) -> bool:
     """Index `ticket` unless the index holds a newer state of it; whether it was written. Run
     inside a transaction: the row is locked while it is compared and written."""
-    held = (
+    return bool(write_many_if_newer([(ticket, created_at, updated_at)]))
+
+
+def write_many_if_newer(items: list[tuple[dict, object, object]]) -> set[int]:
+    """`write_if_newer` for many `(ticket, created_at, updated_at)` at once (a page of the
+    walk: a handful of statements, not a handful per ticket); the ids written."""
+    held = dict(
         IndexedTicket.objects.select_for_update()
-        .filter(pk=ticket["id"])
-        .values_list("updated_at", flat=True)
-        .first()
+        .filter(pk__in=[ticket["id"] for ticket, _, _ in items])
+        .values_list("pk", "updated_at")
     )
-    if held is not None and held > updated_at:
-        return False
-    write(ticket, created_at, updated_at)
-    return True
+    newer = [
+        item for item in items if not (item[0]["id"] in held and held[item[0]["id"]] > item[2])
+    ]
+    write_many(newer)
+    return {ticket["id"] for ticket, _, _ in newer}
 
 
 def write(ticket: dict, created_at, updated_at) -> None:
-    ticket_id = ticket["id"]
-    tags = list(dict.fromkeys(str(name) for name in ticket.get("tags") or []))
-    products = list(dict.fromkeys(int(item) for item in ticket.get("products") or []))
-    IndexedTicket.objects.update_or_create(
-        pk=ticket_id,
-        defaults={
-            "status": ticket.get("status") or "",
-            "priority": ticket.get("priority") or "",
-            "channel": ticket.get("channel") or "",
-            "requester": ticket.get("requester"),
-            "assignee": ticket.get("assignee"),
-            "ticket_type": ticket.get("ticket_type"),
-            "tags": tags,
-            "products": products,
-            "order_number": ticket.get("order") or "",
-            "from_email": ticket.get("from_email") or "",
-            "subject": ticket.get("subject") or "",
-            "created_at": created_at,
-            "updated_at": updated_at,
-        },
+    write_many([(ticket, created_at, updated_at)])
+
+
+_FIELDS = [
+    "status", "priority", "channel", "requester", "assignee", "ticket_type", "tags", "products",
+    "order_number", "from_email", "subject", "created_at", "updated_at", "indexed_at",
+]  # fmt: skip
+
+
+def write_many(items: list[tuple[dict, object, object]]) -> None:
+    """Index each `(ticket, created_at, updated_at)` as it is, whatever the index held."""
+    if not items:
+        return
+    latest = {
+        ticket["id"]: (ticket, created_at, updated_at) for ticket, created_at, updated_at in items
+    }
+    IndexedTicket.objects.bulk_create(
+        [_row(*item) for item in latest.values()],
+        update_conflicts=True,
+        unique_fields=["id"],
+        update_fields=_FIELDS,
     )
-    IndexedTag.objects.filter(ticket_id=ticket_id).delete()
-    IndexedTag.objects.bulk_create(IndexedTag(ticket_id=ticket_id, name=name) for name in tags)
-    IndexedProduct.objects.filter(ticket_id=ticket_id).delete()
+    ids = list(latest)
+    IndexedTag.objects.filter(ticket_id__in=ids).delete()
+    IndexedTag.objects.bulk_create(
+        IndexedTag(ticket_id=ticket_id, name=name)
+        for ticket_id, (ticket, _, _) in latest.items()
+        for name in _tags(ticket)
+    )
+    IndexedProduct.objects.filter(ticket_id__in=ids).delete()
     IndexedProduct.objects.bulk_create(
-        IndexedProduct(ticket_id=ticket_id, product=product) for product in products
+        IndexedProduct(ticket_id=ticket_id, product=product)
+        for ticket_id, (ticket, _, _) in latest.items()
+        for product in _products(ticket)
     )
-    IndexedComment.objects.filter(ticket_id=ticket_id).delete()
+    IndexedComment.objects.filter(ticket_id__in=ids).delete()
     IndexedComment.objects.bulk_create(
         IndexedComment(
             ticket_id=ticket_id,
@@ -59,7 +73,41 @@ def write(ticket: dict, created_at, updated_at) -> None:
             author=comment.get("author"),
             from_email=comment.get("from_email") or "",
             is_public=bool(comment.get("is_public")),
-            created_at=parse_datetime(comment["created_at"]) if comment.get("created_at") else None,
+            created_at=_moment(comment.get("created_at")),
         )
+        for ticket_id, (ticket, _, _) in latest.items()
         for comment in ticket.get("comments") or []
     )
+
+
+def _row(ticket: dict, created_at, updated_at) -> IndexedTicket:
+    return IndexedTicket(
+        id=ticket["id"],
+        status=ticket.get("status") or "",
+        priority=ticket.get("priority") or "",
+        channel=ticket.get("channel") or "",
+        requester=ticket.get("requester"),
+        assignee=ticket.get("assignee"),
+        ticket_type=ticket.get("ticket_type"),
+        tags=_tags(ticket),
+        products=_products(ticket),
+        order_number=ticket.get("order") or "",
+        from_email=ticket.get("from_email") or "",
+        subject=ticket.get("subject") or "",
+        created_at=created_at,
+        updated_at=updated_at,
+    )
+
+
+def _tags(ticket: dict) -> list[str]:
+    return list(dict.fromkeys(str(name) for name in ticket.get("tags") or []))
+
+
+def _products(ticket: dict) -> list[int]:
+    return list(dict.fromkeys(int(item) for item in ticket.get("products") or []))
+
+
+def _moment(value):
+    if value is None or not isinstance(value, str):
+        return value
+    return parse_datetime(value)

@@ -203,11 +203,13 @@ def _write(sync: IndexSync, page: store.TicketPage) -> int:
     now = timezone.now()
     removed = 0
     with transaction.atomic():
+        dated = []
         for ticket in page.tickets:
             if ticket.created_at is None or ticket.updated_at is None:
                 logger.warning("ticket %s left out of the index: it has no dates", ticket.id)
                 continue
-            rows.write_if_newer(_as_delivered(ticket), ticket.created_at, ticket.updated_at)
+            dated.append((_as_delivered(ticket), ticket.created_at, ticket.updated_at))
+        rows.write_many_if_newer(dated)
         # Seen by this walk, also where a delivery's newer state was kept: not gone.
         IndexedTicket.objects.filter(pk__in=[t.id for t in page.tickets]).update(indexed_at=now)
         sync.walked += len(page.tickets)
