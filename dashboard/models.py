@@ -338,9 +338,14 @@ class IndexedTicket(models.Model):
     created_at = models.DateTimeField(db_index=True)
     updated_at = models.DateTimeField()
     indexed_at = models.DateTimeField(auto_now=True)
+    # Worked out from the comments when the row is written (dashboard.index.attention): since
+    # when it waits on the team (null: it does not), and when an agent first replied publicly.
+    waiting_since = models.DateTimeField(null=True, blank=True)
+    first_reply_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["waiting_since", "id"], name="waiting_keyset")]
 
     def __str__(self):
         return f"#{self.id}"

@@ -5,6 +5,8 @@ address, visibility and time (never its words). A state older than the one index
 
 from django.utils.dateparse import parse_datetime
 
+from dashboard import store
+from dashboard.index import attention
 from dashboard.models import IndexedComment, IndexedProduct, IndexedTag, IndexedTicket
 
 
@@ -25,6 +27,15 @@ def write_if_newer(ticket: dict, created_at, updated_at) -> bool:
 
 def write(ticket: dict, created_at, updated_at) -> None:
     ticket_id = ticket["id"]
+    comments = [_said(comment) for comment in ticket.get("comments") or []]
+    found = attention.attention(
+        ticket.get("status"),
+        created_at,
+        comments,
+        ticket.get("requester"),
+        ticket.get("from_email") or "",
+        requester_email(ticket.get("requester")),
+    )
     tags = list(dict.fromkeys(str(name) for name in ticket.get("tags") or []))
     products = list(dict.fromkeys(int(item) for item in ticket.get("products") or []))
     IndexedTicket.objects.update_or_create(
@@ -43,6 +54,8 @@ def write(ticket: dict, created_at, updated_at) -> None:
             "subject": ticket.get("subject") or "",
             "created_at": created_at,
             "updated_at": updated_at,
+            "waiting_since": found.waiting_since,
+            "first_reply_at": found.first_reply_at,
         },
     )
     IndexedTag.objects.filter(ticket_id=ticket_id).delete()
@@ -59,7 +72,27 @@ def write(ticket: dict, created_at, updated_at) -> None:
             author=comment.get("author"),
             from_email=comment.get("from_email") or "",
             is_public=bool(comment.get("is_public")),
-            created_at=parse_datetime(comment["created_at"]) if comment.get("created_at") else None,
+            created_at=said.created_at,
         )
-        for comment in ticket.get("comments") or []
+        for comment, said in zip(ticket.get("comments") or [], comments, strict=True)
     )
+
+
+def _said(comment: dict) -> attention.Said:
+    created = comment.get("created_at")
+    return attention.said(
+        {**comment, "created_at": parse_datetime(created) if isinstance(created, str) else created}
+    )
+
+
+def requester_email(requester) -> str:
+    """The requester's e-mail if the store's users were looked up before ("" otherwise): the
+    names cache only, never a call to the store."""
+    if requester is None:
+        return ""
+    try:
+        found = store.known_customers([requester]).get(requester)
+    except Exception:  # a cache that cannot answer leaves the e-mail unknown
+        return ""
+    person = getattr(found, "person", None)
+    return getattr(person, "email", "") or ""

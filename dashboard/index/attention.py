@@ -1,0 +1,109 @@
+"""What waits on the team, in one place: the index's rows, the list's marks, the thread, the
+"Needs reply" view and the wall all read these definitions.
+
+- A comment is **the customer's** when its author is the ticket's requester, or when it has no
+  author and its from_email is the ticket's from_email or the requester's e-mail. Any other
+  authored comment is **an agent's**. Internal notes (is_public false) are no replies. An
+  authorless comment from another address is neither.
+- A ticket **waits on the team** when its status is new or open and either no agent has
+  replied publicly yet (it waits since created_at), or a public customer comment follows the
+  last public agent comment (it waits since the first such comment).
+- It is **overdue** when it has waited longer than its priority's target
+  (`SLA_FIRST_REPLY_HOURS`, hours on a 24-hour clock; business hours are not modelled). A
+  ticket without a priority has no target.
+
+The requester's e-mail is known only when the store's users have been looked up before (the
+names cache); without it, authorless comments count as the customer's only by the ticket's own
+from_email.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+
+WAITING_STATUSES = ("new", "open")
+
+
+@dataclass(frozen=True)
+class Said:
+    """Who said something on a ticket, and when: a comment without its words."""
+
+    author: int | None
+    from_email: str
+    is_public: bool
+    created_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Attention:
+    waiting_since: datetime | None  # None: it does not wait on the team
+    first_reply_at: datetime | None  # the first public agent comment, if any
+
+
+def said(comment) -> Said:
+    """A comment as the API gives it (a dict) or as the store's client parses it."""
+    get = comment.get if isinstance(comment, dict) else lambda name: getattr(comment, name, None)
+    return Said(
+        author=get("author"),
+        from_email=get("from_email") or "",
+        is_public=bool(get("is_public")),
+        created_at=get("created_at"),
+    )
+
+
+def is_customers(comment: Said, requester, from_email="", requester_email="") -> bool:
+    if comment.author is not None:
+        return requester is not None and comment.author == requester
+    known = {address.strip().lower() for address in (from_email, requester_email) if address}
+    return comment.from_email.strip().lower() in known if comment.from_email else False
+
+
+def attention(
+    status, created_at, comments: Iterable[Said], requester, from_email="", requester_email=""
+) -> Attention:
+    """When a ticket began to wait on the team (None if it does not), and its first reply."""
+    last_agent = None  # position of the last public agent comment
+    first_reply = None
+    public = [comment for comment in comments if comment.is_public]
+    if all(comment.created_at is not None for comment in public):
+        public.sort(key=lambda comment: comment.created_at)  # stable: ties keep their order
+    customer = [is_customers(c, requester, from_email, requester_email) for c in public]
+    for position, comment in enumerate(public):
+        if comment.author is not None and not customer[position]:
+            last_agent = position
+            if first_reply is None:
+                first_reply = comment.created_at
+    if status not in WAITING_STATUSES:
+        return Attention(None, first_reply)
+    if last_agent is None:
+        return Attention(created_at, first_reply)
+    after = [public[at] for at in range(last_agent + 1, len(public)) if customer[at]]
+    return Attention(after[0].created_at if after else None, first_reply)
+
+
+def target(priority) -> timedelta | None:
+    hours = settings.SLA_FIRST_REPLY_HOURS.get(priority or "")
+    return None if hours is None else timedelta(hours=hours)
+
+
+def is_overdue(waiting_since, priority, now) -> bool:
+    limit = target(priority)
+    return waiting_since is not None and limit is not None and now - waiting_since > limit
+
+
+def overdue_before(priority, now) -> datetime | None:
+    """Tickets of `priority` waiting since before this are overdue."""
+    limit = target(priority)
+    return None if limit is None else now - limit
+
+
+def waited_text(seconds) -> str:
+    """ "45 min", "3 h", "2 d": how long, in the rows' own words."""
+    seconds = max(seconds, 0)
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)} h"
+    return f"{int(seconds // 86400)} d"
