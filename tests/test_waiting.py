@@ -8,11 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from dashboard.index import attention, rows
 from dashboard.index.attention import Said
 from dashboard.models import IndexedTicket
 from dashboard.settings import first_reply_hours
+from tests import html
+from tests.test_arrivals import index_from
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 CUSTOMER, AGENT, OTHER_AGENT = 501, 7, 8
@@ -178,3 +182,95 @@ def test_the_index_keeps_when_each_ticket_began_to_wait():
     rows.write(api_ticket(status="pending", comments=[customer(0), agent(30)]), START, at(90))
     row.refresh_from_db()
     assert (row.waiting_since, row.first_reply_at) == (None, at(30))
+
+
+# --- The list's rows -----------------------------------------------------------------------
+
+
+def expected_waiting(sandbox, ticket_id):
+    """When a sandbox ticket waits since, worked out here from the store's own ticket."""
+    whole = sandbox.data.ticket(ticket_id)
+    comments = [
+        Said(
+            c.get("author"),
+            c.get("from_email") or "",
+            bool(c.get("is_public")),
+            parse_datetime(c["created_at"]),
+        )
+        for c in whole["comments"]
+    ]
+    return attention.attention(
+        whole["status"],
+        parse_datetime(whole["created_at"]),
+        comments,
+        whole.get("requester"),
+        whole.get("from_email") or "",
+    ).waiting_since
+
+
+@pytest.fixture
+def frozen_now(monkeypatch):
+    """The pages' clock, stopped at the start of a minute: marks are compared to the minute."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    monkeypatch.setattr(timezone, "now", lambda: now)
+    return now
+
+
+@pytest.fixture
+def urgent_and_slow(sandbox, frozen_now):
+    """Two tickets nobody has answered for 2 h: one of high priority, one of low."""
+    two_hours = (frozen_now - timedelta(hours=2)).isoformat()
+    high = sandbox.data.add_ticket(created_at=two_hours, priority="high", status="open")
+    low = sandbox.data.add_ticket(created_at=two_hours, priority="low", status="new")
+    return high["id"], low["id"]
+
+
+def test_rows_say_how_long_each_ticket_has_waited_to_the_minute(
+    signed_in, sandbox, settings, frozen_now, urgent_and_slow
+):
+    client = signed_in
+    settings.SLA_FIRST_REPLY_HOURS = {"high": 1.0, "medium": 8.0, "low": 24.0}
+    index_from(sandbox)
+    url, seen, pages = "/?status=new&status=open", [], 0
+    while url:
+        pages += 1
+        response = client.get(url)
+        doc = html.page(response)
+        for row in doc.select(html.ROWS):
+            ticket_id = int(row["data-ticket-id"])
+            seen.append(ticket_id)
+            since = expected_waiting(sandbox, ticket_id)
+            if since is None:
+                assert not row.has_attr("data-waiting-since"), ticket_id
+                assert not row.has_attr("data-overdue"), ticket_id
+                continue
+            assert parse_datetime(row["data-waiting-since"]) == since, ticket_id
+            priority = sandbox.data.ticket(ticket_id)["priority"]
+            assert row.has_attr("data-overdue") == attention.is_overdue(
+                since, priority, frozen_now
+            ), ticket_id
+            minutes = int((frozen_now - since).total_seconds() // 60)
+            shown = row.select_one(".waiting time").get_text()
+            assert shown == f"Waiting {attention.waited_text(minutes * 60)}", ticket_id
+        more = html.load_more(doc)
+        url = more[0] if more else None
+    assert pages == 2
+    listed = sandbox.data.filter_tickets([("status", "new"), ("status", "open")])
+    assert seen == [ticket["id"] for ticket in listed]
+    high, low = urgent_and_slow
+    rows_by_id = {}
+    first = html.page(client.get("/?status=new&status=open"))
+    for row in first.select(html.ROWS):
+        rows_by_id[int(row["data-ticket-id"])] = row
+    assert rows_by_id[high].has_attr("data-overdue")
+    assert "Overdue" in rows_by_id[high].get_text()
+    assert "Waiting 2 h" in rows_by_id[high].get_text()
+    assert not rows_by_id[low].has_attr("data-overdue")
+    assert "Waiting 2 h" in rows_by_id[low].get_text()
+    assert "Overdue" not in rows_by_id[low].get_text()
+
+
+def test_rows_show_no_waiting_marks_while_the_index_does_not_answer(signed_in, sandbox):
+    doc = html.page(signed_in.get("/?status=new&status=open"))
+    assert doc.select(html.ROWS)
+    assert not doc.select("[data-waiting-since]")
