@@ -274,3 +274,34 @@ def test_rows_show_no_waiting_marks_while_the_index_does_not_answer(signed_in, s
     doc = html.page(signed_in.get("/?status=new&status=open"))
     assert doc.select(html.ROWS)
     assert not doc.select("[data-waiting-since]")
+
+
+# --- "Unsolved" in the filter form ---------------------------------------------------------
+
+
+def test_unsolved_lists_new_open_and_pending_and_stays_one_word(signed_in, sandbox):
+    doc = html.page(signed_in.get("/?status=unsolved&priority=high"))
+    assert html.checked(doc, "status") == ["unsolved"]
+    statuses = [("status", s) for s in ("new", "open", "pending")]
+    expected = sandbox.data.filter_tickets([*statuses, ("priority", "high")])
+    assert html.row_ids(doc) == [t["id"] for t in expected][: sandbox.page_size]
+    form = doc.select_one("form[action='/views/save/']")
+    assert html.control(form, "query")["value"] == "status=unsolved&priority=high"
+    more = html.load_more(doc)
+    assert more is None or "status=unsolved" in more[0]
+
+
+def test_a_saved_view_keeps_unsolved(signed_in, sandbox):
+    from tests.test_saved_views import save
+
+    view = save(signed_in, "Urgent and unsolved", "priority=high&status=unsolved")
+    assert view.query == "status=unsolved&priority=high"
+    doc = html.page(signed_in.get(f"/views/{view.pk}/"))
+    assert html.checked(doc, "status") == ["unsolved"]
+    assert set(html.row_ids(doc)) <= {
+        t["id"]
+        for t in sandbox.data.filter_tickets(
+            [("status", "new"), ("status", "open"), ("status", "pending")]
+        )
+    }
+    assert html.row_ids(doc)
