@@ -11,16 +11,24 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from dashboard.index import attention, rows
+from dashboard.index import attention, freshness, rows
 from dashboard.index.attention import Said
 from dashboard.models import IndexedTicket
 from dashboard.settings import first_reply_hours
 from tests import html
-from tests.test_arrivals import index_from
+from tests.test_arrivals import index_from, ticket_calls
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 CUSTOMER, AGENT, OTHER_AGENT = 501, 7, 8
 EMAIL = "ana@example.com"
+
+
+@pytest.fixture(autouse=True)
+def index_state_read_afresh():
+    """Whether the index answers is kept for a few seconds per process: not across tests."""
+    freshness.forget()
+    yield
+    freshness.forget()
 
 
 def at(minutes):
@@ -305,3 +313,70 @@ def test_a_saved_view_keeps_unsolved(signed_in, sandbox):
         )
     }
     assert html.row_ids(doc)
+
+
+# --- "Needs reply" -------------------------------------------------------------------------
+
+
+def waiting_order(sandbox):
+    """Every waiting sandbox ticket, longest waiting first (then by id): the defined order."""
+    found = []
+    for ticket in sandbox.data.filter_tickets():
+        since = expected_waiting(sandbox, ticket["id"])
+        if since is not None:
+            found.append((since, ticket["id"]))
+    return [ticket_id for _, ticket_id in sorted(found)]
+
+
+def test_needs_reply_lists_the_waiting_tickets_longest_first_a_page_at_a_time(
+    signed_in, sandbox, settings, frozen_now, urgent_and_slow
+):
+    settings.SLA_FIRST_REPLY_HOURS = {"high": 1.0, "medium": 8.0, "low": 24.0}
+    index_from(sandbox)
+    expected = waiting_order(sandbox)
+    assert len(expected) > 40
+    calls = ticket_calls(sandbox)
+    response = signed_in.get("/views/waiting/")
+    assert response.status_code == 200
+    doc = html.page(response)
+    shown = html.row_ids(doc)
+    more = html.load_more(doc)
+    assert more is not None and more[0] == more[1]
+    assert "cursor=" in more[0]
+    second = html.page(signed_in.get(more[0], HTTP_HX_REQUEST="true"))
+    shown += html.row_ids(second)
+    assert shown[:40] == expected[:40]
+    assert ticket_calls(sandbox) == calls  # the index alone answered
+    # Exact counts, overdue first, on the page and in the sidebar.
+    overdue = sum(
+        attention.is_overdue(
+            expected_waiting(sandbox, ticket_id),
+            sandbox.data.ticket(ticket_id)["priority"],
+            frozen_now,
+        )
+        for ticket_id in expected
+    )
+    summary = doc.select_one(".summary[data-waiting-count]")
+    assert int(summary["data-waiting-count"]) == len(expected)
+    assert int(summary["data-overdue-count"]) == overdue
+    entry = doc.select_one("[data-view='waiting']")
+    assert entry["aria-current"] == "page"
+    assert (
+        html.text(entry.select_one("[data-view-count]")) == f"{overdue} overdue · {len(expected)}"
+    )
+
+
+def test_needs_reply_refuses_a_cursor_it_did_not_make(signed_in, sandbox):
+    index_from(sandbox)
+    response = signed_in.get("/views/waiting/?cursor=eyJhIjoxfQ")
+    assert response.status_code == 400
+    assert "not valid" in html.text(html.page(response).select_one("[role=alert]"))
+
+
+def test_needs_reply_says_so_while_the_index_does_not_answer(signed_in, sandbox):
+    response = signed_in.get("/views/waiting/")
+    assert response.status_code == 503
+    alert = html.page(response).select_one("[role=alert]")
+    assert "ticket index is not ready" in html.text(alert)
+    entry = html.page(response).select_one("[data-view='waiting']")
+    assert "no index yet" in html.text(entry)

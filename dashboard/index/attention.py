@@ -22,6 +22,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core import signing
+from django.db.models import Count, Q
+
+from dashboard.models import IndexedTicket
 
 WAITING_STATUSES = ("new", "open")
 
@@ -107,3 +111,68 @@ def waited_text(seconds) -> str:
     if seconds < 86400:
         return f"{int(seconds // 3600)} h"
     return f"{int(seconds // 86400)} d"
+
+
+# --- Read from the index -------------------------------------------------------------------
+
+
+def overdue_filter(now) -> Q:
+    """Indexed tickets past their priority's target: waiting since before it."""
+    found = Q(pk__in=[])
+    for priority in settings.SLA_FIRST_REPLY_HOURS:
+        found |= Q(priority=priority, waiting_since__lt=overdue_before(priority, now))
+    return found
+
+
+def waiting(tickets=None):
+    """The indexed tickets that wait on the team, longest waiting first (then by id)."""
+    found = IndexedTicket.objects.all() if tickets is None else tickets
+    return found.filter(waiting_since__isnull=False).order_by("waiting_since", "id")
+
+
+@dataclass(frozen=True)
+class Tally:
+    waiting: int
+    overdue: int
+
+
+def tally(tickets, now) -> Tally:
+    """How many of `tickets` wait on the team, and how many of those are overdue: one query."""
+    found = tickets.filter(waiting_since__isnull=False).aggregate(
+        waiting=Count("pk"), overdue=Count("pk", filter=overdue_filter(now))
+    )
+    return Tally(found["waiting"], found["overdue"])
+
+
+def page_after(tickets, cursor, size):
+    """Up to `size` waiting tickets after `cursor` ((waiting_since, id) of the last one shown,
+    or None), and the cursor after them (None at the end)."""
+    found = waiting(tickets)
+    if cursor is not None:
+        since, last_id = cursor
+        found = found.filter(Q(waiting_since__gt=since) | Q(waiting_since=since, id__gt=last_id))
+    rows = list(found.annotate(comment_count=Count("comments"))[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    return rows, ((rows[-1].waiting_since, rows[-1].id) if more else None)
+
+
+CURSOR_SALT = "dashboard.waiting.cursor"
+
+
+def dump_cursor(cursor) -> str:
+    """An opaque, signed token of a keyset place: nobody can make one up or change it."""
+    since, last_id = cursor
+    return signing.dumps([since.isoformat(), last_id], salt=CURSOR_SALT, compress=True)
+
+
+def load_cursor(token: str):
+    """The place a token names; ValueError when it is not one we made."""
+    try:
+        since, last_id = signing.loads(token, salt=CURSOR_SALT)
+        moment = datetime.fromisoformat(since)
+    except (signing.BadSignature, TypeError, ValueError) as exc:
+        raise ValueError("not a cursor of this list") from exc
+    if moment.tzinfo is None or not isinstance(last_id, int):
+        raise ValueError("not a cursor of this list")
+    return moment, last_id
