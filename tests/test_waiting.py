@@ -380,3 +380,31 @@ def test_needs_reply_says_so_while_the_index_does_not_answer(signed_in, sandbox)
     assert "ticket index is not ready" in html.text(alert)
     entry = html.page(response).select_one("[data-view='waiting']")
     assert "no index yet" in html.text(entry)
+
+
+# --- The thread ----------------------------------------------------------------------------
+
+
+def test_the_thread_shows_its_first_reply_and_how_long_it_has_waited(
+    signed_in, sandbox, settings, frozen_now
+):
+    settings.SLA_FIRST_REPLY_HOURS = {"high": 1.0, "medium": 8.0, "low": 24.0}
+    three_hours = frozen_now - timedelta(hours=3)
+    ticket = sandbox.data.add_ticket(created_at=three_hours.isoformat(), priority="high")
+    doc = html.page(signed_in.get(f"/tickets/{ticket['id']}/"))
+    waits_dd = doc.select_one("dd[data-waiting-since]")
+    assert parse_datetime(waits_dd["data-waiting-since"]) == three_hours
+    assert waits_dd.has_attr("data-overdue")
+    assert html.text(waits_dd).startswith("Overdue · 3 h since")
+    assert html.text(doc.select_one("dd[data-first-reply]")) == "None yet"
+
+    answered = sandbox.data.add_ticket(created_at=three_hours.isoformat(), priority="low")
+    agent_id = sandbox.data.agents[0]["id"]
+    sandbox.data.update_ticket(
+        answered["id"],
+        {"status": "open"},
+        comment={"author": agent_id, "body": "On it.", "is_public": True},
+    )
+    doc = html.page(signed_in.get(f"/tickets/{answered['id']}/"))
+    assert doc.select_one("[data-waiting-since]") is None
+    assert doc.select_one("dd[data-first-reply] time") is not None

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core import signing
 from django.db.models import Count, Q
+from django.utils import timezone
 
 from dashboard.models import IndexedTicket
 
@@ -176,3 +177,34 @@ def load_cursor(token: str):
     if moment.tzinfo is None or not isinstance(last_id, int):
         raise ValueError("not a cursor of this list")
     return moment, last_id
+
+
+@dataclass(frozen=True)
+class Thread:
+    """What a thread shows of its wait: since when, for how long, whether overdue, and its
+    first reply."""
+
+    waiting_since: datetime | None
+    waited: str
+    overdue: bool
+    first_reply_at: datetime | None
+
+
+def of_thread(ticket, requester_email="", now=None) -> Thread:
+    """The same definitions, on a whole ticket as the store's client reads it."""
+    now = now or timezone.now()
+    found = attention(
+        ticket.status,
+        ticket.created_at,
+        [said(comment) for comment in ticket.comments],
+        ticket.requester,
+        ticket.from_email or "",
+        requester_email,
+    )
+    since = found.waiting_since
+    return Thread(
+        waiting_since=since,
+        waited=waited_text((now - since).total_seconds()) if since else "",
+        overdue=is_overdue(since, ticket.priority, now),
+        first_reply_at=found.first_reply_at,
+    )
