@@ -56,8 +56,12 @@ class DisplayLink(models.Model):
     )
     sort = models.CharField(
         max_length=10,
-        choices=[("newest", "Newest first"), ("oldest", "Oldest waiting first")],
-        default="newest",
+        choices=[
+            ("waiting", "Longest waiting on the team first"),
+            ("newest", "Newest first"),
+            ("oldest", "Oldest created first"),
+        ],
+        default="waiting",
     )
     refresh_seconds = models.PositiveIntegerField(
         default=30,

@@ -408,3 +408,58 @@ def test_the_thread_shows_its_first_reply_and_how_long_it_has_waited(
     doc = html.page(signed_in.get(f"/tickets/{answered['id']}/"))
     assert doc.select_one("[data-waiting-since]") is None
     assert doc.select_one("dd[data-first-reply] time") is not None
+
+
+# --- The wall ------------------------------------------------------------------------------
+
+
+def test_a_board_of_new_and_open_tickets_leads_with_what_waits(
+    db, client, sandbox, settings, frozen_now, urgent_and_slow
+):
+    from tests.test_wall import make_link
+
+    settings.SLA_FIRST_REPLY_HOURS = {"high": 1.0, "medium": 8.0, "low": 24.0}
+    index_from(sandbox)
+    link, path = make_link()  # longest waiting first, by default
+    assert link.sort == "waiting"
+    listed = {t["id"] for t in sandbox.data.filter_tickets([("status", "new"), ("status", "open")])}
+    expected = [ticket_id for ticket_id in waiting_order(sandbox) if ticket_id in listed]
+    overdue = [
+        ticket_id
+        for ticket_id in expected
+        if attention.is_overdue(
+            expected_waiting(sandbox, ticket_id),
+            sandbox.data.ticket(ticket_id)["priority"],
+            frozen_now,
+        )
+    ]
+    response = client.get(path)
+    assert response.status_code == 200
+    doc = html.page(response)
+    assert int(doc.select_one("[data-waiting-count]")["data-waiting-count"]) == len(expected)
+    assert int(doc.select_one("[data-overdue-count]")["data-overdue-count"]) == len(overdue)
+    rows = doc.select(f"#board {html.ROWS}")
+    assert [int(row["data-ticket-id"]) for row in rows] == expected[:10]
+    assert all(row.has_attr("data-waiting-since") for row in rows)
+    assert [int(r["data-ticket-id"]) for r in rows if r.has_attr("data-overdue")] == [
+        ticket_id for ticket_id in expected[:10] if ticket_id in overdue
+    ]
+    more = doc.select_one("[data-more]")
+    assert html.text(more) == f"+{len(expected) - 10} more waiting"
+    longest = frozen_now - expected_waiting(sandbox, expected[0])
+    longest_text = attention.waited_text(longest.total_seconds())
+    assert html.text(doc.select_one("[data-longest-wait] dd")) == longest_text
+    assert doc.select_one("[role=img] title").get_text() == "Waiting on us, by how long"
+
+
+def test_a_new_ticket_with_a_new_status_says_new_once(db, client, sandbox):
+    from tests.test_wall import make_link
+
+    link, path = make_link(filters="status=new", sort="newest")
+    before = int(datetime.now(UTC).timestamp()) - 60
+    ticket = sandbox.data.add_ticket(status="new")
+    # A screen that had shown the board up to a minute ago: the ticket is new to it.
+    doc = html.page(client.get(f"{path}?since={before}&view=0"))
+    row = html.row(doc, ticket["id"])
+    assert row.has_attr("data-new")
+    assert html.text(row.select_one(".w-status")) == "New"

@@ -18,15 +18,20 @@ from_email.
 """
 
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core import signing
-from django.db.models import Count, Q
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 
+from dashboard import store
+from dashboard.index import freshness
 from dashboard.models import IndexedTicket
+from dashboard.tickets.ages import AGE_BUCKETS
 
 WAITING_STATUSES = ("new", "open")
 
@@ -115,6 +120,20 @@ def waited_text(seconds) -> str:
 
 
 # --- Read from the index -------------------------------------------------------------------
+
+
+def marks_of(ids):
+    """`{id: (waiting_since, priority)}` of these tickets as the index holds them (waiting or
+    not): one query. None when the index does not answer (rows then show no wait)."""
+    if not ids or not freshness.current().answers:
+        return None
+    try:
+        found = IndexedTicket.objects.filter(pk__in=ids).values_list(
+            "id", "waiting_since", "priority"
+        )
+        return {ticket_id: (since, priority) for ticket_id, since, priority in found}
+    except DatabaseError:
+        return None
 
 
 def overdue_filter(now) -> Q:
@@ -207,4 +226,121 @@ def of_thread(ticket, requester_email="", now=None) -> Thread:
         waited=waited_text((now - since).total_seconds()) if since else "",
         overdue=is_overdue(since, ticket.priority, now),
         first_reply_at=found.first_reply_at,
+    )
+
+
+# --- The wall ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Wall:
+    """What a wall shows of its filter's wait on the team, read from the index at one moment."""
+
+    waiting: int
+    overdue: int
+    longest_since: datetime | None  # the longest-waiting ticket's start
+    solved_today: int  # solved or closed, and last changed today (the index keeps no solve time)
+    median_first_reply: timedelta | None  # of the tickets first replied to today
+    by_wait: tuple[int, ...]  # waiting tickets per bucket of `ages.AGE_BUCKETS`
+    rows: tuple  # the longest waiting, as `store.Ticket`s
+    measured_at: datetime
+    marks: dict  # {id: (waiting_since, priority)} of `rows`
+
+    def longest(self) -> str:
+        if self.longest_since is None:
+            return ""
+        return waited_text((self.measured_at - self.longest_since).total_seconds())
+
+    def median_reply(self) -> str:
+        if self.median_first_reply is None:
+            return ""
+        return waited_text(self.median_first_reply.total_seconds())
+
+
+@contextmanager
+def one_snapshot():
+    """Reads that agree with each other: one transaction, and on PostgreSQL one snapshot of the
+    database (REPEATABLE READ) for all of them. Inside a transaction already (tests), that
+    transaction's reads are what there is."""
+    if connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        yield
+
+
+def wall(tickets, unsolved_and_solved, now, rows=10) -> Wall:
+    """`tickets`: the board's filter in the index; `unsolved_and_solved`: the same filter with
+    every status (for solved today and first replies today). Read inside `one_snapshot`."""
+    waits = waiting(tickets)
+    buckets = {}
+    for index, (upper, _, _) in enumerate(AGE_BUCKETS):
+        lower = AGE_BUCKETS[index - 1][0] if index else None
+        found = Q()
+        if upper is not None:
+            found &= Q(waiting_since__gt=now - timedelta(seconds=upper))
+        if lower is not None:
+            found &= Q(waiting_since__lte=now - timedelta(seconds=lower))
+        buckets[f"wait_{index}"] = Count("pk", filter=found)
+    figures = waits.order_by().aggregate(
+        waiting=Count("pk"),
+        overdue=Count("pk", filter=overdue_filter(now)),
+        longest=Min("waiting_since"),
+        **buckets,
+    )
+    today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    solved = (
+        unsolved_and_solved.filter(status__in=("solved", "closed"), updated_at__gte=today)
+        .order_by()
+        .count()
+    )
+    replies = sorted(
+        reply - created
+        for reply, created in unsolved_and_solved.filter(first_reply_at__gte=today)
+        .order_by()
+        .values_list("first_reply_at", "created_at")
+    )
+    found = list(waits.annotate(comment_count=Count("comments"))[:rows])
+    return Wall(
+        waiting=figures["waiting"],
+        overdue=figures["overdue"],
+        longest_since=figures["longest"],
+        solved_today=solved,
+        median_first_reply=_median(replies),
+        by_wait=tuple(figures[f"wait_{index}"] for index in range(len(AGE_BUCKETS))),
+        rows=tuple(as_ticket(row) for row in found),
+        measured_at=now,
+        marks={row.id: (row.waiting_since, row.priority) for row in found},
+    )
+
+
+def _median(spans):
+    if not spans:
+        return None
+    middle = len(spans) // 2
+    return spans[middle] if len(spans) % 2 else (spans[middle - 1] + spans[middle]) / 2
+
+
+def as_ticket(row):
+    """An indexed row (annotated with `comment_count`) as the list's and wall's rows are
+    written from."""
+    return store.Ticket(
+        id=row.id,
+        subject=row.subject,
+        status=row.status or None,
+        priority=row.priority or None,
+        channel=row.channel or None,
+        requester=row.requester,
+        from_email=row.from_email or None,
+        assignee=row.assignee,
+        order=row.order_number or None,
+        ticket_type=row.ticket_type,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        products=tuple(row.products),
+        tags=tuple(row.tags),
+        comment_count=getattr(row, "comment_count", 0),
     )

@@ -48,4 +48,9 @@ class Migration(migrations.Migration):
             index=models.Index(fields=['waiting_since', 'id'], name='waiting_keyset'),
         ),
         migrations.RunPython(waiting_from_comments, migrations.RunPython.noop),
+        migrations.AlterField(
+            model_name='displaylink',
+            name='sort',
+            field=models.CharField(choices=[('waiting', 'Longest waiting on the team first'), ('newest', 'Newest first'), ('oldest', 'Oldest created first')], default='waiting', max_length=10),
+        ),
     ]

@@ -13,14 +13,12 @@ from html import escape
 
 from django import template
 from django.conf import settings
-from django.db import DatabaseError
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from dashboard import store
-from dashboard.index import attention, freshness
-from dashboard.models import IndexedTicket
+from dashboard.index import attention
 from dashboard.templatetags.dashboard_tags import (
     agent,
     badge_html,
@@ -50,24 +48,10 @@ def ticket_rows(tickets, names, filters_qs="", waiting=None):
     links = _links(filters_qs)
     limits = (settings.LIST_AGEING_HOURS * 3600, settings.LIST_OVERDUE_HOURS * 3600)
     if waiting is None:
-        waiting = waiting_of([ticket.id for ticket in tickets])
+        waiting = attention.marks_of([ticket.id for ticket in tickets])
     return mark_safe(
         "".join(_row(ticket, links, names, now, zone, limits, waiting) for ticket in tickets)
     )
-
-
-def waiting_of(ids):
-    """`{id: (waiting_since, priority)}` of these tickets as the index holds them (waiting or
-    not); None when the index does not answer, and the rows show their age instead."""
-    if not ids or not freshness.current().answers:
-        return None
-    try:
-        found = IndexedTicket.objects.filter(pk__in=ids).values_list(
-            "id", "waiting_since", "priority"
-        )
-        return {ticket_id: (since, priority) for ticket_id, since, priority in found}
-    except DatabaseError:
-        return None
 
 
 def _links(filters_qs):

@@ -9,7 +9,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from dashboard import store
 from dashboard.index import attention, freshness
 from dashboard.saved.saved_views import NEEDS_REPLY
 from dashboard.tickets import names
@@ -51,7 +50,7 @@ def needs_reply(request):
             rows, after, tally = [], None, None
             context["problem"], status = "The ticket index cannot be read just now.", 503
         else:
-            tickets = [_as_ticket(row) for row in rows]
+            tickets = [attention.as_ticket(row) for row in rows]
             context.update(
                 rows=tickets,
                 waiting={row.id: (row.waiting_since, row.priority) for row in rows},
@@ -70,24 +69,3 @@ def needs_reply(request):
     response = render(request, template, context, status=status)
     response["Cache-Control"] = "no-store"
     return response
-
-
-def _as_ticket(row) -> store.Ticket:
-    """An indexed row as the list's rows are written from."""
-    return store.Ticket(
-        id=row.id,
-        subject=row.subject,
-        status=row.status or None,
-        priority=row.priority or None,
-        channel=row.channel or None,
-        requester=row.requester,
-        from_email=row.from_email or None,
-        assignee=row.assignee,
-        order=row.order_number or None,
-        ticket_type=row.ticket_type,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        products=tuple(row.products),
-        tags=tuple(row.tags),
-        comment_count=row.comment_count,
-    )
