@@ -128,12 +128,24 @@ def marks_of(ids):
     if not ids or not freshness.current().answers:
         return None
     try:
-        found = IndexedTicket.objects.filter(pk__in=ids).values_list(
-            "id", "waiting_since", "priority"
-        )
-        return {ticket_id: (since, priority) for ticket_id, since, priority in found}
+        with reading():
+            found = IndexedTicket.objects.filter(pk__in=ids).values_list(
+                "id", "waiting_since", "priority"
+            )
+            return {ticket_id: (since, priority) for ticket_id, since, priority in found}
     except DatabaseError:
         return None
+
+
+@contextmanager
+def reading():
+    """A read that may fail without spoiling a transaction it runs in (it gets a savepoint):
+    the page goes on without what it could not read."""
+    if connection.in_atomic_block:
+        with transaction.atomic():
+            yield
+    else:
+        yield
 
 
 def overdue_filter(now) -> Q:
@@ -158,9 +170,10 @@ class Tally:
 
 def tally(tickets, now) -> Tally:
     """How many of `tickets` wait on the team, and how many of those are overdue: one query."""
-    found = tickets.filter(waiting_since__isnull=False).aggregate(
-        waiting=Count("pk"), overdue=Count("pk", filter=overdue_filter(now))
-    )
+    with reading():
+        found = tickets.filter(waiting_since__isnull=False).aggregate(
+            waiting=Count("pk"), overdue=Count("pk", filter=overdue_filter(now))
+        )
     return Tally(found["waiting"], found["overdue"])
 
 
@@ -171,7 +184,8 @@ def page_after(tickets, cursor, size):
     if cursor is not None:
         since, last_id = cursor
         found = found.filter(Q(waiting_since__gt=since) | Q(waiting_since=since, id__gt=last_id))
-    rows = list(found.annotate(comment_count=Count("comments"))[: size + 1])
+    with reading():
+        rows = list(found.annotate(comment_count=Count("comments"))[: size + 1])
     more = len(rows) > size
     rows = rows[:size]
     return rows, ((rows[-1].waiting_since, rows[-1].id) if more else None)

@@ -121,7 +121,8 @@ def _attention(query):
         every_status = index_query.tickets(replace(query, status=()))
         if tickets is None or every_status is None:
             return None
-        return attention.wall(tickets, every_status, timezone.now(), ROWS)
+        with attention.reading():
+            return attention.wall(tickets, every_status, timezone.now(), ROWS)
     except DatabaseError as exc:
         logger.warning("wall: what waits could not be read (%s)", type(exc).__name__)
         return None
