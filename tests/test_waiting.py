@@ -484,3 +484,51 @@ def test_a_database_fault_while_reading_what_waits_fails_no_page(signed_in, sand
         wall = signed_in.get("/wall/?status=new&status=open")
         assert wall.status_code == 200
         assert not html.page(wall).select("[data-waiting-count]")
+
+
+def test_tickets_indexed_before_get_their_wait_from_the_comments_held(transactional_db):
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = (
+        [("dashboard", "0007_index_queries")],
+        [("dashboard", "0008_waiting_on_the_team")],
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    ticket_model = old.get_model("dashboard", "IndexedTicket")
+    comment_model = old.get_model("dashboard", "IndexedComment")
+    for ticket_id, status in ((1, "open"), (2, "open"), (3, "pending")):
+        ticket_model.objects.create(
+            id=ticket_id,
+            status=status,
+            priority="high",
+            requester=CUSTOMER,
+            from_email=EMAIL,
+            created_at=START,
+            updated_at=at(90),
+        )
+    said = [
+        (1, customer(0)),
+        (1, agent(30)),
+        (1, by_email(60, EMAIL)),
+        (2, agent(10)),
+        (3, customer(0)),
+    ]
+    for number, (ticket_id, c) in enumerate(said, 1):
+        comment_model.objects.create(
+            ticket_id=ticket_id,
+            comment_id=number,
+            author=c.author,
+            from_email=c.from_email,
+            is_public=c.is_public,
+            created_at=c.created_at,
+        )
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+    new = executor.loader.project_state(after).apps.get_model("dashboard", "IndexedTicket")
+    found = {t.id: (t.waiting_since, t.first_reply_at) for t in new.objects.all()}
+    assert found == {1: (at(60), at(30)), 2: (None, at(10)), 3: (None, None)}
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
