@@ -56,8 +56,12 @@ class DisplayLink(models.Model):
     )
     sort = models.CharField(
         max_length=10,
-        choices=[("newest", "Newest first"), ("oldest", "Oldest waiting first")],
-        default="newest",
+        choices=[
+            ("waiting", "Longest waiting on the team first"),
+            ("newest", "Newest first"),
+            ("oldest", "Oldest created first"),
+        ],
+        default="waiting",
     )
     refresh_seconds = models.PositiveIntegerField(
         default=30,
@@ -338,9 +342,14 @@ class IndexedTicket(models.Model):
     created_at = models.DateTimeField(db_index=True)
     updated_at = models.DateTimeField()
     indexed_at = models.DateTimeField(auto_now=True)
+    # Worked out from the comments when the row is written (dashboard.index.attention): since
+    # when it waits on the team (null: it does not), and when an agent first replied publicly.
+    waiting_since = models.DateTimeField(null=True, blank=True)
+    first_reply_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["waiting_since", "id"], name="waiting_keyset")]
 
     def __str__(self):
         return f"#{self.id}"

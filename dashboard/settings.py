@@ -166,6 +166,42 @@ LIST_OVERDUE_HOURS = env_int("LIST_OVERDUE_HOURS", 24)
 if not 0 < LIST_AGEING_HOURS < LIST_OVERDUE_HOURS:
     raise ImproperlyConfigured("LIST_OVERDUE_HOURS must be more than LIST_AGEING_HOURS (> 0).")
 
+# A ticket that waits on the team (see dashboard.index.attention) is overdue once it has waited
+# longer than its priority's target, in hours on a 24-hour clock: business hours are not modelled.
+SLA_PRIORITIES = ("high", "medium", "low")
+
+
+def first_reply_hours(raw):
+    """`{priority: hours}` from "high=1,medium=8,low=24": every priority once, each above 0."""
+    targets = {}
+    for part in raw.split(","):
+        name, sep, hours = (piece.strip() for piece in part.partition("="))
+        if not sep or name not in SLA_PRIORITIES:
+            raise ImproperlyConfigured(
+                f"SLA_FIRST_REPLY_HOURS must read like high=1,medium=8,low=24; {part.strip()!r}"
+                f" is not priority=hours (priorities: {', '.join(SLA_PRIORITIES)})"
+            )
+        if name in targets:
+            raise ImproperlyConfigured(f"SLA_FIRST_REPLY_HOURS names {name} twice")
+        try:
+            value = float(hours)
+        except ValueError:
+            value = -1.0
+        if not 0 < value < float("inf"):
+            raise ImproperlyConfigured(
+                f"SLA_FIRST_REPLY_HOURS: {name} must be a number of hours above 0, not {hours!r}"
+            )
+        targets[name] = value
+    missing = [name for name in SLA_PRIORITIES if name not in targets]
+    if missing:
+        raise ImproperlyConfigured(f"SLA_FIRST_REPLY_HOURS has no target for {', '.join(missing)}")
+    return targets
+
+
+SLA_FIRST_REPLY_HOURS = first_reply_hours(
+    os.environ.get("SLA_FIRST_REPLY_HOURS", "").strip() or "high=1,medium=8,low=24"
+)
+
 # --- Django --------------------------------------------------------------------------------
 
 INSTALLED_APPS = [

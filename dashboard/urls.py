@@ -13,6 +13,7 @@ from dashboard.views import (
     saved,
     site,
     tickets,
+    waiting,
     walls,
     webhooks,
 )
@@ -31,6 +32,7 @@ urlpatterns = [
     path("views/default/", saved.make_default, name="default_view"),
     path("views/all/", saved.all_tickets, name="all_tickets"),
     path("views/mine/", saved.my_tickets, name="my_tickets"),
+    path("views/waiting/", waiting.needs_reply, name="needs_reply"),
     path("views/<int:view_id>/", saved.saved_view, name="saved_view"),
     path("views/<int:view_id>/rename/", saved.rename, name="rename_view"),
     path("views/<int:view_id>/move/", saved.move, name="move_view"),

@@ -7,7 +7,10 @@ The hooks: `data-ticket-id` on every ticket row (list and wall), `data-thread-id
 since the last refresh, `data-stale` and `data-gone` on a wall board, `data-status-count` and
 `data-priority-count` on its counts, `data-link-id` on a display link's row, `data-total` on
 the list's exact total, `data-count-source` ("index" or "walk") where a count says where it
-came from, `data-counts-as-of` on the time a count read from the ticket index is as of.
+came from, `data-counts-as-of` on the time a count read from the ticket index is as of,
+`data-waiting-since` (ISO 8601) on a row or thread that waits on the team and `data-overdue` on
+one past its target, `data-waiting-count` and `data-overdue-count` on the figures of what waits,
+and `data-more` on a wall's "+N more".
 """
 
 from bs4 import BeautifulSoup, Tag

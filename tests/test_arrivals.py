@@ -246,7 +246,7 @@ def board_poll(page_html):
 def test_a_wall_watching_the_index_answers_nothing_until_it_changes(live_index, client, sandbox):
     from tests.test_browser_wall import display_link
 
-    path = display_link(filters="status=new&status=open", refresh=30)
+    path = display_link(filters="status=new&status=open", refresh=30, sort="newest")
     page = client.get(path).content.decode()
     assert 'hx-trigger="every 2s, refresh"' in page
     poll = board_poll(page)
@@ -281,7 +281,9 @@ def test_a_wall_screen_marks_an_arrival_new_within_3_seconds(
     from tests.test_browser_wall import display_link
 
     page.set_default_timeout(10_000)
-    page.goto(live_server.url + display_link(filters="status=new&status=open", refresh=30))
+    page.goto(
+        live_server.url + display_link(filters="status=new&status=open", refresh=30, sort="newest")
+    )
     expect(page.locator("#board")).to_have_attribute("hx-get", re.compile("&v="))
     arrived = sandbox.data.add_ticket(subject="Wrong size sent", status="new")
     body = json.dumps(delivery(arrived, event_type="ticket.created")).encode()

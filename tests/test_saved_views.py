@@ -147,7 +147,7 @@ def test_all_tickets_is_the_list_without_filters(signed_in, sandbox):
     doc = page(signed_in.get("/views/all/"))
     assert html.row_ids(doc) == expected_ids(sandbox, "")[: sandbox.page_size]
     assert current(doc) == "all"
-    assert [key for key, _, _ in entries(doc)][:2] == ["all", "mine"]
+    assert [key for key, _, _ in entries(doc)][:3] == ["all", "mine", "waiting"]
 
 
 # --- Who sees and changes what ------------------------------------------------------------
@@ -162,7 +162,7 @@ def test_people_see_the_team_views_and_their_own_only(people, sandbox):
 
     doc = page(colleague.get("/views/all/"))
     names = [name for _, name, _ in entries(doc)]
-    assert names == ["All tickets", "Mine", "Everyone's", "Colleague's own"]
+    assert names == ["All tickets", "Mine", "Needs reply", "Everyone's", "Colleague's own"]
     assert [h.get_text() for h in sidebar(doc).select("h2")] == ["Team views", "My views"]
 
     for person in (colleague, staff):  # staff too: another's own view is theirs alone
@@ -239,7 +239,7 @@ def test_views_are_renamed_and_reordered_within_their_group(signed_in, sandbox):
     team = save(signed_in, "T", "status=closed", shared=True)
 
     def order():
-        return [name for _, name, _ in entries(page(signed_in.get("/views/all/")))][2:]
+        return [name for _, name, _ in entries(page(signed_in.get("/views/all/")))][3:]
 
     assert order() == ["T", "A", "B", "C"]
     signed_in.post(f"/views/{c.pk}/move/", {"direction": "up"})

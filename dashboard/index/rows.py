@@ -5,6 +5,8 @@ address, visibility and time (never its words). A state older than the one index
 
 from django.utils.dateparse import parse_datetime
 
+from dashboard import store
+from dashboard.index import attention
 from dashboard.models import IndexedComment, IndexedProduct, IndexedTag, IndexedTicket
 
 
@@ -36,6 +38,7 @@ def write(ticket: dict, created_at, updated_at) -> None:
 _FIELDS = [
     "status", "priority", "channel", "requester", "assignee", "ticket_type", "tags", "products",
     "order_number", "from_email", "subject", "created_at", "updated_at", "indexed_at",
+    "waiting_since", "first_reply_at",
 ]  # fmt: skip
 
 
@@ -46,8 +49,9 @@ def write_many(items: list[tuple[dict, object, object]]) -> None:
     latest = {
         ticket["id"]: (ticket, created_at, updated_at) for ticket, created_at, updated_at in items
     }
+    emails = requester_emails(ticket.get("requester") for ticket, _, _ in latest.values())
     IndexedTicket.objects.bulk_create(
-        [_row(*item) for item in latest.values()],
+        [_row(*item, emails) for item in latest.values()],
         update_conflicts=True,
         unique_fields=["id"],
         update_fields=_FIELDS,
@@ -80,7 +84,15 @@ def write_many(items: list[tuple[dict, object, object]]) -> None:
     )
 
 
-def _row(ticket: dict, created_at, updated_at) -> IndexedTicket:
+def _row(ticket: dict, created_at, updated_at, emails: dict) -> IndexedTicket:
+    found = attention.attention(
+        ticket.get("status"),
+        created_at,
+        [_said(comment) for comment in ticket.get("comments") or []],
+        ticket.get("requester"),
+        ticket.get("from_email") or "",
+        emails.get(ticket.get("requester"), ""),
+    )
     return IndexedTicket(
         id=ticket["id"],
         status=ticket.get("status") or "",
@@ -96,7 +108,30 @@ def _row(ticket: dict, created_at, updated_at) -> IndexedTicket:
         subject=ticket.get("subject") or "",
         created_at=created_at,
         updated_at=updated_at,
+        waiting_since=found.waiting_since,
+        first_reply_at=found.first_reply_at,
     )
+
+
+def _said(comment: dict) -> attention.Said:
+    return attention.said({**comment, "created_at": _moment(comment.get("created_at"))})
+
+
+def requester_emails(requesters) -> dict:
+    """`{requester: e-mail}` of those the names cache knows, in one read."""
+    wanted = list({requester for requester in requesters if requester is not None})
+    if not wanted:
+        return {}
+    try:
+        found = store.known_customers(wanted)
+    except Exception:  # a cache that cannot answer leaves the e-mails unknown
+        return {}
+    emails = {}
+    for requester, known in found.items():
+        email = getattr(getattr(known, "person", None), "email", "") or ""
+        if email:
+            emails[requester] = email
+    return emails
 
 
 def _tags(ticket: dict) -> list[str]:

@@ -15,7 +15,7 @@ from django.urls import reverse
 from dashboard.models import DefaultView, SavedView
 from dashboard.tickets.filters import MAX_ID, MINE, TicketFilterForm
 
-ALL, MY_TICKETS = "all", "mine"  # the built-in views' keys
+ALL, MY_TICKETS, NEEDS_REPLY = "all", "mine", "waiting"  # the built-in views' keys
 MAX_NAME = SavedView._meta.get_field("name").max_length
 
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from dashboard import store
+from dashboard.index import attention
 from dashboard.templatetags.dashboard_tags import (
     agent,
     badge_html,
@@ -37,13 +38,20 @@ def _e(value):
 
 
 @register.simple_tag
-def ticket_rows(tickets, names, filters_qs=""):
+def ticket_rows(tickets, names, filters_qs="", waiting=None):
     """Every ticket's row, in order; `names` holds the ticket types, agents, customers and
-    tags the rows are shown with, `filters_qs` the list's filters, which a thread's links keep."""
+    tags the rows are shown with, `filters_qs` the list's filters, which a thread's links keep.
+    `waiting` is `{id: (waiting_since, priority)}` from the index; without it the rows' own
+    ids are asked of the index (one query), when the index answers."""
+    tickets = list(tickets)
     now, zone = timezone.now(), timezone.get_current_timezone()
     links = _links(filters_qs)
     limits = (settings.LIST_AGEING_HOURS * 3600, settings.LIST_OVERDUE_HOURS * 3600)
-    return mark_safe("".join(_row(ticket, links, names, now, zone, limits) for ticket in tickets))
+    if waiting is None:
+        waiting = attention.marks_of([ticket.id for ticket in tickets])
+    return mark_safe(
+        "".join(_row(ticket, links, names, now, zone, limits, waiting) for ticket in tickets)
+    )
 
 
 def _links(filters_qs):
@@ -58,12 +66,16 @@ def _links(filters_qs):
     return lambda ticket_id: (f"{opened}{ticket_id}", f"{page}{ticket_id}/{query}")
 
 
-def _row(ticket, links, names, now, zone, limits):
+def _row(ticket, links, names, now, zone, limits, waiting):
     # `dir="auto"`: a subject in Arabic or Hebrew reads from the right, whatever the page's
     # direction. The time cells carry their own labels, shown where the table becomes cards.
     opened, page = links(ticket.id)
+    if waiting is None:
+        hooks, mark = "", _age(ticket, now, limits)
+    else:
+        hooks, mark = _waiting(waiting.get(ticket.id), ticket, now, zone)
     return (
-        f'<tr data-ticket-id="{ticket.id}">'
+        f'<tr data-ticket-id="{ticket.id}"{hooks}>'
         f'<td class="col-id"><a href="{page}" tabindex="-1">{ticket.id}</a></td>'
         f'<td class="col-subject"><div class="subject-line"><a class="subject" dir="auto"'
         f' href="{opened}" hx-get="{page}" hx-target="#thread-panel" hx-swap="innerHTML"'
@@ -71,7 +83,7 @@ def _row(ticket, links, names, now, zone, limits):
         f"{_e(ticket.subject or '(no subject)')}</a>{tags_html(ticket.tags, names.tags)}"
         "</div></td>"
         f'<td class="col-status">{badge_html("badge status status", ticket.status)}'
-        f"{_age(ticket, now, limits)}</td>"
+        f"{mark}</td>"
         f"<td>{badge_html('priority priority', ticket.priority)}</td>"
         f'<td class="col-people">{requester_html(ticket, names.people)}</td>'
         f'<td class="col-people col-assignee">{_assignee(ticket, names.staff)}</td>'
@@ -101,6 +113,26 @@ def _age(ticket, now, limits):
         word = standing.capitalize()
         return f'<span class="age age-{standing}"><strong>{word}</strong> {text}</span>'
     return f'<span class="age">{text}<span class="visually-hidden"> waiting</span></span>'
+
+
+def _waiting(indexed, ticket, now, zone):
+    """The row's hooks and its mark: since when it waits on the team, and whether that is
+    overdue for its priority (the index's, read with the same wait). The exact time shows on
+    hover and when the row has the focus, and is read out always."""
+    since, priority = indexed if indexed is not None else (None, ticket.priority)
+    if since is None:
+        return "", ""
+    overdue = attention.is_overdue(since, priority, now)
+    local = since.astimezone(zone)
+    exact = local.strftime("%a %-d %b %Y, %H:%M ") + (local.tzname() or "")
+    hooks = f' data-waiting-since="{since.isoformat()}"' + (" data-overdue" if overdue else "")
+    text = attention.waited_text((now - since).total_seconds())
+    word = "<strong>Overdue</strong> · " if overdue else ""
+    return hooks, (
+        f'<span class="age waiting{" age-overdue" if overdue else ""}">{word}'
+        f'<time datetime="{since.isoformat()}" title="Waiting since {exact}">Waiting {text}</time>'
+        f'<span class="waiting-exact"> since {_e(exact)}</span></span>'
+    )
 
 
 def _assignee(ticket, staff):

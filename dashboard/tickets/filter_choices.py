@@ -2,9 +2,10 @@
 from the store (ticket types, agents), with "Mine" for a signed-in person."""
 
 from dashboard import store
-from dashboard.tickets.querystring import MINE
+from dashboard.tickets.querystring import MINE, UNSOLVED
 
-STATUS_CHOICES = [(status, status.capitalize()) for status in store.STATUSES]
+# "Unsolved" ticks new, open and pending at once, and stays one word in bookmarks.
+STATUS_CHOICES = [(UNSOLVED, "Unsolved")] + [(s, s.capitalize()) for s in store.STATUSES]
 PRIORITY_CHOICES = [("", "Any priority")] + [(p, p.capitalize()) for p in store.PRIORITIES]
 CHANNEL_CHOICES = [("", "Any channel"), *store.CHANNELS.items()]
 

@@ -23,7 +23,7 @@ from dashboard.tickets.filter_fields import (
     TextFilterField,
     as_id,
 )
-from dashboard.tickets.querystring import MINE, querystring
+from dashboard.tickets.querystring import MINE, UNSOLVED, UNSOLVED_STATUSES, querystring
 from dashboard.tickets.tags import TagCatalogue
 
 __all__ = ["MAX_ID", "MINE", "FilterContext", "TagCatalogue", "TicketFilterForm", "querystring"]
@@ -189,7 +189,7 @@ class TicketFilterForm(forms.Form):
             filter_text=data["filter_text"],
             id=data["id"],
             subject=data["subject"],
-            status=tuple(s for s in store.STATUSES if s in data["status"]),
+            status=tuple(s for s in store.STATUSES if s in self._statuses()),
             requester=data["requester"] or None,
             assignee=self.context.me if data["assignee"] == MINE else data["assignee"],
             order_number=data["order_number"],
@@ -203,11 +203,17 @@ class TicketFilterForm(forms.Form):
             cursor=data["cursor"],
         )
 
+    def _statuses(self):
+        chosen = set(self.cleaned_data["status"])
+        return chosen | set(UNSOLVED_STATUSES) if UNSOLVED in chosen else chosen
+
     def bookmark(self, query):
         """The canonical query string of this form's query: what the address bar and every
-        link carry. "Mine" stays "mine", so a bookmark of it is everyone's own."""
+        link carry. "Mine" stays "mine", so a bookmark of it is everyone's own; "Unsolved"
+        stays "unsolved"."""
         mine = self.cleaned_data.get("assignee") == MINE
-        return querystring(query, mine=mine)
+        unsolved = UNSOLVED in self.cleaned_data.get("status", ())
+        return querystring(query, mine=mine, unsolved=unsolved)
 
     @property
     def cursor_error(self):

@@ -8,14 +8,17 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import DatabaseError
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
 from dashboard import budget, store
 from dashboard.budget import worker
+from dashboard.index import attention, freshness
 from dashboard.index import counts as index_counts
 from dashboard.saved import saved_views
-from dashboard.saved.saved_views import ALL, MY_TICKETS
+from dashboard.saved.saved_views import ALL, MY_TICKETS, NEEDS_REPLY
 from dashboard.tickets import view_counts
 from dashboard.views.common import known_context
 
@@ -34,6 +37,7 @@ class Entry:
     default: bool = False
     note: str = ""  # said instead of a count
     walk_note: str = ""  # why its count walks the store while the ticket index answers others
+    overdue: int | None = None  # of the tickets it counts, how many are overdue (Needs reply)
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,7 @@ def sidebar(request, current=None, start=False, context=None):
         Entry(key, name, url, count, key == current, key == default != ALL, note, walked)
         for (key, name, url, _, note), count, walked in zip(rows, found, notes, strict=True)
     ]
-    builtins, views = tuple(entries[:2]), entries[2:]
+    builtins, views = (*entries[:2], _needs_reply(current)), entries[2:]
     counting = any(e.count is not None and e.count.counting for e in builtins + tuple(views))
     return Sidebar(
         builtins=builtins,
@@ -94,6 +98,22 @@ def sidebar(request, current=None, start=False, context=None):
         poll_delay=(COUNTING_POLL if start else FIRST_POLL) if counting else COUNTED_POLL,
         as_of=next((known.shown_as_of for known in indexed if known is not None), None),
     )
+
+
+def _needs_reply(current):
+    """ "Needs reply", counted exactly from the ticket index in one query, overdue first; while
+    the index does not answer, it says so instead."""
+    entry = functools.partial(Entry, NEEDS_REPLY, "Needs reply", reverse("needs_reply"))
+    found = None
+    if freshness.current().answers:
+        try:
+            found = attention.tally(attention.waiting(), timezone.now())
+        except DatabaseError:
+            found = None
+    if found is None:
+        return entry(None, current == NEEDS_REPLY, note="no index yet")
+    count = view_counts.Count.exactly(found.waiting)
+    return entry(count, current == NEEDS_REPLY, overdue=found.overdue)
 
 
 def _counts(queries, start):

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard import store
+from dashboard.index import attention
 from dashboard.index import counts as index_counts
 from dashboard.models import Tag
 from dashboard.saved import saved_views
@@ -132,6 +133,8 @@ def _thread_context(ticket_id, fetched, filters_qs):
             products=names.products(ticket.products, names.THREAD),
             tags=Tag.catalogue(),
         )
+        requester = context["names"].people.get(ticket.requester)
+        context["attention"] = attention.of_thread(ticket, getattr(requester, "email", "") or "")
     return context
 
 

@@ -1,12 +1,15 @@
 """The wall board: for signed-in people on the list's own filters, and for unattended screens
 through display links."""
 
+import logging
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
+from django.db import DatabaseError
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
@@ -14,15 +17,17 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard import budget, store
-from dashboard.index import changes, freshness
+from dashboard.index import attention, changes, freshness
 from dashboard.index import counts as index_counts
 from dashboard.index import query as index_query
 from dashboard.models import DisplayLink, Tag, hash_secret
 from dashboard.tickets import names
 from dashboard.tickets.querystring import querystring
 from dashboard.views.common import filter_form, is_fragment, staff_or_empty
-from dashboard.wall.board import WallOptions, build_board, rotation
+from dashboard.wall.board import ROWS, WallOptions, build_board, rotation
 from dashboard.wall.filters import parse_wall_filters
+
+logger = logging.getLogger(__name__)
 
 WALL_TEMPLATE = "dashboard/wall.html"
 WALL_RELOAD_HOURS = 12
@@ -70,23 +75,32 @@ def _board(request, queries, index, options, poll_query="", extra=None):
     version = changes.version() if watching else ""
     if watching and is_fragment(request) and _unchanged(request, version, index, options):
         return _no_store(HttpResponse(status=204))  # the screen keeps what it shows
-    # Its counts from the ticket index when it answers them: then nothing is walked.
-    indexed = index_counts.board(query, oldest=options.sort == "oldest")
+    # Its counts from the ticket index when it answers them: then nothing is walked; what
+    # waits on the team is read in the same snapshot, so its figures and rows agree.
+    with attention.one_snapshot():
+        indexed = index_counts.board(query, oldest=options.sort == "oldest")
+        waits = _attention(query) if indexed is not None else None
     # Nobody waits at a wall screen: its store calls leave the budget to people first.
     with budget.background():
-        board = build_board(query, options.sort, indexed)
+        board = build_board(query, options.sort, indexed, waits)
         # A stale board asks the store for nothing more.
         staff = (store.staff(fetch=False) or {}) if board.stale else staff_or_empty()
     # Known names now; the screen's next refresh shows those looked up meanwhile.
     tickets = board.snapshot.tickets if board.snapshot else ()
     people = names.customers((t.requester for t in tickets), names.WALL) if not board.stale else {}
     since = _since(request, index)
+    waits = board.snapshot.attention if board.snapshot else None
+    if waits is not None and options.sort == "waiting" and not board.waiting_pending:
+        marks = waits.marks
+    else:
+        marks = attention.marks_of([t.id for t in tickets]) if waits is not None else None
     poll = f"{poll_query}&" if poll_query else ""
     context = {
         "board": board,
         "options": options,
         "rotation": (index + 1, len(queries)) if len(queries) > 1 else None,
         "new_ids": board.new_ids(since),
+        "marks": marks,
         "now": timezone.now(),
         "poll_url": f"{request.path}?{poll}{urlencode(_poll_params(board, since, index, version))}",
         "watch_seconds": WATCH_SECONDS if watching else None,
@@ -98,6 +112,20 @@ def _board(request, queries, index, options, poll_query="", extra=None):
         **(extra or {}),
     }
     return _no_store(render(request, _template(request, "board"), context))
+
+
+def _attention(query):
+    """What waits on the team among `query`'s tickets, from the index; None if it cannot say."""
+    try:
+        tickets = index_query.tickets(query)
+        every_status = index_query.tickets(replace(query, status=()))
+        if tickets is None or every_status is None:
+            return None
+        with attention.reading():
+            return attention.wall(tickets, every_status, timezone.now(), ROWS)
+    except DatabaseError as exc:
+        logger.warning("wall: what waits could not be read (%s)", type(exc).__name__)
+        return None
 
 
 def _notice(request, context, status=200):

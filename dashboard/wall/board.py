@@ -31,7 +31,7 @@ class WallOptions:
     """How a board looks: a display link's settings, or the defaults of the signed-in wall."""
 
     title: str = "Wall"
-    sort: str = "newest"
+    sort: str = "newest"  # "newest", "oldest" or "waiting" (longest waiting on the team first)
     refresh: int = 30
     warn_hours: int = 4
     alert_hours: int = 24
@@ -46,6 +46,9 @@ class Snapshot:
     arrived: tuple[tuple[int, float], ...] = ()
     # The newest creation time on the board, in the store's clock: a screen's own baseline.
     newest: datetime | None = None
+    # What waits on the team, read from the index with the counts (`attention.Wall`), or None.
+    attention: object = None
+    more: int | None = None  # tickets of the board's list not shown, when known exactly
 
 
 @dataclass
@@ -55,6 +58,7 @@ class Board:
     stale_since: datetime | None = None
     problem: str = ""
     oldest_pending: bool = False  # "oldest first" asked, but the count has not finished
+    waiting_pending: bool = False  # "longest waiting first" asked, but the index does not answer
 
     @property
     def stale(self):
@@ -73,31 +77,47 @@ class Board:
         return frozenset(new)
 
 
-def build_board(query, sort="newest", indexed=None):
+def build_board(query, sort="newest", indexed=None, attention=None):
     """The board for `query`: fresh when the store answers, else the last good one, stale.
     `indexed`: its counts read from the ticket index (with the oldest tickets, for "oldest"
-    first), when it answers them; then no walk is advanced."""
+    first), when it answers them; then no walk is advanced. `attention`: what waits on the
+    team, read from the index in the same snapshot as `indexed` (its rows, longest waiting
+    first, are the board's for "waiting")."""
     key = _board_key(query)
     try:
         page = store.list_tickets(query, max_age=ROWS_MAX_AGE)
         counted = indexed if indexed is not None else counts.advance(query)
         tickets = page.tickets[:ROWS]
-        oldest_pending = False
+        oldest_pending = waiting_pending = False
+        more = counted.total - len(tickets) if counted and counted.complete else None
         if sort == "oldest":
             if counted and counted.oldest and counted.complete:
                 tickets = counted.oldest[:ROWS]
             else:
                 oldest_pending = True
+        elif sort == "waiting":
+            if attention is not None:
+                tickets = attention.rows[:ROWS]
+                more = attention.waiting - len(tickets)
+            else:
+                waiting_pending = True
         snapshot = Snapshot(
             tickets=tickets,
             counts=counted,
             fetched_at=page.fetched_at,
             arrived=_note_arrivals(key, page.tickets),
             newest=max((t.created_at for t in page.tickets if t.created_at), default=None),
+            attention=attention,
+            more=max(more, 0) if more is not None else None,
         )
         state.cache_set(_snapshot_key(key, sort), snapshot, SNAPSHOT_TTL)
         state.cache_delete_many([_failing_key(key)])
-        return Board(query=query, snapshot=snapshot, oldest_pending=oldest_pending)
+        return Board(
+            query=query,
+            snapshot=snapshot,
+            oldest_pending=oldest_pending,
+            waiting_pending=waiting_pending,
+        )
     except (store.TicketsAPIError, state.SharedStateError) as exc:
         return _stale_board(query, key, sort, exc.message)
 
@@ -185,7 +205,7 @@ def age_class(ticket, warn_hours, alert_hours, now=None):
 
 # The layouts of what a board keeps in the shared state, carried in their keys: a snapshot (with
 # the shape of the store's tickets in it), and the arrivals noted for New.
-SNAPSHOT_LAYOUT = 1
+SNAPSHOT_LAYOUT = 2
 ARRIVALS_LAYOUT = 1
 ARRIVALS_FIELDS = frozenset({"newest", "at_newest", "arrived", "since"})
 

@@ -28,7 +28,7 @@ class Command(BaseCommand):
             type=lambda text: ("view", text),
             help="A saved view's name (a team view's first); repeat to rotate.",
         )
-        parser.add_argument("--sort", choices=["newest", "oldest"], default="newest")
+        parser.add_argument("--sort", choices=["waiting", "newest", "oldest"], default="waiting")
         parser.add_argument("--refresh", type=int, default=30, help="seconds, 10 to 40")
         parser.add_argument("--rotate", type=int, default=60, help="seconds per filter")
         parser.add_argument(
