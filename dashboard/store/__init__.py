@@ -12,7 +12,13 @@ Views, the wall and the forms use what this package exports; its modules are:
 - `products`: product titles by id, and products by title.
 """
 
-from dashboard.store.client import cursor_from_url, forget_local, identity, missing_scopes
+from dashboard.store.client import (
+    cursor_from_url,
+    forget_local,
+    identity,
+    missing_scopes,
+    when_sent,
+)
 from dashboard.store.errors import (
     BadResponse,
     FilterRefused,
@@ -119,4 +125,5 @@ __all__ = [
     "staff_due",
     "ticket_types",
     "ticket_types_due",
+    "when_sent",
 ]

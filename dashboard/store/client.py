@@ -7,6 +7,7 @@ requested, so no link can carry the access token to another host.
 """
 
 import contextlib
+import contextvars
 import hashlib
 import logging
 import random
@@ -143,6 +144,22 @@ def identity() -> str:
 
 sleep = time.sleep  # tests replace it to see the waits without waiting
 
+_sent: contextvars.ContextVar[Callable[[], object] | None] = contextvars.ContextVar(
+    "store_sent", default=None
+)
+
+
+@contextlib.contextmanager
+def when_sent(sent: Callable[[], object]) -> Iterator[None]:
+    """Inside the block, `sent()` hears each time a request to the store has gone and its
+    thread begins to wait for the answer: a view that asked the store in another thread can
+    leave the CPU to that thread until then, and do its own work while the store answers."""
+    token = _sent.set(sent)
+    try:
+        yield
+    finally:
+        _sent.reset(token)
+
 
 def get(path: str, params: Params, cursor_given: bool = False) -> dict[str, Any]:
     """GET with the shared budget: every attempt waits its turn; a 429 is retried after its
@@ -183,7 +200,7 @@ def _get_once(path: str, params: Params, cursor_given: bool) -> dict[str, Any]:
     seconds = settings.NEXT_API_READ_TIMEOUT
     # Connecting is part of the call, so it never outlasts the call's deadline.
     timeout = (min(settings.NEXT_API_CONNECT_TIMEOUT, seconds), seconds)
-    with transport.deadline(seconds) as deadline:
+    with transport.deadline(seconds, sent=_sent.get()) as deadline:
         try:
             # No redirects: a second request would skip the budget (and carry the token along).
             # Streamed, so that a failure is known to come before the answer began or part-way.

@@ -5,7 +5,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -28,12 +28,15 @@ else:
 
 
 @contextmanager
-def deadline(seconds: float) -> Iterator[float]:
+def deadline(seconds: float, sent: Callable[[], object] | None = None) -> Iterator[float]:
+    """One attempt's deadline; `sent()`, if given, hears once that the attempt's request has
+    gone and its thread starts to wait for the answer (its first read)."""
     _attempt.deadline = time.monotonic() + seconds
+    _attempt.sent = sent
     try:
         yield _attempt.deadline
     finally:
-        _attempt.deadline = None
+        _attempt.deadline = _attempt.sent = None
 
 
 class _ReadsUntilDeadline(_Socket):
@@ -44,6 +47,10 @@ class _ReadsUntilDeadline(_Socket):
     __slots__ = ()
 
     def _limit_wait(self) -> None:
+        if sent := getattr(_attempt, "sent", None):
+            # http.client reads nothing before the whole request is written: it has gone.
+            _attempt.sent = None
+            sent()
         deadline = getattr(_attempt, "deadline", None)
         if deadline is None:
             return
