@@ -390,6 +390,7 @@ def test_a_list_page_says_where_its_milliseconds_went(signed_in, sandbox):
     assert list(timing) == [
         "request",
         "ask",
+        "form",
         "frame",
         "store",
         "names",
@@ -429,6 +430,32 @@ def test_a_list_page_asks_the_store_first_and_leaves_the_rest_until_it_is_sent(
     assert response.status_code == 200 and row_ids(response)
     assert happened == ["sent", "frame", "rows", "noted"]
     assert store.cached_page(store.TicketQuery(status=("open",), priority="low")) is not None
+
+
+def test_a_bookmark_is_asked_of_the_store_before_its_filters_are_checked(
+    signed_in, sandbox, monkeypatch
+):
+    from dashboard.views import tickets
+
+    happened = []
+    monkeypatch.setattr(tickets.Asked, "SENT_WAIT", 30.0)
+    went, filter_form = tickets.Asked.went, tickets.filter_form
+    monkeypatch.setattr(tickets.Asked, "went", lambda self: happened.append("sent") or went(self))
+    monkeypatch.setattr(
+        tickets, "filter_form", lambda *a, **k: happened.append("form") or filter_form(*a, **k)
+    )
+    sandbox.reset_stats()
+    bookmark = signed_in.get("/?status=open&priority=high&ticket=1641")
+    assert bookmark.status_code == 200 and row_ids(bookmark)
+    assert happened[:2] == ["sent", "form"]
+    asked = sandbox.stats()["paths"]  # with the ticket types and agents, read once a while
+    assert asked["/api/admin/tickets/"] == 1 and asked["/api/admin/tickets/1641/"] == 1
+
+    happened.clear()
+    other = signed_in.get("/?priority=medium&status=open")  # not a bookmark: checked first
+    assert other.status_code == 302
+    assert happened == ["form"]
+    assert sandbox.stats()["paths"]["/api/admin/tickets/"] == 1
 
 
 def test_an_exact_total_is_on_the_list_total_hook(signed_in, sandbox):

@@ -29,7 +29,7 @@ from dashboard.saved.saved_views import ALL
 from dashboard.templatetags.dashboard_tags import scope_needs
 from dashboard.tickets import counts, names, prefetch
 from dashboard.tickets.filter_fields import as_id
-from dashboard.tickets.filters import MAX_ID, TicketFilterForm
+from dashboard.tickets.filters import MAX_ID, TicketFilterForm, plain_bookmark
 from dashboard.views import arrivals
 from dashboard.views.common import (
     filter_form,
@@ -52,19 +52,24 @@ THREAD_TEMPLATE = "dashboard/thread.html"
 @require_GET
 @vary_on_headers("HX-Request")
 def ticket_list(request):
-    form = filter_form(request)
-    if not form.is_valid():
-        return _invalid_filters(request, form)
-    query = form.query()
-    ticket_id = _open_ticket(request.GET)  # the thread open beside the list; not a filter
-    bookmark = form.bookmark(query)
-    canonical = _with_ticket(bookmark, ticket_id)
-    if request.META.get("QUERY_STRING", "") != canonical:
-        if not request.htmx:
-            return HttpResponseRedirect(_bookmark_url(request, canonical))
-        form = _canonical_form(canonical, form)
-    current = None if bookmark else ALL
-    response = list_response(request, form, current, ticket_id)
+    early = _asked_early(request)
+    try:
+        form = filter_form(request)
+        if not form.is_valid():
+            return _invalid_filters(request, form)
+        query = form.query()
+        ticket_id = _open_ticket(request.GET)  # the thread open beside the list; not a filter
+        bookmark = form.bookmark(query)
+        canonical = _with_ticket(bookmark, ticket_id)
+        if request.META.get("QUERY_STRING", "") != canonical:
+            if not request.htmx:
+                return HttpResponseRedirect(_bookmark_url(request, canonical))
+            form = _canonical_form(canonical, form)
+        current = None if bookmark else ALL
+        response = list_response(request, form, current, ticket_id, early)
+    finally:
+        if early is not None and not early.taken:
+            early.release()  # the page did not take it: let its store thread go on
     if request.htmx and not query.cursor and response.status_code != 400:
         # The filter form swaps the list in place; the address bar must still be the bookmark,
         # and the sidebar must not name a view these filters have left.
@@ -74,16 +79,19 @@ def ticket_list(request):
     return response
 
 
-def list_response(request, form, current=None, ticket_id=None):
+def list_response(request, form, current=None, ticket_id=None, early=None):
     """The list of a valid filter `form`: the whole page, with the views' sidebar (the view
     `current` marked) and the thread `ticket_id` open beside it, or the fragment HTMX asked
-    for. The list and every view share it."""
+    for. The list and every view share it. `early` is its query asked of the store already
+    (`_asked_early`), if it was."""
     if not form.is_valid():
         return _invalid_filters(request, form, current)
     query = form.query()
-    timing.mark(request, "request")
-    answer = Asked()
-    started(_first_page, query, answer)
+    if early is not None and early.query == query:
+        answer, early.taken = early, True
+    else:
+        timing.mark(request, "request")
+        answer = _ask(query)
     try:
         if is_fragment(request):
             response, error = _list_fragment(request, form, query, answer)
@@ -96,6 +104,30 @@ def list_response(request, form, current=None, ticket_id=None):
         answer.release()
         return _refused(request, form, error, current)
     return with_retry_after(_released_once_sent(response, answer), error)
+
+
+def _ask(query):
+    """`query`'s page asked of the store in another thread (see `Asked`)."""
+    answer = Asked(query)
+    started(_first_page, query, answer)
+    return answer
+
+
+def _asked_early(request):
+    """A bookmark's page, asked of the store as soon as the person is known. Every link the
+    dashboard makes is a canonical bookmark, whose query is known without the filter form: the
+    form is then checked while the store answers. None for any other address, which the form
+    reads first, as always (and may send elsewhere)."""
+    filters = request.META.get("QUERY_STRING", "").split("&ticket=")[0]
+    query = plain_bookmark(filters, store.ticket_types(fetch=False))
+    if query is None:
+        return None
+    timing.mark(request, "request")
+    answer = _ask(query)
+    answer.early = True
+    answer.wait_sent()
+    timing.mark(request, "ask")
+    return answer
 
 
 class Asked:
@@ -118,7 +150,10 @@ class Asked:
     RELEASE_WAIT = 0.25
     FINISH_WAIT = 1.0
 
-    def __init__(self):
+    def __init__(self, query):
+        self.query = query
+        self.early = False  # asked before the filter form was checked (see `_asked_early`)
+        self.taken = False  # the page it was asked early for is shown with it
         self._answer = Future()
         self._sent = threading.Event()
         self._released = threading.Event()
@@ -251,8 +286,11 @@ def _whole_list(request, form, query, answer, current=None, ticket_id=None):
     error)`. With `ticket_id`, that ticket's thread is open beside the list, asked of the store
     at the same time as the list."""
     thread = started(_fetch_ticket, ticket_id) if ticket_id else None
-    answer.wait_sent()  # the store hears the request first; the frame is rendered meanwhile
-    timing.mark(request, "ask")
+    if answer.early:
+        timing.mark(request, "form")  # the filters, checked while the store answers
+    else:
+        answer.wait_sent()  # the store hears the request first; the frame is rendered meanwhile
+        timing.mark(request, "ask")
     token = secrets.token_hex(8)
     results_marker, thread_marker = f"<!-- results {token} -->", f"<!-- thread {token} -->"
     # What the results show that does not depend on the answer is known before it: one CSRF
