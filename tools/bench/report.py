@@ -197,8 +197,9 @@ def config_table(results):
 
 # A first view's Server-Timing parts (`dashboard/timing.py`), in the order they happen.
 FIRST_VIEW_PARTS = (
-    ("request", "middleware, session and user, the filter form: until the store is asked"),
+    ("request", "middleware, session and user: until the store is asked"),
     ("ask", "the store call's own checks (cache, lock, budget) until its request has gone"),
+    ("form", "the filter form, checked while the store answers (a bookmark's page is asked first)"),
     ("frame", "form, sidebar and known total, rendered while the store answers"),
     ("store", "the store's answer, still awaited once the frame is done"),
     ("names", "names and the rows' context, once it answered"),
