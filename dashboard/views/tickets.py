@@ -294,8 +294,8 @@ def _whole_list(request, form, query, answer, current=None, ticket_id=None):
     token = secrets.token_hex(8)
     results_marker, thread_marker = f"<!-- results {token} -->", f"<!-- thread {token} -->"
     # What the results show that does not depend on the answer is known before it: one CSRF
-    # token for the page's forms (masking one costs a millisecond of randomness), and which
-    # scopes the store's token lacks.
+    # token for the page's forms (masking one costs a millisecond of randomness), which scopes
+    # the store's token lacks, and (below) the list's links and switches.
     known = {"csrf_token": get_token(request), "scope_needs": scope_needs(request.user)}
     frame_context = {
         **known,
@@ -307,6 +307,10 @@ def _whole_list(request, form, query, answer, current=None, ticket_id=None):
         "sidebar": sidebar(request, current, context=form.context),
     }
     frame = render_to_string(LIST_TEMPLATE, frame_context, request)
+    # The list's links and switches ask nothing of the answer but that there is one.
+    filters_qs = form.bookmark(query.filters)
+    tools_context = {**known, "query": query, "filters_qs": filters_qs, "page": True}
+    tools = render_to_string(LIST_TEMPLATE + "#page-tools", tools_context, request)
     # Read while the store answers: the total known so far (none is asked of the store), and
     # whether the ticket index keeps lists live (the rows' arrivals poller asks; kept a while).
     known_total = counts.total(query.filters, start=False) if not query.cursor else None
@@ -315,6 +319,7 @@ def _whole_list(request, form, query, answer, current=None, ticket_id=None):
     page, error = answer.result()
     timing.mark(request, "store")
     context = {**_list_context(form, query, page, error, known_total), **known}
+    context["tools"] = tools if page is not None else ""
     timing.mark(request, "names")
     results = render_to_string(LIST_TEMPLATE + "#results", context, request)
     whole = frame.replace(results_marker, results, 1)
