@@ -23,10 +23,14 @@ from django.contrib.sessions.backends.cached_db import SessionStore as CachedDBS
 from django.contrib.sessions.backends.db import SessionStore as DBStore
 from django.core.cache import caches
 
-from dashboard.budget.state import STATE_ERRORS, guarded
+from dashboard.budget.state import STATE_ERRORS, guarded, schema_key
 
 
 class SessionStore(CachedDBStore):
+    # A session's data is the database's (a dict of plain values); the key still carries its
+    # layout's version, as every key of the shared state does (see budget/state.py).
+    cache_key_prefix = schema_key("session", 1, "")
+
     def __init__(self, session_key=None):
         DBStore.__init__(self, session_key)  # the cache is reached when it is used, not before
 
