@@ -220,6 +220,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "dashboard.timing.server_timing",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -337,6 +338,8 @@ if env_str("DJANGO_PROXY_SSL_HEADER"):
         raise ImproperlyConfigured("DJANGO_PROXY_SSL_HEADER must look like HEADER=value.")
     SECURE_PROXY_SSL_HEADER = (_header.strip(), _value.strip())
 SESSION_COOKIE_HTTPONLY = True
+# Sessions live in the database and are read from the shared cache: see dashboard/sessions.py.
+SESSION_ENGINE = "dashboard.sessions"
 CSRF_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 

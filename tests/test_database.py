@@ -4,9 +4,11 @@ when it cannot be reached, and the tag catalogue's version in the shared state."
 import io
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.core.management import call_command
 from django.db import OperationalError, connection
+from django.utils.module_loading import import_string
 
 from dashboard.models import CATALOGUE_VERSION_KEY, DisplayLink, Tag, forget_catalogue
 from tests import html
@@ -38,7 +40,8 @@ def _refused(*args, **kwargs):
 
 def test_a_database_out_of_reach_before_the_view_is_a_503_not_a_500(signed_in, monkeypatch):
     # Loading the session happens in middleware, outside every view.
-    monkeypatch.setattr("django.contrib.sessions.backends.db.SessionStore.load", _refused)
+    engine = import_string(f"{django_settings.SESSION_ENGINE}.SessionStore")
+    monkeypatch.setattr(engine, "load", _refused)
     signed_in.raise_request_exception = False
     response = signed_in.get("/?status=open")
     assert response.status_code == 503

@@ -19,10 +19,11 @@ class Config:
 
 
 def config() -> Config:
-    base_dir = Path(getattr(settings, "BASE_DIR", Path(__file__).resolve().parents[2]))
+    # Read before every store call: no path is resolved on the disk unless the settings lack it.
+    base_dir = getattr(settings, "BASE_DIR", None) or Path(__file__).resolve().parents[2]
     return Config(
         redis_url=getattr(settings, "REDIS_URL", ""),
-        pacing_dir=Path(getattr(settings, "PACING_DIR", base_dir / "var" / "pacing")),
+        pacing_dir=Path(getattr(settings, "PACING_DIR", None) or Path(base_dir) / "var" / "pacing"),
         rate_limit=int(getattr(settings, "STORE_RATE_LIMIT", 4)),
         rate_window=float(getattr(settings, "STORE_RATE_WINDOW", 1.0)),
         rate_margin=float(getattr(settings, "STORE_RATE_MARGIN", 0.1)),

@@ -13,7 +13,13 @@ Views, the wall and the forms use what this package exports; its modules are:
 - `webhooks`: registering the dashboard's receiver of the store's webhooks.
 """
 
-from dashboard.store.client import cursor_from_url, forget_local, identity, missing_scopes
+from dashboard.store.client import (
+    cursor_from_url,
+    forget_local,
+    identity,
+    missing_scopes,
+    when_sent,
+)
 from dashboard.store.errors import (
     BadResponse,
     FilterRefused,
@@ -127,4 +133,5 @@ __all__ = [
     "staff_due",
     "ticket_types",
     "ticket_types_due",
+    "when_sent",
 ]

@@ -7,6 +7,7 @@ requested, so no link can carry the access token to another host.
 """
 
 import contextlib
+import contextvars
 import hashlib
 import logging
 import random
@@ -102,18 +103,45 @@ def cached(path: str, params: Params) -> Any:
 
 def keep(path: str, value: object, ttl: float) -> None:
     """Keep `value` for `path` beyond the shared answer's life (names, for hours)."""
-    state.cache_set(_kept_key(path), value, ttl)
+    key = _kept_key(path)
+    state.cache_set(key, value, ttl)
+    _remember(key, value, time.monotonic())
 
 
 def kept_many(paths: Mapping[int, str]) -> dict[int, Any]:
-    """`{name: value}` of what was kept for each of `paths` (`{name: path}`), in one read; a
+    """`{name: value}` of what was kept for each of `paths` (`{name: path}`): what this
+    process read in the last LOCAL_TTL seconds, the rest in one read of the shared state; a
     failing cache keeps nothing (what is kept is a nicety)."""
     keys = {_kept_key(path): name for name, path in paths.items()}
-    try:
-        found = state.cache_get_many(list(keys))
-    except state.SharedStateError:
-        return {}
-    return {keys[key]: value for key, value in found.items()}
+    now = time.monotonic()
+    found, missing = {}, []
+    for key, name in keys.items():
+        expires, value = _kept_local.get(key, (0.0, None))
+        if now < expires:
+            found[name] = value
+        else:
+            missing.append(key)
+    if missing:
+        try:
+            read = state.cache_get_many(missing)
+        except state.SharedStateError:
+            return {}
+        for key, value in read.items():
+            _remember(key, value, now)
+            found[keys[key]] = value
+    return found
+
+
+# Names and titles are read by every page that shows them, and change a few times a year: each
+# process keeps the ones it read for LOCAL_TTL seconds (what it has not found is asked again).
+KEPT_LOCAL_MAX = 20_000
+_kept_local: dict[str, tuple[float, Any]] = {}
+
+
+def _remember(key: str, value: object, now: float) -> None:
+    if len(_kept_local) >= KEPT_LOCAL_MAX:
+        _kept_local.clear()
+    _kept_local[key] = (now + LOCAL_TTL, value)
 
 
 def _kept_key(path: str) -> str:
@@ -142,6 +170,22 @@ def identity() -> str:
 
 
 sleep = time.sleep  # tests replace it to see the waits without waiting
+
+_sent: contextvars.ContextVar[Callable[[], object] | None] = contextvars.ContextVar(
+    "store_sent", default=None
+)
+
+
+@contextlib.contextmanager
+def when_sent(sent: Callable[[], object]) -> Iterator[None]:
+    """Inside the block, `sent()` hears each time a request to the store has gone and its
+    thread begins to wait for the answer: a view that asked the store in another thread can
+    leave the CPU to that thread until then, and do its own work while the store answers."""
+    token = _sent.set(sent)
+    try:
+        yield
+    finally:
+        _sent.reset(token)
 
 
 def get(path: str, params: Params, cursor_given: bool = False) -> dict[str, Any]:
@@ -183,18 +227,11 @@ def _get_once(path: str, params: Params, cursor_given: bool) -> dict[str, Any]:
     seconds = settings.NEXT_API_READ_TIMEOUT
     # Connecting is part of the call, so it never outlasts the call's deadline.
     timeout = (min(settings.NEXT_API_CONNECT_TIMEOUT, seconds), seconds)
-    with transport.deadline(seconds) as deadline:
+    with transport.deadline(seconds, sent=_sent.get()) as deadline:
         try:
             # No redirects: a second request would skip the budget (and carry the token along).
             # Streamed, so that a failure is known to come before the answer began or part-way.
-            response = transport.session().get(
-                url,
-                params=params,
-                headers=headers,
-                timeout=timeout,
-                allow_redirects=False,
-                stream=True,
-            )
+            response = transport.get(url, params, headers, timeout)
         except requests.RequestException as exc:
             raise _unanswered(exc, path, deadline) from exc
         with response:  # back to the pool when read whole, closed when not
@@ -470,5 +507,7 @@ def reference_due(path: str, params: Params) -> bool:
 
 
 def forget_local() -> None:
-    """Drop this process's copies of reference data (tests switch stores between cases)."""
+    """Drop this process's copies of reference data, names and titles (tests switch stores
+    between cases)."""
     _local.clear()
+    _kept_local.clear()

@@ -196,14 +196,13 @@ def list_tickets(
     """One page of the Tickets List for `query`, at most `max_age` seconds old if given.
 
     Its tickets carry `comment_count` but no comments: threads are read with `get_ticket`.
-    `ready(page)` hears a page fetched now before it is cached for others.
+    `ready(page)` hears a page fetched now before it is cached for others, and before the
+    `page_listeners` do: the person waiting for it first.
     """
     params = query.params()
 
     def fetch() -> TicketPage:
         payload = client.get("tickets/", params, cursor_given=bool(query.cursor))
-        for listener in page_listeners:
-            listener(params)
         return TicketPage(
             tickets=tuple(
                 _ticket(item, with_comments=False) for item in parse.field(payload, "results", list)
@@ -213,11 +212,20 @@ def list_tickets(
             fetched_at=datetime.now(UTC),
         )
 
-    page = client.shared("tickets/", params, fetch, ready=ready)
+    def noted(page: TicketPage) -> None:
+        for listener in page_listeners:
+            listener(params)
+
+    def fetched(page: TicketPage) -> None:
+        if ready is not None:
+            ready(page)
+        noted(page)
+
+    page = client.shared("tickets/", params, fetch, ready=fetched)
     oldest = None if max_age is None else datetime.now(UTC) - timedelta(seconds=max_age)
     if oldest is not None and (page.fetched_at is None or page.fetched_at < oldest):
         client.forget("tickets/", params)
-        page = client.shared("tickets/", params, fetch)
+        page = client.shared("tickets/", params, fetch, ready=noted)
     return page
 
 

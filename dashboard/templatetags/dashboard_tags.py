@@ -95,15 +95,24 @@ def person(person_id, people=None, fallback=""):
     return mark_safe(person_html(person_id, (people or {}).get(person_id), fallback))
 
 
+def scope_needs(user):
+    """For staff: which scope the store's token would need to show names, in words ("" when
+    it needs none, or for anyone else). Never "rejected": the token works, it just may not
+    read customers or products."""
+    if not getattr(user, "is_staff", False):
+        return ""
+    adds = {"users:read": "customers' names", "catalogue:read": "products' titles"}
+    return "; ".join(f"{adds[scope]} need the {scope} scope" for scope in names.missing_scopes())
+
+
 @register.inclusion_tag("dashboard/_scope_notice.html", takes_context=True)
 def scope_notice(context):
-    """For staff: which scope the store's token would need to show names (never "rejected":
-    the token works, it just may not read customers or products)."""
-    request = context.get("request")
-    if not request or not getattr(request.user, "is_staff", False):
-        return {}
-    adds = {"users:read": "customers' names", "catalogue:read": "products' titles"}
-    needs = "; ".join(f"{adds[scope]} need the {scope} scope" for scope in names.missing_scopes())
+    """The notice of `scope_needs`, read when the page shows it unless the view read it before
+    (`scope_needs` in the context)."""
+    needs = context.get("scope_needs")
+    if needs is None:
+        request = context.get("request")
+        needs = scope_needs(request.user) if request else ""
     return {"needs": needs}
 
 

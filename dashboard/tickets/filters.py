@@ -8,6 +8,7 @@ products that only the store can find (`lookups`), and the bookmark itself (`que
 
 import re
 from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -16,6 +17,8 @@ from dashboard import store
 from dashboard.tickets import filter_choices, lookups, tags
 from dashboard.tickets.filter_fields import (
     MAX_ID,
+    MAX_LIST_ITEMS,
+    MAX_TEXT,
     FreeListField,
     FreeListInput,
     IdField,
@@ -26,10 +29,46 @@ from dashboard.tickets.filter_fields import (
 from dashboard.tickets.querystring import MINE, UNSOLVED, UNSOLVED_STATUSES, querystring
 from dashboard.tickets.tags import TagCatalogue
 
-__all__ = ["MAX_ID", "MINE", "FilterContext", "TagCatalogue", "TicketFilterForm", "querystring"]
+__all__ = [
+    "MAX_ID",
+    "MINE",
+    "FilterContext",
+    "TagCatalogue",
+    "TicketFilterForm",
+    "plain_bookmark",
+    "querystring",
+]
 
 # Cursors are opaque, but every cursor the API hands out is short URL-safe text.
 CURSOR_RE = re.compile(r"^[A-Za-z0-9+/=_.~%-]{1,512}$")
+
+
+def plain_bookmark(query_string, ticket_types=None):
+    """The query of `query_string` when it is a canonical bookmark whose every value the form
+    takes as it is: statuses, priority and channel of the API's, ids in range, tidy texts, a
+    cursor as the API writes them, dates in order, a ticket type among `ticket_types` (the
+    known ones), and nothing to look up by name nor "Mine". Such a query is the form's own, and
+    can be asked of the store before the form has checked it; None for anything else, which
+    only the form can tell. (Every link the dashboard makes is such a bookmark.)"""
+    query = store.TicketQuery.from_params(parse_qsl(query_string, keep_blank_values=True))
+    if not query_string or querystring(query) != query_string:
+        return None
+    ids = [query.id, query.requester, *query.product, *query.tags]
+    texts = [query.filter_text, query.subject, query.order_number, query.cursor]
+    plain = (
+        query.status == tuple(s for s in store.STATUSES if s in query.status)
+        and query.priority in ("", *store.PRIORITIES)
+        and query.channel in ("", *store.CHANNELS)
+        and all(i is None or 1 <= i <= MAX_ID for i in ids)
+        and all(items == tuple(sorted(set(items))) for items in (query.product, query.tags))
+        and max(len(query.product), len(query.tags)) <= MAX_LIST_ITEMS
+        and all(len(t) <= MAX_TEXT and t == t.strip() and "\x00" not in t for t in texts)
+        and (not query.cursor or bool(CURSOR_RE.match(query.cursor)))
+        and not (query.created_to and query.created_from and query.created_from > query.created_to)
+        and query.assignee is None
+        and (query.ticket_type is None or query.ticket_type in (ticket_types or {}))
+    )
+    return query if plain else None
 
 
 @dataclass(frozen=True)

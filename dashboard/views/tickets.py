@@ -1,8 +1,7 @@
 """The ticket list and a ticket's thread."""
 
-import itertools
 import secrets
-import time
+import threading
 from concurrent.futures import Future
 from dataclasses import replace
 
@@ -15,6 +14,7 @@ from django.http import (
     HttpResponseRedirect,
     QueryDict,
 )
+from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -22,15 +22,16 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from dashboard import store
-from dashboard.index import attention
+from dashboard import store, timing
+from dashboard.index import attention, freshness
 from dashboard.index import counts as index_counts
 from dashboard.models import Tag
 from dashboard.saved import saved_views
 from dashboard.saved.saved_views import ALL
+from dashboard.templatetags.dashboard_tags import scope_needs
 from dashboard.tickets import counts, names, prefetch
 from dashboard.tickets.filter_fields import as_id
-from dashboard.tickets.filters import MAX_ID, TicketFilterForm
+from dashboard.tickets.filters import MAX_ID, TicketFilterForm, plain_bookmark
 from dashboard.views import arrivals
 from dashboard.views.common import (
     filter_form,
@@ -53,19 +54,24 @@ THREAD_TEMPLATE = "dashboard/thread.html"
 @require_GET
 @vary_on_headers("HX-Request")
 def ticket_list(request):
-    form = filter_form(request)
-    if not form.is_valid():
-        return _invalid_filters(request, form)
-    query = form.query()
-    ticket_id = _open_ticket(request.GET)  # the thread open beside the list; not a filter
-    bookmark = form.bookmark(query)
-    canonical = _with_ticket(bookmark, ticket_id)
-    if request.META.get("QUERY_STRING", "") != canonical:
-        if not request.htmx:
-            return HttpResponseRedirect(_bookmark_url(request, canonical))
-        form = _canonical_form(canonical, form)
-    current = None if bookmark else ALL
-    response = list_response(request, form, current, ticket_id)
+    early = _asked_early(request)
+    try:
+        form = filter_form(request)
+        if not form.is_valid():
+            return _invalid_filters(request, form)
+        query = form.query()
+        ticket_id = _open_ticket(request.GET)  # the thread open beside the list; not a filter
+        bookmark = form.bookmark(query)
+        canonical = _with_ticket(bookmark, ticket_id)
+        if request.META.get("QUERY_STRING", "") != canonical:
+            if not request.htmx:
+                return HttpResponseRedirect(_bookmark_url(request, canonical))
+            form = _canonical_form(canonical, form)
+        current = None if bookmark else ALL
+        response = list_response(request, form, current, ticket_id, early)
+    finally:
+        if early is not None and not early.taken:
+            early.release()  # the page did not take it: let its store thread go on
     if request.htmx and not query.cursor and response.status_code != 400:
         # The filter form swaps the list in place; the address bar must still be the bookmark,
         # and the sidebar must not name a view these filters have left.
@@ -75,22 +81,132 @@ def ticket_list(request):
     return response
 
 
-def list_response(request, form, current=None, ticket_id=None):
+def list_response(request, form, current=None, ticket_id=None, early=None):
     """The list of a valid filter `form`: the whole page, with the views' sidebar (the view
     `current` marked) and the thread `ticket_id` open beside it, or the fragment HTMX asked
-    for. The list and every view share it."""
+    for. The list and every view share it. `early` is its query asked of the store already
+    (`_asked_early`), if it was."""
     if not form.is_valid():
         return _invalid_filters(request, form, current)
     query = form.query()
-    answer = Future()
-    started(_first_page, query, answer)
-    if is_fragment(request):
-        response, error = _list_fragment(request, form, query, answer)
+    if early is not None and early.query == query:
+        answer, early.taken = early, True
     else:
-        response, error = _whole_list(request, form, query, answer, current, ticket_id)
+        timing.mark(request, "request")
+        answer = _ask(query)
+    try:
+        if is_fragment(request):
+            response, error = _list_fragment(request, form, query, answer)
+        else:
+            response, error = _whole_list(request, form, query, answer, current, ticket_id)
+    except BaseException:
+        answer.release()
+        raise
     if isinstance(error, store.FilterRefused):
+        answer.release()
         return _refused(request, form, error, current)
-    return with_retry_after(response, error)
+    return with_retry_after(_released_once_sent(response, answer), error)
+
+
+def _ask(query):
+    """`query`'s page asked of the store in another thread (see `Asked`)."""
+    answer = Asked(query)
+    started(_first_page, query, answer)
+    return answer
+
+
+def _asked_early(request):
+    """A bookmark's page, asked of the store as soon as the person is known. Every link the
+    dashboard makes is a canonical bookmark, whose query is known without the filter form: the
+    form is then checked while the store answers. None for any other address, which the form
+    reads first, as always (and may send elsewhere)."""
+    filters = request.META.get("QUERY_STRING", "").split("&ticket=")[0]
+    query = plain_bookmark(filters, store.ticket_types(fetch=False))
+    if query is None:
+        return None
+    timing.mark(request, "request")
+    answer = _ask(query)
+    answer.early = True
+    answer.wait_sent()
+    timing.mark(request, "ask")
+    return answer
+
+
+class Asked:
+    """A page's store call, made in another thread while the view does what does not need its
+    answer. Python runs one thread at a time, and a thread that wants to run again while the
+    other computes can wait up to 5 ms for its turn (`sys.getswitchinterval()`): so each side
+    leaves the CPU to the other while the other is on the person's way.
+
+    - Until the request has gone (`went`), the view waits: the store hears it at once, and the
+      view renders its frame while the store answers.
+    - The answer (`result()`) reaches the view before the store thread does anything else
+      with it.
+    - Until the page is sent (`release()`, at the latest after RELEASE_WAIT), the store thread
+      waits in turn: only then does it note the page for the ticket index, write it into the
+      shared cache for others and ask for the next page. The request ends once it has
+      (`finished`, at most FINISH_WAIT later): what a page sets going is done when it is over.
+    """
+
+    SENT_WAIT = 0.025  # the store thread is waiting its turn in the budget, or for another
+    RELEASE_WAIT = 0.25
+    FINISH_WAIT = 1.0
+
+    def __init__(self, query):
+        self.query = query
+        self.early = False  # asked before the filter form was checked (see `_asked_early`)
+        self.taken = False  # the page it was asked early for is shown with it
+        self._answer = Future()
+        self._sent = threading.Event()
+        self._released = threading.Event()
+        self._finished = threading.Event()
+
+    def went(self):
+        self._sent.set()
+
+    def wait_sent(self):
+        self._sent.wait(self.SENT_WAIT)
+
+    def give(self, page, error):
+        """The answer, to the view; then, for a page, wait until the view has sent it."""
+        if self._answer.done():
+            return
+        self._answer.set_result((page, error))
+        self._sent.set()
+        if page is not None:
+            self._released.wait(self.RELEASE_WAIT)
+
+    def fail(self, exc):
+        if not self._answer.done():
+            self._answer.set_exception(exc)
+            self._sent.set()
+
+    def result(self):
+        return self._answer.result()
+
+    def release(self):
+        self._released.set()
+
+    def finish(self):
+        self._finished.set()
+
+    def finished(self):
+        """Let the store thread go on, and wait until it has done what it does after a page."""
+        self.release()
+        self._finished.wait(self.FINISH_WAIT)
+
+
+def _released_once_sent(response, answer):
+    """`response`, which lets `answer`'s store thread go on once the server has sent it (the
+    server calls `close()` then), and not before (see `Asked`)."""
+    close = response.close
+
+    def closed():
+        answer.finished()
+        close()
+
+    response.close = closed
+    return response
 
 
 @require_GET
@@ -157,6 +273,7 @@ def ticket_count(request):
 
 def _list_fragment(request, form, query, answer):
     page, error = answer.result()
+    timing.mark(request, "store")
     template = _list_template(request, paging=bool(query.cursor))
     status = error.http_status if error else 200
     return render(request, template, _list_context(form, query, page, error), status=status), error
@@ -174,11 +291,20 @@ def _whole_list(request, form, query, answer, current=None, ticket_id=None):
     marked) rendered while the store is still answering, the results when it has: `(response,
     error)`. With `ticket_id`, that ticket's thread is open beside the list, asked of the store
     at the same time as the list."""
-    clock = [("start", time.perf_counter())]
     thread = started(_fetch_ticket, ticket_id) if ticket_id else None
+    if answer.early:
+        timing.mark(request, "form")  # the filters, checked while the store answers
+    else:
+        answer.wait_sent()  # the store hears the request first; the frame is rendered meanwhile
+        timing.mark(request, "ask")
     token = secrets.token_hex(8)
     results_marker, thread_marker = f"<!-- results {token} -->", f"<!-- thread {token} -->"
+    # What the results show that does not depend on the answer is known before it: one CSRF
+    # token for the page's forms (masking one costs a millisecond of randomness), which scopes
+    # the store's token lacks, and (below) the list's links and switches.
+    known = {"csrf_token": get_token(request), "scope_needs": scope_needs(request.user)}
     frame_context = {
+        **known,
         "form": form,
         "query": query,
         "ticket_id": ticket_id,
@@ -187,35 +313,29 @@ def _whole_list(request, form, query, answer, current=None, ticket_id=None):
         "sidebar": sidebar(request, current, context=form.context),
     }
     frame = render_to_string(LIST_TEMPLATE, frame_context, request)
-    # Read while the store answers: the total known so far (none is asked of the store).
+    # The list's links and switches ask nothing of the answer but that there is one.
+    filters_qs = form.bookmark(query.filters)
+    tools_context = {**known, "query": query, "filters_qs": filters_qs, "page": True}
+    tools = render_to_string(LIST_TEMPLATE + "#page-tools", tools_context, request)
+    # Read while the store answers: the total known so far (none is asked of the store), and
+    # whether the ticket index keeps lists live (the rows' arrivals poller asks; kept a while).
     known_total = _known_total(query.filters) if not query.cursor else None
-    clock.append(("frame", time.perf_counter()))
+    freshness.current()
+    timing.mark(request, "frame")
     page, error = answer.result()
-    clock.append(("store", time.perf_counter()))
-    context = _list_context(form, query, page, error, known_total)
-    clock.append(("names", time.perf_counter()))
+    timing.mark(request, "store")
+    context = {**_list_context(form, query, page, error, known_total), **known}
+    context["tools"] = tools if page is not None else ""
+    timing.mark(request, "names")
     results = render_to_string(LIST_TEMPLATE + "#results", context, request)
     whole = frame.replace(results_marker, results, 1)
-    clock.append(("rows", time.perf_counter()))
+    timing.mark(request, "rows")
     if thread is not None:
+        answer.release()  # the list is done with: its store thread may go on meanwhile
         thread_context = _thread_context(ticket_id, thread.result(), context["filters_qs"])
         whole = whole.replace(thread_marker, _in_panel(request, thread_context), 1)
-        clock.append(("thread", time.perf_counter()))
-    response = HttpResponse(whole, status=error.http_status if error else 200)
-    response["Server-Timing"] = _server_timing(clock)
-    return response, error
-
-
-def _server_timing(clock):
-    """Where a list page's milliseconds went, for the browser's tools and the benchmark:
-    `frame` (the form and sidebar, rendered while the store answers), `store` (what was left
-    to wait of the store's answer after that), `names` (the names, total and context of the
-    rows), `rows` (rendering them), `thread` (a thread open beside the list)."""
-    steps = [
-        f"{name};dur={(at - before) * 1000:.1f}"
-        for (_, before), (name, at) in itertools.pairwise(clock)
-    ]
-    return ", ".join([*steps, f"total;dur={(clock[-1][1] - clock[0][1]) * 1000:.1f}"])
+        timing.mark(request, "thread")
+    return HttpResponse(whole, status=error.http_status if error else 200), error
 
 
 def _in_panel(request, thread_context):
@@ -279,23 +399,18 @@ def _known_total(query, start=False):
 def _first_page(query, answer):
     """Ask the store for `query`'s page and give `answer` `(page, error)` as soon as it is
     known: before the page is cached for others, who wait for that, not the person here."""
-
-    def ready(page):
-        if not answer.done():
-            answer.set_result((page, None))
-
     try:
-        page = store.list_tickets(query, ready=ready)
+        with store.when_sent(answer.went):
+            page = store.list_tickets(query, ready=lambda page: answer.give(page, None))
+        answer.give(page, None)  # an answer from the cache (a fetched one was given already)
+        prefetch.next_page(query, page)  # so that "Load more" answers from the cache
     except store.TicketsAPIError as exc:
-        if not answer.done():
-            answer.set_result((None, exc))
-        return
+        answer.give(None, exc)
     except BaseException as exc:  # whatever it is, the view must not wait for ever
-        if not answer.done():
-            answer.set_exception(exc)
+        answer.fail(exc)
         raise
-    ready(page)  # an answer from the cache
-    prefetch.next_page(query, page)  # so that "Load more" answers from the cache
+    finally:
+        answer.finish()
 
 
 def _invalid_filters(request, form, current=None):

@@ -43,9 +43,6 @@ from .plan import (
     TARGET_NAMES_FIRST,
     TARGET_NAMES_LOAD_MORE,
     TARGET_NAMES_SECONDS,
-    TARGET_THREAD_SECONDS,
-    THREAD_LIMIT,
-    THREAD_POLL,
     VIEW_TIMEOUT,
 )
 from .report import Check, measure_table
@@ -63,7 +60,8 @@ class NamesPlan:
 
     pages: dict  # each of NAMES_FILTERS: the requesters of its first page, in order
     requesters: frozenset  # every ticket's requester
-    threads: tuple = ()  # tickets with two products or more (the sandbox's most), to open
+    customers: tuple = ()  # every customer of the store, by id
+    products: tuple = ()  # every product a ticket is about, by id
 
 
 @dataclass
@@ -81,12 +79,7 @@ class NamesResult:
     primed: int = 0  # requesters named before the next phase
     prime_total: int = 0
     prime_seconds: float = 0.0
-    # A thread opened behind a backlog of customers waiting for their names: the backlog's
-    # size, the names and titles the thread waited for, and when the last of them showed.
     load_more: float | None = None  # "Load more" READING s after the first view, seconds
-    backlog: int = 0
-    thread_waiting: int = 0
-    thread_seconds: float | None = None
 
     @property
     def ratio(self):
@@ -102,20 +95,32 @@ def plan(sandbox):
     client = DirectClient(sandbox)
     try:
         sandbox.configure(page_size=1000)  # every ticket in an answer or two
-        requesters, threads, url = set(), [], "tickets/"
-        for _ in paced(itertools.count()):
-            answer = client.json(url)
+        requesters, products = set(), set()
+        for answer in _every_page(client, "tickets/"):
             requesters.update(_requesters(answer))
-            threads += [t["id"] for t in answer["results"] if len(t.get("products") or ()) >= 2]
-            if not (url := answer.get("next")):
-                break
+            products.update(p for t in answer["results"] for p in t.get("products") or ())
+        customers = {
+            user["id"]
+            for answer in _every_page(client, "users/?user_type=customer")
+            for user in answer["results"]
+        }
         time.sleep(SETTLE)
         sandbox.configure(page_size=NAMES_PAGE_SIZE)
         pages = {qs: _requesters(client.json(f"tickets/?{qs}")) for qs in paced(NAMES_FILTERS)}
     finally:
         client.close()
         sandbox.reset()
-    return NamesPlan(pages, frozenset(requesters), tuple(threads))
+    return NamesPlan(
+        pages, frozenset(requesters), tuple(sorted(customers)), tuple(sorted(products))
+    )
+
+
+def _every_page(client, url):
+    for _ in paced(itertools.count()):
+        answer = client.json(url)
+        yield answer
+        if not (url := answer.get("next")):
+            return
 
 
 def _requesters(answer):
@@ -140,12 +145,25 @@ def measure(bench, names_plan):
             wait_quiet(bench.sandbox)
             result.upstream = Upstream.seen_by(bench.sandbox)
             result.lookups = len(looked_up(bench.sandbox.stats(), unique=False))
-            _thread_behind_backlog(person, names_plan, result)
             _prime(bench, person, names_plan.requesters, result)
     finally:
         client.close()
         bench.sandbox.reset()
     return result
+
+
+def prime(bench, names_plan):
+    """Every requester named, as `measure` leaves them, for a run without the names page."""
+    wait_quiet(bench.sandbox)  # the warm-up's look-ups and next pages
+    bench.settle()
+    result = NamesResult("", [], set(), [], 0.0)
+    try:
+        with bench.crowd(1) as (person,):
+            _prime(bench, person, names_plan.requesters, result)
+    finally:
+        bench.sandbox.reset()
+    if result.primed < result.prime_total:
+        raise RuntimeError(f"names: {result.primed}/{result.prime_total} requesters named")
 
 
 def _choose(names_plan, known):
@@ -179,42 +197,6 @@ def _first_view(person, query, direct):
         expect_page(more, "names: load more")
         result.load_more = more.seconds
     return result
-
-
-WAITING_RE = re.compile(r'data-(requester|product)-id="(\d+)"[^>]*? data-waiting')
-SWAPPED_ANY_RE = re.compile(
-    r'hx-swap-oob="[^"]*" class="(?:person|product)" data-(requester|product)-id="(\d+)"'
-)
-
-
-def _thread_behind_backlog(person, names_plan, result):
-    """Lists of every filter leave their unknown customers to be looked up; straight after,
-    a person opens a thread with several products: how long from the click until each of its
-    names and titles shows, asked for as the page does (every THREAD_POLL s)."""
-    backlog = set()
-    for qs in NAMES_FILTERS[1:]:
-        page = person.session.get(f"{person.base}/?{qs}", timeout=VIEW_TIMEOUT)
-        backlog |= {i for kind, i in WAITING_RE.findall(page.text) if kind == "requester"}
-    result.backlog = len(backlog)
-    if not names_plan.threads:
-        return
-    start = time.perf_counter()
-    thread = person.session.get(
-        f"{person.base}/tickets/{names_plan.threads[0]}/", timeout=VIEW_TIMEOUT
-    )
-    waiting = set(WAITING_RE.findall(thread.text))
-    result.thread_waiting = len(waiting)
-    while waiting and time.perf_counter() - start < THREAD_LIMIT:
-        time.sleep(THREAD_POLL)
-        answer = person.session.get(
-            f"{person.base}/names/",
-            params=[(f"thread_{kind}", i) for kind, i in sorted(waiting)],
-            headers={"HX-Request": "true"},
-            timeout=VIEW_TIMEOUT,
-        )
-        waiting -= set(SWAPPED_ANY_RE.findall(answer.text))
-    if not waiting:
-        result.thread_seconds = time.perf_counter() - start
 
 
 def _share(rows, waiting, named):
@@ -316,16 +298,6 @@ NAMES_MEASURES = (
     ("  throttled by the store (429)", lambda n: n.upstream.throttled, "0"),
     ("  peak upstream calls in any second", lambda n: n.upstream.peak, f"<= {RATE_LIMIT}"),
     (
-        "a thread opened behind a backlog: customers waiting / names and titles it waits for",
-        lambda n: f"{n.backlog} / {n.thread_waiting}",
-        "",
-    ),
-    (
-        "  every name and title of the thread shown, s after the click",
-        lambda n: _seconds(n.thread_seconds),
-        f"<= {TARGET_THREAD_SECONDS:g}",
-    ),
-    (
         "every requester named before the next phase",
         lambda n: f"{n.primed}/{n.prime_total} in {n.prime_seconds:.0f} s",
         "all",
@@ -380,16 +352,6 @@ def checks(results):
             lambda r: (
                 r.names.load_more is not None
                 and r.names.load_more * 1000 / median_ms(r.names.direct) <= TARGET_NAMES_LOAD_MORE
-            ),
-        ),
-        Check.across(
-            f"a thread behind a backlog shows its names and titles within "
-            f"{TARGET_THREAD_SECONDS:g} s",
-            results,
-            lambda r: f"{_seconds(r.names.thread_seconds)} s ({r.names.backlog} waiting)",
-            lambda r: (
-                r.names.thread_seconds is not None
-                and r.names.thread_seconds <= TARGET_THREAD_SECONDS
             ),
         ),
         Check.across(

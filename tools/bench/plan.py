@@ -22,7 +22,7 @@ VIEW_TIMEOUT = 40  # a view may wait 20 s for its turn, and a `timeout` fault ho
 MESSAGE_TARGET = 12.0
 RECOVERY_LIMIT = 15.0
 
-TARGET_FIRST = 1.10
+TARGET_FIRST = 1.05
 TARGET_REPEAT = 0.25
 TARGET_LOAD_MORE = 0.25
 
@@ -73,8 +73,8 @@ NAMES_FILTERS = (
 )
 NAMES_DIRECT = 5  # direct calls of the page's query, for their median
 NAMES_POLL = 1.0
-# A thread opened behind a backlog of customers waiting for their names: its names and titles
-# asked for every THREAD_POLL s, for at most THREAD_LIMIT s.
+# A thread opened behind a backlog of customers waiting for their names (`backlog.py`): its
+# names and titles asked for every THREAD_POLL s, for at most THREAD_LIMIT s.
 THREAD_POLL = 0.5
 THREAD_LIMIT = 20.0
 TARGET_THREAD_SECONDS = 3.0

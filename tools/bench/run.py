@@ -30,11 +30,12 @@ from django.conf import settings
 
 from tools.processes import Gunicorn, RedisServer, SandboxProcess, child_env, manage
 
+from . import backlog, names, pacing, report, walls
 from . import index as index_phase
-from . import names, pacing, report, walls
 from .clients import QueryPool, sign_in
 from .export import export_checks, export_table, measure_export
 from .plan import LATENCY_MS, RATE_LIMIT, THREADS
+from .scenarios import PHASES as SCENARIO_PHASES
 from .scenarios import Bench
 
 BASE_DIR = Path(settings.BASE_DIR)
@@ -64,8 +65,6 @@ class Environment:
             NEXT_API_BASE_URL=self.sandbox.api,
             DASHBOARD_STATE_DIR=state_dir,
             DJANGO_DB_PATH=self.db_path,
-            # The ticket index's walk would take background slots the scenarios measure.
-            INDEX_BACKFILL=0,
             **({"REDIS_URL": redis_url} if redis_url else {}),
         )
 
@@ -84,9 +83,10 @@ def prepare(env_root, sandbox):
     return env, ("bench", password)
 
 
-def run_config(env, credentials, pool, names_plan, config, root, logs, faults=False):
-    """One configuration from start to stop: its figures, names included, and with `faults`
-    its fault rows and wall screens too."""
+def run_config(env, credentials, pool, names_plan, config, root, logs, phases, first=False):
+    """One configuration from start to stop: the figures of its `phases`, for the `first`
+    configuration of the run those measured on one configuration only (faults, walls, the
+    export), and last a thread opened behind a backlog."""
     name, workers, with_redis = config
     state = root / f"state-{workers}{'-redis' if with_redis else ''}"
     with contextlib.ExitStack() as stack:
@@ -105,73 +105,118 @@ def run_config(env, credentials, pool, names_plan, config, root, logs, faults=Fa
         )  # fmt: skip
         cookies = sign_in(dashboard.url, *credentials)
         bench = Bench(env.sandbox, dashboard.url, cookies, pool, workers)
-        result = bench.run(name, lambda b: names.measure(b, names_plan))
-        if not faults:
-            return result, None, None
-        screens = walls.measure(bench, django_env), walls.counting(bench, django_env, result.direct)
-        return result, bench.faults(), (*screens, measure_export(bench, result.direct))
+        cold = None
+        if "names" in phases:
+            cold = names.measure
+        elif set(phases) & NAMES_KNOWN:
+            cold = names.prime  # they still run as on a dashboard that knows its customers
+        result = bench.run(name, cold and (lambda b: cold(b, names_plan)), phases)
+        faults, on_walls, exporting = None, None, None
+        if first:
+            faults = bench.faults() if "faults" in phases else None
+            if "walls" in phases:
+                on_walls = walls.measure(bench, django_env)
+                on_walls = (on_walls, walls.counting(bench, django_env, result.direct))
+            exporting = measure_export(bench, result.direct) if "export" in phases else None
+        if "backlog" in phases:  # last: the look-ups it leaves behind would disturb the others
+            result.backlog = backlog.measure(bench, names_plan)
+        return result, faults, (on_walls, exporting)
 
 
-def run(write):
-    """The whole benchmark; `write(text)` prints. Returns the Markdown report's path."""
+# Every phase, in the order of a run: the shared state alone; then, in each configuration, the
+# names page (right after the warm-up), first views, "Load more", concurrent views; then, in
+# the first configuration only, faults, wall screens (and people while walls count), and the
+# export; last in each, a thread opened behind a backlog of names. `make bench` runs them all;
+# `python -m tools.bench --only ...` some of them.
+PHASES = ("pacing", "names", *SCENARIO_PHASES, "faults", "walls", "export", "backlog", "index")
+# What those need measured first: the direct call's median they are held against.
+NEEDS = {"load_more": "first", "walls": "first", "export": "first"}
+# The phases that run on a dashboard that knows its customers' names (see `names.py`).
+NAMES_KNOWN = {"first", "load_more", "concurrent", "faults", "walls", "export"}
+
+
+def selected(only=None):
+    """The phases to run: `only` (names from PHASES) and what they need, else every one."""
+    if not only:
+        return PHASES
+    unknown = set(only) - set(PHASES)
+    if unknown:
+        raise ValueError(f"unknown phase(s): {', '.join(sorted(unknown))}")
+    chosen = set(only) | {NEEDS[phase] for phase in only if phase in NEEDS}
+    return tuple(phase for phase in PHASES if phase in chosen)
+
+
+def run(write, phases=PHASES, configs=CONFIGS):
+    """The benchmark's `phases` in `configs`; `write(text)` prints. Returns the Markdown
+    report's path. Only a whole run (every phase, every configuration) is written into
+    `docs/benchmarks.md`; a part of one goes to `var/bench/partial.md`."""
+    whole = tuple(phases) == PHASES and tuple(configs) == CONFIGS
     started = time.monotonic()
     load_before = os.getloadavg()[0]
     logs = OUT_DIR / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
         root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
-        shared_state = pacing.measure(root / "pacing", write)
-        write("Starting the sandbox store and preparing the database ...")
-        sandbox = stack.enter_context(
-            SandboxProcess(
-                "--rate-limit", str(RATE_LIMIT), "--latency-ms", str(LATENCY_MS),
-                token=secrets.token_urlsafe(24),
-                log_path=logs / "sandbox.log",
-            )
-        )  # fmt: skip
-        env, credentials = prepare(root, sandbox)
-        pool = QueryPool(sandbox)
-        names_plan = names.plan(sandbox)
-        results, fault_rows, wall_result = [], None, None
-        for index, config in enumerate(CONFIGS):
-            write(f"Measuring: {config[0]} ...")
-            result, faults, on_walls = run_config(
-                env, credentials, pool, names_plan, config, root, logs, faults=index == 0
-            )
-            results.append(result)
-            fault_rows = fault_rows or faults
-            wall_result = wall_result or on_walls
-        write("Measuring: the ticket index ...")
-        indexed = index_phase.measure(write, logs)
+        shared_state = pacing.measure(root / "pacing", write) if "pacing" in phases else None
+        results, fault_rows, wall_result, exporting = [], None, None, None
+        if set(phases) - {"pacing", "index"}:
+            write("Starting the sandbox store and preparing the database ...")
+            sandbox = stack.enter_context(
+                SandboxProcess(
+                    "--rate-limit", str(RATE_LIMIT), "--latency-ms", str(LATENCY_MS),
+                    token=secrets.token_urlsafe(24),
+                    log_path=logs / "sandbox.log",
+                )
+            )  # fmt: skip
+            env, credentials = prepare(root, sandbox)
+            pool = QueryPool(sandbox)
+            names_plan = names.plan(sandbox)
+            for index, config in enumerate(configs):
+                write(f"Measuring: {config[0]} ...")
+                result, faults, once = run_config(
+                    env, credentials, pool, names_plan, config, root, logs, phases, index == 0
+                )
+                results.append(result)
+                if index == 0:
+                    fault_rows, (wall_result, exporting) = faults, once
+        indexed = None
+        if "index" in phases:
+            write("Measuring: the ticket index ...")
+            indexed = index_phase.measure(write, logs)
     header = report.header(load_before, os.getloadavg()[0])
     seconds = time.monotonic() - started
     footer = f"Whole run: {seconds:.0f} s. Server logs: var/bench/logs/."
-    on_walls, counting, exporting = wall_result
+    first = configs[0][0] if configs else ""
+    measured_names = [r for r in results if r.names is not None]
     tables = [
         report.config_table(results),
         report.first_view_parts_table(results),
-        names.table(results),
-        report.fault_table(fault_rows),
-        report.wall_table(CONFIGS[0][0], on_walls),
-        report.counting_table(CONFIGS[0][0], counting),
-        export_table(CONFIGS[0][0], exporting),
-        index_phase.index_table(indexed),
-        pacing.table(shared_state),
+        names.table(measured_names) if "names" in phases else None,
+        backlog.table(results) if "backlog" in phases else None,
+        report.fault_table(fault_rows) if fault_rows else None,
+        report.wall_table(first, wall_result[0]) if wall_result else None,
+        report.counting_table(first, wall_result[1]) if wall_result else None,
+        export_table(first, exporting) if exporting else None,
+        index_phase.index_table(indexed) if indexed else None,
+        pacing.table(shared_state) if shared_state else None,
     ]
     checks = (
         report.config_checks(results)
-        + names.checks(results)
-        + report.fault_checks(fault_rows)
-        + report.wall_checks(on_walls)
-        + report.counting_checks(counting)
-        + export_checks(exporting)
-        + index_phase.index_checks(indexed)
-        + pacing.checks(shared_state)
+        + (names.checks(measured_names) if "names" in phases else [])
+        + (backlog.checks(results) if "backlog" in phases else [])
+        + (report.fault_checks(fault_rows) if fault_rows else [])
+        + (report.wall_checks(wall_result[0]) if wall_result else [])
+        + (report.counting_checks(wall_result[1]) if wall_result else [])
+        + (export_checks(exporting) if exporting else [])
+        + (index_phase.index_checks(indexed) if indexed else [])
+        + (pacing.checks(shared_state) if shared_state else [])
     )
+    tables = [table for table in tables if table is not None]
     text, md = report.render(tables, checks, header, footer)
     write("\n" + text)
-    out = OUT_DIR / "latest.md"
+    out = OUT_DIR / ("latest.md" if whole else "partial.md")
     out.write_text(md + "\n")
-    report.write_docs(DOCS_PAGE, report.docs_block(header, tables, checks, seconds))
-    write(f"Written into {DOCS_PAGE.relative_to(BASE_DIR)}")
+    if whole:
+        report.write_docs(DOCS_PAGE, report.docs_block(header, tables, checks, seconds))
+        write(f"Written into {DOCS_PAGE.relative_to(BASE_DIR)}")
     return out

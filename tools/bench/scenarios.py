@@ -27,6 +27,10 @@ from .plan import (
     THREADS,
 )
 
+# What `Bench.run` measures of each configuration: first and repeat views, "Load more" after
+# reading, and identical and distinct views at once.
+PHASES = ("first", "load_more", "concurrent")
+
 
 def median_ms(seconds):
     return statistics.median(seconds) * 1000
@@ -93,6 +97,7 @@ class ConfigResult:
     distinct: Batch | None = None
     names: object = None  # a names.NamesResult, when the run measured names
     first_parts: list = field(default_factory=list)  # each first view's Server-Timing
+    backlog: object = None  # a backlog.BacklogResult, when the run measured it
 
     @property
     def first_ratio(self):
@@ -151,17 +156,20 @@ class Bench:
         time.sleep(SETTLE)
         self.sandbox.reset()
 
-    def run(self, name, cold_names=None):
-        """Every phase in turn. `cold_names(bench)`, if given, runs right after the warm-up,
-        while the dashboard knows hardly any customer's name (see `names.py`), and leaves every
-        name known, so that no look-up runs beside the later phases."""
+    def run(self, name, cold_names=None, phases=PHASES):
+        """The `phases` in turn (every one unless told). `cold_names(bench)`, if given, runs
+        right after the warm-up, while the dashboard knows hardly any customer's name (see
+        `names.py`), and leaves every name known, so that no look-up runs beside the later
+        phases."""
         self.warm_up()
-        names = cold_names(self) if cold_names else None
-        direct, first, repeat, parts = self.first_and_repeat()
-        return ConfigResult(
-            name, direct, first, repeat, self.load_more(), self.identical_views(),
-            self.distinct_views(), names, parts,
-        )  # fmt: skip
+        result = ConfigResult(name, names=cold_names(self) if cold_names else None)
+        if "first" in phases:
+            result.direct, result.first, result.repeat, result.first_parts = self.first_and_repeat()
+        if "load_more" in phases:
+            result.load_more = self.load_more()
+        if "concurrent" in phases:
+            result.identical, result.distinct = self.identical_views(), self.distinct_views()
+        return result
 
     def warm_up(self):
         """Bring every worker and thread to its steady state before anything is timed.
