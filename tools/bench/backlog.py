@@ -3,17 +3,16 @@ waiting for their names, then a person opens a thread whose customer and product
 looked up yet. How long from the click until each of its names and titles shows?
 
 Measured last in each configuration, so that the look-ups it leaves behind disturb no other
-phase. The customers the dashboard cannot know yet are the store's own that no ticket names
-(every requester has been named by then), and, since the sandbox has fewer customers than the
-backlog needs, customer ids the store has no user for: looking one up costs a call of the
-minute's budget like any other (the store answers 404 as fast), and waits in the same queue.
-Their tickets are added through the sandbox's control API, each newest, on filters no other
-phase asks for, and listed BACKLOG_PAGE_SIZE a page: the first page and two "Load more". The
-thread is one more ticket, from a customer of the store nobody named yet, about THREAD_PRODUCTS
-of its products. Everything added is gone again with the sandbox's reset.
+phase. The sandbox has 80 customers, every one of them named or shown by then, so the
+backlog's customers are ids the store has no user for: looking one up costs a call of the
+minute's budget like any other (the store answers 404 as fast), and waits in the same queue,
+and the backlog is BACKLOG_CUSTOMERS in every configuration. Their tickets are added through
+the sandbox's control API, each newest, on filters no other phase asks for, and listed
+BACKLOG_PAGE_SIZE a page: the first page and two "Load more". The thread is one more ticket,
+from a customer of the store that no seeded ticket names, about THREAD_PRODUCTS of its
+products. Everything added is gone again with the sandbox's reset.
 """
 
-import itertools
 import re
 import time
 from dataclasses import dataclass
@@ -77,9 +76,8 @@ def _add_tickets(sandbox, names_plan):
     never_named = sorted(set(names_plan.customers) - set(names_plan.requesters))
     if not never_named or len(names_plan.products) < THREAD_PRODUCTS:
         raise RuntimeError("backlog: the sandbox has no unnamed customer or too few products")
-    customer, others = never_named[0], never_named[1:]
-    waiting = list(itertools.islice(itertools.chain(others, itertools.count(UNKNOWN_IDS)),
-                                    BACKLOG_CUSTOMERS))  # fmt: skip
+    customer = never_named[0]
+    waiting = range(UNKNOWN_IDS, UNKNOWN_IDS + BACKLOG_CUSTOMERS)
     backlog_fields = {"status": "new", "priority": "low", "channel": "follow_up"}
     with requests.Session() as session:
 
