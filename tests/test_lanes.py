@@ -6,7 +6,8 @@ import sys
 import time
 from itertools import pairwise
 
-from dashboard.budget import BACKGROUND, INTERACTIVE
+from dashboard import budget, store
+from dashboard.budget import BACKGROUND, INTERACTIVE, lanes
 from dashboard.budget.limiter import WAITER_GRACE
 from tests.redis_server import redis_url  # noqa: F401
 from tests.test_pacing import (  # noqa: F401
@@ -117,3 +118,22 @@ def test_a_person_who_gives_up_stops_counting_as_waiting(where):  # noqa: F811
     backend.acquire_slot(key, RATE, WINDOW, MARGIN, 1.0, BACKGROUND, RATE - 1)
     # Nobody is waiting any more: background work takes a slot at its first look.
     assert [wait for _, _, wait in looks] == [0]
+
+
+def test_a_store_call_records_when_it_went_not_when_its_slot_was_taken(monkeypatch):
+    # Background work takes its slot before the answer's lock, and may wait for that lock: its
+    # request then goes later than the budget recorded it, and the record moves with it.
+    monkeypatch.setattr(lanes, "LATE_SEND", 0.05)
+    token_key = store.client.identity()
+    with budget.background():
+        budget.wait_for_slot(token_key)
+        taken = time.time()
+        time.sleep(0.2)  # the case under test: held up between the slot and the request
+        before = time.time()
+        with budget.slot_in_hand():
+            store.client.get("tickets/", [("page_size", "1")])
+    recorded = [
+        float(line.split()[0])
+        for line in budget.backend().rate_file(token_key).read_text().splitlines()
+    ]
+    assert len(recorded) == 1 and recorded[0] >= before > taken + 0.15

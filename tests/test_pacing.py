@@ -207,6 +207,27 @@ def test_waiting_sleeps_until_the_slot_frees(where, monkeypatch):
     assert waited >= sum(pauses)
 
 
+def test_a_call_that_went_late_counts_from_when_it_went(where, monkeypatch):
+    backend = make_backend(*where)
+    key = unique("token")
+    _, member = backend.take_slot(key, 1, 1.0, 0.05, 1.0)
+    time.sleep(0.3)  # the case under test: the request goes well after its slot was taken
+    went = time.time()
+    backend.restamp(key, member, 1.05)
+    looks = tried(backend)
+    slept(monkeypatch)
+    backend.acquire_slot(key, 1, 1.0, 0.05, 3.0)
+    # The next call waited out the whole span from when the first went, not from its slot.
+    assert looks[0][2] > 1.0 and looks[-1][1] - went >= 1.05 - 0.01
+
+
+def test_restamping_a_call_that_left_the_window_records_nothing(where):
+    backend = make_backend(*where)
+    key = unique("token")
+    backend.restamp(key, "long-gone", 1.05)
+    assert backend.acquire_slot(key, 1, 1.0, 0.05, 0.5) < 0.1
+
+
 def test_zero_rate_means_no_pacing(where):
     backend = make_backend(*where)
     for _ in range(10):

@@ -33,6 +33,7 @@ from dashboard.budget.lanes import (
     current_lane,
     interactive,
     slot_in_hand,
+    slot_used,
     wait_for_slot,
 )
 from dashboard.budget.limiter import BACKGROUND, INTERACTIVE, WaitTimeout, attempt_wait
@@ -55,6 +56,7 @@ __all__ = [
     "reset_backend",
     "single_flight",
     "slot_in_hand",
+    "slot_used",
     "state",
     "wait_for_slot",
     "worker",

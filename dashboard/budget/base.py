@@ -28,6 +28,10 @@ class Backend:
         """Withdraw an interactive caller's mark that it waits (it gave up)."""
         raise NotImplementedError
 
+    def _restamp(self, key: str, member: str, span: float) -> None:
+        """Move `member`'s recorded call to now, if it is still in the window."""
+        raise NotImplementedError
+
     def _try_attempt(
         self, key: str, span: float, free: int, cap: float | None, member: str
     ) -> float:
@@ -67,7 +71,20 @@ class Backend:
         lane: str = limiter.INTERACTIVE,
         background_limit: int | None = None,
     ) -> float:
+        return self.take_slot(key, rate, window, margin, timeout, lane, background_limit)[0]
+
+    def take_slot(
+        self,
+        key: str,
+        rate: int,
+        window: float,
+        margin: float,
+        timeout: float | None,
+        lane: str = limiter.INTERACTIVE,
+        background_limit: int | None = None,
+    ) -> tuple[float, str]:
         """Block until a call under `key` may be sent, record it, and return the seconds waited.
+        (`take_slot` also names the record, for `restamp`.)
 
         A call may go when fewer than `rate` calls were recorded in the last `window + margin`
         seconds: the margin keeps jitter between our clock and the server's arrival times
@@ -77,7 +94,7 @@ class Backend:
         """
         start = time.monotonic()
         if rate <= 0:
-            return 0.0
+            return 0.0, ""
         limit = limiter.background_limit(rate, background_limit)
         slot = limiter.Slot(key, lane, rate, limit, window + margin, window, secrets.token_hex(8))
         deadline = None if timeout is None else start + timeout
@@ -86,7 +103,7 @@ class Backend:
                 wait = self._try_slot(slot)
             now = time.monotonic()
             if wait <= 0:
-                return now - start
+                return now - start, slot.member
             # Recorded calls never leave the window early, so when the next free slot lies
             # beyond the deadline, waiting for it would only delay the same failure.
             if deadline is not None and now + wait > deadline:
@@ -97,6 +114,18 @@ class Backend:
             # Sleep until the oldest call leaves the window; several waiters then race for
             # it under the backend's lock and the losers sleep again.
             time.sleep(max(wait, 0.001))
+
+    def restamp(self, key: str, member: str, span: float) -> None:
+        """The call recorded as `member` went only now: it counts from now.
+
+        A slot is recorded when it is taken, and the request usually goes within a millisecond
+        or two. But a thread may be kept from the CPU, or (background work) hold its slot while
+        it waits its turn for the answer's lock, and a request that goes late lands in the
+        store's window later than the budget counted it: the calls recorded after it could
+        then put one too many into one of the store's seconds. So a call that went later than
+        the margin allows is recorded again at the time it went."""
+        with guarded("recording when a call went"):
+            self._restamp(key, member, span)
 
     def lock(
         self, name: str, timeout: float | None, ttl: float = FLIGHT_LOCK_TTL

@@ -90,6 +90,22 @@ class LocalBackend(Backend):
             )
             log.truncate()
 
+    def _restamp(self, key: str, member: str, span: float) -> None:
+        with os.fdopen(self._open(self.rate_file(key)), "r+b") as log:
+            fcntl.flock(log, fcntl.LOCK_EX)
+            now = time.time()
+            lines = log.read().decode("ascii", "replace").splitlines()
+            moved = [
+                f"{now:.6f} {parts[1]} {member}"
+                if len(parts := line.split()) == 3 and parts[2] == member and parts[1] != "w"
+                else line
+                for line in lines
+            ]
+            if moved != lines:
+                log.seek(0)
+                log.write("".join(f"{line}\n" for line in moved).encode())
+                log.truncate()
+
     def attempts_file(self, key: str) -> Path:
         return self.directory / f"attempts-v{limiter.LAYOUT}-{digest(key)}.log"
 

@@ -7,16 +7,28 @@ thread and whatever that thread hands its context to.
 
 import contextlib
 import contextvars
+import logging
+import time
 from collections.abc import Iterator
 
 from dashboard.budget.backend import backend
 from dashboard.budget.config import config
 from dashboard.budget.limiter import BACKGROUND, INTERACTIVE
+from dashboard.budget.state import SharedStateError
+
+logger = logging.getLogger(__name__)
 
 _lane: contextvars.ContextVar[str] = contextvars.ContextVar("pacing_lane", default=INTERACTIVE)
 _background_wait: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "pacing_background_wait", default=None
 )
+# The slot this caller took last, and when: (token key, its record, monotonic time taken).
+_taken: contextvars.ContextVar[tuple[str, str, float] | None] = contextvars.ContextVar(
+    "pacing_taken", default=None
+)
+# A call that goes this much later than its slot was taken is recorded again (see
+# `Backend.restamp`); sooner, the budget's margin covers the difference.
+LATE_SEND = 0.02
 _slot_in_hand: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "pacing_slot_in_hand", default=False
 )
@@ -79,7 +91,25 @@ def wait_for_slot(token_key: str) -> float:
     else:
         most = _background_wait.get()
         timeout = conf.background_wait if most is None else most
-    return backend().acquire_slot(
+    waited, member = backend().take_slot(
         token_key, conf.rate_limit, conf.rate_window, conf.rate_margin, timeout, lane,
         conf.background_limit,
     )  # fmt: skip
+    _taken.set((token_key, member, time.monotonic()))
+    return waited
+
+
+def slot_used() -> None:
+    """The call this caller took its slot for has gone (its request is written): if that was
+    later than the margin allows, its record in the budget moves to now. Each slot once."""
+    taken = _taken.get()
+    if taken is None:
+        return
+    _taken.set(None)
+    token_key, member, at = taken
+    if member and time.monotonic() - at > LATE_SEND:
+        conf = config()
+        try:
+            backend().restamp(token_key, member, conf.rate_window + conf.rate_margin)
+        except SharedStateError:  # the call has gone: its answer matters more than its record
+            logger.warning("could not record a late call's time in the budget")

@@ -60,6 +60,16 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(span / 1000) + 1000)
 return 0
 """
 
+# A recorded call that went late counts from when it went (`Backend.restamp`), on Redis's clock.
+_RESTAMP_SCRIPT = """
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  local t = redis.call('TIME')
+  redis.call('ZADD', KEYS[1], 'XX', tonumber(t[1]) * 1000000 + tonumber(t[2]), ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) / 1000) + 1000)
+end
+return 0
+"""
+
 # The same rule as `attempt_wait`, on the Redis server's clock; `cap` < 0 means no cap.
 _ATTEMPT_SCRIPT = """
 local span = tonumber(ARGV[1])
@@ -100,6 +110,7 @@ class RedisBackend(Backend):
         self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._slot = self.client.register_script(_SLOT_SCRIPT)
         self._attempt = self.client.register_script(_ATTEMPT_SCRIPT)
+        self._restamped = self.client.register_script(_RESTAMP_SCRIPT)
 
     def rate_key(self, key: str) -> str:
         return f"{REDIS_PREFIX}rate:v{limiter.LAYOUT}:{digest(key)}"
@@ -119,6 +130,9 @@ class RedisBackend(Backend):
 
     def _stop_waiting(self, slot: limiter.Slot) -> None:
         self.client.zrem(f"{self.rate_key(slot.key)}:waiting", slot.member)
+
+    def _restamp(self, key: str, member: str, span: float) -> None:
+        self._restamped(keys=[self.rate_key(key)], args=[member, int(span * 1e6)])
 
     def attempts_key(self, key: str) -> str:
         return f"{REDIS_PREFIX}attempts:v{limiter.LAYOUT}:{digest(key)}"

@@ -188,6 +188,19 @@ def when_sent(sent: Callable[[], object]) -> Iterator[None]:
         _sent.reset(token)
 
 
+def _went(sent: Callable[[], object] | None) -> Callable[[], object]:
+    """What hears that a request has gone: the budget (a call that went late counts from
+    then), then `sent`."""
+    if sent is None:
+        return budget.slot_used
+
+    def went() -> None:
+        budget.slot_used()
+        sent()
+
+    return went
+
+
 def get(path: str, params: Params, cursor_given: bool = False) -> dict[str, Any]:
     """GET with the shared budget: every attempt waits its turn; a 429 is retried after its
     Retry-After (a bounded number of times), a connection failure or 502/503/504 once."""
@@ -227,7 +240,7 @@ def _get_once(path: str, params: Params, cursor_given: bool) -> dict[str, Any]:
     seconds = settings.NEXT_API_READ_TIMEOUT
     # Connecting is part of the call, so it never outlasts the call's deadline.
     timeout = (min(settings.NEXT_API_CONNECT_TIMEOUT, seconds), seconds)
-    with transport.deadline(seconds, sent=_sent.get()) as deadline:
+    with transport.deadline(seconds, sent=_went(_sent.get())) as deadline:
         try:
             # No redirects: a second request would skip the budget (and carry the token along).
             # Streamed, so that a failure is known to come before the answer began or part-way.
@@ -279,7 +292,7 @@ def _send_once(method: str, path: str, body: Mapping[str, Any], scope: str) -> d
     seconds = settings.NEXT_API_READ_TIMEOUT
     timeout = (min(settings.NEXT_API_CONNECT_TIMEOUT, seconds), seconds)
     what = f"{method} {path}"
-    with transport.deadline(seconds) as deadline:
+    with transport.deadline(seconds, sent=_went(None)) as deadline:
         try:
             response = transport.session().request(
                 method,
