@@ -419,3 +419,67 @@ class WebhookDelivery(models.Model):
     event_type = models.CharField(max_length=40)
     ticket_id = models.PositiveBigIntegerField()
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+
+class BulkChange(models.Model):
+    """One change asked of many tickets at once from the list: applied one ticket at a time in
+    the background, each ticket's outcome kept (`BulkItem`) for the page that shows progress."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    changes = models.JSONField(default=dict)  # the fields as sent: {"status": "open", ...}
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class BulkItem(models.Model):
+    PENDING, APPLIED, UNCHANGED, FAILED = "pending", "applied", "unchanged", "failed"
+    STATES = [
+        (PENDING, "Waiting"),
+        (APPLIED, "Changed"),
+        (UNCHANGED, "Already so"),
+        (FAILED, "Not changed"),
+    ]
+
+    bulk = models.ForeignKey(BulkChange, on_delete=models.CASCADE, related_name="items")
+    ticket_id = models.PositiveBigIntegerField()
+    state = models.CharField(max_length=10, choices=STATES, default=PENDING)
+    message = models.TextField(blank=True)  # the store's words when it refused
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["bulk", "ticket_id"], name="one_item_per_ticket")
+        ]
+
+
+class TicketChange(models.Model):
+    """The audit trail: who changed which ticket through the dashboard, when, and each field
+    from what to what (`{"status": ["new", "open"]}`). A note's kind is kept, never its words:
+    the store keeps those. Kept `AUDIT_DAYS` days."""
+
+    NOTE_KINDS = [("", "No note"), ("internal", "Internal note"), ("public", "Public reply")]
+
+    ticket_id = models.PositiveBigIntegerField(db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    username = models.CharField(max_length=150)  # still said once the user is deleted
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    fields = models.JSONField(default=dict)
+    note = models.CharField(max_length=10, choices=NOTE_KINDS, blank=True)
+    bulk = models.ForeignKey(
+        BulkChange, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        permissions = [("triage_tickets", "Can change tickets in the store from the dashboard")]
+
+    def __str__(self):
+        return f"#{self.ticket_id} by {self.username} at {self.at:%Y-%m-%d %H:%M}"

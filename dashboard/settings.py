@@ -102,6 +102,14 @@ if INDEX_RESYNC_HOURS <= 0:
     raise ImproperlyConfigured(f"INDEX_RESYNC_HOURS must be above 0, not {INDEX_RESYNC_HOURS}")
 INDEX_BACKFILL = env_bool("INDEX_BACKFILL", default=True)
 
+# Changes made to tickets from the dashboard (who, which ticket, which fields from what to
+# what) are kept AUDIT_DAYS days, for staff in the admin.
+AUDIT_DAYS = env_int("AUDIT_DAYS", 90)
+if AUDIT_DAYS < 1:
+    raise ImproperlyConfigured(f"AUDIT_DAYS must be at least 1, not {AUDIT_DAYS}")
+# A bulk change from the list asks for at most BULK_MAX tickets at once.
+BULK_MAX = env_int("BULK_MAX", 100)
+
 NEXT_API_CONNECT_TIMEOUT = env_float("NEXT_API_CONNECT_TIMEOUT", 3.0)
 NEXT_API_READ_TIMEOUT = env_float("NEXT_API_READ_TIMEOUT", 10.0)
 

@@ -7,7 +7,7 @@ Views, the wall and the forms use what this package exports; its modules are:
 - `transport`: each thread's session, whose reads end at the call's deadline;
 - `errors`: the exception family, each error with a message fit for the page;
 - `parse`: strict field readers for the JSON, so nothing past here sees a raw dict;
-- `tickets`: the Tickets List and a ticket's thread, ticket types;
+- `tickets`: the Tickets List and a ticket's thread, its changes (`update_ticket`), ticket types;
 - `people`: the support agents, and customers by id, email or name;
 - `products`: product titles by id, and products by title;
 - `webhooks`: registering the dashboard's receiver of the store's webhooks.
@@ -18,6 +18,7 @@ from dashboard.store.client import (
     forget_local,
     identity,
     missing_scopes,
+    scope_refused,
     when_sent,
 )
 from dashboard.store.errors import (
@@ -59,6 +60,7 @@ from dashboard.store.tickets import (
     PRIORITIES,
     RESOLVED,
     STATUSES,
+    WRITE_SCOPE,
     Attachment,
     Comment,
     Ticket,
@@ -67,6 +69,7 @@ from dashboard.store.tickets import (
     TicketType,
     all_tickets_page,
     cached_page,
+    current_ticket,
     forget_page,
     forget_ticket,
     get_ticket,
@@ -75,6 +78,7 @@ from dashboard.store.tickets import (
     page_listeners,
     ticket_types,
     ticket_types_due,
+    update_ticket,
 )
 from dashboard.store.webhooks import Webhook, create_webhook
 
@@ -85,6 +89,7 @@ __all__ = [
     "PRIORITIES",
     "RESOLVED",
     "STATUSES",
+    "WRITE_SCOPE",
     "Attachment",
     "BadResponse",
     "Comment",
@@ -111,6 +116,9 @@ __all__ = [
     "WriteRefused",
     "all_tickets_page",
     "cached_page",
+    "current_ticket",
+    "update_ticket",
+    "scope_refused",
     "create_webhook",
     "cursor_from_url",
     "find_customers",

@@ -256,18 +256,21 @@ def _get_once(path: str, params: Params, cursor_given: bool) -> dict[str, Any]:
 
 
 @sensitive_variables("headers", "body")  # nor a write's body (a webhook's secret, say)
-def send(method: str, path: str, body: Mapping[str, Any], scope: str) -> dict[str, Any]:
+def send(
+    method: str, path: str, body: Mapping[str, Any], scope: str, background: bool = False
+) -> dict[str, Any]:
     """A write (`POST`, `PATCH`) of `body` as JSON to `path`, the store's answer as a dict ({}
     when it has none). `scope` is what the token needs for it, named by a 403.
 
     A write is a person's (or an operator's): it waits for its slot in the people's lane,
-    whatever lane the caller is in. A 429 is retried after its Retry-After, since the store
-    did not process it; any other failure is not, since a write the store may have applied
-    must not be applied twice. Its body is never logged."""
+    whatever lane the caller is in, unless it is one of many nobody waits at one by one (a
+    bulk change, `background=True`): that takes the caller's lane. A 429 is retried after its
+    Retry-After, since the store did not process it; any other failure is not, since a write
+    the store may have applied must not be applied twice. Its body is never logged."""
     rate_limited = 0
     while True:
         try:
-            with budget.interactive():
+            with contextlib.nullcontext() if background else budget.interactive():
                 return _send_once(method, path, body, scope)
         except errors.RateLimited as exc:
             wait = errors.retry_after_seconds(exc.retry_after)
@@ -322,6 +325,7 @@ def _written(response: requests.Response, what: str, scope: str) -> dict[str, An
         raise errors.TokenRejected()
     if status == 403:
         logger.warning("the token lacks %s: %s -> 403", scope, what)
+        _remember_missing(scope)  # the form that asks for it hides meanwhile
         raise errors.ScopeMissing(scope=scope)
     if status == 429:
         retry_after = response.headers.get("Retry-After")
@@ -398,6 +402,15 @@ def missing_scopes() -> list[str]:
     except state.SharedStateError:
         return []
     return sorted(keys[key] for key in found)
+
+
+def scope_refused(scope: str) -> bool:
+    """Whether the store refused this token `scope` in the last ten minutes (a write's scope,
+    say), by any process."""
+    try:
+        return bool(state.cache_get(_scope_key(scope)))
+    except state.SharedStateError:
+        return False
 
 
 def _remember_missing(scope: str) -> None:

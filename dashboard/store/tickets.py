@@ -1,7 +1,7 @@
 """Tickets: what the dashboard asks of the Tickets List (`TicketQuery`), what comes back
 (`Ticket`, `Comment`, `Attachment`, `TicketPage`), and ticket types."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from dashboard.store import client, parse
 
 STATUSES = ("new", "open", "pending", "solved", "closed")
+WRITE_SCOPE = "tickets:write"
 RESOLVED = frozenset({"solved", "closed"})  # waiting for nobody: not aged, not in the backlog
 PRIORITIES = ("high", "medium", "low")
 # The channels and their labels, as the published API names them.
@@ -273,6 +274,23 @@ def get_ticket(ticket_id: int) -> Ticket:
     """One ticket with its whole comment thread."""
     path = f"tickets/{int(ticket_id)}/"
     return client.shared(path, [], lambda: _ticket(client.get(path, [])))
+
+
+def current_ticket(ticket_id: int) -> tuple[Ticket, dict]:
+    """The ticket as the store has it now, never a cached answer (one GET): what a write checks
+    against. Also as the store sent it, for the index."""
+    raw = client.get(f"tickets/{int(ticket_id)}/", [])
+    return _ticket(raw), raw
+
+
+def update_ticket(
+    ticket_id: int, changes: Mapping[str, object], background: bool = False
+) -> tuple[Ticket, dict]:
+    """`PATCH tickets/{id}/` with `changes` (the spec's PatchedCreateUpdateTicket: tags by name,
+    a `comment` added in the same call); the store's answer, the whole Ticket, parsed and as
+    sent. Needs `WRITE_SCOPE`; a refusal is `WriteRefused` with the store's words per field."""
+    raw = client.send("PATCH", f"tickets/{int(ticket_id)}/", changes, WRITE_SCOPE, background)
+    return _ticket(raw), raw
 
 
 def ticket_types(fetch: bool = True) -> dict[int, TicketType] | None:
