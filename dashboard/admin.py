@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from dashboard.models import DisplayLink, SavedView, Tag
+from dashboard.models import DisplayLink, SavedView, Tag, TicketChange
 from dashboard.wall.filters import canonical_filters
 
 
@@ -44,3 +44,45 @@ class SavedViewAdmin(admin.ModelAdmin):
     list_filter = ["shared"]
     search_fields = ["name", "query", "owner__username"]
     readonly_fields = ["query", "created_at", "updated_at"]
+
+
+@admin.register(TicketChange)
+class TicketChangeAdmin(admin.ModelAdmin):
+    """The audit trail of changes made to tickets from the dashboard: staff read it here; nobody
+    edits it (it is kept `AUDIT_DAYS` days, then dropped)."""
+
+    list_display = ["at", "ticket_label", "username", "changed", "note", "bulk"]
+    list_filter = ["note", ("bulk", admin.EmptyFieldListFilter)]
+    search_fields = ["=ticket_id", "username"]
+    date_hierarchy = "at"
+
+    @admin.display(description="Ticket", ordering="ticket_id")
+    def ticket_label(self, obj):
+        return f"#{obj.ticket_id}"
+
+    @admin.display(description="Fields: from → to")
+    def changed(self, obj):
+        return "; ".join(
+            f"{name}: {_value(before)} → {_value(after)}"
+            for name, (before, after) in (obj.fields or {}).items()
+        )
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_staff
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def _value(value):
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "none"
+    return str(value)

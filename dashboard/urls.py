@@ -13,6 +13,7 @@ from dashboard.views import (
     saved,
     site,
     tickets,
+    triage,
     waiting,
     walls,
     webhooks,
@@ -21,6 +22,7 @@ from dashboard.views import (
 urlpatterns = [
     path("", saved.home, name="ticket_list"),
     path("tickets/<int:ticket_id>/", tickets.ticket_detail, name="ticket_detail"),
+    path("tickets/<int:ticket_id>/triage/", triage.triage, name="ticket_triage"),
     path("tickets.csv", export.export_csv, name="export_csv"),
     path("count/", tickets.ticket_count, name="ticket_count"),
     path("arrivals/", arrivals.arrivals, name="arrivals"),

@@ -94,6 +94,7 @@ class Conflict(Exception):
 class Done:
     ticket: store.Ticket  # as the store answered the write
     fields: dict  # {name: [from, to]}, as recorded
+    note: str = ""  # "internal", "public" or "" (none)
 
 
 def apply(user, ticket_id: int, wanted: Wanted, background: bool = False, bulk=None) -> Done | None:
@@ -122,7 +123,7 @@ def apply(user, ticket_id: int, wanted: Wanted, background: bool = False, bulk=N
     note = ("public" if wanted.public else "internal") if "comment" in body else ""
     _index(now, raw)
     _record(user, ticket_id, fields, note, bulk)
-    return Done(ticket, fields)
+    return Done(ticket, fields, note)
 
 
 def current(ticket_id: int, seen_at: datetime | None = None) -> tuple[dict, int]:

@@ -42,6 +42,8 @@ class TriageForm(forms.Form):
     was_tags = forms.MultipleChoiceField(required=False, widget=forms.MultipleHiddenInput)
 
     def __init__(self, *args, ticket=None, staff=None, tag_names=(), **kwargs):
+        # The list's filters beside the thread have a "status" too: the ids must differ.
+        kwargs.setdefault("auto_id", "triage-%s")
         super().__init__(*args, **kwargs)
         staff = staff or {}
         statuses = list(store.STATUSES)
@@ -94,11 +96,22 @@ class TriageForm(forms.Form):
         data = data.copy() if isinstance(data, QueryDict) else QueryDict(mutable=True)
         now = conflict.now
         moment = conflict.updated_at
+        current = {
+            "status": now.get("status") or "",
+            "priority": now.get("priority") or "",
+            "assignee": "" if now.get("assignee") is None else str(now["assignee"]),
+        }
+        for name, value in current.items():
+            # A field the person left as it was takes the other person's value: only what
+            # they changed themselves is theirs to send again.
+            if data.get(name, "") == data.get(f"was_{name}", ""):
+                data[name] = value
+            data[f"was_{name}"] = value
+        tags_now = list(now.get("tags") or ())
+        if sorted(data.getlist("tags")) == sorted(data.getlist("was_tags")):
+            data.setlist("tags", tags_now)
+        data.setlist("was_tags", tags_now)
         data["updated_at"] = moment.isoformat() if moment else ""
-        data["was_status"] = now.get("status") or ""
-        data["was_priority"] = now.get("priority") or ""
-        data["was_assignee"] = "" if now.get("assignee") is None else str(now["assignee"])
-        data.setlist("was_tags", list(now.get("tags") or ()))
         return cls(data, ticket=ticket, staff=staff, tag_names=tag_names)
 
     def clean_updated_at(self):

@@ -23,25 +23,21 @@ from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from dashboard import store, timing
-from dashboard.index import attention, freshness
 from dashboard.index import counts as index_counts
-from dashboard.models import Tag
+from dashboard.index import freshness
 from dashboard.saved import saved_views
 from dashboard.saved.saved_views import ALL
 from dashboard.templatetags.dashboard_tags import scope_needs
 from dashboard.tickets import counts, names, prefetch
 from dashboard.tickets.filter_fields import as_id
 from dashboard.tickets.filters import MAX_ID, TicketFilterForm, plain_bookmark
-from dashboard.views import arrivals
+from dashboard.views import arrivals, threads
 from dashboard.views.common import (
     filter_form,
     is_fragment,
     list_filters,
     list_url,
-    staff_or_empty,
     started,
-    thread_links,
-    ticket_types_or_none,
     with_retry_after,
 )
 from dashboard.views.sidebar import sidebar
@@ -220,38 +216,13 @@ def ticket_detail(request, ticket_id):
         return HttpResponsePermanentRedirect(f"{canonical}?{query}" if query else canonical)
     template = THREAD_TEMPLATE + ("#thread" if is_fragment(request) else "")
     # The list's filters come along, for the links back to it ("← All tickets", "Close").
-    context = _thread_context(ticket_id, _fetch_ticket(ticket_id), list_filters(request.GET))
+    context = threads.thread_context(
+        request, ticket_id, threads.fetch_ticket(ticket_id), list_filters(request.GET)
+    )
     context["in_panel"] = is_fragment(request)
     error = context["error"]
     response = render(request, template, context, status=error.http_status if error else 200)
     return with_retry_after(response, error)
-
-
-def _fetch_ticket(ticket_id):
-    """`(ticket, error)`: the ticket with its comments, or why the store could not give it."""
-    try:
-        return store.get_ticket(ticket_id), None
-    except store.TicketsAPIError as exc:
-        return None, exc
-
-
-def _thread_context(ticket_id, fetched, filters_qs):
-    ticket, error = fetched
-    context = {"ticket_id": ticket_id, "ticket": ticket, "error": error}
-    context.update(thread_links(ticket_id, filters_qs))
-    if ticket is not None:
-        context["names"] = names.Shown(
-            ticket_types=ticket_types_or_none() or {},
-            staff=staff_or_empty(),
-            people=names.customers(
-                [ticket.requester, *(c.author for c in ticket.comments)], names.THREAD
-            ),
-            products=names.products(ticket.products, names.THREAD),
-            tags=Tag.catalogue(),
-        )
-        requester = context["names"].people.get(ticket.requester)
-        context["attention"] = attention.of_thread(ticket, getattr(requester, "email", "") or "")
-    return context
 
 
 @require_GET
@@ -291,7 +262,7 @@ def _whole_list(request, form, query, answer, current=None, ticket_id=None):
     marked) rendered while the store is still answering, the results when it has: `(response,
     error)`. With `ticket_id`, that ticket's thread is open beside the list, asked of the store
     at the same time as the list."""
-    thread = started(_fetch_ticket, ticket_id) if ticket_id else None
+    thread = started(threads.fetch_ticket, ticket_id) if ticket_id else None
     if answer.early:
         timing.mark(request, "form")  # the filters, checked while the store answers
     else:
@@ -332,7 +303,9 @@ def _whole_list(request, form, query, answer, current=None, ticket_id=None):
     timing.mark(request, "rows")
     if thread is not None:
         answer.release()  # the list is done with: its store thread may go on meanwhile
-        thread_context = _thread_context(ticket_id, thread.result(), context["filters_qs"])
+        thread_context = threads.thread_context(
+            request, ticket_id, thread.result(), context["filters_qs"]
+        )
         whole = whole.replace(thread_marker, _in_panel(request, thread_context), 1)
         timing.mark(request, "thread")
     return HttpResponse(whole, status=error.http_status if error else 200), error

@@ -130,6 +130,7 @@ class ReceivedRequest:
     path: str
     query: str  # as received, still percent-encoded
     headers: dict[str, str] = field(default_factory=dict)  # names lower-cased
+    body: bytes = b""  # as received (a write's JSON)
 
     @property
     def target(self) -> str:
@@ -153,7 +154,7 @@ class Stats:
 
     def arrived(self, request: Request, now: float) -> None:
         received = ReceivedRequest(
-            request.method, request.path, request.query, dict(request.headers)
+            request.method, request.path, request.query, dict(request.headers), request.body
         )
         with self._lock:
             self._counts["calls"] += 1

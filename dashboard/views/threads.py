@@ -1,0 +1,77 @@
+"""A ticket's thread as pages show it: fetched, named, its attention marks, and the triage form
+for those who may change it."""
+
+from django.urls import reverse
+
+from dashboard import store
+from dashboard.index import attention
+from dashboard.models import Tag
+from dashboard.tickets import names
+from dashboard.triage import may_triage
+from dashboard.triage.forms import TriageForm
+from dashboard.views.common import staff_or_empty, thread_links, ticket_types_or_none
+
+SCOPE_MESSAGE = (
+    "Changing tickets needs the tickets:write scope, which the store's token does not have. "
+    "Ask whoever manages the store's API access to add it."
+)
+
+
+def fetch_ticket(ticket_id):
+    """`(ticket, error)`: the ticket with its comments, or why the store could not give it."""
+    try:
+        return store.get_ticket(ticket_id), None
+    except store.TicketsAPIError as exc:
+        return None, exc
+
+
+def thread_context(request, ticket_id, fetched, filters_qs, form=None):
+    """What the thread's template shows of `fetched` (`(ticket, error)`), with the triage form
+    (`form`, or one showing the ticket as it is) for someone who may change tickets."""
+    ticket, error = fetched
+    context = {"ticket_id": ticket_id, "ticket": ticket, "error": error}
+    context.update(thread_links(ticket_id, filters_qs))
+    if ticket is not None:
+        context["names"] = names.Shown(
+            ticket_types=ticket_types_or_none() or {},
+            staff=staff_or_empty(),
+            people=names.customers(
+                [ticket.requester, *(c.author for c in ticket.comments)], names.THREAD
+            ),
+            products=names.products(ticket.products, names.THREAD),
+            tags=Tag.catalogue(),
+        )
+        requester = context["names"].people.get(ticket.requester)
+        context["attention"] = attention.of_thread(ticket, getattr(requester, "email", "") or "")
+        context.update(_triage(request, ticket, context["names"], requester, form, filters_qs))
+    return context
+
+
+def _triage(request, ticket, shown, requester, form, filters_qs):
+    """The triage form's part, or {} for someone who may not use it. Once the store refused the
+    token `tickets:write`, the form stays hidden (ten minutes, as for the name scopes)."""
+    if not may_triage(request.user):
+        return {}
+    if store.scope_refused(store.WRITE_SCOPE):
+        return {"triage_refused": SCOPE_MESSAGE}
+    if form is None:
+        form = TriageForm.for_ticket(ticket, shown.staff, tag_names())
+    url = reverse("ticket_triage", args=[ticket.id])
+    return {
+        "triage_form": form,
+        "triage_recipient": recipient(ticket, requester),
+        "triage_url": f"{url}?{filters_qs}" if filters_qs else url,
+    }
+
+
+def tag_names():
+    return sorted(Tag.catalogue().by_id.values(), key=str.casefold)
+
+
+def recipient(ticket, requester):
+    """Who a public reply reaches: the requester, by name and address where known."""
+    name = getattr(requester, "name", "") or ""
+    email = getattr(requester, "email", "") or ticket.from_email or ""
+    if name and email:
+        return f"{name} <{email}>"
+    return name or email or "the customer (no address known to the dashboard)"
