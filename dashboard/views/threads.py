@@ -74,4 +74,8 @@ def recipient(ticket, requester):
     email = getattr(requester, "email", "") or ticket.from_email or ""
     if name and email:
         return f"{name} <{email}>"
-    return name or email or "the customer (no address known to the dashboard)"
+    if name or email:
+        return name or email
+    if ticket.requester is not None:  # not looked up yet: their address is the store's
+        return f"the requester, customer #{ticket.requester}, at the address the store has"
+    return "the customer, at the address the store has"
