@@ -24,12 +24,20 @@ $(VENV)/.installed-dev: pyproject.toml | $(VENV)/bin/python
 	touch $@ $(VENV)/.installed-run
 
 run: $(VENV)/.installed-run
-	@DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py migrate --noinput --verbosity 0
-	@if [ -z "$$NEXT_API_TOKEN" ]; then \
-	  DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py ensure_demo_user --email maya.thompson@example-store.test; \
-	  $(PY) -m tools.sandbox --print-tags | DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py import_tags -; \
-	fi
-	@if [ -z "$$NEXT_API_TOKEN" ]; then \
+	@# The product as people see it: its own 404, 403 and 500 pages (tracebacks stay in this
+	@# console), over plain HTTP, with a secret key kept for this checkout (var/, private) so
+	@# that sessions outlive a restart. DJANGO_DEBUG=1 make run shows Django's debug pages.
+	@mkdir -p var && chmod 700 var
+	@[ -s var/local-secret-key ] || (umask 077 && $(PY) -c 'import secrets; print(secrets.token_urlsafe(50))' > var/local-secret-key)
+	@export DJANGO_DEBUG=$${DJANGO_DEBUG:-0} DJANGO_HTTPS=$${DJANGO_HTTPS:-0} \
+	  DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat var/local-secret-key)}"; \
+	$(PY) manage.py migrate --noinput --verbosity 0 && \
+	$(PY) manage.py collectstatic --noinput --verbosity 0 && \
+	if [ -z "$$NEXT_API_TOKEN" ]; then \
+	  $(PY) manage.py ensure_demo_user --email maya.thompson@example-store.test; \
+	  $(PY) -m tools.sandbox --print-tags | $(PY) manage.py import_tags -; \
+	fi && \
+	if [ -z "$$NEXT_API_TOKEN" ]; then \
 	  echo "No NEXT_API_TOKEN: starting the sandbox store on 127.0.0.1:$(SANDBOX_PORT)"; \
 	  secret=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))'); \
 	  SANDBOX_WEBHOOK_SECRET="$$secret" $(PY) -m tools.sandbox --host 127.0.0.1 \
@@ -38,7 +46,7 @@ run: $(VENV)/.installed-run
 	  export NEXT_WEBHOOK_SECRET="$$secret"; \
 	fi; \
 	echo "Dashboard: http://127.0.0.1:$(PORT)/"; \
-	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(PY) manage.py runserver 127.0.0.1:$(PORT)
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # Debian's chromium drives the browser tests; redis-server and postgresql back the
 # several-machines tests, and the suite runs on a throwaway PostgreSQL cluster.
