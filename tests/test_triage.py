@@ -375,3 +375,41 @@ def test_store_update_ticket_answers_the_ticket(store_on_sandbox, ticket):
     changed, raw = store.update_ticket(ticket["id"], {"status": "pending"})
     assert changed.status == "pending" and raw["status"] == "pending"
     assert changed.updated_at > parse_datetime(ticket["updated_at"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_people_saving_the_same_ticket_at_once_never_both_write(store_on_sandbox, ticket):
+    """Both forms showed the same state; without a turn each, both would pass the check (the
+    store's answers are slow enough here for them to overlap) and the second overwrite the
+    first. One is written; the other is a conflict."""
+    import threading
+
+    from django.db import connection
+    from django.utils.dateparse import parse_datetime
+
+    from dashboard.triage.changes import Conflict, Wanted, apply
+
+    store_on_sandbox.configure(latency_ms=150)
+    seen = parse_datetime(ticket["updated_at"])
+    was = {"status": "new", "priority": "low", "assignee": None, "tags": tuple(ticket["tags"])}
+    outcomes, start = {}, threading.Barrier(2)
+
+    def save(status):
+        start.wait()
+        try:
+            apply(None, ticket["id"], Wanted(seen, was, {**was, "status": status}))
+            outcomes[status] = "written"
+        except Conflict:
+            outcomes[status] = "conflict"
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=save, args=(s,)) for s in ("open", "pending")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes.values()) == ["conflict", "written"]
+    written = next(s for s, outcome in outcomes.items() if outcome == "written")
+    assert store_on_sandbox.data.ticket(ticket["id"])["status"] == written
+    assert [r.method for r in store_on_sandbox.received()].count("PATCH") == 1

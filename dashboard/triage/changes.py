@@ -25,11 +25,14 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from dashboard import store
+from dashboard import budget, store
 from dashboard.index import changes, freshness, query, rows
 from dashboard.models import IndexedTicket, TicketChange
 
 logger = logging.getLogger(__name__)
+
+# How long a change waits for another change of the same ticket (a check and one write).
+LOCK_WAIT = 15.0
 
 # The fields a person changes from the dashboard, in the order pages list them.
 FIELDS = ("status", "priority", "assignee", "tags")
@@ -102,6 +105,21 @@ def apply(user, ticket_id: int, wanted: Wanted, background: bool = False, bulk=N
     body = wanted.body()
     if not body:
         return None
+    try:
+        # One change of a ticket at a time, across processes and machines: a colleague saving
+        # the same ticket at the same moment waits, then finds it changed (409), instead of
+        # both passing the check and the second overwriting the first.
+        with budget.backend().lock(
+            f"triage:{store.identity()}:{int(ticket_id)}", timeout=LOCK_WAIT
+        ):
+            return _apply(user, ticket_id, wanted, body, background, bulk)
+    except budget.WaitTimeout as exc:
+        raise store.StoreBusy() from exc
+    except budget.SharedStateError as exc:
+        raise store.SharedStateUnavailable() from exc
+
+
+def _apply(user, ticket_id, wanted, body, background, bulk):
     now, comments_since = current(ticket_id, wanted.seen_at)
     if _moment(now.get("updated_at")) != wanted.seen_at:
         raise Conflict(
