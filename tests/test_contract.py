@@ -292,19 +292,24 @@ def caller(sandbox):
     return Caller(sandbox)
 
 
+# The reads the dashboard makes; the document has others it never calls (creating tickets,
+# uploading attachments, changing or deleting webhooks).
+READS = {
+    "ticketsList",
+    "ticketsRetrieve",
+    "ticketsCommentsRetrieve",
+    "tickettypesList",
+    "tickettypesRetrieve",
+    "usersList",
+    "usersRetrieve",
+    "productsList",
+    "productsRetrieve",
+}
+
+
 def test_the_contract_covers_every_operation_the_dashboard_uses():
-    assert set(OPERATIONS) == {
-        "ticketsList",
-        "ticketsRetrieve",
-        "ticketsCommentsRetrieve",
-        "tickettypesList",
-        "tickettypesRetrieve",
-        "usersList",
-        "usersRetrieve",
-        "productsList",
-        "productsRetrieve",
-    }
-    assert set(LIST_CASES) | set(RETRIEVE_CASES) == set(OPERATIONS)
+    assert READS <= set(OPERATIONS)
+    assert set(LIST_CASES) | set(RETRIEVE_CASES) == READS
     # Every `nullable` was read the 3.0 way: none is left, and a list's links may be null.
     assert "nullable" not in json.dumps(CONTRACT.spec.read_value())
     schemas = CONTRACT.spec.read_value()["components"]["schemas"]
