@@ -815,6 +815,11 @@ def test_the_request_log_keeps_whole_requests(api, sandbox):
     assert first.headers["authorization"] == f"Bearer {TOKEN}"
     assert first.headers["x-29next-api-version"] == "unstable"
     assert second.path == "/api/admin/users/" and "authorization" not in second.headers
+    assert first.body == second.body == b""
+    api.patch(sandbox.base_url + "tickets/1/", json={"status": "open"}, timeout=5)
+    written = sandbox.received()[-1]
+    assert (written.method, written.body) == ("PATCH", b'{"status": "open"}')
+    assert written.headers["content-type"] == "application/json"
     sandbox.reset()
     assert sandbox.received() == []
 

@@ -208,7 +208,7 @@ class SandboxServer:
     `stats()` tells what reached it, `reset()` undoes both, `stop()` ends it. `data` is the
     `SandboxData` it serves. `fault` and `arrivals_every` are extras for the command line.
     The token carries `scopes` (every scope of the API served here unless told otherwise); an
-    operation whose scope it lacks answers 403. `received()` lists whole requests.
+    operation whose scope it lacks answers 403. `received()` lists whole requests, bodies too.
 
     Webhooks: `webhooks` holds them (`webhook_url` and `webhook_secret` register one from the
     start), `deliveries` sends every ticket change to them under `delivery_policy`, and
