@@ -148,6 +148,10 @@ def test_webhooks_are_created_listed_changed_and_deleted(api, store):
          {"api_version": ['"2023-02-10" is not a valid choice.']}),
         ({"events": ["ticket.created"], "target": NOWHERE, "active": "maybe"},
          {"active": ["Must be a valid boolean."]}),
+        ({"events": ["ticket.created"], "target": NOWHERE, "active": 1},
+         {"active": ["Must be a valid boolean."]}),
+        ({"events": ["ticket.created"], "target": NOWHERE, "name": 7, "secret_key": 12345},
+         {"name": ["Not a valid string."], "secret_key": ["Not a valid string."]}),
     ],
 )  # fmt: skip
 def test_a_refused_webhook_is_not_registered(api, store, body, errors):
