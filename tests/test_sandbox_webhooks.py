@@ -238,6 +238,25 @@ def test_arrivals_comments_and_control_changes_are_pushed_too(api, store, receiv
     assert len({d["event_id"] for d in deliveries}) == 3
 
 
+def test_every_write_moves_updated_at_on_and_its_delivery_carries_it(api, store, receiver, hook):
+    ticket = a_ticket(store)
+    url = f"{store.base_url}tickets/{ticket['id']}/"
+    answers = [
+        api.patch(url, json={"priority": "high"}, timeout=5),
+        api.post(url + "comments/", json={"body": "Any news?"}, timeout=5),
+        api.patch(url, json={"comment": {"body": "Chased.", "is_public": False}}, timeout=5),
+        api.put(url, json={"status": "pending"}, timeout=5),
+        api.patch(url, json={}, timeout=5),  # nothing changed, and still a write
+    ]
+    assert [answer.status_code for answer in answers] == [200] * 5
+
+    stamps = [ticket["updated_at"], *(answer.json()["updated_at"] for answer in answers)]
+    assert stamps == sorted(set(stamps))  # strictly later each time, within a second too
+    deliveries = [d.payload for d in receiver.wait_for(5)]
+    assert [d["event_type"] for d in deliveries] == ["ticket.updated"] * 5
+    assert [d["data"]["updated_at"] for d in deliveries] == stamps[1:]
+
+
 def test_only_active_webhooks_wanting_the_event_get_it(api, store, receiver, hook):
     url = store.base_url + "webhooks/"
     created_only = api.post(url, json={"events": ["ticket.created"], "target": receiver.url},

@@ -276,15 +276,22 @@ def test_a_write_to_an_unknown_ticket_is_a_404_before_its_body_is_read(api, sand
 
 
 def test_writes_need_the_tickets_write_scope(api, sandbox, ticket):
-    sandbox.configure(scopes=["tickets:read", "users:read", "catalogue:read"])
+    # Every other scope, the webhooks' writes included: tickets:write is the one that counts.
+    sandbox.configure(scopes=["tickets:read", "users:read", "catalogue:read", "webhooks:write"])
 
     changed = patch(api, sandbox, ticket["id"], {"status": "solved"})
+    replaced = api.put(f"{sandbox.base_url}tickets/{ticket['id']}/", json={}, timeout=5)
     commented = comment(api, sandbox, ticket["id"], {"body": "Hello"})
+    noted = patch(api, sandbox, ticket["id"], {"comment": {"body": "Hello", "is_public": False}})
     unknown = patch(api, sandbox, 999999, {"status": "bogus"})
+    unreadable = api.patch(
+        f"{sandbox.base_url}tickets/{ticket['id']}/", data=b"{",
+        headers={"Content-Type": "application/json"}, timeout=5,
+    )  # fmt: skip
 
     forbidden = {"detail": "You do not have permission to perform this action."}
     # Permission comes before the look-up and the body, as in DRF.
-    for response in (changed, commented, unknown):
+    for response in (changed, replaced, commented, noted, unknown, unreadable):
         assert response.status_code == 403 and response.json() == forbidden
     assert fetched(api, sandbox, ticket["id"]) == ticket  # reading still works; nothing changed
     sandbox.configure(scopes=["tickets:write"])
