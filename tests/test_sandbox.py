@@ -6,6 +6,7 @@ No Django here: run with `pytest tests/test_sandbox.py -p no:django`.
 import base64
 import json
 import re
+import socket
 import threading
 import time
 from datetime import UTC, datetime
@@ -815,8 +816,27 @@ def test_the_request_log_keeps_whole_requests(api, sandbox):
     assert first.headers["authorization"] == f"Bearer {TOKEN}"
     assert first.headers["x-29next-api-version"] == "unstable"
     assert second.path == "/api/admin/users/" and "authorization" not in second.headers
+    assert first.body == second.body == b""
+    api.patch(sandbox.base_url + "tickets/1/", json={"status": "open"}, timeout=5)
+    written = sandbox.received()[-1]
+    assert (written.method, written.body) == ("PATCH", b'{"status": "open"}')
+    assert written.headers["content-type"] == "application/json"
     sandbox.reset()
     assert sandbox.received() == []
+
+
+def test_answers_are_sent_without_waiting_on_the_clients_acknowledgement(sandbox):
+    # Headers and body are two writes: with Nagle's algorithm on, each answer on a kept-alive
+    # connection would wait for the client's delayed ACK of the headers.
+    with socket.create_connection((sandbox.host, sandbox.port), timeout=5) as client:
+        client.sendall(b"GET /api/admin/tickets/ HTTP/1.1\r\nHost: sandbox\r\n\r\n")
+        assert client.recv(12) == b"HTTP/1.1 401"
+        (served,) = [
+            connection
+            for connection in list(sandbox._connections)
+            if connection.getpeername() == client.getsockname()
+        ]
+        assert served.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
 
 
 def test_peak_per_second_uses_a_sliding_window():

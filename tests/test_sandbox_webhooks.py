@@ -148,6 +148,10 @@ def test_webhooks_are_created_listed_changed_and_deleted(api, store):
          {"api_version": ['"2023-02-10" is not a valid choice.']}),
         ({"events": ["ticket.created"], "target": NOWHERE, "active": "maybe"},
          {"active": ["Must be a valid boolean."]}),
+        ({"events": ["ticket.created"], "target": NOWHERE, "active": 1},
+         {"active": ["Must be a valid boolean."]}),
+        ({"events": ["ticket.created"], "target": NOWHERE, "name": 7, "secret_key": 12345},
+         {"name": ["Not a valid string."], "secret_key": ["Not a valid string."]}),
     ],
 )  # fmt: skip
 def test_a_refused_webhook_is_not_registered(api, store, body, errors):
@@ -232,6 +236,25 @@ def test_arrivals_comments_and_control_changes_are_pushed_too(api, store, receiv
     ]
     assert deliveries[1]["data"]["comments"][-1]["body"] == "Any news?"
     assert len({d["event_id"] for d in deliveries}) == 3
+
+
+def test_every_write_moves_updated_at_on_and_its_delivery_carries_it(api, store, receiver, hook):
+    ticket = a_ticket(store)
+    url = f"{store.base_url}tickets/{ticket['id']}/"
+    answers = [
+        api.patch(url, json={"priority": "high"}, timeout=5),
+        api.post(url + "comments/", json={"body": "Any news?"}, timeout=5),
+        api.patch(url, json={"comment": {"body": "Chased.", "is_public": False}}, timeout=5),
+        api.put(url, json={"status": "pending"}, timeout=5),
+        api.patch(url, json={}, timeout=5),  # nothing changed, and still a write
+    ]
+    assert [answer.status_code for answer in answers] == [200] * 5
+
+    stamps = [ticket["updated_at"], *(answer.json()["updated_at"] for answer in answers)]
+    assert stamps == sorted(set(stamps))  # strictly later each time, within a second too
+    deliveries = [d.payload for d in receiver.wait_for(5)]
+    assert [d["event_type"] for d in deliveries] == ["ticket.updated"] * 5
+    assert [d["data"]["updated_at"] for d in deliveries] == stamps[1:]
 
 
 def test_only_active_webhooks_wanting_the_event_get_it(api, store, receiver, hook):

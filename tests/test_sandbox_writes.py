@@ -140,7 +140,7 @@ def test_only_what_is_sent_changes_and_unknown_or_read_only_fields_are_ignored(
 
 
 def test_nulls_clear_what_may_be_empty(api, sandbox, ticket):
-    response = patch(api, sandbox, ticket["id"], {"assignee": None, "ticket_type": ""})
+    response = patch(api, sandbox, ticket["id"], {"assignee": None, "ticket_type": None})
     assert response.status_code == 200
     assert response.json()["assignee"] is None and response.json()["ticket_type"] is None
 
@@ -181,6 +181,19 @@ REFUSALS = {
     "assignee true": (
         {"assignee": True}, {"assignee": ["Incorrect type. Expected pk value, received bool."]},
     ),
+    # The spec types ids as numbers and null as null: DRF's "7" and "" are not promised.
+    "assignee's id as text": (
+        {"assignee": str(OTHER_AGENT)},
+        {"assignee": ["Incorrect type. Expected pk value, received str."]},
+    ),
+    "empty text for no ticket type": (
+        {"ticket_type": ""}, {"ticket_type": ["Incorrect type. Expected pk value, received str."]},
+    ),
+    "product ids as text": (
+        {"products": ["101"]}, {"products": ["Incorrect type. Expected pk value, received str."]},
+    ),
+    "subject a number": ({"subject": 42}, {"subject": ["Not a valid string."]}),
+    "order number a number": ({"order": 100482}, {"order": ["Not a valid string."]}),
     "unknown ticket type": (
         {"ticket_type": 99}, {"ticket_type": ['Invalid pk "99" - object does not exist.']},
     ),
@@ -195,9 +208,14 @@ REFUSALS = {
         {"comment": {"non_field_errors": ["Invalid data. Expected a dictionary, but got str."]}},
     ),
     "comment without a body": ({"comment": {}}, {"comment": {"body": ["This field is required."]}}),
+    "null comment": ({"comment": None}, {"comment": ["This field may not be null."]}),
     "comment by nobody known": (
         {"comment": {"body": "x", "author": 1}},
         {"comment": {"author": ['Invalid pk "1" - object does not exist.']}},
+    ),
+    "note marked internal in words": (
+        {"comment": {"body": "x", "is_public": "no"}},
+        {"comment": {"is_public": ["Must be a valid boolean."]}},
     ),
     "every error at once": (
         {"status": "x", "priority": "urgent", "tags": ["nope"]},
@@ -258,15 +276,22 @@ def test_a_write_to_an_unknown_ticket_is_a_404_before_its_body_is_read(api, sand
 
 
 def test_writes_need_the_tickets_write_scope(api, sandbox, ticket):
-    sandbox.configure(scopes=["tickets:read", "users:read", "catalogue:read"])
+    # Every other scope, the webhooks' writes included: tickets:write is the one that counts.
+    sandbox.configure(scopes=["tickets:read", "users:read", "catalogue:read", "webhooks:write"])
 
     changed = patch(api, sandbox, ticket["id"], {"status": "solved"})
+    replaced = api.put(f"{sandbox.base_url}tickets/{ticket['id']}/", json={}, timeout=5)
     commented = comment(api, sandbox, ticket["id"], {"body": "Hello"})
+    noted = patch(api, sandbox, ticket["id"], {"comment": {"body": "Hello", "is_public": False}})
     unknown = patch(api, sandbox, 999999, {"status": "bogus"})
+    unreadable = api.patch(
+        f"{sandbox.base_url}tickets/{ticket['id']}/", data=b"{",
+        headers={"Content-Type": "application/json"}, timeout=5,
+    )  # fmt: skip
 
     forbidden = {"detail": "You do not have permission to perform this action."}
     # Permission comes before the look-up and the body, as in DRF.
-    for response in (changed, commented, unknown):
+    for response in (changed, replaced, commented, noted, unknown, unreadable):
         assert response.status_code == 403 and response.json() == forbidden
     assert fetched(api, sandbox, ticket["id"]) == ticket  # reading still works; nothing changed
     sandbox.configure(scopes=["tickets:write"])
@@ -308,6 +333,10 @@ def test_a_comment_is_added_and_the_whole_ticket_answered_with_200(api, sandbox,
         ({"body": None}, {"body": ["This field may not be null."]}),
         ({"body": " "}, {"body": ["This field may not be blank."]}),
         ({"body": "x", "is_public": "maybe"}, {"is_public": ["Must be a valid boolean."]}),
+        ({"body": "x", "is_public": 0}, {"is_public": ["Must be a valid boolean."]}),
+        ({"body": 404}, {"body": ["Not a valid string."]}),
+        ({"body": "x", "author": str(AGENT)},
+         {"author": ["Incorrect type. Expected pk value, received str."]}),
         ({"body": "x", "attachments": [7001]},
          {"attachments": ['Invalid pk "7001" - object does not exist.']}),
         ({"body": "x", "from_email": "not an address"},

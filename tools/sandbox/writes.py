@@ -81,6 +81,8 @@ def validate_comment(payload: object, data: SandboxData) -> dict:
 
 def _nested_comment(data: SandboxData):
     def check(value):
+        if value is None:  # the field's own refusal, before the nested serializer reads it
+            raise FieldError([NOT_NULL])
         try:
             return validate_comment(value, data)
         except Invalid as error:
