@@ -218,3 +218,20 @@ def test_a_thread_opened_from_its_address(signed_in_page, live_server, sandbox, 
     page.goto(f"{live_server.url}/?status=pending&ticket={ticket['id']}")
     expect(thread_panel(page).locator(f"[data-thread-id='{ticket['id']}']")).to_be_visible()
     assert_no_axe_violations(page)
+
+
+def test_the_list_asking_which_customer_then_showing_the_one_picked(
+    signed_in_page, live_server, sandbox, scheme
+):
+    from tests.test_names import namesakes
+
+    name, people, _, _ = namesakes(sandbox, ("new", "open", "pending"))
+    page = signed_in_page
+    page.goto(f"{live_server.url}/?status=open&requester={name}")
+    picks = page.locator("[data-question] [data-pick]")
+    expect(picks).to_have_count(len(people))
+    assert_no_axe_violations(page)
+
+    picks.first.click()
+    expect(page.get_by_label("Requester")).to_have_value(name)
+    assert_no_axe_violations(page)
