@@ -247,3 +247,15 @@ def test_without_a_clipboard_copy_selects_the_url_to_copy_by_hand(browser, live_
     selected = url.evaluate("field => field.value.slice(field.selectionStart, field.selectionEnd)")
     assert selected == url.input_value()
     context.close()
+
+
+def test_without_javascript_no_copy_button_is_shown(browser, live_server, lead):
+    context = browser.new_context(java_script_enabled=False)
+    page = sign_in(context.new_page(), live_server, "/wall/links/")
+    page.get_by_label("Name").fill("Support room")
+    page.get_by_text("Advanced: type filters").click()
+    page.get_by_label("Or type filters").fill("status=open")
+    page.get_by_role("button", name="Create display link").click()
+    expect(page.get_by_label("Display link URL")).to_have_value(re.compile("/display/"))
+    expect(page.get_by_role("button", name="Copy", exact=True)).to_be_hidden()
+    context.close()
