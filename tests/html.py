@@ -10,7 +10,11 @@ the list's exact total, `data-count-source` ("index" or "walk") where a count sa
 came from, `data-counts-as-of` on the time a count read from the ticket index is as of,
 `data-waiting-since` (ISO 8601) on a row or thread that waits on the team and `data-overdue` on
 one past its target, `data-waiting-count` and `data-overdue-count` on the figures of what waits,
-and `data-more` on a wall's "+N more".
+`data-more` on a wall's "+N more", `data-question` (the field's name) on the list's question
+when several customers or products answer what was typed, `data-field-question` beside that
+field, `data-pick` (the id) on each choice, with `data-tickets` and `data-listed` on its counts
+(all of theirs, and those the other filters keep), and `data-shown-requester` (the id) on the
+e-mail of the customer the Requester box shows by name.
 """
 
 from bs4 import BeautifulSoup, Tag
@@ -155,3 +159,25 @@ def field_errors(doc, name=None):
     """The text of each form error shown, for one field or for all."""
     selector = "[data-field-error]" if name is None else f"[data-field-error='{name}']"
     return [text(element) for element in doc.select(selector)]
+
+
+def picks(doc):
+    """The choices the list's question offers, in order: each a dict of its id, name, email,
+    counts in words and numbers (None when not counted), and link."""
+    found = []
+    for element in doc.select("[data-question] [data-pick]"):
+        tickets = element.select_one("[data-tickets]")
+        email = element.select_one(".pick-email")
+        found.append(
+            {
+                "id": int(element["data-pick"]),
+                "name": text(element.select_one(".pick-name")),
+                "email": text(email) if email else "",
+                "counted": text(tickets) if tickets else "",
+                "tickets": int(tickets["data-tickets"]) if tickets else None,
+                "listed": int(tickets["data-listed"]) if tickets and tickets.has_attr("data-listed")
+                else None,
+                "href": element["href"],
+            }
+        )  # fmt: skip
+    return found

@@ -138,9 +138,11 @@ def test_the_signed_in_wall(signed_in_page, live_server, scheme):
     assert_no_axe_violations(page)
 
 
-def test_the_display_links_page(signed_in_page, live_server, scheme):
-    from dashboard.models import DisplayLink
+def test_the_display_links_page(signed_in_page, live_server, lead, scheme):
+    from dashboard.models import DisplayLink, SavedView
 
+    SavedView.objects.create(owner=lead, name="Open", query="status=open")
+    SavedView.objects.create(owner=lead, name="My open", query="status=open&assignee=mine")
     lobby = DisplayLink(name="Lobby", filters="status=new")
     lobby.issue_secret()
     lobby.save()
@@ -151,14 +153,16 @@ def test_the_display_links_page(signed_in_page, live_server, scheme):
     page = signed_in_page
     page.goto(f"{live_server.url}/wall/links/")
     expect(page.locator("[data-link-id]")).to_have_count(2)
+    expect(page.get_by_label("My open: Show it for")).to_be_visible()  # a view of Mine
     assert_no_axe_violations(page)
 
-    # Just made: its URL is shown once.
+    # Just made: its URL is shown once, with a button to copy it.
     page.get_by_label("Name").fill("Support room")
     page.get_by_text("Advanced: type filters").click()
     page.get_by_label("Filters").fill("status=open")
     page.get_by_role("button", name="Create display link").click()
     expect(page.get_by_label("Display link URL")).to_be_visible()
+    expect(page.get_by_role("button", name="Copy", exact=True)).to_be_visible()
     assert_no_axe_violations(page)
 
 
@@ -217,4 +221,21 @@ def test_a_thread_opened_from_its_address(signed_in_page, live_server, sandbox, 
     ticket = next(t for t in sandbox.data.tickets if t["status"] == "pending")
     page.goto(f"{live_server.url}/?status=pending&ticket={ticket['id']}")
     expect(thread_panel(page).locator(f"[data-thread-id='{ticket['id']}']")).to_be_visible()
+    assert_no_axe_violations(page)
+
+
+def test_the_list_asking_which_customer_then_showing_the_one_picked(
+    signed_in_page, live_server, sandbox, scheme
+):
+    from tests.test_names import namesakes
+
+    name, people, _, _ = namesakes(sandbox, ("new", "open", "pending"))
+    page = signed_in_page
+    page.goto(f"{live_server.url}/?status=open&requester={name}")
+    picks = page.locator("[data-question] [data-pick]")
+    expect(picks).to_have_count(len(people))
+    assert_no_axe_violations(page)
+
+    picks.first.click()
+    expect(page.get_by_label("Requester")).to_have_value(name)
     assert_no_axe_violations(page)

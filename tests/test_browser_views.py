@@ -1,6 +1,7 @@
 """Saved views in a real browser: saving one from the list, its count arriving in the sidebar,
 the menu on narrow screens, the views page without JavaScript, and display links picked from
-views and revoked after confirming."""
+views (a view of "Mine" for an agent picked in its place), their URL copied, and revoked after
+confirming."""
 
 import re
 from urllib.parse import parse_qsl
@@ -189,3 +190,72 @@ def test_a_sidebar_left_open_keeps_its_counts_past_the_agents_expiry_and_a_store
     expect(count).to_contain_text(expected)
     expect(mine).not_to_be_empty()
     assert count.get_attribute("title").startswith("Counted")
+
+
+@pytest.mark.usefixtures("signed_in_page")
+def test_a_view_of_mine_is_shown_for_an_agent_and_the_new_links_url_is_copied(
+    page, live_server, lead, sandbox, browser
+):
+    """A screen has nobody to be "Mine": the view says so and takes an agent instead. The new
+    link's URL, shown once, is copied by a button that says so to screen readers."""
+    from tests.test_accessibility import assert_no_axe_violations
+
+    aiko = next(a for a in sandbox.data.agents if a["first_name"] == "Aiko")
+    view = SavedView.objects.create(
+        owner=lead, name="My open", query="status=open&assignee=mine", shared=True
+    )
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.goto(f"{live_server.url}/wall/links/")
+    picker = page.locator(f"[data-view-needs-agent='{view.pk}']")
+    expect(picker).to_contain_text("Uses Mine, which a wall has no one to be.")
+    expect(page.get_by_text("No saved views to show yet")).to_have_count(0)
+    assert_no_axe_violations(page)
+
+    page.get_by_label("My open: Show it for").select_option(label="Aiko Tanaka")
+    page.get_by_role("button", name="Create display link").click()
+    url = page.get_by_label("Display link URL")
+    expect(url).to_have_value(re.compile("/display/"))
+    link = DisplayLink.objects.get()
+    assert link.filters == f"status=open&assignee={aiko['id']}"
+    assert link.name == "My open (Aiko Tanaka)"
+
+    copy = page.get_by_role("button", name="Copy", exact=True)
+    expect(copy).to_be_visible()
+    copy.click()
+    status = page.locator("[data-copy-status]")
+    expect(status).to_have_text("Copied")
+    expect(status).to_have_attribute("role", "status")
+    assert page.evaluate("navigator.clipboard.readText()") == url.input_value()
+    assert_no_axe_violations(page)
+
+
+def test_without_a_clipboard_copy_selects_the_url_to_copy_by_hand(browser, live_server, lead):
+    """Over plain HTTP a browser has no clipboard for scripts: the button selects the URL."""
+    context = browser.new_context()
+    context.add_init_script("delete Navigator.prototype.clipboard;")
+    page = sign_in(context.new_page(), live_server, "/wall/links/")
+    page.get_by_label("Name").fill("Support room")
+    page.get_by_text("Advanced: type filters").click()
+    page.get_by_label("Or type filters").fill("status=open")
+    page.get_by_role("button", name="Create display link").click()
+    url = page.get_by_label("Display link URL")
+    expect(url).to_have_value(re.compile("/display/"))
+
+    page.get_by_role("button", name="Copy", exact=True).click()
+    expect(page.locator("[data-copy-status]")).to_contain_text("press Ctrl+C")
+    expect(url).to_be_focused()
+    selected = url.evaluate("field => field.value.slice(field.selectionStart, field.selectionEnd)")
+    assert selected == url.input_value()
+    context.close()
+
+
+def test_without_javascript_no_copy_button_is_shown(browser, live_server, lead):
+    context = browser.new_context(java_script_enabled=False)
+    page = sign_in(context.new_page(), live_server, "/wall/links/")
+    page.get_by_label("Name").fill("Support room")
+    page.get_by_text("Advanced: type filters").click()
+    page.get_by_label("Or type filters").fill("status=open")
+    page.get_by_role("button", name="Create display link").click()
+    expect(page.get_by_label("Display link URL")).to_have_value(re.compile("/display/"))
+    expect(page.get_by_role("button", name="Copy", exact=True)).to_be_hidden()
+    context.close()

@@ -1,3 +1,4 @@
+import time
 from urllib.parse import urlencode
 
 import pytest
@@ -6,6 +7,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from dashboard import store
+from dashboard.tickets import lookups
 from dashboard.tickets.filters import (
     FilterContext,
     TagCatalogue,
@@ -224,3 +226,57 @@ def test_what_only_the_form_can_tell_is_not_a_plain_bookmark():
     assert plain_bookmark("status=new&status=open&ticket_type=2", TYPES) == store.TicketQuery(
         status=("new", "open"), ticket_type=2
     )
+
+
+def known(person):
+    """A customer the dashboard looked up before, as the names cache keeps them."""
+    store.client.keep(f"users/{person.id}/", store.Found(person, time.time()), 3600)
+    return person
+
+
+GRACE = store.Person(id=1330, first_name="Grace", last_name="Reid", email="grace.reid@gmail.com")
+
+
+def test_a_known_customer_id_is_shown_by_name_and_their_name_sent_back_stands_for_them():
+    known(GRACE)
+    form = form_for("requester=1330")
+    assert form.is_valid(), form.errors
+    assert form.shown_customer == lookups.Choice(1330, "Grace Reid", "grace.reid@gmail.com")
+
+    # No store is reachable here: a look-up would be a field error.
+    again = form_for("requester=grace+reid&shown_requester=1330&status=open")
+    assert again.is_valid(), again.errors
+    assert again.query().requester == 1330
+    assert again.bookmark(again.query()) == "status=open&requester=1330"
+
+
+def test_an_unknown_customer_id_is_shown_as_typed_and_a_stale_name_is_looked_up():
+    form = form_for("requester=1330")
+    assert form.is_valid(), form.errors
+    assert form.shown_customer is None  # the name is not known: the id, as typed
+
+    known(GRACE)
+    typed_over = form_for("requester=Anna&shown_requester=1330", look_up=False)
+    assert not typed_over.is_valid()  # "Anna" is a name to find, not Grace's id
+    assert "requester" in typed_over.errors
+
+
+def test_several_answers_are_a_question_and_the_other_filters_still_hold(monkeypatch):
+    found = (
+        store.Person(id=1330, first_name="Grace", last_name="Reid", email="g@gmail.test"),
+        store.Person(id=1322, first_name="Grace", last_name="Reid", email="g@outlook.test"),
+    )
+    monkeypatch.setattr(store, "find_customers", lambda **by: found)
+    form = form_for("requester=Grace+Reid&status=unsolved&priority=high")
+
+    assert not form.is_valid()
+    assert form.asks_only
+    question = form.questions["requester"]
+    assert [(c.id, c.email) for c in question.choices] == [
+        (1330, "g@gmail.test"),
+        (1322, "g@outlook.test"),
+    ]
+    assert form.query_apart_from("requester") == store.TicketQuery(
+        status=("new", "open", "pending"), priority="high"
+    )
+    assert form_for("requester=Grace+Reid&id=abc").asks_only is False  # an error is an error

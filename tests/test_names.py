@@ -12,6 +12,7 @@ import pytest
 
 from dashboard.budget import worker
 from tests import html
+from tests.test_index_counts import indexed  # noqa: F401
 
 
 def asked(sandbox, path):
@@ -21,6 +22,11 @@ def asked(sandbox, path):
         for r in sandbox.received()
         if r.path.endswith("/api/admin/" + path)
     ]
+
+
+def customers_found(sandbox):
+    """The customers the sandbox was asked to find (`users/?name=` or `?email=`)."""
+    return [p for p in asked(sandbox, "users/") if p.get("user_type") != "dashboard"]
 
 
 def wait_for(condition, seconds=15.0):
@@ -71,26 +77,150 @@ def test_a_resolved_email_is_kept_so_the_next_person_costs_no_look_up(signed_in,
     assert [p for p in asked(sandbox, "users/") if "email" in p] == []
 
 
-def test_a_name_several_customers_share_offers_each_of_them(signed_in, sandbox):
-    firsts = {c["first_name"] for c in sandbox.data.customers}
-    shared = next(
-        name
-        for name in sorted(firsts)
-        if 2 <= len(sandbox.data.filter_users([("name", name)])) <= 5
-    )
-    matching = sandbox.data.filter_users([("name", shared)])
+def namesakes(sandbox, status):
+    """Customers who share a full name, one of whom has tickets but none of `status`: as two
+    Grace Reids, one with 48 tickets, the other with one, closed."""
+    by_name = {}
+    for customer in sandbox.data.customers:
+        by_name.setdefault(f"{customer['first_name']} {customer['last_name']}", []).append(customer)
+    for name, people in sorted(by_name.items()):
+        if len(people) != 2:
+            continue
+        theirs = {p["id"]: [t for t in sandbox.data.tickets if t["requester"] == p["id"]]
+                  for p in people}  # fmt: skip
+        kept = {i: [t for t in found if t["status"] in status] for i, found in theirs.items()}
+        if all(theirs.values()) and sorted(map(bool, kept.values())) == [False, True]:
+            return name, people, theirs, kept
+    raise AssertionError("the sandbox has no such namesakes")
 
-    response = signed_in.get("/", {"requester": shared, "status": "open"})
 
-    assert response.status_code == 400
+def test_a_name_several_customers_share_is_a_question_offering_each_of_them(signed_in, sandbox):
+    name, people, _, _ = namesakes(sandbox, ("new", "open", "pending"))
+
+    response = signed_in.get("/", {"requester": name, "status": "open"})
+
+    # A question, not an error: nothing typed is wrong, and no tickets are fetched yet.
+    assert response.status_code == 200
     doc = html.page(response)
     assert html.row_ids(doc) == []
-    offered = {a.get_text(): a["href"] for a in doc.select(".choices a")}
+    assert html.alerts(doc) == []
+    assert html.field_errors(doc) == []
+    assert doc.select_one("[data-question=requester]") is not None
+    assert name in html.text(doc.select_one("[data-field-question=requester]"))
+    assert not html.control(doc, "requester").has_attr("aria-invalid")
+    offered = {(p["id"], p["name"], p["email"], p["href"]) for p in html.picks(doc)}
     assert offered == {
-        f"{c['first_name']} {c['last_name']} <{c['email']}>": f"?requester={c['id']}&status=open"
-        for c in matching
+        (c["id"], name, c["email"], f"/?requester={c['id']}&status=open") for c in people
     }
+    # The index does not answer here: no counts, and no store call per customer to make them.
+    assert [p["counted"] for p in html.picks(doc)] == ["", ""]
     assert asked(sandbox, "tickets/") == []
+    assert customers_found(sandbox) == [{"name": name}]
+    assert _user_lookups(sandbox) == []
+
+
+def test_each_choice_says_how_many_tickets_they_have_and_these_filters_keep(
+    signed_in,
+    sandbox,
+    indexed,  # noqa: F811
+):
+    """The list was unsolved tickets; of two Grace Reids the first offered had one ticket,
+    closed, and picking her listed none. Each choice now says so, and the likelier comes
+    first."""
+    indexed()
+    name, people, theirs, kept = namesakes(sandbox, ("new", "open", "pending"))
+
+    doc = html.page(signed_in.get("/", {"status": "unsolved", "requester": name}))
+
+    picks = html.picks(doc)
+    assert [(p["id"], p["tickets"], p["listed"]) for p in picks] == sorted(
+        ((c["id"], len(theirs[c["id"]]), len(kept[c["id"]])) for c in people),
+        key=lambda found: -found[2],
+    )
+    none_kept = picks[-1]
+    total = len(theirs[none_kept["id"]])
+    assert none_kept["counted"] == (
+        f"{total} ticket{'s' if total > 1 else ''}, none with these filters"
+    )
+    # Picking one lists exactly as many tickets as it said.
+    for pick in picks:
+        listed = html.page(signed_in.get(pick["href"], follow=True))
+        assert len(html.row_ids(listed)) == min(pick["listed"], sandbox.page_size)
+        assert html.value(listed, "requester") == name  # the name, not the id
+    assert customers_found(sandbox) == [{"name": name}]  # counting asked the store nothing
+    assert _user_lookups(sandbox) == []
+
+
+def test_customers_are_offered_without_counts_when_the_index_cannot_be_read(
+    signed_in, sandbox, indexed  # noqa: F811
+):  # fmt: skip
+    from django.db import connection
+
+    from tests.test_index_counts import lose_the_index
+
+    indexed()
+    name, people, _, _ = namesakes(sandbox, ("new", "open", "pending"))
+    with connection.execute_wrapper(lose_the_index):
+        response = signed_in.get("/", {"status": "unsolved", "requester": name})
+    assert response.status_code == 200
+    picks = html.picks(html.page(response))
+    assert {p["id"] for p in picks} == {c["id"] for c in people}
+    assert [p["counted"] for p in picks] == ["", ""]
+    assert _user_lookups(sandbox) == [] and asked(sandbox, "tickets/") == []
+
+
+def test_a_picked_customer_is_shown_by_name_and_sending_it_back_keeps_them(signed_in, sandbox):
+    name, people, _, _ = namesakes(sandbox, ("new", "open", "pending"))
+    signed_in.get("/", {"requester": name})  # the question: both are known by name now
+    chosen = people[1]
+    sandbox.reset_stats()
+
+    response = signed_in.get(f"/?status=open&requester={chosen['id']}")
+
+    assert response.status_code == 200
+    doc = html.page(response)
+    assert html.value(doc, "requester") == name  # never a bare id once the name is known
+    assert html.value(doc, "shown_requester") == str(chosen["id"])
+    assert html.text(doc.select_one("[data-shown-requester]")) == chosen["email"]
+    assert _user_lookups(sandbox) == []  # known from the question, not looked up again
+
+    # The form sends the name back with the id beside it: it stands for that customer, and
+    # the address is the bookmark again, with nothing looked up.
+    again = signed_in.get("/", {"requester": name, "shown_requester": chosen["id"],
+                                "status": ["open", "new"]})  # fmt: skip
+    assert again.status_code == 302
+    assert again["Location"] == f"/?status=new&status=open&requester={chosen['id']}"
+    assert customers_found(sandbox) == []
+
+    # Typed over, the box is what was typed: the id beside it no longer counts.
+    typed = chosen["first_name"]
+    assert len(sandbox.data.filter_users([("name", typed)])) > 1
+    other = signed_in.get("/", {"requester": typed, "shown_requester": chosen["id"]})
+    assert html.page(other).select_one("[data-question=requester]") is not None
+    assert customers_found(sandbox) == [{"name": typed}]
+
+
+def test_a_title_several_products_share_is_a_question_that_keeps_the_other_products(
+    signed_in, sandbox
+):
+    matching = sandbox.data.filter_products([("title", "Set")])
+    assert len(matching) > 1
+    other = next(p for p in sandbox.data.products if p not in matching)
+
+    response = signed_in.get("/", {"product": f"Set, {other['id']}"})
+
+    assert response.status_code == 200
+    doc = html.page(response)
+    picks = html.picks(doc)
+    assert {(p["id"], p["name"], p["counted"]) for p in picks} == {
+        (product["id"], product["title"], "") for product in matching
+    }
+    chosen = picks[0]
+    listed = signed_in.get(chosen["href"], follow=True)
+    both = sorted((chosen["id"], other["id"]))
+    assert listed.redirect_chain[-1][0] == f"/?product={both[0]}&product={both[1]}"
+    sent = [r.query for r in sandbox.received() if r.path.endswith("/api/admin/tickets/")]
+    assert [v for k, v in parse_qsl(sent[-1]) if k == "product"] == [str(i) for i in both]
 
 
 def test_nobody_by_that_email_is_a_field_error_and_no_ticket_call(signed_in, sandbox):

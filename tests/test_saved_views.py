@@ -512,7 +512,51 @@ def test_a_display_link_is_made_by_picking_views(people, sandbox, lead):
     assert DisplayLink.objects.count() == 1
 
 
-def test_views_that_mean_the_signed_in_person_are_not_offered_for_screens(signed_in, sandbox, lead):
+def test_a_view_of_mine_is_shown_on_a_screen_for_an_agent_picked_in_its_place(
+    signed_in, sandbox, lead
+):
+    """A wall has nobody signed in to be "Mine": such a view says so beside it, and offers the
+    agents instead, even when it is the person's only view."""
+    aiko = next(a for a in sandbox.data.agents if a["first_name"] == "Aiko")
+    # Saved by the team's agents for themselves; this person is not one.
+    mine = SavedView.objects.create(
+        owner=lead, name="My open", query="status=open&assignee=mine", shared=True
+    )
+
+    doc = page(signed_in.get("/wall/links/"))
+    assert "No saved views" not in text(doc.select_one(".view-picker"))
+    assert doc.select("input[name=views]") == []  # not a checkbox: "Mine" alone means nobody
+    listed = doc.select_one(f"[data-view-needs-agent='{mine.pk}']")
+    assert "Uses Mine, which a wall has no one to be." in text(listed)
+    assert "Assignee: Mine" in text(listed)
+    agents = {
+        text(o): o["value"] for o in listed.select(f"select[name=agent_for_{mine.pk}] option")
+    }
+    assert agents["Not shown"] == ""
+    assert agents[f"{aiko['first_name']} {aiko['last_name']}"] == str(aiko["id"])
+
+    plain = save(signed_in, "Open", "status=open")
+    answer = signed_in.post(
+        "/wall/links/", {"views": [str(plain.pk)], f"agent_for_{mine.pk}": str(aiko["id"]),
+                         "name": "", "sort": "newest", "refresh_seconds": 30,
+                         "rotate_seconds": 60, "warn_after_hours": 4, "alert_after_hours": 24},
+    )  # fmt: skip
+    assert answer.status_code == 201
+    link = DisplayLink.objects.get()
+    assert link.filters == f"status=open&assignee={aiko['id']}\nstatus=open"
+    assert link.name == f"My open ({aiko['first_name']} {aiko['last_name']}) · Open"
+
+    # Ticked as a view of its own, it is still refused: on a screen it would mean nobody.
+    refused = signed_in.post(
+        "/wall/links/", {"views": [str(mine.pk)], "name": "Mine", "sort": "newest",
+                         "refresh_seconds": 30, "rotate_seconds": 60, "warn_after_hours": 4,
+                         "alert_after_hours": 24},
+    )  # fmt: skip
+    assert refused.status_code == 400
+    assert DisplayLink.objects.count() == 1
+
+
+def test_a_view_of_mine_made_by_an_agent_is_offered_for_an_agent_too(signed_in, sandbox, lead):
     maya = next(a for a in sandbox.data.agents if a["first_name"] == "Maya")
     lead.email = maya["email"]
     lead.save()
@@ -521,13 +565,7 @@ def test_views_that_mean_the_signed_in_person_are_not_offered_for_screens(signed
     plain = save(signed_in, "Open", "status=open")
     doc = page(signed_in.get("/wall/links/"))
     assert [int(b["value"]) for b in doc.select("input[name=views]")] == [plain.pk]
-    assert "Mine" not in [text(label) for label in doc.select(".view-choice strong")]
-    answer = signed_in.post(
-        "/wall/links/", {"views": [str(mine.pk)], "name": "Mine", "sort": "newest",
-                         "refresh_seconds": 30, "rotate_seconds": 60, "warn_after_hours": 4,
-                         "alert_after_hours": 24},
-    )  # fmt: skip
-    assert answer.status_code == 400
+    assert doc.select_one(f"select[name=agent_for_{mine.pk}]") is not None
 
 
 def test_typed_filters_stay_as_the_advanced_way(signed_in, sandbox):

@@ -19,6 +19,7 @@ tickets, one more for those ten).
 import logging
 from collections import Counter
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 
 from django.db import DatabaseError, connection, transaction
@@ -28,7 +29,7 @@ from django.utils import timezone
 from dashboard import store
 from dashboard.index import freshness
 from dashboard.index import query as index_query
-from dashboard.models import Tag
+from dashboard.models import IndexedTicket, Tag
 from dashboard.tickets import ages
 from dashboard.tickets import counts as walked
 from dashboard.tickets.counts import Counts
@@ -89,6 +90,47 @@ def board(query, oldest=False, now=None):
         for day in _days(now):
             days[day.isoformat()] += group[f"day_{day:%Y%m%d}"]
     return Counts.tallied(status, priority, aged, days, now, tail, fresh.shown_as_of)
+
+
+@dataclass(frozen=True)
+class RequesterCounts:
+    """How many tickets each of some customers has: `every` of theirs, and `listed`, those a
+    list's other filters keep (None when the index cannot match those filters: a search)."""
+
+    every: dict
+    listed: dict | None
+    shown_as_of: datetime | None = None
+
+
+def by_requester(query, ids):
+    """The tickets of each of the customers `ids`, all of them and those `query` lists with
+    its requester set aside, two grouped queries whatever the number of customers; None when
+    the index does not answer (then nobody is counted, and nothing is walked: the store is
+    never asked for it)."""
+    fresh = freshness.current()
+    ids = sorted({int(i) for i in ids})
+    if not fresh.answers or not ids:
+        return None
+    others = replace(query, requester=None, cursor="")
+    try:
+        with _reading():
+            every = _per_requester(IndexedTicket.objects.all(), ids)
+            if others == store.TicketQuery():
+                listed = every
+            else:
+                tickets = index_query.tickets(others)
+                listed = None if tickets is None else _per_requester(tickets, ids)
+    except DatabaseError as exc:
+        logger.warning("customers not counted: the ticket index could not be read (%s)",
+                       type(exc).__name__)  # fmt: skip
+        return None
+    return RequesterCounts(every, listed, fresh.shown_as_of)
+
+
+def _per_requester(tickets, ids):
+    found = tickets.filter(requester__in=ids).order_by().values_list("requester")
+    counted = dict(found.annotate(tickets=Count("pk")))
+    return {i: counted.get(i, 0) for i in ids}
 
 
 def walk_note(query):

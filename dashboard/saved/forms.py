@@ -5,7 +5,7 @@ form of the models, and dashboard.models already reads the wall's options and fi
 from django import forms
 
 from dashboard.models import DisplayLink, SavedView, Tag
-from dashboard.saved.saved_views import MAX_NAME
+from dashboard.saved.saved_views import MAX_NAME, for_agent
 from dashboard.wall.filters import MAX_WALL_FILTERS, canonical_filters
 
 
@@ -33,15 +33,33 @@ class DisplayLinkForm(forms.ModelForm):
         ]
         widgets = {"filters": forms.Textarea(attrs={"rows": 3, "spellcheck": "false"})}
 
-    def __init__(self, *args, views=(), **kwargs):
-        """`views`: `(view, description)` pairs of the saved views the person may pick."""
+    def __init__(self, *args, views=(), agents=None, **kwargs):
+        """`views`: `(view, description, needs_agent)` of the saved views the person may pick,
+        in the order they are listed; one that `needs_agent` uses "Mine", and is shown for an
+        agent of `agents` (`{id: Person}`) picked in its place."""
         super().__init__(*args, **kwargs)
-        self.offered = [view.pk for view, _ in views]
         self.described = list(views)
-        labels = {view.pk: _label(view, description) for view, description in views}
+        self.offered = [view.pk for view, _, needs_agent in views if not needs_agent]
+        labels = {view.pk: _label(view, description) for view, description, _ in views}
         field = self.fields["views"]
         field.queryset = SavedView.objects.filter(pk__in=self.offered)
         field.label_from_instance = lambda view: labels[view.pk]
+        self.agents = agents or {}
+        agent_choices = [("", "Not shown")] + [
+            (str(agent_id), agent.name)
+            for agent_id, agent in sorted(self.agents.items(), key=lambda a: a[1].name.casefold())
+        ]
+        for view, _, needs_agent in views:
+            if needs_agent and self.agents:
+                self.fields[_agent_field(view)] = forms.TypedChoiceField(
+                    label=f"Agent for “{view.name}”",
+                    choices=agent_choices,
+                    coerce=int,
+                    empty_value=None,
+                    required=False,
+                    # The page says beside it why the view needs an agent.
+                    widget=forms.Select(attrs={"aria-describedby": f"mine-note-{view.pk}"}),
+                )
         name = self.fields["name"]
         name.required = False
         name.help_text = "Left empty, the link is named after the views it shows."
@@ -55,11 +73,26 @@ class DisplayLinkForm(forms.ModelForm):
         self.order_fields(["views", "name"])
 
     def view_options(self):
-        """The views to pick from, for the page to show as checkboxes with their filters."""
+        """The views to pick from, for the page: a checkbox each, with its filters; one that
+        uses "Mine" has a select of agents instead (`agent`, None while no agent is known)."""
         chosen = {str(pk) for pk in self["views"].value() or ()}
+        options = []
+        for view, about, needs_agent in self.described:
+            option = {"view": view, "about": about, "needs_agent": needs_agent}
+            if needs_agent:
+                name = _agent_field(view)
+                option["agent"] = self[name] if name in self.fields else None
+            else:
+                option["checked"] = str(view.pk) in chosen
+            options.append(option)
+        return options
+
+    def other_fields(self):
+        """The link's own settings, for the page to show after the views."""
         return [
-            {"view": view, "about": about, "checked": str(view.pk) in chosen}
-            for view, about in self.described
+            field
+            for field in self
+            if field.name not in ("views", "filters") and not field.name.startswith("agent_for_")
         ]
 
     def clean_filters(self):
@@ -70,8 +103,8 @@ class DisplayLinkForm(forms.ModelForm):
         cleaned = super().clean()
         if "filters" in self.errors or "views" in self.errors:
             return cleaned
-        picked = sorted(cleaned.get("views") or (), key=lambda view: self.offered.index(view.pk))
-        lines = [view.query for view in picked] + cleaned["filters"].splitlines()
+        shown = self._shown(cleaned)
+        lines = [line for _, line in shown] + cleaned["filters"].splitlines()
         if not lines:
             self.add_error("views", "Pick at least one view, or type a filter below.")
         elif len(lines) > MAX_WALL_FILTERS:
@@ -81,10 +114,28 @@ class DisplayLinkForm(forms.ModelForm):
         else:
             cleaned["filters"] = "\n".join(lines)
         if not cleaned.get("name"):
-            if not picked:
+            if not shown:
                 self.add_error("name", "Give the link a name.")
-            cleaned["name"] = " · ".join(view.name for view in picked)[:NAME_LENGTH]
+            cleaned["name"] = " · ".join(label for label, _ in shown)[:NAME_LENGTH]
         return cleaned
+
+    def _shown(self, cleaned):
+        """`(label, filter)` of each view picked, in the order they are listed: a view of
+        "Mine" with its agent's id in place of "Mine", and named after them too."""
+        picked = {view.pk for view in cleaned.get("views") or ()}
+        shown = []
+        for view, _, needs_agent in self.described:
+            agent_id = cleaned.get(_agent_field(view)) if needs_agent else None
+            if needs_agent and agent_id is not None:
+                line = canonical_filters(for_agent(view.query, agent_id), Tag.catalogue())
+                shown.append((f"{view.name} ({self.agents[agent_id].name})", line))
+            elif view.pk in picked:
+                shown.append((view.name, view.query))
+        return shown
+
+
+def _agent_field(view):
+    return f"agent_for_{view.pk}"
 
 
 NAME_LENGTH = DisplayLink._meta.get_field("name").max_length

@@ -61,15 +61,42 @@ def filters_of(query_string, context):
 
 
 def for_walls(user, context):
-    """The views a display link can be made from: every view the person sees, except those
-    that mean the signed-in person ("mine"), who is nobody on an unattended screen."""
+    """The views a display link can be made from, in the sidebar's order, as `(view,
+    needs_agent)`: every view the person sees whose filters hold. One that means the
+    signed-in person ("Mine") needs an agent picked in its place, since an unattended screen
+    has nobody to be."""
     team, own = visible(user)
-    return [view for view in team + own if _wall_safe(view.query, context)]
+    found = []
+    for view in team + own:
+        if uses_mine(view.query):
+            if form_for(for_agent(view.query, None), context).is_valid():
+                found.append((view, True))
+        elif form_for(view.query, context).is_valid():
+            found.append((view, False))
+    return found
 
 
-def _wall_safe(query_string, context):
-    form = form_for(query_string, context)
-    return form.is_valid() and form.cleaned_data.get("assignee") != MINE
+def uses_mine(query_string):
+    """Whether a view's filters mean the signed-in person ("Mine")."""
+    try:
+        return QueryDict(query_string).get("assignee") == MINE
+    except TooManyFieldsSent:
+        return False
+
+
+def for_agent(query_string, agent_id):
+    """A view's filters with the agent `agent_id` in place of "Mine" (None: any assignee)."""
+    data = QueryDict(query_string, mutable=True)
+    data.pop("assignee", None)
+    if agent_id is not None:
+        data["assignee"] = str(agent_id)
+    return data.urlencode()
+
+
+def describe_mine(query_string, context):
+    """A view of "Mine" in words, whoever reads it: "Status: Open · Assignee: Mine"."""
+    others = describe(for_agent(query_string, None), context)
+    return "Assignee: Mine" if others == "All tickets" else f"{others} · Assignee: Mine"
 
 
 def name_problem(name, owner, shared, exclude=None):

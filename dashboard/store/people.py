@@ -97,13 +97,18 @@ def look_up_customer(person_id: int) -> Found:
 
 def find_customers(email: str = "", name: str = "") -> tuple[Person, ...]:
     """Customers by exact email or by name (`GET users/?email=` or `?name=`): at most
-    FIND_LIMIT, and one more when there are more, so that the caller can say so."""
+    FIND_LIMIT, and one more when there are more, so that the caller can say so. Each one
+    found is kept as a look-up by id would keep them: a customer picked from them is then
+    known by name, with no call of its own."""
     params = [("email", email)] if email else [("name", name)]
 
     def fetch() -> tuple[Person, ...]:
         found = []
         for item in client.every_result("users/", params, max_pages=1):
             found.append(_person(item))
+        now = time.time()
+        for person in found:
+            client.keep(f"users/{person.id}/", Found(person, now), NAME_TTL)
         return tuple(found[: FIND_LIMIT + 1])
 
     return client.shared("users/", params, fetch, ttl=FIND_TTL)

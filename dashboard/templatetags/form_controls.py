@@ -12,6 +12,8 @@ from html import escape
 from django import template
 from django.utils.safestring import mark_safe
 
+from dashboard.tickets.filters import SHOWN_REQUESTER
+
 register = template.Library()
 
 
@@ -37,20 +39,29 @@ def select_for(field):
 
 @register.simple_tag
 def input_for(field):
-    """A text, number or date field's <input>, with its help and first error as its description."""
+    """A text, number or date field's <input>, with its help and first error (or the question
+    it raised) as its description. The Requester box shows a known customer by name, their id
+    in a hidden input beside it (see `TicketFilterForm.shown_customer`)."""
     widget = field.field.widget
     attrs = {**widget.attrs}
     kind = attrs.pop("type", widget.input_type)
     described_by = [f"{field.auto_id}_helptext"] if field.help_text else []
-    if field.errors:
+    if field.name in getattr(field.form, "questions", {}):
+        described_by.append(f"{field.auto_id}_question")  # a question, not an error
+    elif field.errors:
         described_by.append(f"{field.auto_id}_error")
         attrs["aria-invalid"] = "true"
     if described_by:
         attrs["aria-describedby"] = " ".join(described_by)
-    value = widget.format_value(field.value())
+    value, carried = widget.format_value(field.value()), ""
+    shown = field.form.shown_customer if field.name == "requester" else None
+    if shown is not None:
+        value = shown.name
+        carried = _attrs([("type", "hidden"), ("name", SHOWN_REQUESTER), ("value", shown.id)])
+        carried = f"<input{carried}>"
     pairs = [("type", kind), ("name", field.html_name), ("id", field.auto_id)]
     pairs += [("value", value)] if value not in (None, "") else []
-    return mark_safe(f"<input{_attrs(pairs + sorted(attrs.items()))}>")
+    return mark_safe(f"<input{_attrs(pairs + sorted(attrs.items()))}>{carried}")
 
 
 @register.simple_tag
@@ -63,19 +74,3 @@ def status_pills(field):
         f"<span>{_e(text)}</span></label>"
         for index, (value, text) in enumerate(field.field.choices)
     ))  # fmt: skip
-
-
-@register.inclusion_tag("dashboard/_choices.html", takes_context=True)
-def choices_for(context, form, field):
-    """The customers or products that answer a name, each a link to the list filtered by it
-    (shown only beside an error, so written by a template)."""
-    found = form.choices.get(field.name)
-    if not found:
-        return {}
-    params = context["request"].GET.copy()
-    params.pop("cursor", None)
-    links = []
-    for item_id, described in found:
-        params.setlist(field.name, [str(item_id)])
-        links.append((f"?{params.urlencode()}", described))
-    return {"links": links}

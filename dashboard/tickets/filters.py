@@ -4,10 +4,15 @@ The form's field names are the Tickets List parameters, so its URL is the bookma
 validates everything the API would reject, so bad input never reaches the store. What it offers
 and resolves lives beside it: the choices (`filter_choices`), tags by name (`tags`), customers and
 products that only the store can find (`lookups`), and the bookmark itself (`querystring`).
+
+A customer the bookmark names by id is shown by name in the Requester box when the dashboard
+knows the name (`shown_customer`): the id stays in the address, and in a hidden input beside the
+box, so that the name sent back with it stands for that customer again, with no look-up.
 """
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from urllib.parse import parse_qsl
 
 from django import forms
@@ -16,6 +21,7 @@ from django.core.exceptions import ValidationError
 from dashboard import store
 from dashboard.tickets import filter_choices, lookups, tags
 from dashboard.tickets.filter_fields import (
+    DIGITS,
     MAX_ID,
     MAX_LIST_ITEMS,
     MAX_TEXT,
@@ -26,6 +32,7 @@ from dashboard.tickets.filter_fields import (
     TextFilterField,
     as_id,
 )
+from dashboard.tickets.lookups import CHOOSE
 from dashboard.tickets.querystring import MINE, UNSOLVED, UNSOLVED_STATUSES, querystring
 from dashboard.tickets.tags import TagCatalogue
 
@@ -41,6 +48,8 @@ __all__ = [
 
 # Cursors are opaque, but every cursor the API hands out is short URL-safe text.
 CURSOR_RE = re.compile(r"^[A-Za-z0-9+/=_.~%-]{1,512}$")
+# Beside the Requester box, the id of the customer whose name it shows (never a filter).
+SHOWN_REQUESTER = "shown_requester"
 
 
 def plain_bookmark(query_string, ticket_types=None):
@@ -156,8 +165,8 @@ class TicketFilterForm(forms.Form):
         tag_field.name_to_id = lambda name: tags.tag_id(catalogue, name)
         tag_field.id_to_name = catalogue.by_id
         tag_field.help_text = tags.help_text(tag_field.help_text, catalogue)
-        # Several customers or products may answer a name: offered as choices beside it.
-        self.choices = {}
+        # Several customers or products may answer a name: a question, by field name.
+        self.questions = {}
 
     @property
     def select_fields(self):
@@ -203,27 +212,49 @@ class TicketFilterForm(forms.Form):
         if start and end and start > end:
             self.add_error("created_to", "The end date is before the start date.")
         if not self.errors:
+            picked = self._picked_requester()
+            if picked is not None:
+                cleaned["requester"] = str(picked)  # the name the box showed, for its id
             # Names that only the store can turn into ids, asked once everything else is valid.
             self._resolve("requester", lookups.find_customer)
             self._resolve("product", lookups.find_product)
         return cleaned
 
     def _resolve(self, name, find):
-        offered = []
+        asked = []
         try:
             value = lookups.resolve(
-                self.cleaned_data.get(name), name, find, self.context.look_up, offered
+                self.cleaned_data.get(name), name, find, self.context.look_up, asked
             )
         except ValidationError as exc:
             self.add_error(name, exc)
         else:
             self.cleaned_data[name] = value
-        if offered:
-            self.choices[name] = offered
+        if asked:
+            self.questions[name] = asked[0]
+
+    @property
+    def asks_only(self):
+        """Whether all that keeps these filters from a list is a question: which of several
+        customers or products was meant (nothing typed is wrong)."""
+        errors = self.errors.as_data()
+        return bool(self.questions) and all(
+            error.code == CHOOSE for found in errors.values() for error in found
+        )
+
+    def query_apart_from(self, name):
+        """Every filter but `name`, as a query without its cursor; None unless `name` is the
+        only field in question or in error."""
+        if set(self.errors) - {name}:
+            return None
+        data = {**self.cleaned_data, name: self.fields[name].to_python("")}
+        return self._query(data).filters
 
     def query(self):
         """The validated filters as a Tickets List query."""
-        data = self.cleaned_data
+        return self._query(self.cleaned_data)
+
+    def _query(self, data):
         return store.TicketQuery(
             filter_text=data["filter_text"],
             id=data["id"],
@@ -246,6 +277,30 @@ class TicketFilterForm(forms.Form):
         chosen = set(self.cleaned_data["status"])
         return chosen | set(UNSOLVED_STATUSES) if UNSOLVED in chosen else chosen
 
+    @cached_property
+    def shown_customer(self):
+        """The customer the Requester box stands for, shown by name: a `Choice` (id, name,
+        email), or None when the box shows what was typed. An id whose name the dashboard
+        knows (from a look-up before: nothing is asked of the store here) shows as that name;
+        a name sent back with that id (`SHOWN_REQUESTER`) still stands for it."""
+        raw = self._typed("requester")
+        if DIGITS.fullmatch(raw) and 1 <= int(raw) <= MAX_ID:
+            return _known_customer(int(raw))
+        picked = self._picked_requester()
+        return None if picked is None else _known_customer(picked)
+
+    def _picked_requester(self):
+        """The customer id sent beside the Requester box, when the box still holds that
+        customer's name; None when the person typed something else."""
+        raw, shown = self._typed("requester"), self._typed(SHOWN_REQUESTER)
+        if not raw or not DIGITS.fullmatch(shown) or not 1 <= int(shown) <= MAX_ID:
+            return None
+        known = _known_customer(int(shown))
+        return known.id if known and known.name.casefold() == raw.casefold() else None
+
+    def _typed(self, name):
+        return str(self.data.get(name, "") or "").strip() if self.is_bound else ""
+
     def bookmark(self, query):
         """The canonical query string of this form's query: what the address bar and every
         link carry. "Mine" stays "mine", so a bookmark of it is everyone's own; "Unsolved"
@@ -257,3 +312,13 @@ class TicketFilterForm(forms.Form):
     @property
     def cursor_error(self):
         return self.has_error("cursor", code="cursor")
+
+
+def _known_customer(customer_id):
+    """A customer's name and email as the dashboard knows them, or None; asks the store
+    nothing (names looked up before are kept for hours)."""
+    found = store.known_customers([customer_id]).get(customer_id)
+    person = found.person if found is not None else None
+    if person is None:
+        return None
+    return lookups.Choice(person.id, person.name, person.email)

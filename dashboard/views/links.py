@@ -10,16 +10,19 @@ from django.views.decorators.http import require_http_methods
 from dashboard.models import DisplayLink
 from dashboard.saved import saved_views
 from dashboard.saved.forms import DisplayLinkForm
-from dashboard.views.common import known_context
+from dashboard.views.common import known_context, staff_or_empty
 
 
 @require_http_methods(["GET", "POST"])
 def display_links(request):
-    views = _views(request)
+    context = known_context(request)
+    views = _views(request, context)
+    # A view of "Mine" is shown for an agent picked in its place: the agents are needed then.
+    agents = context.agents or (staff_or_empty() if any(v[2] for v in views) else {})
     if request.method == "GET":
         initial = {"filters": request.GET.get("filters", ""), "views": request.GET.getlist("view")}
-        return _page(request, DisplayLinkForm(initial=initial, views=views))
-    form = DisplayLinkForm(request.POST, views=views)
+        return _page(request, DisplayLinkForm(initial=initial, views=views, agents=agents))
+    form = DisplayLinkForm(request.POST, views=views, agents=agents)
     if not form.is_valid():
         return _page(request, form, status=400)
     link = form.save(commit=False)
@@ -27,7 +30,8 @@ def display_links(request):
     secret = link.issue_secret()
     link.save()
     new_link = (link, request.build_absolute_uri(link.path_for(secret)))
-    return _page(request, DisplayLinkForm(views=views), new_link=new_link, status=201)
+    form = DisplayLinkForm(views=views, agents=agents)
+    return _page(request, form, new_link=new_link, status=201)
 
 
 @require_http_methods(["GET", "POST"])
@@ -45,13 +49,14 @@ def revoke_display_link(request, link_id):
     return HttpResponseRedirect(reverse("display_links"))
 
 
-def _views(request):
-    """The saved views this person may show on a screen, with their filters in words."""
-    context = known_context(request)
-    return [
-        (view, saved_views.describe(view.query, context))
-        for view in saved_views.for_walls(request.user, context)
-    ]
+def _views(request, context):
+    """The saved views this person may show on a screen, with their filters in words, and
+    whether each uses "Mine" (and needs an agent in its place)."""
+    found = []
+    for view, needs_agent in saved_views.for_walls(request.user, context):
+        describe = saved_views.describe_mine if needs_agent else saved_views.describe
+        found.append((view, describe(view.query, context), needs_agent))
+    return found
 
 
 def _describe(links, context):

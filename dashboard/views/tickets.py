@@ -30,8 +30,8 @@ from dashboard.saved.saved_views import ALL
 from dashboard.templatetags.dashboard_tags import scope_needs
 from dashboard.tickets import counts, names, prefetch
 from dashboard.tickets.filter_fields import as_id
-from dashboard.tickets.filters import MAX_ID, TicketFilterForm, plain_bookmark
-from dashboard.views import arrivals, threads
+from dashboard.tickets.filters import MAX_ID, SHOWN_REQUESTER, TicketFilterForm, plain_bookmark
+from dashboard.views import arrivals, questions, threads
 from dashboard.views.common import (
     filter_form,
     is_fragment,
@@ -387,14 +387,19 @@ def _first_page(query, answer):
 
 
 def _invalid_filters(request, form, current=None):
-    """Field errors beside the fields; nothing was asked of the store."""
+    """Field errors beside the fields; nothing was asked of the store. When all that stands in
+    the way is which of several customers (or products) was meant, that is a question, not an
+    error (200): the list offers each as a choice."""
     params = form.data.copy()  # the request's, or a saved view's
     params.pop("cursor", None)
     params.pop("ticket", None)
+    params.pop(SHOWN_REQUESTER, None)
+    question = questions.asked(form) if form.asks_only else None
     context = {
         "form": form,
         "page": None,
         "error": None,
+        "question": question,
         "invalid_cursor": form.cursor_error,
         "filters_qs": params.urlencode(),  # the request's own filters, to start again from
     }
@@ -404,7 +409,7 @@ def _invalid_filters(request, form, current=None):
         template = LIST_TEMPLATE + "#invalid-filters"
     elif template == LIST_TEMPLATE:
         context["sidebar"] = sidebar(request, current, context=form.context)
-    return render(request, template, context, status=400)
+    return render(request, template, context, status=200 if question else 400)
 
 
 def _bookmark_url(request, canonical):

@@ -253,16 +253,22 @@
   });
 
   // "Copy link": the thread's URL to the clipboard. Without a clipboard it is a plain link to
-  // that URL, to follow or to copy from the browser's own menu.
+  // that URL, to follow or to copy from the browser's own menu. A "Copy" button names the field
+  // whose text it copies (`data-copy-link="#new-link-url"`, a display link's URL); it needs this
+  // script, so it shows only with it, and without a clipboard (a page served over plain HTTP
+  // has none) it selects that text for the person to copy.
   var copiedTimer = null;
+
+  document.querySelectorAll("button[data-copy-link][hidden]").forEach(function (button) {
+    button.hidden = false;
+  });
 
   document.addEventListener("click", function (event) {
     var copy = event.target.closest("[data-copy-link]");
-    if (!copy || !navigator.clipboard) return;
-    event.preventDefault();
+    if (!copy) return;
+    var named = copy.getAttribute("data-copy-link");
+    var field = named ? document.querySelector(named) : null;
     var status = copy.parentNode.querySelector("[data-copy-status]");
-    // The address, when it names this thread: it holds the list as it is now.
-    var url = ticketInAddress() === openTicketId() ? location.href : copy.href;
     function say(words) {
       if (!status) return;
       status.textContent = words;
@@ -271,12 +277,26 @@
         status.textContent = "";
       }, 4000);
     }
+    function selectField() {
+      field.focus();
+      field.select();
+      say("Not copied: the URL is selected, press Ctrl+C (⌘C on a Mac) to copy it");
+    }
+    if (!navigator.clipboard) {
+      if (field) selectField();
+      return;
+    }
+    event.preventDefault();
+    // A field's text; for a thread, the address when it names this thread: it holds the list
+    // as it is now.
+    var url = field ? field.value : ticketInAddress() === openTicketId() ? location.href : copy.href;
     navigator.clipboard.writeText(url).then(
       function () {
         say("Copied");
       },
       function () {
-        say("Not copied: copy the link from its menu instead");
+        if (field) selectField();
+        else say("Not copied: copy the link from its menu instead");
       }
     );
   });
