@@ -146,7 +146,7 @@ class BulkForm(forms.Form):
             found["assignee"] = int(assignee)
         return found
 
-    def messages(self) -> list[str]:
+    def reasons(self) -> list[str]:
         """Every error in words, the fields' first: for the alert above the list."""
         found = []
         for name, errors in self.errors.items():

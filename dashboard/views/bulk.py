@@ -26,19 +26,15 @@ class HttpResponseSeeOther(HttpResponseRedirect):
     status_code = 303
 
 
-def bar(user, agents, back, checked=True):
-    """What the list's bulk bar needs, or None for a person who may not change tickets.
-    `checked`: whether the store is asked if the token may write (a shared state read)."""
+def bar(user, agents, back):
+    """What the list's bulk bar needs, or None for a person who may not change tickets. While
+    the store refuses the token `tickets:write` (remembered ten minutes), no form: a note."""
     if not may_triage(user):
         return None
-    refused = checked and store.scope_refused(store.WRITE_SCOPE)
-    return {
-        "form": None
-        if refused
-        else bulk.BulkForm(initial={"back": back}, staff=agents, auto_id="bulk-%s"),
-        "write_scope": store.WRITE_SCOPE,
-        "most": settings.BULK_MAX,
-    }
+    form = None
+    if not store.scope_refused(store.WRITE_SCOPE):
+        form = bulk.BulkForm(initial={"back": back}, staff=agents, auto_id="bulk-%s")
+    return {"form": form, "write_scope": store.WRITE_SCOPE, "most": settings.BULK_MAX}
 
 
 @require_POST
@@ -47,7 +43,7 @@ def start_bulk(request):
         raise PermissionDenied("Changing tickets from the list needs the permission to triage.")
     form = bulk.BulkForm(request.POST, staff=staff_or_empty())
     if not form.is_valid():
-        context = {"messages_": form.messages(), "back_url": _back(form.data.get("back"))}
+        context = {"reasons": form.reasons(), "back_url": _back(form.data.get("back"))}
         template = TEMPLATE + ("#refused" if request.htmx else "")
         return render(request, template, {**context, "refused": True}, status=400)
     started = bulk.start(request.user, form.cleaned_data["ids"], form.changes())
