@@ -313,6 +313,36 @@ def test_a_token_that_may_not_write_ends_the_bulk_at_its_first_refusal(triaging,
     assert page.select("input[name=ids]") == []
 
 
+def test_three_store_failures_in_a_row_end_the_bulk(triaging, sandbox):
+    ids = ticked_on_the_list(triaging, "/?status=new", 5)
+    sandbox.set_fault("server_error")
+    sandbox.reset_stats()
+    found = finished(started_bulk(start(triaging, ids, status="open")))
+
+    assert len([r for r in sandbox.received() if "/tickets/" in r.path]) == 3
+    items = list(found.items.order_by("pk").values_list("state", "message"))
+    unavailable = "The store is unavailable right now; try again in a moment."
+    assert items[:3] == [(BulkItem.FAILED, unavailable)] * 3
+    assert (
+        items[3:]
+        == [(BulkItem.FAILED, f"Not tried: the store failed 3 times in a row ({unavailable})")] * 2
+    )
+
+
+def test_a_bulk_cut_off_by_its_process_s_exit_sends_nothing_more(triager, sandbox, monkeypatch):
+    monkeypatch.setattr(bulk, "_stopping", type(bulk._stopping)())
+    bulk._stopping.set()  # the process is ending: no bulk starts, and one under way stops
+    ids = [t["id"] for t in sandbox.data.filter_tickets([("status", "new")])[:2]]
+    found = bulk.start(triager, ids, {"status": "open"})
+    assert not bulk.running(found.pk)
+    bulk.run(found.pk)  # as a thread under way finds it at its next ticket
+
+    found.refresh_from_db()
+    assert found.finished_at is not None
+    assert set(found.items.values_list("state", "message")) == {(BulkItem.FAILED, bulk.STOPPED)}
+    assert sandbox.received() == []
+
+
 # --- Progress ------------------------------------------------------------------------------------
 
 

@@ -229,7 +229,8 @@ def run(bulk_id: int) -> None:
                 break
             continue
         except store.TicketsAPIError as exc:  # refused, not found, rate limited, busy
-            state, message = BulkItem.FAILED, _refusal(exc)
+            stopped = isinstance(exc, store.StoreBusy) and _stopping.is_set()
+            state, message = BulkItem.FAILED, STOPPED if stopped else _refusal(exc)
         except Exception:
             logger.exception("bulk change %s: ticket %s", bulk_id, ticket_id)
             state, message = BulkItem.FAILED, BROKEN
@@ -286,6 +287,8 @@ def _refusal(exc: BaseException) -> str:
         return " ".join(parts)
     if isinstance(exc, store.StoreBusy):
         return BUSY
+    if isinstance(exc, store.StoreTimeout):
+        return "The store took too long to answer: this ticket may have changed all the same."
     return getattr(exc, "message", "") or "The store could not answer."
 
 
