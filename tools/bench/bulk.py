@@ -14,7 +14,8 @@ Each time the bench user posts the list's form with BULK_TICKETS ids and a statu
 does after ticking them), and follows the progress page (`/bulk/<id>/`, asked as its poller
 asks) until it says every ticket is done: that is the time to all applied. Meanwhile a person
 opens a new filter every PERSON_EVERY seconds, each a first view nobody asked before (a
-cache miss), held against the median of direct calls to the store made before. From the
+cache miss), held against the median of direct calls to the store made just before and just
+after (not during: the store's limit would count them against the dashboard). From the
 sandbox: every call's arrival, so the peak in any second, and the 429s.
 
 `.venv/bin/python -m tools.bench.bulk` runs this phase alone (about three minutes).
@@ -45,7 +46,7 @@ from tools.processes import (
 from tools.sandbox.data import SandboxData
 from tools.sandbox.server import peak_per_second
 
-from .clients import CSRF_RE, DirectClient, QueryPool, sign_in
+from .clients import CSRF_RE, DirectClient, QueryPool, server_timing, sign_in
 from .plan import LATENCY_MS, RATE_LIMIT, VIEW_TIMEOUT
 from .report import Check, measure_table
 
@@ -56,6 +57,7 @@ PERSON_EVERY = 1.5
 PERSON_FILTERS = 80  # two minutes of them: more than a bulk of 200 calls takes
 POLL_EVERY = 0.25  # the bench follows the progress more closely than a page's 2 s
 TARGET_VIEWS_MEDIAN = 1.25
+DIRECT_BEFORE, DIRECT_AFTER = 6, 5  # direct calls: their median is one real call
 
 STATE_RE = re.compile(r'data-bulk-state="(\w+)"')
 COUNT_RE = re.compile(r'data-bulk-(applied|unchanged|failed|total)="(\d+)"')
@@ -74,6 +76,7 @@ class BulkRun:
     throttled: int = 0
     direct_ms: float = float("nan")
     views: list = field(default_factory=list)  # (seconds, rows listed, HTTP status)
+    timings: list = field(default_factory=list)  # each view's Server-Timing, ms by part
 
     @property
     def ratios(self):
@@ -133,16 +136,18 @@ def measure(write, logs):
     return runs
 
 
-def _direct_median(sandbox, pool):
-    """The store's own pace for a first page, over a keep-alive connection: the floor."""
+def _direct_calls(sandbox, pool, count):
+    """`count` direct calls of new queries, over a keep-alive connection: the store's own pace
+    for a first page, the floor. Some are made before the bulk and some after it, so that
+    their median is of the same minutes as the views (this machine's load moves)."""
     direct = DirectClient(sandbox)
     direct.call("")  # the connection opened: what follows is the call alone
     samples = []
-    for qs in pool.take(5):
+    for qs in pool.take(count):
         time.sleep(0.3)
         samples.append(direct.call(qs))
     direct.close()
-    return statistics.median(samples) * 1000
+    return samples
 
 
 def _run(name, env, sandbox, ids, pool, logs, webhooks, password):
@@ -154,7 +159,7 @@ def _run(name, env, sandbox, ids, pool, logs, webhooks, password):
         if webhooks:
             manage(env, "register_webhook", f"{dashboard.url}/webhooks/next/")
         cookies = sign_in(dashboard.url, "bench", password)
-        run.direct_ms = _direct_median(sandbox, pool)
+        direct = _direct_calls(sandbox, pool, DIRECT_BEFORE)
         filters = pool.take(PERSON_FILTERS)
         session = requests.Session()
         session.cookies.update(cookies)
@@ -191,6 +196,9 @@ def _run(name, env, sandbox, ids, pool, logs, webhooks, password):
         person.join(timeout=VIEW_TIMEOUT)
         stats = sandbox.stats()
         session.close()
+        time.sleep(1.3)  # the bulk's and the person's calls out of the store's window
+        direct += _direct_calls(sandbox, pool, DIRECT_AFTER)
+        run.direct_ms = statistics.median(direct) * 1000
     run.calls = stats["calls"] - before["calls"]
     run.ticket_calls = sum(
         count - before["paths"].get(path, 0)
@@ -215,6 +223,7 @@ def _browse(url, cookies, filters, done, run):
         answer = person.get(f"{url}/?{qs}", timeout=VIEW_TIMEOUT)
         seconds = time.perf_counter() - begun
         run.views.append((seconds, len(ROW_RE.findall(answer.text)), answer.status_code))
+        run.timings.append(server_timing(answer.headers.get("Server-Timing", "")))
         time.sleep(max(0.0, PERSON_EVERY - seconds))
     person.close()
 
@@ -229,6 +238,24 @@ def _median(values):
 def _outcome(r):
     o = r.outcome
     return f"{o.get('applied', 0)}/{o.get('unchanged', 0)}/{o.get('failed', 0)}"
+
+
+def _parts(r):
+    """Each view's milliseconds as `(waiting to send, the store's answer, the rest)`: the
+    `ask` part is the wait for a slot in the budget and the request going out; the form, the
+    frame and `store` are the store's answer, the frame rendered meanwhile; the rest is the
+    dashboard's own work after it and HTTP."""
+    found = []
+    for (seconds, _, _), parts in zip(r.views, r.timings, strict=True):
+        if "ask" not in parts:
+            continue
+        answer = parts.get("form", 0) + parts.get("frame", 0) + parts.get("store", 0)
+        found.append((parts["ask"], answer, seconds * 1000 - parts["ask"] - answer))
+    return found
+
+
+def _part_median(r, index):
+    return f"{_median([p[index] for p in _parts(r)]):.1f}"
 
 
 def _answered(r):
@@ -249,6 +276,9 @@ MEASURES = (
     ("  first view / direct, median", lambda r: f"{_median(r.ratios):.2f}x",
      f"<= {TARGET_VIEWS_MEDIAN:.2f}x"),
     ("  first view / direct, worst", lambda r: f"{max(r.ratios, default=float('nan')):.2f}x", ""),
+    ("  of a first view: a slot and sending (ask), median ms", lambda r: _part_median(r, 0), ""),
+    ("  the store's answer (form, frame, store), median ms", lambda r: _part_median(r, 1), ""),
+    ("  the dashboard's own after it and HTTP, median ms", lambda r: _part_median(r, 2), ""),
 )  # fmt: skip
 
 
