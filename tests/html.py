@@ -10,7 +10,11 @@ the list's exact total, `data-count-source` ("index" or "walk") where a count sa
 came from, `data-counts-as-of` on the time a count read from the ticket index is as of,
 `data-waiting-since` (ISO 8601) on a row or thread that waits on the team and `data-overdue` on
 one past its target, `data-waiting-count` and `data-overdue-count` on the figures of what waits,
-and `data-more` on a wall's "+N more".
+`data-more` on a wall's "+N more", and for a bulk change from the list `data-bulk-ticked` (the
+bar's count), `data-bulk-note` (why there is no bar), `data-bulk-id` on its progress,
+`data-bulk-state` ("running" or "done") with its `data-bulk-total`, `-applied`, `-unchanged`
+and `-failed` counts (and, once done, `data-bulk-settled`: the ids changed or already so), and
+`data-bulk-failed-ticket` on each ticket not changed.
 """
 
 from bs4 import BeautifulSoup, Tag
