@@ -6,6 +6,7 @@ from django.urls import path
 from dashboard.accounts.signin import ThrottledLoginView
 from dashboard.views import (
     arrivals,
+    bulk,
     export,
     links,
     names,
@@ -26,6 +27,8 @@ urlpatterns = [
     path("tickets.csv", export.export_csv, name="export_csv"),
     path("count/", tickets.ticket_count, name="ticket_count"),
     path("arrivals/", arrivals.arrivals, name="arrivals"),
+    path("bulk/", bulk.start_bulk, name="bulk_change"),
+    path("bulk/<int:bulk_id>/", bulk.bulk_progress, name="bulk_progress"),
     path("names/", names.waiting_names, name="names"),
     path("preferences/density/", preferences.set_density, name="set_density"),
     path("views/", saved.manage, name="saved_views"),

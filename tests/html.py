@@ -13,8 +13,12 @@ one past its target, `data-waiting-count` and `data-overdue-count` on the figure
 `data-more` on a wall's "+N more", `data-question` (the field's name) on the list's question
 when several customers or products answer what was typed, `data-field-question` beside that
 field, `data-pick` (the id) on each choice, with `data-tickets` and `data-listed` on its counts
-(all of theirs, and those the other filters keep), and `data-shown-requester` (the id) on the
-e-mail of the customer the Requester box shows by name.
+(all of theirs, and those the other filters keep), `data-shown-requester` (the id) on the
+e-mail of the customer the Requester box shows by name, and for a bulk change from the list
+`data-bulk-ticked` (the bar's count), `data-bulk-note` (why there is no bar), `data-bulk-id` on
+its progress, `data-bulk-state` ("running" or "done") with its `data-bulk-total`, `-applied`,
+`-unchanged` and `-failed` counts (and, once done, `data-bulk-settled`: the ids changed or
+already so), and `data-bulk-failed-ticket` on each ticket not changed.
 """
 
 from bs4 import BeautifulSoup, Tag

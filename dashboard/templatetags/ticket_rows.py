@@ -38,11 +38,13 @@ def _e(value):
 
 
 @register.simple_tag
-def ticket_rows(tickets, names, filters_qs="", waiting=None):
+def ticket_rows(tickets, names, filters_qs="", waiting=None, pick=False):
     """Every ticket's row, in order; `names` holds the ticket types, agents, customers and
     tags the rows are shown with, `filters_qs` the list's filters, which a thread's links keep.
     `waiting` is `{id: (waiting_since, priority)}` from the index; without it the rows' own
-    ids are asked of the index (one query), when the index answers."""
+    ids are asked of the index (one query), when the index answers. With `pick`, each row has
+    a box to tick it for the list's bulk change (the form `#bulk-form`, which is outside the
+    table, so rows added by "Load more" belong to it as well)."""
     tickets = list(tickets)
     now, zone = timezone.now(), timezone.get_current_timezone()
     links = _links(filters_qs)
@@ -50,7 +52,7 @@ def ticket_rows(tickets, names, filters_qs="", waiting=None):
     if waiting is None:
         waiting = attention.marks_of([ticket.id for ticket in tickets])
     return mark_safe(
-        "".join(_row(ticket, links, names, now, zone, limits, waiting) for ticket in tickets)
+        "".join(_row(ticket, links, names, now, zone, limits, waiting, pick) for ticket in tickets)
     )
 
 
@@ -66,7 +68,7 @@ def _links(filters_qs):
     return lambda ticket_id: (f"{opened}{ticket_id}", f"{page}{ticket_id}/{query}")
 
 
-def _row(ticket, links, names, now, zone, limits, waiting):
+def _row(ticket, links, names, now, zone, limits, waiting, pick=False):
     # `dir="auto"`: a subject in Arabic or Hebrew reads from the right, whatever the page's
     # direction. The time cells carry their own labels, shown where the table becomes cards.
     opened, page = links(ticket.id)
@@ -76,7 +78,8 @@ def _row(ticket, links, names, now, zone, limits, waiting):
         hooks, mark = _waiting(waiting.get(ticket.id), ticket, now, zone)
     return (
         f'<tr data-ticket-id="{ticket.id}"{hooks}>'
-        f'<td class="col-id"><a href="{page}" tabindex="-1">{ticket.id}</a></td>'
+        f'<td class="col-id">{_pick(ticket.id) if pick else ""}'
+        f'<a href="{page}" tabindex="-1">{ticket.id}</a></td>'
         f'<td class="col-subject"><div class="subject-line"><a class="subject" dir="auto"'
         f' href="{opened}" hx-get="{page}" hx-target="#thread-panel" hx-swap="innerHTML"'
         ' hx-indicator="#thread-panel">'
@@ -93,6 +96,13 @@ def _row(ticket, links, names, now, zone, limits, waiting):
         f'<td class="col-time col-updated"><span class="cell-label">Updated </span>'
         f"{time_html(ticket.updated_at, now, zone)}</td>"
         "</tr>"
+    )
+
+
+def _pick(ticket_id):
+    return (
+        f'<input type="checkbox" class="pick" name="ids" value="{ticket_id}" form="bulk-form"'
+        f' aria-label="Tick ticket {ticket_id}">'
     )
 
 

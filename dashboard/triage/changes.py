@@ -139,8 +139,8 @@ def _apply(user, ticket_id, wanted, body, background, bulk):
         if name != "comment"
     }
     note = ("public" if wanted.public else "internal") if "comment" in body else ""
-    _index(now, raw)
-    _record(user, ticket_id, fields, note, bulk)
+    to_index(now, raw)
+    record(user, ticket_id, fields, note, bulk)
     return Done(ticket, fields, note)
 
 
@@ -163,8 +163,9 @@ def current(ticket_id: int, seen_at: datetime | None = None) -> tuple[dict, int]
     return raw, added
 
 
-def _index(before: dict, after: dict) -> None:
-    """The store's answer into the index, and what it makes wrong out of the caches."""
+def to_index(before: dict | None, after: dict) -> None:
+    """The store's answer to a write into the index, and what it makes wrong out of the caches
+    (`before`: the ticket as it was, when known; a single change and a bulk change share it)."""
     created, updated = _moment(after.get("created_at")), _moment(after.get("updated_at"))
     if created is not None and updated is not None:
         try:
@@ -176,7 +177,9 @@ def _index(before: dict, after: dict) -> None:
     changes.ticket_changed(before, after)
 
 
-def _record(user, ticket_id: int, fields: dict, note: str, bulk) -> None:
+def record(user, ticket_id: int, fields: dict, note: str = "", bulk=None) -> None:
+    """One line of the audit trail: `fields` is `{name: [from, to]}`; `bulk`, the bulk change
+    it was part of."""
     try:
         TicketChange.objects.create(
             ticket_id=ticket_id,

@@ -32,6 +32,7 @@ from dashboard.tickets import counts, names, prefetch
 from dashboard.tickets.filter_fields import as_id
 from dashboard.tickets.filters import MAX_ID, SHOWN_REQUESTER, TicketFilterForm, plain_bookmark
 from dashboard.views import arrivals, questions, threads
+from dashboard.views import bulk as bulk_views
 from dashboard.views.common import (
     filter_form,
     is_fragment,
@@ -243,11 +244,22 @@ def ticket_count(request):
 
 
 def _list_fragment(request, form, query, answer):
+    filters_qs = form.bookmark(query.filters)
+    back = list_url(filters_qs) if filters_qs else reverse("all_tickets")
+    bar = _bulk(request, form, back)
     page, error = answer.result()
     timing.mark(request, "store")
     template = _list_template(request, paging=bool(query.cursor))
     status = error.http_status if error else 200
-    return render(request, template, _list_context(form, query, page, error), status=status), error
+    context = {**_list_context(form, query, page, error), **bar}
+    return render(request, template, context, status=status), error
+
+
+def _bulk(request, form, back):
+    """The list's bulk change, for a person who may change tickets: its bar and whether rows
+    have boxes to tick (not while the store's token may not write)."""
+    bar = bulk_views.bar(request.user, form.context.agents, back)
+    return {"bulk_bar": bar, "bulk_pick": bool(bar and bar["form"])}
 
 
 def _refused(request, form, error, current=None):
@@ -274,6 +286,7 @@ def _whole_list(request, form, query, answer, current=None, ticket_id=None):
     # token for the page's forms (masking one costs a millisecond of randomness), which scopes
     # the store's token lacks, and (below) the list's links and switches.
     known = {"csrf_token": get_token(request), "scope_needs": scope_needs(request.user)}
+    known.update(_bulk(request, form, request.get_full_path()))
     frame_context = {
         **known,
         "form": form,
@@ -288,6 +301,9 @@ def _whole_list(request, form, query, answer, current=None, ticket_id=None):
     filters_qs = form.bookmark(query.filters)
     tools_context = {**known, "query": query, "filters_qs": filters_qs, "page": True}
     tools = render_to_string(LIST_TEMPLATE + "#page-tools", tools_context, request)
+    bulk_html = ""
+    if known["bulk_bar"]:
+        bulk_html = render_to_string(LIST_TEMPLATE + "#bulk-bar", known, request)
     # Read while the store answers: the total known so far (none is asked of the store), and
     # whether the ticket index keeps lists live (the rows' arrivals poller asks; kept a while).
     known_total = _known_total(query.filters) if not query.cursor else None
@@ -297,6 +313,7 @@ def _whole_list(request, form, query, answer, current=None, ticket_id=None):
     timing.mark(request, "store")
     context = {**_list_context(form, query, page, error, known_total), **known}
     context["tools"] = tools if page is not None else ""
+    context["bulk_html"] = bulk_html
     timing.mark(request, "names")
     results = render_to_string(LIST_TEMPLATE + "#results", context, request)
     whole = frame.replace(results_marker, results, 1)

@@ -100,7 +100,8 @@ def _changed(request, ticket, ticket_id, said):
     html = render_to_string(THREAD_TEMPLATE + "#thread", context, request)
     if fetched[0] is not None:
         # The list's row, swapped where it stands (a <tr> travels inside a <template>).
-        row = ticket_rows([fetched[0]], context["names"], list_filters(request.GET))
+        # The person just changed a ticket: the row keeps its box to tick, as the list has it.
+        row = ticket_rows([fetched[0]], context["names"], list_filters(request.GET), pick=True)
         target = f"outerHTML:#ticket-rows tr[data-ticket-id='{int(ticket_id)}']"
         html += (
             "<template>" + row.replace("<tr ", f'<tr hx-swap-oob="{target}" ', 1) + "</template>"

@@ -349,8 +349,9 @@
 
   // --- The keyboard -------------------------------------------------------------------------
   // j and k move the current row (none until the first key), Enter or o open its thread, Esc
-  // closes the thread, / goes to the search box, ? lists these keys. None of them acts while
-  // the focus is in a field, or with Ctrl, Alt or Meta held.
+  // closes the thread, / goes to the search box, ? lists these keys, x ticks the current row
+  // (for a bulk change). None of them acts while the focus is in a field, or with Ctrl, Alt or
+  // Meta held.
 
   function currentRow() {
     return document.querySelector('#ticket-rows > tr[aria-current="true"]');
@@ -455,9 +456,87 @@
     else if (event.key === "Escape" && isOpen()) closeThread("key");
     else if (event.key === "/") focusSearch();
     else if (event.key === "?") showShortcuts();
+    else if (event.key === "x") handled = tickCurrent();
     else handled = false;
     if (handled) event.preventDefault();
   });
+
+  // --- Ticking rows for a bulk change --------------------------------------------------------
+  // For a person who may change tickets, each row has a box (`input.pick`, in the form
+  // #bulk-form above the list, wherever the row is). x ticks or unticks the current row's;
+  // Shift+click on a box gives every row from the box used last the same tick; the bar says
+  // how many are ticked. Without this script the boxes and the form work as they are.
+  var lastTicked = null;
+
+  function tickBoxes() {
+    return Array.prototype.slice.call(document.querySelectorAll("#ticket-rows input.pick"));
+  }
+
+  function countTicked() {
+    var form = document.getElementById("bulk-form");
+    var said = form ? form.querySelector("[data-bulk-ticked]") : null;
+    if (!said) return;
+    if (said.dataset.hint === undefined) said.dataset.hint = said.textContent;
+    var ticked = tickBoxes().filter(function (box) {
+      return box.checked;
+    }).length;
+    var most = Number(form.getAttribute("data-bulk-max")) || 0;
+    var tooMany = most > 0 && ticked > most;
+    var words = ticked ? ticked + " ticked" : said.dataset.hint;
+    if (tooMany) words += ": at most " + most + " can be changed at once";
+    said.classList.toggle("bulk-too-many", tooMany);
+    if (said.textContent !== words) said.textContent = words;
+  }
+
+  function tickCurrent() {
+    var focused = document.activeElement || document.body;
+    var row = currentRow() || focused.closest("#ticket-rows > tr[data-ticket-id]");
+    var box = row ? row.querySelector("input.pick") : null;
+    if (!box) return false;
+    box.checked = !box.checked;
+    lastTicked = box;
+    countTicked();
+    return true;
+  }
+
+  document.addEventListener("click", function (event) {
+    var box = event.target.closest && event.target.closest("#ticket-rows input.pick");
+    if (!box) return;
+    if (event.shiftKey && lastTicked && lastTicked !== box) {
+      var boxes = tickBoxes();
+      var from = boxes.indexOf(lastTicked);
+      var to = boxes.indexOf(box);
+      if (from >= 0 && to >= 0) {
+        boxes.slice(Math.min(from, to), Math.max(from, to) + 1).forEach(function (other) {
+          other.checked = box.checked;
+        });
+      }
+    }
+    lastTicked = box;
+    countTicked();
+  });
+
+  document.addEventListener("change", function (event) {
+    if (event.target.matches && event.target.matches("#ticket-rows input.pick")) countTicked();
+  });
+
+  // A finished bulk change unticks the rows it changed (or found already so): what stays
+  // ticked is what the store refused, ready to try again.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    if (!target || !/^bulk-(region|body)$/.test(target.id || "")) return;
+    var done = target.querySelector("[data-bulk-state=done][data-bulk-settled]");
+    if (done) {
+      var settled = done.getAttribute("data-bulk-settled").split(" ");
+      tickBoxes().forEach(function (box) {
+        if (settled.indexOf(box.value) >= 0) box.checked = false;
+      });
+    }
+    countTicked();
+  });
+
+  document.addEventListener("DOMContentLoaded", countTicked);
+  document.addEventListener("htmx:afterSettle", countTicked);
 
   document.addEventListener("click", function (event) {
     if (event.target.closest("[data-show-shortcuts]")) showShortcuts();

@@ -13,7 +13,8 @@ Everything listens on 127.0.0.1 only; every request has a timeout and every phas
 number of requests; every process started here is stopped by its pid on the way out.
 
 The phases are in `scenarios.py`, `names.py`, `walls.py`, `export.py`, `index.py` (the ticket
-index, in an environment of its own: PostgreSQL, Redis, webhooks on) and `pacing.py`, who
+index, in an environment of its own: PostgreSQL, Redis, webhooks on), `bulk.py` (a bulk change
+of 100 tickets from the list, in another) and `pacing.py`, who
 asks in `clients.py`, the figures and targets in `plan.py`, and the tables and checks in
 `report.py` (the names', the export's and the shared state's own in their modules).
 """
@@ -31,6 +32,7 @@ from django.conf import settings
 from tools.processes import Gunicorn, RedisServer, SandboxProcess, child_env, manage
 
 from . import backlog, names, pacing, report, walls
+from . import bulk as bulk_phase
 from . import index as index_phase
 from .clients import QueryPool, sign_in
 from .export import export_checks, export_table, measure_export
@@ -126,9 +128,12 @@ def run_config(env, credentials, pool, names_plan, config, root, logs, phases, f
 # Every phase, in the order of a run: the shared state alone; then, in each configuration, the
 # names page (right after the warm-up), first views, "Load more", concurrent views; then, in
 # the first configuration only, faults, wall screens (and people while walls count), and the
-# export; last in each, a thread opened behind a backlog of names. `make bench` runs them all;
+# export; last in each, a thread opened behind a backlog of names; then, each in an environment
+# of its own, the ticket index and a bulk change from the list. `make bench` runs them all;
 # `python -m tools.bench --only ...` some of them.
-PHASES = ("pacing", "names", *SCENARIO_PHASES, "faults", "walls", "export", "backlog", "index")
+PHASES = (
+    "pacing", "names", *SCENARIO_PHASES, "faults", "walls", "export", "backlog", "index", "bulk",
+)  # fmt: skip
 # What those need measured first: the direct call's median they are held against.
 NEEDS = {"load_more": "first", "walls": "first", "export": "first"}
 # The phases that run on a dashboard that knows its customers' names (see `names.py`).
@@ -159,7 +164,7 @@ def run(write, phases=PHASES, configs=CONFIGS):
         root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
         shared_state = pacing.measure(root / "pacing", write) if "pacing" in phases else None
         results, fault_rows, wall_result, exporting = [], None, None, None
-        if set(phases) - {"pacing", "index"}:
+        if set(phases) - {"pacing", "index", "bulk"}:
             write("Starting the sandbox store and preparing the database ...")
             sandbox = stack.enter_context(
                 SandboxProcess(
@@ -183,6 +188,10 @@ def run(write, phases=PHASES, configs=CONFIGS):
         if "index" in phases:
             write("Measuring: the ticket index ...")
             indexed = index_phase.measure(write, logs)
+        bulk_runs = None
+        if "bulk" in phases:
+            write("Measuring: a bulk change from the list ...")
+            bulk_runs = bulk_phase.measure(write, logs)
     header = report.header(load_before, os.getloadavg()[0])
     seconds = time.monotonic() - started
     footer = f"Whole run: {seconds:.0f} s. Server logs: var/bench/logs/."
@@ -198,6 +207,7 @@ def run(write, phases=PHASES, configs=CONFIGS):
         report.counting_table(first, wall_result[1]) if wall_result else None,
         export_table(first, exporting) if exporting else None,
         index_phase.index_table(indexed) if indexed else None,
+        bulk_phase.bulk_table(bulk_runs) if bulk_runs else None,
         pacing.table(shared_state) if shared_state else None,
     ]
     checks = (
@@ -209,6 +219,7 @@ def run(write, phases=PHASES, configs=CONFIGS):
         + (report.counting_checks(wall_result[1]) if wall_result else [])
         + (export_checks(exporting) if exporting else [])
         + (index_phase.index_checks(indexed) if indexed else [])
+        + (bulk_phase.bulk_checks(bulk_runs) if bulk_runs else [])
         + (pacing.checks(shared_state) if shared_state else [])
     )
     tables = [table for table in tables if table is not None]
