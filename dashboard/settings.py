@@ -6,6 +6,7 @@ production-safe behaviour.
 
 import ipaddress
 import os
+import zoneinfo
 from pathlib import Path
 
 import dj_database_url
@@ -383,6 +384,16 @@ LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("DJANGO_TIME_ZONE", "UTC")
+# The zone of the store's day: the Excel export writes its times in it (a spreadsheet's times
+# carry no zone, so its header names it). Unset, the zone times are shown in.
+DASHBOARD_TIME_ZONE = env_str("DASHBOARD_TIME_ZONE") or TIME_ZONE
+try:
+    zoneinfo.ZoneInfo(DASHBOARD_TIME_ZONE)
+except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+    raise ImproperlyConfigured(
+        f"DASHBOARD_TIME_ZONE must be a time zone's name, such as Europe/Paris or UTC, not "
+        f"{DASHBOARD_TIME_ZONE!r}"
+    ) from None
 USE_I18N = True
 USE_TZ = True
 

@@ -1,4 +1,5 @@
-"""The list's tickets as a file, streamed (see `dashboard/tickets/export.py`)."""
+"""The list's tickets as a file, streamed: CSV for scripts, an Excel workbook for people (see
+`dashboard/tickets/export.py` and `dashboard/tickets/spreadsheet.py`)."""
 
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
@@ -17,6 +18,17 @@ LIST_TEMPLATE = "dashboard/list.html"
 def export_csv(request):
     """Every ticket of the list's filters as CSV: the API's values, for scripts."""
     return _export(request, export.CsvFile)
+
+
+@require_GET
+def export_xlsx(request):
+    """Every ticket of the list's filters as an Excel workbook: labels, names and real
+    date-times, for people."""
+    # Imported here, not with the views: openpyxl takes 11 MB of a process that may never
+    # write a workbook.
+    from dashboard.tickets import spreadsheet
+
+    return _export(request, spreadsheet.ExcelFile)
 
 
 def _export(request, file_kind):
