@@ -139,7 +139,8 @@ STORE_PREFETCH = env_bool("STORE_PREFETCH", default=True)
 # Customers' names and products' titles are looked up in the background, at most this many a
 # minute for the token (0: never; pages show emails and ids).
 STORE_NAME_LOOKUPS_PER_MINUTE = env_int("STORE_NAME_LOOKUPS_PER_MINUTE", 60)
-# "Download CSV" streams at most this many rows; past it, the file's last line says it was cut.
+# "Download Excel" and "Download CSV" stream at most this many rows; past it, the file's last
+# line says it was cut.
 EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 5000)
 if EXPORT_MAX_ROWS < 1:
     raise ImproperlyConfigured(f"EXPORT_MAX_ROWS must be at least 1, not {EXPORT_MAX_ROWS}")

@@ -13,8 +13,8 @@ the archive into the response: ZIP entries of a stream that cannot seek back car
 sizes after their data (a data descriptor), as Java's ZipOutputStream writes them and Excel
 reads them. The workbook's other parts (styles, the workbook, the content types), a few
 kilobytes, are openpyxl's own `ExcelWriter` output, written after the last row. Nothing goes
-to disk and what is held is one page of rows and the compressor's window: 0.4 MB above the
-worker for 5,000 rows, whatever their number (measured: docs/decisions.md).
+to disk and what is held is one page of rows and the compressor's window: about 0.4 MB for
+5,000 rows, the same for 50,000 (measured: docs/decisions.md).
 
 The view imports this module when a workbook is first asked for, not with the other views:
 openpyxl takes 11 MB of a process that may never export one.
