@@ -6,6 +6,7 @@ production-safe behaviour.
 
 import ipaddress
 import os
+import zoneinfo
 from pathlib import Path
 
 import dj_database_url
@@ -138,7 +139,8 @@ STORE_PREFETCH = env_bool("STORE_PREFETCH", default=True)
 # Customers' names and products' titles are looked up in the background, at most this many a
 # minute for the token (0: never; pages show emails and ids).
 STORE_NAME_LOOKUPS_PER_MINUTE = env_int("STORE_NAME_LOOKUPS_PER_MINUTE", 60)
-# "Download CSV" streams at most this many rows; past it, the file's last line says it was cut.
+# "Download Excel" and "Download CSV" stream at most this many rows; past it, the file's last
+# line says it was cut.
 EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 5000)
 if EXPORT_MAX_ROWS < 1:
     raise ImproperlyConfigured(f"EXPORT_MAX_ROWS must be at least 1, not {EXPORT_MAX_ROWS}")
@@ -383,6 +385,16 @@ LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("DJANGO_TIME_ZONE", "UTC")
+# The zone of the store's day: the Excel export writes its times in it (a spreadsheet's times
+# carry no zone, so its header names it). Unset, the zone times are shown in.
+DASHBOARD_TIME_ZONE = env_str("DASHBOARD_TIME_ZONE") or TIME_ZONE
+try:
+    zoneinfo.ZoneInfo(DASHBOARD_TIME_ZONE)
+except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+    raise ImproperlyConfigured(
+        f"DASHBOARD_TIME_ZONE must be a time zone's name, such as Europe/Paris or UTC, not "
+        f"{DASHBOARD_TIME_ZONE!r}"
+    ) from None
 USE_I18N = True
 USE_TZ = True
 

@@ -25,6 +25,7 @@ urlpatterns = [
     path("tickets/<int:ticket_id>/", tickets.ticket_detail, name="ticket_detail"),
     path("tickets/<int:ticket_id>/triage/", triage.triage, name="ticket_triage"),
     path("tickets.csv", export.export_csv, name="export_csv"),
+    path("tickets.xlsx", export.export_xlsx, name="export_xlsx"),
     path("count/", tickets.ticket_count, name="ticket_count"),
     path("arrivals/", arrivals.arrivals, name="arrivals"),
     path("bulk/", bulk.start_bulk, name="bulk_change"),

@@ -104,6 +104,16 @@ def test_the_rows_are_the_stores_tickets_in_its_order(signed_in, sandbox, query_
     assert all(len(row) == len(COLUMNS) for row in rows)  # no note: the file is whole
 
 
+def test_the_csv_starts_with_its_id_column_and_no_byte_order_mark(signed_in):
+    # For scripts: `csv.DictReader` and `cut -d, -f1` find the column named `id`, which a
+    # byte-order mark in front of it would rename. People's spreadsheets get the workbook.
+    body = b"".join(get_export(signed_in, "status=open").streaming_content)
+    assert body.startswith(b"id,subject,status,")
+    assert not body.startswith(b"\xef\xbb\xbf")
+    first = next(csv.DictReader(io.StringIO(body.decode("utf-8"), newline="")))
+    assert int(first["id"]) > 0
+
+
 def test_a_tag_filter_by_name_exports_the_tagged_tickets(signed_in, sandbox, tag_catalogue):
     rows = read_rows(get_export(signed_in, "tags=vip"))
     assert data_ids(rows) == expected_ids(sandbox, f"tags={tag_catalogue['vip']}")

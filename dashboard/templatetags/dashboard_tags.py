@@ -8,22 +8,17 @@ from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
 from dashboard import store
-from dashboard.tickets import ages, names, quotes
+from dashboard.tickets import ages, labels, names, quotes
 from dashboard.wall import board
 
 register = template.Library()
 
-# One label per value everywhere (filters, rows, walls): the API's own, for channels.
-LABELS = store.CHANNELS
-
 
 @register.filter
 def label(value):
-    """A human label for an API enum value; unknown values are shown as they come."""
-    if value is None or value == "":
-        return "—"
-    value = str(value)
-    return LABELS.get(value, value.replace("_", " ").capitalize())
+    """A human label for an API enum value (one label per value everywhere: filters, rows,
+    walls, the Excel export); "—" for none."""
+    return labels.label(value) or "—"
 
 
 # Badges, the requester cell, tags and times: the list's rows' own pieces, written in Python

@@ -1,4 +1,4 @@
-"""The list's "Download CSV" link, with what the file will hold."""
+"""The list's "Download CSV" and "Download Excel" links, with what the files will hold."""
 
 from django import template
 from django.conf import settings
@@ -9,5 +9,9 @@ register = template.Library()
 
 @register.inclusion_tag("dashboard/_export_link.html")
 def export_link(filters_qs):
-    url = reverse("export_csv") + (f"?{filters_qs}" if filters_qs else "")
-    return {"url": url, "max_rows": f"{settings.EXPORT_MAX_ROWS:,}"}
+    query = f"?{filters_qs}" if filters_qs else ""
+    return {
+        "csv_url": reverse("export_csv") + query,
+        "xlsx_url": reverse("export_xlsx") + query,
+        "max_rows": f"{settings.EXPORT_MAX_ROWS:,}",
+    }

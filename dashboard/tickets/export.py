@@ -1,4 +1,5 @@
-"""Exporting a filter's tickets as CSV, streamed while the store's pages are walked.
+"""Exporting a filter's tickets as a file, streamed while the store's pages are walked: CSV
+here (`CsvFile`), an Excel workbook in `spreadsheet.py`; both go through `rows`.
 
 The file is written as it is read: the header and the first page's rows go out at once, then
 each page's rows as the store answers. Nothing is kept on disk or in the shared cache, so any
@@ -14,10 +15,13 @@ ticket types, customers' names and products' titles looked up before); an export
 up, since a look-up per customer would cost more calls than the pages themselves.
 
 Every text cell is neutralised for spreadsheets (OWASP's CSV injection advice): a value that
-starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`. The `csv` module
-quotes commas, quotes and newlines. A file that stops early says so in its last line: cut at
-`EXPORT_MAX_ROWS`, or incomplete because the store failed part-way (its message, never the
-token).
+starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'` (`safe_cell`, the
+one rule for both formats). The `csv` module quotes commas, quotes and newlines. A file that
+stops early says so in its last line: cut at `EXPORT_MAX_ROWS`, or incomplete because the store
+failed part-way (its message, never the token).
+
+The CSV is for scripts: the API's values, times in ISO 8601 UTC, UTF-8 with no byte-order mark
+so that its first column is headed exactly `id`. The Excel workbook is for people.
 """
 
 import csv
@@ -79,23 +83,26 @@ def first_page(query):
     return _page(query.filters)
 
 
-def rows(query, first, known, cap=None):
-    """The CSV text of `query`'s tickets, in the store's order, in chunks: the header and the
+def rows(query, first, known, cap=None, file_kind=None):
+    """The file of `query`'s tickets, in the store's order, in chunks: the header and the
     first page's rows, then a page's rows at a time; at most `cap` rows (`EXPORT_MAX_ROWS`).
 
     `first` is `first_page(query)`; `known` is a `names.Shown` with the agents and ticket
-    types the filter form already has.
+    types the filter form already has. `file_kind` writes the file (`CsvFile` unless given),
+    made once the response is read: its `header()`, a `ticket(ticket, known, page_names)` per
+    row, a closing `note(text)`, and `end()`; `take()` hands over what was written since it
+    was last taken, and `close()` lets go of what a file that ends early holds.
     """
     cap = max_rows() if cap is None else cap
-    out = _Writer()
-    out.row(COLUMNS)
+    out = (file_kind or CsvFile)()
     page, written, ending = first, 0, "complete"
     try:
+        out.header()
         while True:
             room = cap - written
             page_names = _names(page.tickets[:room])
             for ticket in page.tickets[:room]:
-                out.row(_cells(ticket, known, page_names))
+                out.ticket(ticket, known, page_names)
             written += min(room, len(page.tickets))
             if len(page.tickets) > room or (written >= cap and page.next_cursor):
                 ending = "cut"
@@ -106,7 +113,9 @@ def rows(query, first, known, cap=None):
                 break
             if not page.next_cursor:
                 break
-            yield out.take()  # a person who cancels the download stops the walk here
+            chunk = out.take()
+            if chunk:  # a compressed file may have nothing to send for a page yet
+                yield chunk  # a person who cancels the download stops the walk here
             try:
                 page = _page(query.filters.with_cursor(page.next_cursor))
             except store.TicketsAPIError as exc:
@@ -123,12 +132,14 @@ def rows(query, first, known, cap=None):
                 ending = "incomplete (error)"
                 out.note(_incomplete(written, "The dashboard failed; the error is logged."))
                 break
+        out.end()
         yield out.take()
     except GeneratorExit:
         ending = "cancelled"
         raise
     finally:
-        logger.info("export of %s rows: %s", written, ending)
+        out.close()
+        logger.info("%s export of %s rows: %s", out.kind, written, ending)
 
 
 def _incomplete(written, reason):
@@ -199,20 +210,30 @@ def _moment(value):
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else ""
 
 
-class _Writer:
-    """CSV rows into text, taken a chunk at a time."""
+class CsvFile:
+    """CSV rows into text, taken a chunk at a time: the API's values under `COLUMNS`."""
+
+    kind = "CSV"
+    suffix = ".csv"
+    content_type = "text/csv; charset=utf-8"
 
     def __init__(self):
         self._buffer = io.StringIO()
         self._csv = csv.writer(self._buffer)
 
-    def row(self, cells):
-        self._csv.writerow(cells)
+    def header(self):
+        self._csv.writerow(COLUMNS)
+
+    def ticket(self, ticket, known, page_names):
+        self._csv.writerow(_cells(ticket, known, page_names))
 
     def note(self, text):
         # One cell, in the first column: a spreadsheet shows it as the last row's text, a
         # script reads a row with one field.
         self._csv.writerow([text])
+
+    def end(self):
+        pass  # the last row ends the file
 
     def take(self):
         text = self._buffer.getvalue()
@@ -220,26 +241,32 @@ class _Writer:
         self._buffer.truncate()
         return text
 
+    def close(self):
+        pass
+
 
 # --- The file's name ---------------------------------------------------------------------
 
 
-def filename(params, today):
-    """`tickets_<filters>_<date>.csv`: the filters as `name-value` parts, e.g.
+def filename(params, today, suffix=".csv"):
+    """`tickets_<filters>_<date>.csv` (or `suffix`): the filters as `name-value` parts, e.g.
     `tickets_status-new-open_priority-high_2026-11-27.csv`, as `(ascii, unicode)`; the two
     differ only when a filter holds letters outside ASCII. `params` are `(name, value)` pairs
     with repeated names together, as the bookmark has them."""
     params = list(params)
-    return _filename(params, today, ascii_only=True), _filename(params, today, ascii_only=False)
+    return (
+        _filename(params, today, suffix, ascii_only=True),
+        _filename(params, today, suffix, ascii_only=False),
+    )
 
 
-def _filename(params, today, ascii_only):
+def _filename(params, today, suffix, ascii_only):
     parts = {}
     for name, value in params:
         parts.setdefault(_slug(name, ascii_only), []).append(_slug(str(value), ascii_only))
     words = "_".join("-".join(filter(None, [name, *values])) for name, values in parts.items())
     words = words[:FILENAME_FILTERS_MAX].strip("-_")
-    return "_".join(filter(None, ["tickets", words, today.isoformat()])) + ".csv"
+    return "_".join(filter(None, ["tickets", words, today.isoformat()])) + suffix
 
 
 def _slug(text, ascii_only):

@@ -1,4 +1,5 @@
-"""The list's tickets as a CSV file, streamed (see `dashboard/tickets/export.py`)."""
+"""The list's tickets as a file, streamed: CSV for scripts, an Excel workbook for people (see
+`dashboard/tickets/export.py` and `dashboard/tickets/spreadsheet.py`)."""
 
 from django.http import StreamingHttpResponse
 from django.shortcuts import render
@@ -15,9 +16,25 @@ LIST_TEMPLATE = "dashboard/list.html"
 
 @require_GET
 def export_csv(request):
-    """Every ticket of the list's filters, as a file that streams while the store is walked.
-    Bad filters and a first page the store will not give are answered as the list page would
-    show them (with their status), never as a file."""
+    """Every ticket of the list's filters as CSV: the API's values, for scripts."""
+    return _export(request, export.CsvFile)
+
+
+@require_GET
+def export_xlsx(request):
+    """Every ticket of the list's filters as an Excel workbook: labels, names and real
+    date-times, for people."""
+    # Imported here, not with the views: openpyxl takes 11 MB of a process that may never
+    # write a workbook.
+    from dashboard.tickets import spreadsheet
+
+    return _export(request, spreadsheet.ExcelFile)
+
+
+def _export(request, file_kind):
+    """A file that streams while the store is walked. Bad filters and a first page the store
+    will not give are answered as the list page would show them (with their status), never
+    as a file."""
     form = filter_form(request)
     if not form.is_valid():
         return _not_exported(request, form, status=400)
@@ -32,9 +49,11 @@ def export_csv(request):
         return with_retry_after(_not_exported(request, form, error, error.http_status), error)
     known = names.Shown(ticket_types=form.ticket_types or {}, staff=form.context.agents)
     response = StreamingHttpResponse(
-        export.rows(query, first, known), content_type="text/csv; charset=utf-8"
+        export.rows(query, first, known, file_kind=file_kind), content_type=file_kind.content_type
     )
-    file_names = export.filename(_named_filters(form, query), timezone.localdate())
+    file_names = export.filename(
+        _named_filters(form, query), timezone.localdate(), file_kind.suffix
+    )
     response["Content-Disposition"] = export.content_disposition(file_names)
     response["Cache-Control"] = "no-store"
     return response

@@ -48,7 +48,7 @@ def _parse(argv):
         help=(
             "run only these phases (and the first views the later ones are held against): "
             "pacing, names, first, load_more, concurrent, faults, walls, export, backlog, index, "
-            "bulk"
+            "bulk, spreadsheet"
         ),
     )
     parser.add_argument(

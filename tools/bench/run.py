@@ -14,9 +14,10 @@ number of requests; every process started here is stopped by its pid on the way 
 
 The phases are in `scenarios.py`, `names.py`, `walls.py`, `export.py`, `index.py` (the ticket
 index, in an environment of its own: PostgreSQL, Redis, webhooks on), `bulk.py` (a bulk change
-of 100 tickets from the list, in another) and `pacing.py`, who
-asks in `clients.py`, the figures and targets in `plan.py`, and the tables and checks in
-`report.py` (the names', the export's and the shared state's own in their modules).
+of 100 tickets from the list, in another), `spreadsheet.py` (an Excel and a CSV export of 5,000
+tickets, their memory and time, in another) and `pacing.py`, who asks in `clients.py`, the
+figures and targets in `plan.py`, and the tables and checks in `report.py` (the names', the
+export's, the spreadsheets' and the shared state's own in their modules).
 """
 
 import contextlib
@@ -31,7 +32,7 @@ from django.conf import settings
 
 from tools.processes import Gunicorn, RedisServer, SandboxProcess, child_env, manage
 
-from . import backlog, names, pacing, report, walls
+from . import backlog, names, pacing, report, spreadsheet, walls
 from . import bulk as bulk_phase
 from . import index as index_phase
 from .clients import QueryPool, sign_in
@@ -129,11 +130,14 @@ def run_config(env, credentials, pool, names_plan, config, root, logs, phases, f
 # names page (right after the warm-up), first views, "Load more", concurrent views; then, in
 # the first configuration only, faults, wall screens (and people while walls count), and the
 # export; last in each, a thread opened behind a backlog of names; then, each in an environment
-# of its own, the ticket index and a bulk change from the list. `make bench` runs them all;
-# `python -m tools.bench --only ...` some of them.
+# of its own, the ticket index, a bulk change from the list, and exports of 5,000 tickets as
+# Excel and CSV. `make bench` runs them all; `python -m tools.bench --only ...` some of them.
 PHASES = (
     "pacing", "names", *SCENARIO_PHASES, "faults", "walls", "export", "backlog", "index", "bulk",
+    "spreadsheet",
 )  # fmt: skip
+# The phases in an environment of their own, with no need of the configurations' sandbox.
+OWN_ENVIRONMENT = {"pacing", "index", "bulk", "spreadsheet"}
 # What those need measured first: the direct call's median they are held against.
 NEEDS = {"load_more": "first", "walls": "first", "export": "first"}
 # The phases that run on a dashboard that knows its customers' names (see `names.py`).
@@ -164,7 +168,7 @@ def run(write, phases=PHASES, configs=CONFIGS):
         root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
         shared_state = pacing.measure(root / "pacing", write) if "pacing" in phases else None
         results, fault_rows, wall_result, exporting = [], None, None, None
-        if set(phases) - {"pacing", "index", "bulk"}:
+        if set(phases) - OWN_ENVIRONMENT:
             write("Starting the sandbox store and preparing the database ...")
             sandbox = stack.enter_context(
                 SandboxProcess(
@@ -184,7 +188,7 @@ def run(write, phases=PHASES, configs=CONFIGS):
                 results.append(result)
                 if index == 0:
                     fault_rows, (wall_result, exporting) = faults, once
-        indexed = None
+        indexed, files = None, None
         if "index" in phases:
             write("Measuring: the ticket index ...")
             indexed = index_phase.measure(write, logs)
@@ -192,6 +196,9 @@ def run(write, phases=PHASES, configs=CONFIGS):
         if "bulk" in phases:
             write("Measuring: a bulk change from the list ...")
             bulk_runs = bulk_phase.measure(write, logs)
+        if "spreadsheet" in phases:
+            write("Measuring: exports of 5,000 tickets, Excel and CSV ...")
+            files = spreadsheet.measure(write, logs)
     header = report.header(load_before, os.getloadavg()[0])
     seconds = time.monotonic() - started
     footer = f"Whole run: {seconds:.0f} s. Server logs: var/bench/logs/."
@@ -206,6 +213,7 @@ def run(write, phases=PHASES, configs=CONFIGS):
         report.wall_table(first, wall_result[0]) if wall_result else None,
         report.counting_table(first, wall_result[1]) if wall_result else None,
         export_table(first, exporting) if exporting else None,
+        spreadsheet.table(files) if files else None,
         index_phase.index_table(indexed) if indexed else None,
         bulk_phase.bulk_table(bulk_runs) if bulk_runs else None,
         pacing.table(shared_state) if shared_state else None,
@@ -218,6 +226,7 @@ def run(write, phases=PHASES, configs=CONFIGS):
         + (report.wall_checks(wall_result[0]) if wall_result else [])
         + (report.counting_checks(wall_result[1]) if wall_result else [])
         + (export_checks(exporting) if exporting else [])
+        + (spreadsheet.checks(files) if files else [])
         + (index_phase.index_checks(indexed) if indexed else [])
         + (bulk_phase.bulk_checks(bulk_runs) if bulk_runs else [])
         + (pacing.checks(shared_state) if shared_state else [])
