@@ -380,3 +380,48 @@ def test_any_query_is_a_file_or_a_400_never_a_refusal(signed_in, settings, sandb
         rows = read_rows(response)
         assert rows[0] == COLUMNS and len(data_ids(rows)) <= 3
     assert_store_never_refused(sandbox)
+
+
+# Values whose first character that shows starts a formula, behind blanks and invisible ones.
+HIDDEN_FORMULAS = [
+    " =1+2", "\u00a0=1+2", "\uff1d1+2", "\u200b=1+2", "\ufeff=1+2", "\n=1+2", "\x0b=1+2",
+    "\x0c=1+2", "\x00=1+2", "\uff20SUM(1)",
+]  # fmt: skip
+LOCALE_SPLIT = "Refund;=cmd|' /C calc'!A0;x"
+
+
+def shows_a_formula(cell):
+    """Whether a spreadsheet would take `cell` for a formula: its first character that shows is
+    one a formula starts with (a leading `'` makes it text)."""
+    return export._shown_start(cell).startswith(export.FORMULA_CHARACTERS)
+
+
+def test_a_formula_behind_blanks_or_in_any_item_of_a_list_is_neutralised(signed_in, sandbox):
+    hidden = [add_ticket(sandbox, subject=subject) for subject in HIDDEN_FORMULAS]
+    listed = add_ticket(sandbox, subject="tags", tags=["vip", "=1+2", " -3"])
+    rows = read_rows(get_export(signed_in, "status=new"))
+    by_id = {int(row[0]): row for row in rows[1:] if row[0].isdigit()}
+    for ticket, subject in zip(hidden, HIDDEN_FORMULAS, strict=True):
+        assert by_id[ticket["id"]][1] == "'" + subject
+    tags = by_id[listed["id"]][COLUMNS.index("tags")].split("; ")
+    assert tags == ["vip", "'=1+2", "' -3"]
+    for row in rows[1:]:
+        assert not any(shows_a_formula(item) for cell in row for item in cell.split("; ")), row
+
+
+def test_a_semicolon_or_tab_locale_never_splits_a_formula_out_of_a_cell(signed_in, sandbox):
+    """Excel in a locale whose list separator is `;` reads the CSV split at `;`, where quotes
+    open a field only at its start: text after a `;` inside a subject would be a cell of its
+    own."""
+    ticket = add_ticket(sandbox, subject=LOCALE_SPLIT)
+    response = get_export(signed_in, "status=new")
+    body = b"".join(response.streaming_content).decode("utf-8")
+    line = next(line for line in body.splitlines() if line.startswith(f"{ticket['id']},"))
+    assert '"Refund;' in line  # the field that holds a separator is quoted
+    for separator in (";", "\t", ","):
+        for row in csv.reader(io.StringIO(body, newline=""), delimiter=separator):
+            assert not any(shows_a_formula(cell) for cell in row), (separator, row)
+    # Read as the file is written (commas), the subject is whole, its formula made text.
+    rows = list(csv.reader(io.StringIO(body, newline="")))
+    subject = next(row[1] for row in rows if row[0] == str(ticket["id"]))
+    assert subject == "Refund;'=cmd|' /C calc'!A0;x"

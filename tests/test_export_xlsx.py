@@ -367,3 +367,19 @@ def test_memory_does_not_grow_with_the_rows():
     # compressed bytes (3,000 rows' are about 160 kB).
     few, many = peak_while_writing(300), peak_while_writing(3000)
     assert many < few + 64 * 1024, (few, many)
+
+
+def test_a_formula_behind_blanks_or_in_any_item_of_a_list_is_text(signed_in, sandbox):
+    from tests.test_export import HIDDEN_FORMULAS, shows_a_formula
+
+    hidden = [add_ticket(sandbox, subject=subject) for subject in HIDDEN_FORMULAS]
+    listed = add_ticket(sandbox, subject="tags", tags=["vip", "=1+2"])
+    sheet = workbook(body_of(get_export(signed_in, "status=new")))["Tickets"]
+    cells = {row[0].value: row for row in sheet.iter_rows(min_row=2)}
+    for ticket in hidden:
+        assert cells[ticket["id"]][1].value.startswith("'")
+    assert cells[listed["id"]][10].value == "vip; '=1+2"
+    for row in sheet.iter_rows(min_row=2):
+        for cell in row:
+            if isinstance(cell.value, str):
+                assert not any(shows_a_formula(item) for item in cell.value.split("; "))

@@ -14,11 +14,13 @@ same page meanwhile is never held up. Names come from what the dashboard already
 ticket types, customers' names and products' titles looked up before); an export looks nothing
 up, since a look-up per customer would cost more calls than the pages themselves.
 
-Every text cell is neutralised for spreadsheets (OWASP's CSV injection advice): a value that
-starts with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'` (`safe_cell`, the
-one rule for both formats). The `csv` module quotes commas, quotes and newlines. A file that
-stops early says so in its last line: cut at `EXPORT_MAX_ROWS`, or incomplete because the store
-failed part-way (its message, never the token).
+Every text cell is neutralised for spreadsheets (OWASP's CSV injection advice): a value whose
+first character that shows starts a formula (`=`, `+`, `-`, `@`, or a full-width form), or that
+starts with a tab or a carriage return, gets a leading `'`, and so does every item of a
+multi-value cell (`safe_cell`, `safe_items`: one rule for both formats). Every text field of
+the CSV is quoted, so a `;` or a tab never splits a cell, whatever the spreadsheet's locale.
+A file that stops early says so in its last line: cut at `EXPORT_MAX_ROWS`, or incomplete
+because the store failed part-way (its message, never the token).
 
 The CSV is for scripts: the API's values, times in ISO 8601 UTC, UTF-8 with no byte-order mark
 so that its first column is headed exactly `id`. The Excel workbook is for people.
@@ -60,6 +62,15 @@ COLUMNS = (
 # dashboard was too busy to finish.
 PAGE_WAIT = 30.0
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# What a formula starts with, once blanks are skipped: the ASCII signs and their full-width
+# forms (＝ ＋ － ＠), which spreadsheets in East Asian locales take as the same.
+FORMULA_CHARACTERS = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+# A `;` or a tab inside a value, then (past blanks, invisible characters and quotes) a formula.
+_AFTER_SPLIT = re.compile(
+    "([;\t])(?=[\\s\"\u200b\u200c\u200d\u2060\ufeff\x00]*[=+\\-@\uff1d\uff0b\uff0d\uff20])"
+)
+# Unicode categories that show nothing: separators, controls, formats (U+200B, U+FEFF ...).
+INVISIBLE = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})
 LIST_SEPARATOR = "; "  # between tags, and between products, in one cell
 FILENAME_FILTERS_MAX = 100  # characters of the file name that name the filters
 
@@ -69,12 +80,45 @@ def max_rows():
 
 
 def safe_cell(value):
-    """A cell a spreadsheet shows as text: never a formula, whatever the customer typed."""
+    """A cell a spreadsheet shows as text: never a formula, whatever the customer typed. A value
+    whose first character that shows is one a formula starts with (`=`, `+`, `-`, `@`, or their
+    full-width forms, which some spreadsheets read as the same) gets a leading `'`, however many
+    blanks or invisible characters come before it (spaces, NBSP, zero-width space, byte-order
+    mark, line and form feeds, NUL...); so does one that starts with a tab or a carriage
+    return, as OWASP advises."""
     if value is None:
         return ""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
+    if isinstance(value, str) and (
+        value.startswith(FORMULA_START) or _shown_start(value).startswith(FORMULA_CHARACTERS)
+    ):
         return "'" + value
     return value
+
+
+def split_safe(value):
+    """A CSV field that stays text however a spreadsheet splits the line. Quoting keeps a `;` or
+    a tab inside one field for a reader that splits where the file does (at commas); but one
+    in a locale that splits at `;` (or a tab) does not see the quotes, which open a field only
+    at its start, and makes whatever follows a `;` a cell of its own: a formula there gets
+    the same `'` as at the start of a value."""
+    if isinstance(value, str) and (";" in value or "\t" in value):
+        return _AFTER_SPLIT.sub(r"\1'", value)
+    return value
+
+
+def safe_items(items):
+    """A multi-value cell (tags, products): every item neutralised, not only the first, since
+    a spreadsheet that splits the cell at `;` would make each one a cell of its own."""
+    return LIST_SEPARATOR.join(safe_cell(str(item)) for item in items)
+
+
+def _shown_start(value):
+    """`value` from its first character that shows: blanks and invisible characters (Unicode
+    separators, controls and formats) before it dropped."""
+    for index, character in enumerate(value):
+        if not (character.isspace() or unicodedata.category(character) in INVISIBLE):
+            return value[index:]
+    return ""
 
 
 def first_page(query):
@@ -189,8 +233,8 @@ def _cells(ticket, known, page_names):
         agent.name if agent else _number("Agent", ticket.assignee),
         ticket_type.name if ticket_type else _number("Type", ticket.ticket_type),
         ticket.order,
-        LIST_SEPARATOR.join(ticket.tags),
-        LIST_SEPARATOR.join(
+        safe_items(ticket.tags),
+        safe_items(
             products[p].title if p in products and products[p].title else str(p)
             for p in ticket.products
         ),
@@ -219,13 +263,17 @@ class CsvFile:
 
     def __init__(self):
         self._buffer = io.StringIO()
-        self._csv = csv.writer(self._buffer)
+        # Every text cell is quoted: a spreadsheet in a locale that splits at `;` (or at tabs)
+        # then keeps `Refund;=cmd|...` one cell of text, as it keeps one with a comma. Numbers
+        # (the id, the comment count) stay bare, and the header too: its first field is `id`.
+        self._csv = csv.writer(self._buffer, quoting=csv.QUOTE_NONNUMERIC)
+        self._header = csv.writer(self._buffer)
 
     def header(self):
-        self._csv.writerow(COLUMNS)
+        self._header.writerow(COLUMNS)
 
     def ticket(self, ticket, known, page_names):
-        self._csv.writerow(_cells(ticket, known, page_names))
+        self._csv.writerow([split_safe(cell) for cell in _cells(ticket, known, page_names)])
 
     def note(self, text):
         # One cell, in the first column: a spreadsheet shows it as the last row's text, a

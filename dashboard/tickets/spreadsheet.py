@@ -35,7 +35,7 @@ from openpyxl.worksheet._writer import WorksheetWriter
 from openpyxl.writer.excel import ExcelWriter
 
 from dashboard.tickets import labels
-from dashboard.tickets.export import LIST_SEPARATOR, safe_cell
+from dashboard.tickets.export import safe_cell, safe_items
 
 logger = logging.getLogger(__name__)
 
@@ -156,8 +156,8 @@ def _cells(ticket, known, page_names, zone):
         text(_assignee(ticket, known.staff)),
         text(_ticket_type(ticket, known.ticket_types)),
         text(ticket.order or ""),
-        text(LIST_SEPARATOR.join(ticket.tags)),
-        text(LIST_SEPARATOR.join(_product(p, products) for p in ticket.products)),
+        text(safe_items(ticket.tags)),
+        text(safe_items(_product(p, products) for p in ticket.products)),
         _local(ticket.created_at, zone),
         _local(ticket.updated_at, zone),
         ticket.comment_count,
