@@ -144,6 +144,15 @@ STORE_NAME_LOOKUPS_PER_MINUTE = env_int("STORE_NAME_LOOKUPS_PER_MINUTE", 60)
 EXPORT_MAX_ROWS = env_int("EXPORT_MAX_ROWS", 5000)
 if EXPORT_MAX_ROWS < 1:
     raise ImproperlyConfigured(f"EXPORT_MAX_ROWS must be at least 1, not {EXPORT_MAX_ROWS}")
+# Downloads stream for as long as the store's pages take, each holding a server thread: at most
+# EXPORTS_PER_PERSON at once per person and EXPORTS_AT_ONCE for everyone, across processes and
+# machines (the budget's shared state); past either, 429 with Retry-After.
+EXPORTS_PER_PERSON = env_int("EXPORTS_PER_PERSON", 2)
+EXPORTS_AT_ONCE = env_int("EXPORTS_AT_ONCE", 4)
+if EXPORTS_PER_PERSON < 1 or EXPORTS_AT_ONCE < EXPORTS_PER_PERSON:
+    raise ImproperlyConfigured(
+        "EXPORTS_PER_PERSON must be at least 1 and EXPORTS_AT_ONCE at least as many"
+    )
 
 # Saved views' counts are walked in the background while someone looks at the sidebar (0: the
 # sidebar shows no counts and asks the store nothing for them).

@@ -4,6 +4,7 @@ import csv
 import io
 import logging
 from datetime import date
+from html import unescape
 from urllib.parse import parse_qsl, quote
 
 import pytest
@@ -284,6 +285,9 @@ def test_a_failure_of_the_dashboards_own_part_way_still_ends_the_file(
 
 
 def disposition(response):
+    """The file's name, the download then cancelled (as a browser that only wanted the name),
+    which gives its place back."""
+    response.close()
     return response["Content-Disposition"]
 
 
@@ -425,3 +429,41 @@ def test_a_semicolon_or_tab_locale_never_splits_a_formula_out_of_a_cell(signed_i
     rows = list(csv.reader(io.StringIO(body, newline="")))
     subject = next(row[1] for row in rows if row[0] == str(ticket["id"]))
     assert subject == "Refund;'=cmd|' /C calc'!A0;x"
+
+
+def test_downloads_at_once_are_limited_per_person_and_for_everyone(
+    signed_in, sandbox, settings, django_user_model
+):
+    """One person asking for dozens of downloads held every server thread. A download takes a
+    place, per person and in all, given back when it ends; past either, 429 and no store call."""
+    from django.test import Client
+
+    settings.EXPORTS_PER_PERSON, settings.EXPORTS_AT_ONCE = 1, 2
+    first = get_export(signed_in, "status=open")
+    assert first.status_code == 200  # streaming: its place is held until it is closed
+    sandbox.reset_stats()
+    again = get_export(signed_in, "status=new")
+    assert again.status_code == 429 and int(again["Retry-After"]) > 0
+    assert "You already have a download under way" in again.content.decode()
+    assert sandbox.stats()["calls"] == 0
+
+    others = []
+    for name in ("ana", "ben"):
+        other = Client()
+        other.force_login(django_user_model.objects.create_user(name, password="x-long-pass-1"))
+        others.append(other)
+    second = get_export(others[0], "status=open")
+    assert second.status_code == 200
+    third = get_export(others[1], "status=open")
+    assert third.status_code == 429 and "downloads are under way for the team" in unescape(
+        third.content.decode()
+    )
+    # A download that ends (here: cancelled before its first byte) gives its place back.
+    first.close()
+    assert get_export(others[1], "status=open").status_code == 200
+    second.close()
+    finished = get_export(signed_in, "status=open")
+    assert finished.status_code == 200
+    b"".join(finished.streaming_content)  # read to the end
+    finished.close()
+    assert get_export(signed_in, "status=open").status_code == 200

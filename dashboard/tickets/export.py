@@ -67,7 +67,7 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 FORMULA_CHARACTERS = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 # A `;` or a tab inside a value, then (past blanks, invisible characters and quotes) a formula.
 _AFTER_SPLIT = re.compile(
-    "([;\t])(?=[\\s\"\u200b\u200c\u200d\u2060\ufeff\x00]*[=+\\-@\uff1d\uff0b\uff0d\uff20])"
+    '([;\t])(?=[\\s"\u200b\u200c\u200d\u2060\ufeff\x00]*[=+\\-@\uff1d\uff0b\uff0d\uff20])'
 )
 # Unicode categories that show nothing: separators, controls, formats (U+200B, U+FEFF ...).
 INVISIBLE = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})
@@ -333,3 +333,86 @@ def content_disposition(names):
     if unicode_name != ascii_name:
         header += f"; filename*=UTF-8''{quote(unicode_name, safe='')}"
     return header
+
+
+# --- How many at once ------------------------------------------------------------------------
+# Each download holds a server thread for as long as the store's pages take (a minute or more
+# for thousands of tickets); one person asking for dozens at once held every thread of every
+# worker, and everyone's pages waited. So each download takes a place, counted in the budget's
+# shared state (every process, every machine): at most `EXPORTS_PER_PERSON` per person and
+# `EXPORTS_AT_ONCE` in all. A place is given back when the download ends, however it ends; one
+# whose process died is given back after `EXPORT_HOLD` seconds.
+EXPORT_HOLD = 600
+RETRY_AFTER = 15
+
+
+class ExportsBusy(store.TicketsAPIError):
+    code = "exports_busy"
+    http_status = 429
+
+    def __init__(self, mine: bool) -> None:
+        super().__init__()
+        self.retry_seconds = RETRY_AFTER
+        most = settings.EXPORTS_PER_PERSON
+        self.message = (
+            (
+                "You already have a download under way"
+                if most == 1
+                else f"You already have {most} downloads under way"
+            )
+            + ": wait for it to finish, then ask again."
+            if mine
+            else f"{settings.EXPORTS_AT_ONCE} downloads are under way for the team, the most "
+            f"the dashboard runs at once; try again in {RETRY_AFTER} seconds."
+        )
+
+
+def take_place(person_id):
+    """A place for one download of `person_id`'s, or `ExportsBusy`; returns what gives it back
+    (call it once the download has ended). The shared state failing gives no place either."""
+    backend = budget.backend()
+    mine_key = f"exports:{store.identity()}:person:{person_id}"
+    all_key = f"exports:{store.identity()}:all"
+    try:
+        wait, mine = backend.admit_attempt(mine_key, EXPORT_HOLD, settings.EXPORTS_PER_PERSON)
+        if wait > 0:
+            raise ExportsBusy(mine=True)
+        wait, everyone = backend.admit_attempt(all_key, EXPORT_HOLD, settings.EXPORTS_AT_ONCE)
+        if wait > 0:
+            backend.forget_attempt(mine_key, mine)
+            raise ExportsBusy(mine=False)
+    except state.SharedStateError as exc:
+        raise store.SharedStateUnavailable() from exc
+
+    def give_back():
+        for key, token in ((all_key, everyone), (mine_key, mine)):
+            try:
+                backend.forget_attempt(key, token)
+            except state.SharedStateError:
+                logger.warning(
+                    "could not give back a download's place; it frees in %s s", EXPORT_HOLD
+                )
+
+    return give_back
+
+
+class Held:
+    """A file's chunks that give their place back when the response is closed: by the server
+    once it is sent, or when the person cancels (also before the first chunk, when a generator's
+    own `finally` would never run)."""
+
+    def __init__(self, chunks, give_back):
+        self._chunks, self._give_back = chunks, give_back
+
+    def __iter__(self):
+        return iter(self._chunks)
+
+    def close(self):
+        give_back, self._give_back = self._give_back, None
+        try:
+            close = getattr(self._chunks, "close", None)
+            if close is not None:
+                close()
+        finally:
+            if give_back is not None:
+                give_back()

@@ -40,16 +40,28 @@ def _export(request, file_kind):
         return _not_exported(request, form, status=400)
     query = form.query().filters
     try:
+        give_back = export.take_place(request.user.pk)
+    except store.TicketsAPIError as error:
+        response = _not_exported(request, form, error, error.http_status)
+        response["Retry-After"] = str(getattr(error, "retry_seconds", None) or 5)
+        return response
+    try:
         first = export.first_page(query)
     except store.FilterRefused as error:
+        give_back()
         for name, messages in error.field_errors.items():
             form.add_error(name if name in form.fields else None, messages)
         return _not_exported(request, form, status=400)
     except store.TicketsAPIError as error:
+        give_back()
         return with_retry_after(_not_exported(request, form, error, error.http_status), error)
+    except BaseException:
+        give_back()
+        raise
     known = names.Shown(ticket_types=form.ticket_types or {}, staff=form.context.agents)
     response = StreamingHttpResponse(
-        export.rows(query, first, known, file_kind=file_kind), content_type=file_kind.content_type
+        export.Held(export.rows(query, first, known, file_kind=file_kind), give_back),
+        content_type=file_kind.content_type,
     )
     file_names = export.filename(
         _named_filters(form, query), timezone.localdate(), file_kind.suffix
