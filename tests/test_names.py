@@ -285,7 +285,12 @@ def test_names_appear_within_seconds_without_reloading(signed_in, sandbox, looku
     waiting = {int(e["data-requester-id"]) for e in doc.select("[data-requester-id][data-waiting]")}
     assert waiting, "a first view waits for no name"
 
-    query = "&".join(f"requester={i}" for i in sorted(waiting))
+    # What the page asks, with the page's own signed references (as app.js sends them).
+    references = [element["data-names-ref"] for element in doc.select("[data-names-ref]")]
+    assert references
+    query = "&".join(
+        [*(f"requester={i}" for i in sorted(waiting)), *(f"ref={r}" for r in references)]
+    )
 
     def swapped():
         answer = html.page(signed_in.get(f"/names/?{query}"))
@@ -407,3 +412,42 @@ def test_lists_and_walls_leave_a_fifth_of_the_minutes_look_ups_to_open_threads(s
     assert not looking_up._within_budget(for_thread=True)  # and the whole minute is ten
     settings.STORE_NAME_LOOKUPS_PER_MINUTE = 0
     assert not looking_up._within_budget(for_thread=True)  # switched off: none at all
+
+
+def test_names_and_counts_answer_only_what_a_page_of_this_session_was_served(
+    signed_in, sandbox, lookups, client, django_user_model
+):
+    """`/names/?requester=…` looked up any id: anyone signed in could enumerate the store's
+    customers and use up the names budget; `/count/` walked any filter."""
+    from django.test import Client
+
+    from tests.refs import count_url, names_ref
+
+    doc = html.page(signed_in.get("/"))
+    shown = {int(e["data-requester-id"]) for e in doc.select("[data-requester-id][data-waiting]")}
+    # Ids no page of this session showed: no look-up, with or without a reference.
+    strangers = [id_ for id_ in range(1000, 1400) if id_ not in shown][:50]
+    query = "&".join(f"requester={i}" for i in strangers)
+    assert signed_in.get(f"/names/?{query}").status_code == 200
+    other = Client()
+    other.force_login(django_user_model.objects.create_user("eve", password="x-long-pass-1"))
+    forged = names_ref(other, strangers)  # another session's reference vouches for nothing
+    assert signed_in.get(f"/names/?{query}&ref={forged}").status_code == 200
+    worker.drain()  # whatever was asked for has been looked up by now
+    looked_up = {r.path for r in sandbox.received() if "/users/" in r.path}
+    assert not looked_up & {f"/api/admin/users/{i}/" for i in strangers}
+    # A count of filters no page of this session counted: refused, nothing walked.
+    sandbox.reset_stats()
+    assert signed_in.get("/count/?status=closed&priority=low").status_code == 403
+    assert signed_in.get(count_url(other, "status=closed&priority=low")).status_code == 403
+    worker.drain()
+    assert [r for r in sandbox.received() if r.path.endswith("/tickets/")] == []
+
+
+def test_a_person_asking_for_names_too_often_is_told_to_wait(signed_in, settings):
+    from dashboard.views import names as names_view
+
+    for _ in range(names_view.ASKS_PER_MINUTE):
+        assert signed_in.get("/names/?requester=1").status_code == 200
+    refused = signed_in.get("/names/?requester=1")
+    assert refused.status_code == 429 and int(refused["Retry-After"]) > 0

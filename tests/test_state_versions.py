@@ -16,6 +16,7 @@ from dashboard.store import client as store_client
 from tests.conftest import TEST_TOKEN
 from tests.html import page, rows
 from tests.redis_server import redis_server  # noqa: F401
+from tests.refs import count_url
 from tests.test_shared_state import on_redis, screens  # noqa: F401
 from tests.test_wall import make_link
 
@@ -30,7 +31,7 @@ def use_everything(signed_in, client, display_path):
     Tag.objects.create(name="Refunds", store_id=2)
     Tag.catalogue()
     assert rows(page(signed_in.get("/?status=open&tags=Refunds", follow=True)))
-    signed_in.get("/count/?status=open")
+    signed_in.get(count_url(signed_in, "status=open"))
     signed_in.get("/tickets/1641/")
     signed_in.get("/wall/?status=new")
     client.get(display_path)

@@ -8,7 +8,7 @@ from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
 from dashboard import store
-from dashboard.tickets import ages, labels, names, quotes
+from dashboard.tickets import ages, labels, names, quotes, refs
 from dashboard.wall import board
 
 register = template.Library()
@@ -332,3 +332,38 @@ DESCRIBED = {
     "created_from": "From",
     "created_to": "To",
 }
+
+
+def _names_ref(context, people, products=()):
+    request = context.get("request")
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    reference = refs.names(session_key, people, products)
+    if not reference:
+        return ""
+    return format_html('<template data-names-ref="{}"></template>', reference)
+
+
+@register.simple_tag(takes_context=True)
+def list_names_ref(context, tickets, shown):
+    """The signed reference to the customers a list's rows show before their names are known:
+    what the page may ask `/names/` for (see `tickets.refs`)."""
+    known = getattr(shown, "people", None) or {}
+    waiting = {t.requester for t in tickets if t.requester is not None} - set(known)
+    return _names_ref(context, waiting)
+
+
+@register.simple_tag(takes_context=True)
+def thread_names_ref(context, ticket, shown):
+    """Likewise for a thread: its requester, the customers who wrote in it, its products."""
+    people = getattr(shown, "people", None) or {}
+    staff = getattr(shown, "staff", None) or {}
+    titles = getattr(shown, "products", None) or {}
+    waiting = {ticket.requester, *(c.author for c in ticket.comments)} - {None} - set(people)
+    return _names_ref(context, waiting - set(staff), set(ticket.products) - set(titles))
+
+
+@register.simple_tag(takes_context=True)
+def count_ref(context, filters_qs):
+    """The signed reference that lets this page's total be asked of `/count/`."""
+    request = context.get("request")
+    return refs.count(getattr(getattr(request, "session", None), "session_key", None), filters_qs)

@@ -10,6 +10,7 @@ from django.http import (
     Http404,
     HttpResponse,
     HttpResponseBadRequest,
+    HttpResponseForbidden,
     HttpResponsePermanentRedirect,
     HttpResponseRedirect,
     QueryDict,
@@ -28,7 +29,7 @@ from dashboard.index import freshness
 from dashboard.saved import saved_views
 from dashboard.saved.saved_views import ALL
 from dashboard.templatetags.dashboard_tags import scope_needs
-from dashboard.tickets import counts, names, prefetch
+from dashboard.tickets import counts, names, prefetch, refs
 from dashboard.tickets.filter_fields import as_id
 from dashboard.tickets.filters import MAX_ID, SHOWN_REQUESTER, TicketFilterForm, plain_bookmark
 from dashboard.views import arrivals, questions, threads
@@ -236,6 +237,11 @@ def ticket_count(request):
     if not form.is_valid():
         return HttpResponseBadRequest()
     query = form.query().filters
+    # Only a total a page of this session was served counting: a filter of the client's own
+    # choosing would have the background walk the store for it (see `tickets.refs`).
+    reference = request.GET.get("ref", "")
+    if not refs.counted(request.session.session_key, reference, form.bookmark(query)):
+        return HttpResponseForbidden("This count was not asked for by a page of yours.")
     total = _known_total(query, start=True)
     context = {"total": total, "filters_qs": form.bookmark(query), "again": True}
     response = render(request, LIST_TEMPLATE + "#list-total", context)

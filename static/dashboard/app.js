@@ -322,6 +322,15 @@
         params.append(name, id);
       }
     });
+    if (!params.toString()) return "";
+    // The server looks up only what its pages vouched for: each page's signed reference.
+    document.querySelectorAll("[data-names-ref]").forEach(function (element) {
+      var reference = element.getAttribute("data-names-ref");
+      if (reference && !seen["ref " + reference]) {
+        seen["ref " + reference] = true;
+        params.append("ref", reference);
+      }
+    });
     return params.toString();
   }
 
