@@ -718,3 +718,56 @@ def test_counts_outlive_the_agents_ten_minutes_and_a_store_outage(
     element = doc.select_one(f"[data-view-count='{view.pk}']")
     assert text(element).startswith(mine_open) and "stale" in text(element)
     assert element.has_attr("data-stale") and "min ago" in element["title"]
+
+
+# --- Ids and names from the client ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("given", ["9" * 4301, str(2**31), "0", "²", "１２", "-3", " "])
+def test_a_default_view_id_out_of_range_is_refused_before_int_or_the_database(
+    people, sandbox, given
+):
+    assert people["lead"].post("/views/default/", {"view": given}).status_code == 400
+    assert not DefaultView.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/views/{}/",
+        "/views/{}/rename/",
+        "/views/{}/move/",
+        "/views/{}/share/",
+        "/views/{}/delete/",
+        "/tickets/{}/",
+        "/tickets/{}/triage/",
+        "/bulk/{}/",
+        "/wall/links/{}/revoke/",
+    ],
+)
+@pytest.mark.parametrize("given", ["9" * 4301, str(2**31), "0"])
+def test_every_id_in_a_path_is_bounded_before_it_reaches_the_database(people, sandbox, path, given):
+    lead = people["lead"]
+    assert lead.get(path.format(given)).status_code == 404
+    assert lead.post(path.format(given)).status_code == 404
+
+
+@pytest.mark.also_sqlite
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("Ärger", "ärger"), ("Waiting", "WAITING"), ("Straße", "STRASSE"), ("ﬁx", "fix")],
+)
+def test_view_names_differing_only_in_case_or_form_are_one_name(people, sandbox, first, second):
+    lead = people["lead"]
+    save(lead, first, "priority=high")
+    response = lead.post("/views/save/", {"name": second, "query": "priority=low"})
+    assert response.status_code == 400
+    assert "already have a view called" in " ".join(html.field_errors(page(response), "name"))
+    # Renaming another view into it is refused alike, and so is making it the team's
+    # beside a team view of that name.
+    other = save(lead, "Other", "priority=low")
+    assert lead.post(f"/views/{other.pk}/rename/", {"name": second}).status_code == 400
+    save(people["staff"], second, "status=open", shared=True)
+    first_view = SavedView.objects.get(name=first)
+    assert lead.post(f"/views/{first_view.pk}/share/", {"shared": "1"}).status_code == 400
+    assert SavedView.objects.filter(shared=False).count() == 2
