@@ -45,6 +45,11 @@ class SavedViewAdmin(admin.ModelAdmin):
     search_fields = ["name", "query", "owner__username"]
     readonly_fields = ["query", "created_at", "updated_at"]
 
+    def get_queryset(self, request):
+        # Nobody sees another person's own views, staff and superusers included: the team's
+        # views and one's own are listed, and others' answer as missing.
+        return super().get_queryset(request).visible_to(request.user)
+
 
 @admin.register(TicketChange)
 class TicketChangeAdmin(admin.ModelAdmin):

@@ -490,16 +490,22 @@ def test_a_display_link_is_made_by_picking_views(people, sandbox, lead):
     assert offered == [high.pk, open_.pk]  # the team's, then the person's own; no one else's
     assert "Priority: High" in text(doc.select_one(".view-picker"))
 
-    response = lead_client.post(
-        "/wall/links/",
-        {"views": [str(open_.pk), str(high.pk)], "name": "", "sort": "newest",
-         "refresh_seconds": 30, "rotate_seconds": 60, "warn_after_hours": 4,
-         "alert_after_hours": 24, "filters": ""},
-    )  # fmt: skip
+    fields = {"views": [str(open_.pk), str(high.pk)], "name": "", "sort": "newest",
+              "refresh_seconds": 30, "rotate_seconds": 60, "warn_after_hours": 4,
+              "alert_after_hours": 24, "filters": ""}  # fmt: skip
+    # Everyone sees the links' names: one showing the person's own view needs its own name.
+    unnamed = lead_client.post("/wall/links/", fields)
+    assert unnamed.status_code == 400
+    assert "a name of its own" in " ".join(html.field_errors(page(unnamed), "name"))
+    response = lead_client.post("/wall/links/", {**fields, "name": "Floor screen"})
     assert response.status_code == 201
     link = DisplayLink.objects.get()
     assert link.filters == "priority=high\nstatus=open"  # in the order the page lists them
-    assert link.name == "High · Open"
+    assert link.name == "Floor screen"
+    # Of team views only, it may be named after them.
+    team_only = lead_client.post("/wall/links/", {**fields, "views": [str(high.pk)]})
+    assert team_only.status_code == 201
+    assert DisplayLink.objects.filter(name="High").exists()
 
     for refused in ({"views": [str(theirs.pk)]}, {"views": []}):
         answer = lead_client.post(
@@ -509,7 +515,7 @@ def test_a_display_link_is_made_by_picking_views(people, sandbox, lead):
         )  # fmt: skip
         assert answer.status_code == 400
         assert html.field_errors(page(answer), "views")
-    assert DisplayLink.objects.count() == 1
+    assert DisplayLink.objects.count() == 2
 
 
 def test_a_view_of_mine_is_shown_on_a_screen_for_an_agent_picked_in_its_place(
@@ -535,7 +541,7 @@ def test_a_view_of_mine_is_shown_on_a_screen_for_an_agent_picked_in_its_place(
     assert agents["Not shown"] == ""
     assert agents[f"{aiko['first_name']} {aiko['last_name']}"] == str(aiko["id"])
 
-    plain = save(signed_in, "Open", "status=open")
+    plain = save(signed_in, "Open", "status=open", shared=True)
     answer = signed_in.post(
         "/wall/links/", {"views": [str(plain.pk)], f"agent_for_{mine.pk}": str(aiko["id"]),
                          "name": "", "sort": "newest", "refresh_seconds": 30,
@@ -771,3 +777,46 @@ def test_view_names_differing_only_in_case_or_form_are_one_name(people, sandbox,
     first_view = SavedView.objects.get(name=first)
     assert lead.post(f"/views/{first_view.pk}/share/", {"shared": "1"}).status_code == 400
     assert SavedView.objects.filter(shared=False).count() == 2
+
+
+# --- Nobody sees another person's own views -------------------------------------------------
+
+
+def test_a_link_made_from_a_personal_view_tells_others_nothing_of_its_name(people, sandbox):
+    lead, colleague = people["lead"], people["colleague"]
+    plan = save(lead, "Refund backlog plan", "status=open")
+    fields = {"views": [str(plan.pk)], "sort": "newest", "refresh_seconds": 30,
+              "rotate_seconds": 60, "warn_after_hours": 4, "alert_after_hours": 24}  # fmt: skip
+    assert lead.post("/wall/links/", {**fields, "name": ""}).status_code == 400
+    assert not DisplayLink.objects.exists()
+    assert lead.post("/wall/links/", {**fields, "name": "Hall screen"}).status_code == 201
+    link = DisplayLink.objects.get()
+
+    listed = colleague.get("/wall/links/")
+    revoking = people["staff"].get(f"/wall/links/{link.pk}/revoke/")
+    for shown in (listed, people["staff"].get("/wall/links/"), revoking):
+        assert shown.status_code == 200
+        assert "Hall screen" in shown.content.decode()
+        assert "Refund backlog plan" not in shown.content.decode()
+
+
+def test_the_admin_lists_no_one_elses_personal_views_to_superusers(people, sandbox, lead):
+    lead.is_staff = lead.is_superuser = True
+    lead.save()
+    lead_client, colleague = people["lead"], people["colleague"]
+    lead_client.force_login(lead)
+    theirs = save(colleague, "Colleague's own", "status=new")
+    team = save(colleague, "Colleague's team view", "status=open", shared=True)
+    mine = save(lead_client, "Lead's own", "priority=high")
+
+    listed = lead_client.get("/admin/dashboard/savedview/")
+    assert listed.status_code == 200
+    body = listed.content.decode()
+    assert "Colleague&#x27;s team view" in body and "Lead&#x27;s own" in body
+    assert "Colleague&#x27;s own" not in body
+    assert lead_client.get(f"/admin/dashboard/savedview/{mine.pk}/change/").status_code == 200
+    for action in ("change", "delete", "history"):
+        path = f"/admin/dashboard/savedview/{theirs.pk}/{action}/"
+        assert lead_client.get(path).status_code in (302, 404)
+        assert SavedView.objects.filter(pk=theirs.pk).exists()
+    assert lead_client.get(f"/admin/dashboard/savedview/{team.pk}/change/").status_code == 200
