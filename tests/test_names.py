@@ -443,3 +443,23 @@ def test_a_tag_the_filter_could_not_pick_by_name_is_refused_from_the_catalogue(d
     with pytest.raises(CommandError, match="line 2: A tag's name cannot"):
         call_command("import_tags", str(tags))
     assert not Tag.objects.exists()
+
+
+def test_import_tags_reads_standard_input_as_bytes_or_as_text(db, monkeypatch):
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    from dashboard.models import Tag
+
+    piped = io.TextIOWrapper(io.BytesIO("\ufeff1,vip\n".encode()), encoding="ascii")
+    monkeypatch.setattr(sys, "stdin", piped)
+    call_command("import_tags", "-", stdout=io.StringIO())
+    monkeypatch.setattr(sys, "stdin", io.StringIO("2,refund\n"))
+    call_command("import_tags", "-", stdout=io.StringIO())
+    assert dict(Tag.objects.values_list("store_id", "name")) == {1: "vip", 2: "refund"}
+
+    latin = io.TextIOWrapper(io.BytesIO("3,caf\xe9\n".encode("latin-1")), encoding="ascii")
+    monkeypatch.setattr(sys, "stdin", latin)
+    with pytest.raises(CommandError, match="line 1: the file is not UTF-8"):
+        call_command("import_tags", "-")

@@ -39,7 +39,14 @@ class Command(BaseCommand):
     def _read(self, file):
         try:
             if file == "-":
-                data = sys.stdin.buffer.read()
+                # Bytes when standard input has them, so that their encoding is checked here;
+                # a text stream (one put in its place) is read as the text it already is.
+                stdin = sys.stdin
+                data = (
+                    stdin.buffer.read()
+                    if hasattr(stdin, "buffer")
+                    else stdin.read().encode(errors="surrogateescape")
+                )
             else:
                 with open(file, "rb") as handle:
                     data = handle.read()
