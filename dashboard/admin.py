@@ -1,6 +1,10 @@
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.utils import timezone
 
+from dashboard.accounts import throttle
 from dashboard.models import DisplayLink, SavedView, Tag, TicketChange
 from dashboard.wall.filters import canonical_filters
 
@@ -45,6 +49,11 @@ class SavedViewAdmin(admin.ModelAdmin):
     search_fields = ["name", "query", "owner__username"]
     readonly_fields = ["query", "created_at", "updated_at"]
 
+    def get_queryset(self, request):
+        # Nobody sees another person's own views, staff and superusers included: the team's
+        # views and one's own are listed, and others' answer as missing.
+        return super().get_queryset(request).visible_to(request.user)
+
 
 @admin.register(TicketChange)
 class TicketChangeAdmin(admin.ModelAdmin):
@@ -86,3 +95,27 @@ def _value(value):
     if isinstance(value, list):
         return ", ".join(map(str, value)) or "none"
     return str(value)
+
+
+class SignInUserAdmin(UserAdmin):
+    """Django's own users' admin, with a way to let a colleague in while strangers guess at
+    their username from many addresses (see `accounts.throttle`)."""
+
+    actions = [*UserAdmin.actions, "unlock_sign_in"]
+
+    @admin.action(description="Unlock sign-in from new browsers for the selected users")
+    def unlock_sign_in(self, request, queryset):
+        names = [user.get_username() for user in queryset]
+        for name in names:
+            throttle.unlock(name)
+        hours = settings.SIGNIN_UNLOCK_SECONDS / 3600
+        messages.success(
+            request,
+            f"Sign-in unlocked for {len(names)} user(s) for {hours:g} h: their username's "
+            "count from all addresses is cleared and paused; each address still has its own.",
+        )
+
+
+User = get_user_model()
+admin.site.unregister(User)
+admin.site.register(User, SignInUserAdmin)

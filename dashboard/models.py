@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from dashboard.budget import state
-from dashboard.tickets.filter_fields import MAX_ID
+from dashboard.tickets.filter_fields import MAX_ID, numberish
 from dashboard.tickets.tags import TagCatalogue
 from dashboard.wall.board import WallOptions
 from dashboard.wall.filters import parse_wall_filters
@@ -143,11 +143,26 @@ class DisplayLink(models.Model):
         return [line.strip() for line in self.filters.splitlines() if line.strip()]
 
 
+def pickable_tag_name(name):
+    """A name the filter's tags box can pick: it splits what is typed at commas and reads
+    numbers as tag ids, so a tag called "a,b" or "42" could never be chosen by its name."""
+    if "," in name:
+        raise ValidationError(
+            "A tag's name cannot hold a comma (the tags filter separates tags with commas): "
+            "filter by its id instead."
+        )
+    if numberish(name.strip()):
+        raise ValidationError(
+            "A tag's name cannot be a number (the tags filter reads numbers as tag ids): "
+            "filter by its id instead."
+        )
+
+
 class Tag(models.Model):
     """A tag of the store's, by name and id. Tickets carry tag names but the Tickets List
     filters by tag id, and the API lists no tags: the team keeps the ones it filters by here."""
 
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=100, unique=True, validators=[pickable_tag_name])
     store_id = models.PositiveIntegerField(
         "id in the store",
         unique=True,

@@ -365,13 +365,16 @@ SESSION_COOKIE_SAMESITE = "Lax"
 DEFAULT_EXCEPTION_REPORTER_FILTER = "dashboard.errors.TokenSafeExceptionReporterFilter"
 
 # Sign-in attempts (see dashboard/accounts/throttle.py): at most this many per username and
-# address, and per address, within the window; past the per-username count, from anywhere,
-# attempts slow down (a doubling delay of at most SIGNIN_SLOWDOWN_CAP seconds) rather than
-# being refused.
+# address, and per address, within the window; past the per-username count, from anywhere
+# (a much higher one), attempts slow down (a doubling delay of at most SIGNIN_SLOWDOWN_CAP
+# seconds) rather than being refused. Staff can lift that count for a username for
+# SIGNIN_UNLOCK_SECONDS (the admin's users, "Unlock sign-in from new browsers").
 SIGNIN_FAILURES_PER_USER = env_int("SIGNIN_FAILURES_PER_USER", 5)
 SIGNIN_FAILURES_PER_ADDRESS = env_int("SIGNIN_FAILURES_PER_ADDRESS", 20)
+SIGNIN_FAILURES_PER_USERNAME = env_int("SIGNIN_FAILURES_PER_USERNAME", 100)
 SIGNIN_FAILURE_WINDOW = env_int("SIGNIN_FAILURE_WINDOW", 900)
 SIGNIN_SLOWDOWN_CAP = env_int("SIGNIN_SLOWDOWN_CAP", 60)
+SIGNIN_UNLOCK_SECONDS = env_int("SIGNIN_UNLOCK_SECONDS", 3600)
 
 
 def env_networks(name):

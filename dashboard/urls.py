@@ -1,9 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.urls import path
+from django.urls import path, register_converter
 
 from dashboard.accounts.signin import ThrottledLoginView
+from dashboard.tickets.filter_fields import IdConverter
 from dashboard.views import (
     arrivals,
     bulk,
@@ -20,16 +21,19 @@ from dashboard.views import (
     webhooks,
 )
 
+# Every id in a path is bounded before it reaches int() or the database.
+register_converter(IdConverter, "id")
+
 urlpatterns = [
     path("", saved.home, name="ticket_list"),
-    path("tickets/<int:ticket_id>/", tickets.ticket_detail, name="ticket_detail"),
-    path("tickets/<int:ticket_id>/triage/", triage.triage, name="ticket_triage"),
+    path("tickets/<id:ticket_id>/", tickets.ticket_detail, name="ticket_detail"),
+    path("tickets/<id:ticket_id>/triage/", triage.triage, name="ticket_triage"),
     path("tickets.csv", export.export_csv, name="export_csv"),
     path("tickets.xlsx", export.export_xlsx, name="export_xlsx"),
     path("count/", tickets.ticket_count, name="ticket_count"),
     path("arrivals/", arrivals.arrivals, name="arrivals"),
     path("bulk/", bulk.start_bulk, name="bulk_change"),
-    path("bulk/<int:bulk_id>/", bulk.bulk_progress, name="bulk_progress"),
+    path("bulk/<id:bulk_id>/", bulk.bulk_progress, name="bulk_progress"),
     path("names/", names.waiting_names, name="names"),
     path("preferences/density/", preferences.set_density, name="set_density"),
     path("views/", saved.manage, name="saved_views"),
@@ -39,14 +43,14 @@ urlpatterns = [
     path("views/all/", saved.all_tickets, name="all_tickets"),
     path("views/mine/", saved.my_tickets, name="my_tickets"),
     path("views/waiting/", waiting.needs_reply, name="needs_reply"),
-    path("views/<int:view_id>/", saved.saved_view, name="saved_view"),
-    path("views/<int:view_id>/rename/", saved.rename, name="rename_view"),
-    path("views/<int:view_id>/move/", saved.move, name="move_view"),
-    path("views/<int:view_id>/share/", saved.share, name="share_view"),
-    path("views/<int:view_id>/delete/", saved.delete, name="delete_view"),
+    path("views/<id:view_id>/", saved.saved_view, name="saved_view"),
+    path("views/<id:view_id>/rename/", saved.rename, name="rename_view"),
+    path("views/<id:view_id>/move/", saved.move, name="move_view"),
+    path("views/<id:view_id>/share/", saved.share, name="share_view"),
+    path("views/<id:view_id>/delete/", saved.delete, name="delete_view"),
     path("wall/", walls.wall, name="wall"),
     path("wall/links/", links.display_links, name="display_links"),
-    path("wall/links/<int:link_id>/revoke/", links.revoke_display_link, name="revoke_display_link"),
+    path("wall/links/<id:link_id>/revoke/", links.revoke_display_link, name="revoke_display_link"),
     path("display/<str:secret>/", walls.display_link, name="display_link"),
     path("accounts/login/", login_not_required(ThrottledLoginView.as_view()), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

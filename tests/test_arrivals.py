@@ -179,6 +179,9 @@ def test_a_search_is_the_store_s_to_match_and_has_no_poller(live_index, signed_i
         {"status": "open", "newest": "yesterday~1"},
         {"status": "open", "newest": "2026-12-01T09:00:00~1"},  # no time zone
         {"status": "bogus", "newest": "2026-12-01T09:00:00Z~1"},
+        {"status": "open", "newest": "2026-12-01T09:00:00Z~²"},  # a digit to isdigit() only
+        {"status": "open", "newest": "2026-12-01T09:00:00Z~" + "9" * 4301},
+        {"status": "open", "newest": "2026-12-01T09:00:00Z~2147483648"},
     ],
 )
 def test_a_poll_with_bad_input_is_refused_plainly(live_index, signed_in, sandbox, params):
@@ -292,3 +295,10 @@ def test_a_wall_screen_marks_an_arrival_new_within_3_seconds(
     row = page.locator(f'#board tr[data-ticket-id="{arrived["id"]}"]')
     expect(row).to_have_attribute("data-new", "", timeout=3_000)
     expect(row.locator(".new-mark")).to_have_text("New")
+
+
+def test_a_poll_with_forged_rows_or_totals_is_no_error(live_index, signed_in):
+    forged = {"status": "open", "newest": "2026-12-01T09:00:00Z~1", "seen": "²", "total": "²"}
+    for shown in ("²:open", "9" * 4301 + ":open", "2147483648:open,1:new"):
+        answer = signed_in.get("/arrivals/", {**forged, "shown": shown})
+        assert answer.status_code == 200

@@ -136,6 +136,8 @@ def test_a_display_link_is_made_from_views_and_revoked_after_confirming(
     page.goto(f"{live_server.url}/wall/links/")
     page.get_by_role("checkbox", name=re.compile("^High")).check()
     page.get_by_role("checkbox", name=re.compile("^Open")).check()
+    # "Open" is the person's own: everyone sees the link's name, so it needs one of its own.
+    page.get_by_label("Name").fill("Floor screen")
     page.get_by_role("button", name="Create display link").click()
     expect(page.get_by_label("Display link URL")).to_have_value(re.compile("/display/"))
     link = DisplayLink.objects.get()

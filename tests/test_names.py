@@ -451,3 +451,59 @@ def test_a_person_asking_for_names_too_often_is_told_to_wait(signed_in, settings
         assert signed_in.get("/names/?requester=1").status_code == 200
     refused = signed_in.get("/names/?requester=1")
     assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+
+
+def test_import_tags_reads_excel_csv_and_refuses_what_it_cannot_read(db, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    from dashboard.models import Tag
+
+    tags = tmp_path / "tags.csv"
+    # Excel's "CSV UTF-8" starts with a byte order mark and ends lines with CRLF.
+    tags.write_bytes("\ufeff1,vip\r\n2,Ärger\r\n".encode())
+    call_command("import_tags", str(tags), stdout=open(os.devnull, "w"))  # noqa: SIM115
+    assert dict(Tag.objects.values_list("store_id", "name")) == {1: "vip", 2: "Ärger"}
+
+    tags.write_bytes("3,gift\n4,caf\xe9\n".encode("latin-1"))
+    with pytest.raises(CommandError, match="line 2: the file is not UTF-8"):
+        call_command("import_tags", str(tags))
+    tags.write_text("5,ok\n" + "9" * 4301 + ",big\n")
+    with pytest.raises(CommandError, match="line 2: expected `id,name`"):
+        call_command("import_tags", str(tags))
+    assert not Tag.objects.filter(name__in=["gift", "ok"]).exists()
+
+
+@pytest.mark.parametrize("name", ["a,b", "42", "3.5", "-1"])
+def test_a_tag_the_filter_could_not_pick_by_name_is_refused_from_the_catalogue(db, tmp_path, name):
+    import csv
+
+    from django.core.management import CommandError, call_command
+
+    from dashboard.models import Tag
+
+    tags = tmp_path / "tags.csv"
+    with tags.open("w", newline="") as handle:
+        csv.writer(handle).writerows([(1, "vip"), (7, name)])
+    with pytest.raises(CommandError, match="line 2: A tag's name cannot"):
+        call_command("import_tags", str(tags))
+    assert not Tag.objects.exists()
+
+
+def test_import_tags_reads_standard_input_as_bytes_or_as_text(db, monkeypatch):
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    from dashboard.models import Tag
+
+    piped = io.TextIOWrapper(io.BytesIO("\ufeff1,vip\n".encode()), encoding="ascii")
+    monkeypatch.setattr(sys, "stdin", piped)
+    call_command("import_tags", "-", stdout=io.StringIO())
+    monkeypatch.setattr(sys, "stdin", io.StringIO("2,refund\n"))
+    call_command("import_tags", "-", stdout=io.StringIO())
+    assert dict(Tag.objects.values_list("store_id", "name")) == {1: "vip", 2: "refund"}
+
+    latin = io.TextIOWrapper(io.BytesIO("3,caf\xe9\n".encode("latin-1")), encoding="ascii")
+    monkeypatch.setattr(sys, "stdin", latin)
+    with pytest.raises(CommandError, match="line 1: the file is not UTF-8"):
+        call_command("import_tags", "-")

@@ -490,16 +490,22 @@ def test_a_display_link_is_made_by_picking_views(people, sandbox, lead):
     assert offered == [high.pk, open_.pk]  # the team's, then the person's own; no one else's
     assert "Priority: High" in text(doc.select_one(".view-picker"))
 
-    response = lead_client.post(
-        "/wall/links/",
-        {"views": [str(open_.pk), str(high.pk)], "name": "", "sort": "newest",
-         "refresh_seconds": 30, "rotate_seconds": 60, "warn_after_hours": 4,
-         "alert_after_hours": 24, "filters": ""},
-    )  # fmt: skip
+    fields = {"views": [str(open_.pk), str(high.pk)], "name": "", "sort": "newest",
+              "refresh_seconds": 30, "rotate_seconds": 60, "warn_after_hours": 4,
+              "alert_after_hours": 24, "filters": ""}  # fmt: skip
+    # Everyone sees the links' names: one showing the person's own view needs its own name.
+    unnamed = lead_client.post("/wall/links/", fields)
+    assert unnamed.status_code == 400
+    assert "a name of its own" in " ".join(html.field_errors(page(unnamed), "name"))
+    response = lead_client.post("/wall/links/", {**fields, "name": "Floor screen"})
     assert response.status_code == 201
     link = DisplayLink.objects.get()
     assert link.filters == "priority=high\nstatus=open"  # in the order the page lists them
-    assert link.name == "High · Open"
+    assert link.name == "Floor screen"
+    # Of team views only, it may be named after them.
+    team_only = lead_client.post("/wall/links/", {**fields, "views": [str(high.pk)]})
+    assert team_only.status_code == 201
+    assert DisplayLink.objects.filter(name="High").exists()
 
     for refused in ({"views": [str(theirs.pk)]}, {"views": []}):
         answer = lead_client.post(
@@ -509,7 +515,7 @@ def test_a_display_link_is_made_by_picking_views(people, sandbox, lead):
         )  # fmt: skip
         assert answer.status_code == 400
         assert html.field_errors(page(answer), "views")
-    assert DisplayLink.objects.count() == 1
+    assert DisplayLink.objects.count() == 2
 
 
 def test_a_view_of_mine_is_shown_on_a_screen_for_an_agent_picked_in_its_place(
@@ -535,7 +541,7 @@ def test_a_view_of_mine_is_shown_on_a_screen_for_an_agent_picked_in_its_place(
     assert agents["Not shown"] == ""
     assert agents[f"{aiko['first_name']} {aiko['last_name']}"] == str(aiko["id"])
 
-    plain = save(signed_in, "Open", "status=open")
+    plain = save(signed_in, "Open", "status=open", shared=True)
     answer = signed_in.post(
         "/wall/links/", {"views": [str(plain.pk)], f"agent_for_{mine.pk}": str(aiko["id"]),
                          "name": "", "sort": "newest", "refresh_seconds": 30,
@@ -718,3 +724,99 @@ def test_counts_outlive_the_agents_ten_minutes_and_a_store_outage(
     element = doc.select_one(f"[data-view-count='{view.pk}']")
     assert text(element).startswith(mine_open) and "stale" in text(element)
     assert element.has_attr("data-stale") and "min ago" in element["title"]
+
+
+# --- Ids and names from the client ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("given", ["9" * 4301, str(2**31), "0", "²", "１２", "-3", " "])
+def test_a_default_view_id_out_of_range_is_refused_before_int_or_the_database(
+    people, sandbox, given
+):
+    assert people["lead"].post("/views/default/", {"view": given}).status_code == 400
+    assert not DefaultView.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/views/{}/",
+        "/views/{}/rename/",
+        "/views/{}/move/",
+        "/views/{}/share/",
+        "/views/{}/delete/",
+        "/tickets/{}/",
+        "/tickets/{}/triage/",
+        "/bulk/{}/",
+        "/wall/links/{}/revoke/",
+    ],
+)
+@pytest.mark.parametrize("given", ["9" * 4301, str(2**31), "0"])
+def test_every_id_in_a_path_is_bounded_before_it_reaches_the_database(people, sandbox, path, given):
+    lead = people["lead"]
+    assert lead.get(path.format(given)).status_code == 404
+    assert lead.post(path.format(given)).status_code == 404
+
+
+@pytest.mark.also_sqlite
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("Ärger", "ärger"), ("Waiting", "WAITING"), ("Straße", "STRASSE"), ("ﬁx", "fix")],
+)
+def test_view_names_differing_only_in_case_or_form_are_one_name(people, sandbox, first, second):
+    lead = people["lead"]
+    save(lead, first, "priority=high")
+    response = lead.post("/views/save/", {"name": second, "query": "priority=low"})
+    assert response.status_code == 400
+    assert "already have a view called" in " ".join(html.field_errors(page(response), "name"))
+    # Renaming another view into it is refused alike, and so is making it the team's
+    # beside a team view of that name.
+    other = save(lead, "Other", "priority=low")
+    assert lead.post(f"/views/{other.pk}/rename/", {"name": second}).status_code == 400
+    save(people["staff"], second, "status=open", shared=True)
+    first_view = SavedView.objects.get(name=first)
+    assert lead.post(f"/views/{first_view.pk}/share/", {"shared": "1"}).status_code == 400
+    assert SavedView.objects.filter(shared=False).count() == 2
+
+
+# --- Nobody sees another person's own views -------------------------------------------------
+
+
+def test_a_link_made_from_a_personal_view_tells_others_nothing_of_its_name(people, sandbox):
+    lead, colleague = people["lead"], people["colleague"]
+    plan = save(lead, "Refund backlog plan", "status=open")
+    fields = {"views": [str(plan.pk)], "sort": "newest", "refresh_seconds": 30,
+              "rotate_seconds": 60, "warn_after_hours": 4, "alert_after_hours": 24}  # fmt: skip
+    assert lead.post("/wall/links/", {**fields, "name": ""}).status_code == 400
+    assert not DisplayLink.objects.exists()
+    assert lead.post("/wall/links/", {**fields, "name": "Hall screen"}).status_code == 201
+    link = DisplayLink.objects.get()
+
+    listed = colleague.get("/wall/links/")
+    revoking = people["staff"].get(f"/wall/links/{link.pk}/revoke/")
+    for shown in (listed, people["staff"].get("/wall/links/"), revoking):
+        assert shown.status_code == 200
+        assert "Hall screen" in shown.content.decode()
+        assert "Refund backlog plan" not in shown.content.decode()
+
+
+def test_the_admin_lists_no_one_elses_personal_views_to_superusers(people, sandbox, lead):
+    lead.is_staff = lead.is_superuser = True
+    lead.save()
+    lead_client, colleague = people["lead"], people["colleague"]
+    lead_client.force_login(lead)
+    theirs = save(colleague, "Colleague's own", "status=new")
+    team = save(colleague, "Colleague's team view", "status=open", shared=True)
+    mine = save(lead_client, "Lead's own", "priority=high")
+
+    listed = lead_client.get("/admin/dashboard/savedview/")
+    assert listed.status_code == 200
+    body = listed.content.decode()
+    assert "Colleague&#x27;s team view" in body and "Lead&#x27;s own" in body
+    assert "Colleague&#x27;s own" not in body
+    assert lead_client.get(f"/admin/dashboard/savedview/{mine.pk}/change/").status_code == 200
+    for action in ("change", "delete", "history"):
+        path = f"/admin/dashboard/savedview/{theirs.pk}/{action}/"
+        assert lead_client.get(path).status_code in (302, 404)
+        assert SavedView.objects.filter(pk=theirs.pk).exists()
+    assert lead_client.get(f"/admin/dashboard/savedview/{team.pk}/change/").status_code == 200

@@ -413,3 +413,16 @@ def test_two_people_saving_the_same_ticket_at_once_never_both_write(store_on_san
     written = next(s for s, outcome in outcomes.items() if outcome == "written")
     assert store_on_sandbox.data.ticket(ticket["id"])["status"] == written
     assert [r.method for r in store_on_sandbox.received()].count("PATCH") == 1
+
+
+@pytest.mark.parametrize("forged", [str(2**31), "9" * 4301, "１２"])
+def test_a_forged_shown_assignee_out_of_the_apis_range_is_never_offered_nor_sent(
+    triaging, store_on_sandbox, ticket, forged
+):
+    sandbox = store_on_sandbox
+    values = shown_form(triaging, ticket["id"])
+    sandbox.reset_stats()
+    values.update(was_assignee=[forged], assignee=[forged])
+    response = post(triaging, ticket["id"], values)
+    assert response.status_code == 400
+    assert writes(sandbox) == []

@@ -3,20 +3,26 @@ colleague out.
 
 Every attempt is counted before its password is checked, atomically, in the shared state
 (`flock`-guarded files, or Redis: the budget's backends keep the counts, as they do for name
-look-ups), so parallel guesses cannot slip past a check. The counts:
+look-ups), so parallel guesses cannot slip past a check. A successful one takes its own count
+back: only failures stay counted. The counts, each in a sliding window of
+`SIGNIN_FAILURE_WINDOW` seconds:
 
-- **Username and address**: `SIGNIN_FAILURES_PER_USER` attempts per `SIGNIN_FAILURE_WINDOW`
-  seconds, then a 429 until the oldest leaves the window.
-- **Address**: `SIGNIN_FAILURES_PER_ADDRESS` attempts per window, whatever the username, so
-  one address cannot spray passwords over the team.
-- **Username, from anywhere**: past `SIGNIN_FAILURES_PER_USER` attempts in the window, each
-  further one waits a delay that doubles (1, 2, 4 s ...) up to `SIGNIN_SLOWDOWN_CAP` seconds.
-  Guessing spread over many addresses slows to a crawl, yet nobody is refused for long.
+- **Username and address**: `SIGNIN_FAILURES_PER_USER` attempts, then a 429 until the oldest
+  leaves the window. This is the strict count: an attacker's failures fill their own pairs,
+  never the colleague's.
+- **Address**: `SIGNIN_FAILURES_PER_ADDRESS` attempts, whatever the username, so one address
+  cannot spray passwords over the team.
+- **Username, from anywhere**: `SIGNIN_FAILURES_PER_USERNAME` attempts, a much higher
+  threshold, reached only by guessing from many addresses (a fifth of it at least, given the
+  strict count); past it, each further attempt waits a delay that doubles (1, 2, 4 s ...) up
+  to `SIGNIN_SLOWDOWN_CAP` seconds. Below it, a stranger's guesses at a username never delay
+  its owner; past it, a guesser who keeps polling takes each slot as it frees, so staff can
+  lift this count for a username (`unlock`, an action in the admin's users) for
+  `SIGNIN_UNLOCK_SECONDS`, while the strict and address counts still hold.
 
 A browser that signed in as a username before carries a signed cookie saying so; for that
 username it skips the address and username-wide counts and has a bucket of its own, so no
-stranger's failures ever reach it. A successful sign-in takes its own attempt back and clears
-the username's failures.
+stranger's failures ever reach it.
 
 Usernames are counted as `authenticate` sees them (NFKC-normalised, stripped) and casefolded;
 the address is `REMOTE_ADDR`, or the client named in `X-Forwarded-For` when `REMOTE_ADDR` is
@@ -101,14 +107,22 @@ class Attempt:
 
     def buckets(self):
         """(key, free attempts, cap on the growing delay or None for a hard limit)."""
-        window_user = settings.SIGNIN_FAILURES_PER_USER
+        per_user = settings.SIGNIN_FAILURES_PER_USER
         if self.known:
-            return [(f"signin:known:{self.user}", window_user, None)]
-        return [
-            (f"signin:user-address:{self.user}:{self.address}", window_user, None),
+            return [(f"signin:known:{self.user}", per_user, None)]
+        found = [
+            (f"signin:user-address:{self.user}:{self.address}", per_user, None),
             (f"signin:address:{self.address}", settings.SIGNIN_FAILURES_PER_ADDRESS, None),
-            (f"signin:user:{self.user}", window_user, settings.SIGNIN_SLOWDOWN_CAP),
         ]
+        if not is_unlocked(self.user):
+            found.append(
+                (
+                    _username_key(self.user),
+                    settings.SIGNIN_FAILURES_PER_USERNAME,
+                    settings.SIGNIN_SLOWDOWN_CAP,
+                )
+            )
+        return found
 
     def admit(self):
         """Count the attempt in every bucket; the seconds to wait, or 0 when it may go ahead."""
@@ -129,11 +143,38 @@ class Attempt:
         self.admitted.clear()
 
     def succeeded(self):
+        """Only failures count: the attempt is taken back, and so are the failures of this
+        browser, or of this username from this address (the person's own typing). Strangers'
+        failures at the username from elsewhere stay counted: a success says nothing of them."""
         self.forget()
         backend = budget.backend()
-        backend.clear_attempts(f"signin:user:{self.user}")
         backend.clear_attempts(f"signin:known:{self.user}")
         backend.clear_attempts(f"signin:user-address:{self.user}:{self.address}")
+
+
+def _username_key(user):
+    return f"signin:user:{user}"
+
+
+def _unlock_key(user):
+    return f"signin:unlocked:{user}"
+
+
+def is_unlocked(user):
+    """Whether staff lifted the username-wide count for `user` (a digest) lately."""
+    return budget.backend().count_attempts(_unlock_key(user), settings.SIGNIN_UNLOCK_SECONDS) > 0
+
+
+def unlock(username):
+    """Lift the username-wide count for `username` for `SIGNIN_UNLOCK_SECONDS`: its failures
+    are forgotten and none is counted meanwhile, so its owner signs in from a new browser at
+    once however many addresses guess at it; each guessing address still has only its
+    `SIGNIN_FAILURES_PER_USER` attempts a window."""
+    user = _digest(normalised_username(username))
+    backend = budget.backend()
+    backend.clear_attempts(_unlock_key(user))
+    backend.admit_attempt(_unlock_key(user), settings.SIGNIN_UNLOCK_SECONDS, 1)
+    backend.clear_attempts(_username_key(user))
 
 
 def remember(response, request, user):

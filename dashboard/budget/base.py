@@ -43,6 +43,10 @@ class Backend:
         """Drop one recorded attempt, or all of them."""
         raise NotImplementedError
 
+    def _count_attempts(self, key: str, span: float) -> int:
+        """How many attempts were recorded under `key` in the last `span` seconds."""
+        raise NotImplementedError
+
     def admit_attempt(
         self, key: str, window: float, free: int, cap: float | None = None
     ) -> tuple[float, str | None]:
@@ -60,6 +64,11 @@ class Backend:
     def clear_attempts(self, key: str) -> None:
         with guarded("clearing attempts"):
             self._forget_attempts(key)
+
+    def count_attempts(self, key: str, window: float) -> int:
+        """The attempts recorded under `key` in the last `window` seconds, recording none."""
+        with guarded("counting attempts"):
+            return self._count_attempts(key, float(window))
 
     def acquire_slot(
         self,

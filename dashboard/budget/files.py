@@ -146,6 +146,20 @@ class LocalBackend(Backend):
             )
             log.truncate()
 
+    def _count_attempts(self, key: str, span: float) -> int:
+        try:
+            log = open(self.attempts_file(key), "rb")  # noqa: SIM115
+        except FileNotFoundError:
+            return 0
+        with log:
+            fcntl.flock(log, fcntl.LOCK_SH)
+            now = time.time()
+            count = 0
+            for line in log.read().decode("ascii", "replace").splitlines():
+                with contextlib.suppress(ValueError):
+                    count += now - span < float(line.partition(" ")[0]) <= now + span
+            return count
+
     def _try_lock(self, name: str) -> tuple[int, Path] | None:
         """A handle for `_release`, or None when someone else holds the lock."""
         path = self.lock_file(name)

@@ -98,6 +98,13 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(span / 1000) + 1000)
 return 0
 """
 
+_COUNT_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local span = tonumber(ARGV[1])
+return redis.call('ZCOUNT', KEYS[1], now - span + 1, now + span)
+"""
+
 
 class RedisBackend(Backend):
     """Redis, for several machines: a sorted set of send times per key, and redis-py's locks,
@@ -110,6 +117,7 @@ class RedisBackend(Backend):
         self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._slot = self.client.register_script(_SLOT_SCRIPT)
         self._attempt = self.client.register_script(_ATTEMPT_SCRIPT)
+        self._counted = self.client.register_script(_COUNT_SCRIPT)
         self._restamped = self.client.register_script(_RESTAMP_SCRIPT)
 
     def rate_key(self, key: str) -> str:
@@ -145,6 +153,9 @@ class RedisBackend(Backend):
             args=[int(span * 1e6), free, -1 if cap is None else int(cap * 1e6), member],
         )
         return int(micros) / 1e6
+
+    def _count_attempts(self, key: str, span: float) -> int:
+        return int(self._counted(keys=[self.attempts_key(key)], args=[int(span * 1e6)]))
 
     def _forget_attempts(self, key: str, member: str | None = None) -> None:
         if member is None:

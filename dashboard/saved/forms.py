@@ -62,7 +62,10 @@ class DisplayLinkForm(forms.ModelForm):
                 )
         name = self.fields["name"]
         name.required = False
-        name.help_text = "Left empty, the link is named after the views it shows."
+        name.help_text = (
+            "Everyone signed in sees it. Left empty, a link of team views is named after them; "
+            "one that shows any of your own views needs a name of its own."
+        )
         filters = self.fields["filters"]
         filters.required = False
         filters.label = "Or type filters"
@@ -116,21 +119,28 @@ class DisplayLinkForm(forms.ModelForm):
         if not cleaned.get("name"):
             if not shown:
                 self.add_error("name", "Give the link a name.")
-            cleaned["name"] = " · ".join(label for label, _ in shown)[:NAME_LENGTH]
+            elif any(not view.shared for (view, _), _ in shown):
+                # Every signed-in person sees the links' names; a person's own views' are theirs.
+                self.add_error(
+                    "name",
+                    "Give the link a name of its own: everyone sees the links' names, and "
+                    "your own views' names are yours.",
+                )
+            cleaned["name"] = " · ".join(label for (_, label), _ in shown)[:NAME_LENGTH]
         return cleaned
 
     def _shown(self, cleaned):
-        """`(label, filter)` of each view picked, in the order they are listed: a view of
-        "Mine" with its agent's id in place of "Mine", and named after them too."""
+        """`((view, label), filter)` of each view picked, in the order they are listed: a view
+        of "Mine" with its agent's id in place of "Mine", and labelled after them too."""
         picked = {view.pk for view in cleaned.get("views") or ()}
         shown = []
         for view, _, needs_agent in self.described:
             agent_id = cleaned.get(_agent_field(view)) if needs_agent else None
             if needs_agent and agent_id is not None:
                 line = canonical_filters(for_agent(view.query, agent_id), Tag.catalogue())
-                shown.append((f"{view.name} ({self.agents[agent_id].name})", line))
+                shown.append(((view, f"{view.name} ({self.agents[agent_id].name})"), line))
             elif view.pk in picked:
-                shown.append((view.name, view.query))
+                shown.append(((view, view.name), view.query))
         return shown
 
 

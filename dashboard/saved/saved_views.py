@@ -7,6 +7,8 @@ rather than reaching the store; they carry ids, never names, so reading them ask
 nothing.
 """
 
+import unicodedata
+
 from django.core.exceptions import PermissionDenied, TooManyFieldsSent
 from django.db import transaction
 from django.http import Http404, QueryDict
@@ -99,16 +101,25 @@ def describe_mine(query_string, context):
     return "Assignee: Mine" if others == "All tickets" else f"{others} · Assignee: Mine"
 
 
+def name_key(name):
+    """What two names must differ in to be two views: "Ärger" and "ärger", "Waiting" and
+    "WAITING", "ﬁx" and "fix" are each one name."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+
+
 def name_problem(name, owner, shared, exclude=None):
     """Why `name` cannot be a view's name among its siblings, or "" when it can."""
     if not name:
         return "Give the view a name."
     if len(name) > MAX_NAME:
         return f"A view's name has at most {MAX_NAME} characters."
-    siblings = SavedView(owner=owner, shared=shared).siblings().filter(name__iexact=name)
+    siblings = SavedView(owner=owner, shared=shared).siblings()
     if exclude is not None:
         siblings = siblings.exclude(pk=exclude.pk)
-    if not siblings.exists():
+    # Compared here rather than by the database's `iexact`, which folds only ASCII on SQLite
+    # ("Ärger" and "ärger" both passed) and knows nothing of compatibility forms.
+    wanted = name_key(name)
+    if not any(name_key(known) == wanted for known in siblings.values_list("name", flat=True)):
         return ""
     whose = "The team already has" if shared else "You already have"
     return f"{whose} a view called “{name}”."

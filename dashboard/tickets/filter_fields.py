@@ -14,12 +14,41 @@ MAX_LIST_ITEMS = 20
 DIGITS = re.compile(r"[0-9]+")
 
 
+MAX_ID_DIGITS = len(str(MAX_ID))
+
+
+def bounded_id(text):
+    """A positive id within the API's (and the database's) range from ASCII digits, or None.
+    The length is checked before `int()`, which refuses more than 4,300 digits with an error."""
+    text = str(text).strip()
+    if len(text) > MAX_ID_DIGITS or not DIGITS.fullmatch(text) or not 1 <= int(text) <= MAX_ID:
+        return None
+    return int(text)
+
+
 def as_id(text, what="id"):
     """A positive id within the API's range, from ASCII digits only."""
-    text = str(text).strip()
-    if not DIGITS.fullmatch(text) or not 1 <= int(text) <= MAX_ID:
+    found = bounded_id(text)
+    if found is None:
+        text = str(text).strip()[:MAX_TEXT]
         raise ValidationError(f"“{text}” is not a valid {what}: enter a whole number from 1.")
-    return int(text)
+    return found
+
+
+class IdConverter:
+    """`<id:name>` in a URL: like `<int:...>`, but an id out of range is no match (404) rather
+    than a number too large for the database or for `int()`."""
+
+    regex = f"[0-9]{{1,{MAX_ID_DIGITS}}}"
+
+    def to_python(self, value):
+        found = bounded_id(value)
+        if found is None:
+            raise ValueError(value)
+        return found
+
+    def to_url(self, value):
+        return str(value)
 
 
 class IdField(forms.Field):
@@ -90,8 +119,8 @@ class FreeListField(forms.Field):
 
 
 def _id_or_text(item):
-    text = str(item).strip()
-    return int(text) if DIGITS.fullmatch(text) else item
+    found = bounded_id(item)
+    return item if found is None else found
 
 
 def numberish(item):

@@ -21,7 +21,6 @@ from django.core.exceptions import ValidationError
 from dashboard import store
 from dashboard.tickets import filter_choices, lookups, tags
 from dashboard.tickets.filter_fields import (
-    DIGITS,
     MAX_ID,
     MAX_LIST_ITEMS,
     MAX_TEXT,
@@ -31,6 +30,7 @@ from dashboard.tickets.filter_fields import (
     MultipleChoiceIgnoringEmpty,
     TextFilterField,
     as_id,
+    bounded_id,
 )
 from dashboard.tickets.lookups import CHOOSE
 from dashboard.tickets.querystring import MINE, UNSOLVED, UNSOLVED_STATUSES, querystring
@@ -284,8 +284,8 @@ class TicketFilterForm(forms.Form):
         knows (from a look-up before: nothing is asked of the store here) shows as that name;
         a name sent back with that id (`SHOWN_REQUESTER`) still stands for it."""
         raw = self._typed("requester")
-        if DIGITS.fullmatch(raw) and 1 <= int(raw) <= MAX_ID:
-            return _known_customer(int(raw))
+        if (typed_id := bounded_id(raw)) is not None:
+            return _known_customer(typed_id)
         picked = self._picked_requester()
         return None if picked is None else _known_customer(picked)
 
@@ -293,9 +293,10 @@ class TicketFilterForm(forms.Form):
         """The customer id sent beside the Requester box, when the box still holds that
         customer's name; None when the person typed something else."""
         raw, shown = self._typed("requester"), self._typed(SHOWN_REQUESTER)
-        if not raw or not DIGITS.fullmatch(shown) or not 1 <= int(shown) <= MAX_ID:
+        shown_id = bounded_id(shown)
+        if not raw or shown_id is None:
             return None
-        known = _known_customer(int(shown))
+        known = _known_customer(shown_id)
         return known.id if known and known.name.casefold() == raw.casefold() else None
 
     def _typed(self, name):

@@ -7,6 +7,7 @@ from django.http import QueryDict
 from django.utils.dateparse import parse_datetime
 
 from dashboard import store
+from dashboard.tickets.filter_fields import bounded_id
 from dashboard.triage.changes import Conflict, Wanted
 
 NOTE_MAX = 20_000
@@ -158,7 +159,5 @@ def shown_values(ticket) -> dict:
 
 
 def _agent(value):
-    try:
-        return int(value) if value not in (None, "") else None
-    except ValueError:  # a hidden field edited by hand: treated as unassigned
-        return None
+    # A hidden field edited by hand (not an id in the API's range) is treated as unassigned.
+    return None if value in (None, "") else bounded_id(value)

@@ -30,6 +30,7 @@ from dashboard.index import query as index_query
 from dashboard.models import IndexedTicket
 from dashboard.templatetags.dashboard_tags import badge_html
 from dashboard.tickets import counts
+from dashboard.tickets.filter_fields import DIGITS, bounded_id
 from dashboard.views.common import filter_form
 
 POLL_SECONDS = 2
@@ -116,9 +117,10 @@ def _newest(text):
         created_at = parse_datetime(moment)
     except ValueError:
         return None
-    if created_at is None or created_at.tzinfo is None or not ticket_id.isdigit():
+    ticket_id = bounded_id(ticket_id)
+    if created_at is None or created_at.tzinfo is None or ticket_id is None:
         return None
-    return created_at, int(ticket_id)
+    return created_at, ticket_id
 
 
 def _shown(text):
@@ -126,13 +128,14 @@ def _shown(text):
     shown = {}
     for item in text.split(",")[:SHOWN_MAX]:
         ticket_id, _, status = item.partition(":")
-        if ticket_id.isdigit() and len(ticket_id) <= 18:
-            shown[int(ticket_id)] = status[:32]
+        if (found := bounded_id(ticket_id)) is not None:
+            shown[found] = status[:32]
     return shown
 
 
 def _number(text):
-    return int(text) if text and text.isdigit() and len(text) <= 12 else None
+    # ASCII digits only: "²" is a digit to str.isdigit() and no number to int().
+    return int(text) if text and DIGITS.fullmatch(text) and len(text) <= 12 else None
 
 
 def _no_store(response):

@@ -17,6 +17,7 @@ from dashboard import store
 from dashboard.saved import saved_views
 from dashboard.saved.forms import RenameViewForm, SaveViewForm
 from dashboard.saved.saved_views import ALL, MY_TICKETS
+from dashboard.tickets.filter_fields import bounded_id
 from dashboard.tickets.querystring import MINE
 from dashboard.views import tickets
 from dashboard.views.common import filter_form, is_fragment, known_context, list_url
@@ -160,9 +161,10 @@ def make_default(request):
     """The view `/` opens for this person: any view they can see, or a built-in one."""
     choice = request.POST.get("view", "")
     if choice not in (ALL, MY_TICKETS):
-        if not choice.isdigit():
+        view_id = bounded_id(choice)
+        if view_id is None:
             return HttpResponseBadRequest("Choose a view.")
-        choice = saved_views.find(request.user, int(choice))
+        choice = saved_views.find(request.user, view_id)
     saved_views.set_default(request.user, choice)
     return _back_to_manage()
 

@@ -1,4 +1,5 @@
 import csv
+import io
 import sys
 
 from django.core.exceptions import ValidationError
@@ -6,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from dashboard.models import Tag
+from dashboard.tickets.filter_fields import bounded_id
 
 
 class Command(BaseCommand):
@@ -36,15 +38,35 @@ class Command(BaseCommand):
 
     def _read(self, file):
         try:
-            handle = sys.stdin if file == "-" else open(file, newline="", encoding="utf-8")  # noqa: SIM115
+            if file == "-":
+                # Bytes when standard input has them, so that their encoding is checked here;
+                # a text stream (one put in its place) is read as the text it already is.
+                stdin = sys.stdin
+                data = (
+                    stdin.buffer.read()
+                    if hasattr(stdin, "buffer")
+                    else stdin.read().encode(errors="surrogateescape")
+                )
+            else:
+                with open(file, "rb") as handle:
+                    data = handle.read()
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror}") from None
-        with handle:
-            rows = []
-            for line, row in enumerate(csv.reader(handle), 1):
-                if not row or not "".join(row).strip():
-                    continue
-                if len(row) != 2 or not row[0].strip().isascii() or not row[0].strip().isdigit():
-                    raise CommandError(f"line {line}: expected `id,name`, got {row!r}")
-                rows.append((line, (int(row[0]), row[1].strip())))
+        try:
+            # "utf-8-sig": a spreadsheet's CSV starts with a byte order mark, which is no part
+            # of the first tag's id.
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise CommandError(
+                f"line {line}: the file is not UTF-8 text; save it as CSV UTF-8 and try again"
+            ) from None
+        rows = []
+        for line, row in enumerate(csv.reader(io.StringIO(text, newline="")), 1):
+            if not row or not "".join(row).strip():
+                continue
+            store_id = bounded_id(row[0]) if len(row) == 2 else None
+            if store_id is None:
+                raise CommandError(f"line {line}: expected `id,name`, got {row!r}")
+            rows.append((line, (store_id, row[1].strip())))
         return rows
