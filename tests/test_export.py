@@ -9,6 +9,8 @@ from urllib.parse import parse_qsl, quote
 
 import pytest
 import requests
+from django.core.signals import request_finished
+from django.db import close_old_connections
 from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
@@ -284,10 +286,21 @@ def test_a_failure_of_the_dashboards_own_part_way_still_ends_the_file(
 # --- The file's name -------------------------------------------------------------------
 
 
+def cancel(response):
+    """Close a download as a server does when the person cancels it. Closing a response says
+    the request has finished, which closes the database connection (the test's, here): the
+    test client keeps it open while it closes a response, and so does this."""
+    request_finished.disconnect(close_old_connections)
+    try:
+        response.close()
+    finally:
+        request_finished.connect(close_old_connections)
+
+
 def disposition(response):
     """The file's name, the download then cancelled (as a browser that only wanted the name),
     which gives its place back."""
-    response.close()
+    cancel(response)
     return response["Content-Disposition"]
 
 
@@ -459,11 +472,11 @@ def test_downloads_at_once_are_limited_per_person_and_for_everyone(
         third.content.decode()
     )
     # A download that ends (here: cancelled before its first byte) gives its place back.
-    first.close()
+    cancel(first)
     assert get_export(others[1], "status=open").status_code == 200
-    second.close()
+    cancel(second)
     finished = get_export(signed_in, "status=open")
     assert finished.status_code == 200
     b"".join(finished.streaming_content)  # read to the end
-    finished.close()
+    cancel(finished)
     assert get_export(signed_in, "status=open").status_code == 200
