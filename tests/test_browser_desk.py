@@ -258,3 +258,108 @@ def test_a_wrong_password_puts_the_focus_in_the_password_box(browser, live_serve
         expect(page.get_by_label("Username")).to_have_value("lead")
     finally:
         context.close()
+
+
+# --- The desk at 1280 and 1440 px --------------------------------------------------------------
+
+NO_SIDEWAYS_SCROLL = """() => {
+    const page = document.scrollingElement;
+    const table = document.querySelector('.table-scroll');
+    return page.scrollWidth <= page.clientWidth && table.scrollWidth <= table.clientWidth;
+}"""
+
+HIDDEN_COLUMNS = """() => [...document.querySelectorAll('.tickets thead th')]
+    .filter(th => th.getBoundingClientRect().width < 1
+        || getComputedStyle(th).visibility !== 'visible')
+    .map(th => th.textContent.trim())"""
+
+
+@pytest.mark.parametrize("width", [1280, 1440])
+def test_the_default_density_fits_every_column_without_scrolling_sideways(
+    page, live_server, sandbox, width, triager  # noqa: F811
+):  # fmt: skip
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"{live_server.url}/?status=open")  # with the bulk boxes: the widest rows
+    rows = page.locator(ROWS)
+    expect(rows.first).to_be_visible()
+    expect(page.locator("body.density-compact")).to_have_count(0)
+    assert page.evaluate(NO_SIDEWAYS_SCROLL)
+    assert page.evaluate(HIDDEN_COLUMNS) == []
+    updated = page.get_by_role("columnheader", name="Updated")
+    expect(updated).to_be_in_viewport()
+    box = updated.bounding_box()
+    assert box["x"] + box["width"] <= width
+
+    # Beside an open thread the list still fits, the subject the widest of its columns.
+    ticket_id, _ = open_thread(page, sandbox, rows.first)
+    assert page.evaluate(NO_SIDEWAYS_SCROLL)
+    subject = page.get_by_role("columnheader", name="Subject").bounding_box()["width"]
+    status = page.get_by_role("columnheader", name="Status").bounding_box()["width"]
+    assert subject > status and subject >= 200
+    # No row grows tall from columns it hides.
+    assert rows.first.bounding_box()["height"] < 120
+
+
+def test_the_thread_panel_widens_and_stays_wide_for_the_person(
+    page, live_server, sandbox, browser, lead
+):
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto(f"{live_server.url}/?status=open")
+    _, thread = open_thread(page, sandbox, page.locator(ROWS).first)
+    panel = page.locator("#thread-panel")
+    before = panel.bounding_box()["width"]
+    assert before >= 440  # wider than it was (about 400 px) from the start
+
+    page.evaluate("window.notReloaded = true")
+    thread.get_by_role("button", name="Wider thread").click()
+    expect(thread.locator(".width-switch[data-thread-width='50']")).to_have_count(1)
+    page.wait_for_function(
+        "w => document.getElementById('thread-panel').getBoundingClientRect().width > w + 50",
+        arg=before,
+    )
+    assert page.evaluate("window.notReloaded") is True  # swapped in place
+    assert page.evaluate(NO_SIDEWAYS_SCROLL)
+    wider = panel.bounding_box()["width"]
+
+    page.reload()
+    expect(thread_panel(page).locator("[data-thread-id]")).to_be_visible()
+    assert abs(panel.bounding_box()["width"] - wider) < 2
+
+    # Another browser, the same person: the width came along with the account.
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        elsewhere = context.new_page()
+        elsewhere.goto(f"{live_server.url}/accounts/login/?next=/%3Fstatus%3Dopen")
+        elsewhere.get_by_label("Username").fill("lead")
+        elsewhere.get_by_label("Password").fill("a-long-test-password")
+        elsewhere.get_by_role("button", name="Sign in").click()
+        expect(elsewhere.locator("body.thread-w-50")).to_have_count(1)
+    finally:
+        context.close()
+
+    # Back to narrower, down to the narrowest, where the button rests.
+    narrower = thread_panel(page).get_by_role("button", name="Narrower thread")
+    for width in (42, 36):
+        narrower.click()
+        expect(page.locator(f"body.thread-w-{width}")).to_have_count(1)
+    expect(narrower).to_be_disabled()
+    assert panel.bounding_box()["width"] < before
+
+
+def test_the_thread_width_works_without_javascript(browser, live_server, lead, sandbox):
+    context = browser.new_context(
+        java_script_enabled=False, viewport={"width": 1440, "height": 900}
+    )
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server.url}/accounts/login/?next=/%3Fstatus%3Dopen")
+        page.get_by_label("Username").fill("lead")
+        page.get_by_label("Password").fill("a-long-test-password")
+        page.get_by_role("button", name="Sign in").click()
+        ticket_id = page.locator(ROWS).first.get_attribute("data-ticket-id")
+        page.goto(f"{live_server.url}/?status=open&ticket={ticket_id}")
+        page.get_by_role("button", name="Wider thread").click()
+        expect(page).to_have_url(f"{live_server.url}/?status=open&ticket={ticket_id}")
+        expect(page.locator("body.thread-w-50")).to_have_count(1)
+    finally:
+        context.close()

@@ -248,7 +248,8 @@ def test_the_focus_stays_in_the_open_thread(page, sandbox):
     page.keyboard.press("Shift+Tab")  # from the top, round to the last control
     assert page.evaluate(in_panel)
     assert page.evaluate(
-        "() => { const all = [...document.querySelectorAll('#thread-panel a[href]')]"
+        "() => { const all = [...document.querySelectorAll("
+        "'#thread-panel :is(a[href], button:not([disabled]), summary)')]"
         ".filter(e => e.getClientRects().length); return document.activeElement === all.at(-1) }"
     )
     page.keyboard.press("Escape")

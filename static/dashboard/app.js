@@ -278,11 +278,20 @@
     }
   });
 
-  // The density switch answers with its new state; the page's class follows it.
+  // The density switch answers with its new state; the page's class follows it. So does the
+  // thread's width (a class thread-w-<percent>).
   document.addEventListener("htmx:afterSwap", function () {
     var density = document.querySelector(".density-switch[data-density]");
     if (density) {
       document.body.classList.toggle("density-compact", density.dataset.density === "compact");
+    }
+    var width = document.querySelector(".width-switch[data-thread-width]");
+    if (width) {
+      var wanted = "thread-w-" + width.dataset.threadWidth;
+      Array.prototype.slice.call(document.body.classList).forEach(function (name) {
+        if (/^thread-w-\d+$/.test(name) && name !== wanted) document.body.classList.remove(name);
+      });
+      document.body.classList.add(wanted);
     }
   });
 
