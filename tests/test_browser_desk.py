@@ -363,3 +363,56 @@ def test_the_thread_width_works_without_javascript(browser, live_server, lead, s
         expect(page.locator("body.thread-w-50")).to_have_count(1)
     finally:
         context.close()
+
+
+# --- Phone ------------------------------------------------------------------------------------
+
+PHONE = {"width": 390, "height": 844}
+
+
+def test_on_a_phone_the_results_come_first_and_the_filters_fold_behind_a_button(
+    page, live_server, sandbox
+):
+    page.set_viewport_size(PHONE)
+    page.goto(f"{live_server.url}/?status=open")
+    rows = page.locator(ROWS)
+    expect(rows.first).to_be_visible()
+    # The first ticket is on the first screen, whole.
+    assert rows.first.bounding_box()["y"] + rows.first.bounding_box()["height"] <= PHONE["height"]
+    assert page.evaluate("document.scrollingElement.scrollWidth <= innerWidth")
+
+    filters = page.locator(".filters-menu > summary")
+    expect(filters).to_be_visible()
+    expect(filters).to_have_text(re.compile(r"^Filters\s+1 set$"))
+    search = page.locator("#filters [name=filter_text]")
+    expect(search).to_be_hidden()
+
+    filters.click()
+    expect(search).to_be_visible()
+    page.get_by_label("Priority").select_option("high")
+    expect(page).to_have_url(re.compile(r"priority=high"))
+    expect(filters).to_have_text(re.compile(r"^Filters\s+2 set$"))
+    found = len(listed(sandbox, "status=open&priority=high"))
+    show = page.get_by_role("link", name=f"Show {found} ticket{'s' if found != 1 else ''}")
+    expect(show).to_be_visible()  # what the change found, where the person is looking
+    page.locator("#filters input[name=status][value=open]").uncheck()
+    expect(filters).to_have_text(re.compile(r"^Filters\s+1 set$"))
+    show = page.locator(".show-results")
+    expect(show).to_have_text(re.compile(rf"^Show {len(listed(sandbox, 'priority=high'))} "))
+    show.click()
+    expect(search).to_be_hidden()
+    expect(rows.first).to_be_in_viewport()
+
+    # No filter set: the button says just "Filters".
+    page.goto(f"{live_server.url}/?status=open")
+    filters.click()
+    page.locator("#filters input[name=status][value=open]").uncheck()
+    expect(filters).to_have_text(re.compile(r"^Filters\s*$"))
+
+
+def test_on_a_wide_screen_the_filters_are_always_shown(page, live_server):
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{live_server.url}/?status=open")
+    expect(page.locator("#filters [name=filter_text]")).to_be_visible()
+    expect(page.locator(".filters-menu > summary")).to_be_hidden()
+    expect(page.locator(".show-results")).to_be_hidden()

@@ -740,6 +740,55 @@
     });
   });
 
+  // --- The filters on a phone ------------------------------------------------------------------
+  // Folded behind "Filters", which says how many are set (two statuses are one filter), counted
+  // again as they change; "Show N tickets" below them says what the change found, and folds
+  // them away for the results.
+  function countFiltersSet() {
+    var form = document.getElementById("filters");
+    var said = document.querySelector("[data-filters-set]");
+    if (!form || !said) return;
+    var set = {};
+    Array.prototype.forEach.call(form.elements, function (field) {
+      if (!field.name || field.type === "hidden" || field.disabled) return;
+      var checkable = field.type === "checkbox" || field.type === "radio";
+      if (checkable ? field.checked : field.value.trim() !== "") set[field.name] = true;
+    });
+    var count = Object.keys(set).length;
+    said.setAttribute("data-filters-set", String(count));
+    var words = count ? count + " set" : "";
+    if (said.textContent !== words) said.textContent = words;
+  }
+
+  function sayWhatShows() {
+    var button = document.querySelector(".show-results");
+    var shown = document.querySelector("[data-shown-count]");
+    if (!button) return;
+    var total = document.querySelector("#list-total[data-total]");
+    var words = "Show the tickets";
+    if (total) {
+      var count = total.getAttribute("data-total");
+      words = "Show " + count + " ticket" + (count === "1" ? "" : "s");
+    } else if (shown && Number(shown.textContent) > 0) {
+      words = "Show the first " + shown.textContent; // the total is still being counted
+    }
+    if (button.textContent !== words) button.textContent = words;
+  }
+
+  document.addEventListener("change", function (event) {
+    if (event.target.closest && event.target.closest("#filters")) countFiltersSet();
+  });
+  document.addEventListener("DOMContentLoaded", sayWhatShows);
+  document.addEventListener("htmx:afterSettle", function () {
+    countFiltersSet();
+    sayWhatShows();
+  });
+  document.addEventListener("click", function (event) {
+    var show = event.target.closest && event.target.closest(".show-results");
+    var menu = show && show.closest("details");
+    if (menu) menu.open = false; // the link then goes to the results
+  });
+
   // How many rows the list shows, counted again after each "Load more" (or any swap that
   // changes the rows): the server knows only the page it sent. The count is in a small
   // role="status", so screen readers hear "50 shown".
