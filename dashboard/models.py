@@ -343,11 +343,6 @@ class Preference(models.Model):
         found = cls.objects.filter(user_id=user.pk).values_list("density", "thread_width")
         return found.first() or default
 
-    @classmethod
-    def density_of(cls, user):
-        """A person's density; one small query, and none for someone not signed in."""
-        return cls.looks_of(user)[0]
-
 
 class IndexedTicket(models.Model):
     """One of the store's tickets as its latest webhook delivery described it: what filters and
