@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dashboard', '0009_triage'),
+        ('dashboard', '0010_tag_names_the_filter_can_pick'),
     ]
 
     operations = [
