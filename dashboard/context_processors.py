@@ -15,16 +15,40 @@ class Looks:
     def __init__(self, request):
         self._request = request
 
+    def _read(self):
+        request = self._request
+        if not hasattr(request, "density") or not hasattr(request, "thread_width"):
+            density, width = Preference.looks_of(getattr(request, "user", None))
+            request.density = getattr(request, "density", density)
+            request.thread_width = getattr(request, "thread_width", width)
+
     @property
     def density(self):
-        request = self._request
-        if not hasattr(request, "density"):
-            request.density = Preference.density_of(getattr(request, "user", None))
-        return request.density
+        self._read()
+        return self._request.density
+
+    @property
+    def thread_width(self):
+        """The open thread's share of the width, in percent."""
+        self._read()
+        return self._request.thread_width
+
+    def wider(self):
+        """The next wider thread width, or None at the widest."""
+        return _step(self.thread_width, 1)
+
+    def narrower(self):
+        return _step(self.thread_width, -1)
 
     @property
     def compact(self):
         return self.density == Preference.COMPACT
+
+
+def _step(width, step):
+    widths = [value for value, _ in Preference.THREAD_WIDTHS]
+    at = widths.index(width) if width in widths else widths.index(Preference.THREAD_WIDTH)
+    return widths[at + step] if 0 <= at + step < len(widths) else None
 
 
 def looks(request):

@@ -323,18 +323,25 @@ class Preference(models.Model):
         on_delete=models.CASCADE,
         related_name="preference",
     )
+    # The open thread's share of the list's width beside it, in percent.
+    THREAD_WIDTHS = [(36, "Narrow"), (42, "Standard"), (50, "Wide"), (58, "Wider")]
+    THREAD_WIDTH = 42
+
     density = models.CharField(max_length=12, choices=DENSITIES, default=COMFORTABLE)
+    thread_width = models.PositiveSmallIntegerField(choices=THREAD_WIDTHS, default=THREAD_WIDTH)
 
     def __str__(self):
-        return f"{self.user}: {self.density}"
+        return f"{self.user}: {self.density}, thread {self.thread_width}%"
 
     @classmethod
-    def density_of(cls, user):
-        """A person's density; one small query, and none for someone not signed in."""
+    def looks_of(cls, user):
+        """A person's `(density, thread_width)`; one small query, and none for someone not
+        signed in."""
+        default = (cls.COMFORTABLE, cls.THREAD_WIDTH)
         if not getattr(user, "is_authenticated", False):
-            return cls.COMFORTABLE
-        found = cls.objects.filter(user_id=user.pk).values_list("density", flat=True).first()
-        return found or cls.COMFORTABLE
+            return default
+        found = cls.objects.filter(user_id=user.pk).values_list("density", "thread_width")
+        return found.first() or default
 
 
 class IndexedTicket(models.Model):

@@ -36,6 +36,7 @@ urlpatterns = [
     path("bulk/<id:bulk_id>/", bulk.bulk_progress, name="bulk_progress"),
     path("names/", names.waiting_names, name="names"),
     path("preferences/density/", preferences.set_density, name="set_density"),
+    path("preferences/thread-width/", preferences.set_thread_width, name="set_thread_width"),
     path("views/", saved.manage, name="saved_views"),
     path("views/save/", saved.save_view, name="save_view"),
     path("views/counts/", saved.counts, name="view_counts"),

@@ -87,6 +87,39 @@ def test_the_list_on_a_narrow_screen(signed_in_page, live_server, scheme):
     assert_no_axe_violations(page)
 
 
+def test_sign_in_after_a_wrong_password(page, live_server, lead, scheme):
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill("lead")
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    assert_no_axe_violations(page)
+
+
+def test_the_list_on_a_phone_with_its_filters_open(signed_in_page, live_server, scheme):
+    page = signed_in_page
+    page.set_viewport_size({"width": 390, "height": 844})
+    open_list(page, f"{live_server.url}/?status=open")
+    page.locator(".filters-menu > summary").click()
+    page.get_by_label("Priority").select_option("high")
+    expect(page.locator(".filters-set")).to_have_text("2 set")
+    assert_no_axe_violations(page)
+
+
+def test_the_list_with_a_widened_thread_at_1280(signed_in_page, live_server, sandbox, scheme):
+    page = signed_in_page
+    page.set_viewport_size({"width": 1280, "height": 800})
+    open_list(page, f"{live_server.url}/?status=open")
+    row = page.locator(ROWS).first
+    ticket = next(
+        t for t in sandbox.data.tickets if t["id"] == int(row.get_attribute("data-ticket-id"))
+    )
+    subject_link(row, ticket["subject"]).click()
+    thread_panel(page).get_by_role("button", name="Wider thread").click()
+    expect(page.locator("body.thread-w-50")).to_have_count(1)
+    assert_no_axe_violations(page)
+
+
 def test_the_list_with_a_thread_open(signed_in_page, live_server, sandbox, scheme):
     page = signed_in_page
     # Pending has the palest badge colour: its row, selected, and the facts box.

@@ -155,14 +155,14 @@ def test_keys_move_the_current_row_open_its_thread_and_close_it(page, live_serve
     expect(page).to_have_url(f"{live_server.url}/?status=open&ticket={second}")
     expect(thread.get_by_role("heading", level=2)).to_be_focused()
 
-    # With a thread open, j moves the current row while the focus stays in the thread; o opens.
+    # With a thread open, j moves the current row and the thread with it, as a reading pane
+    # does; the focus stays in the thread.
     page.keyboard.press("j")
     expect(rows.nth(2)).to_have_attribute("aria-current", "true")
-    expect(thread.get_by_role("heading", level=2)).to_be_focused()
     third = rows.nth(2).get_attribute("data-ticket-id")
-    page.keyboard.press("o")
     thread = thread_panel(page).locator(f"[data-thread-id='{third}']")
     expect(thread).to_be_visible()
+    expect(thread.get_by_role("heading", level=2)).to_be_focused()
     expect(page).to_have_url(f"{live_server.url}/?status=open&ticket={third}")
 
     # Esc closes it and the focus returns to its row.
@@ -248,7 +248,8 @@ def test_the_focus_stays_in_the_open_thread(page, sandbox):
     page.keyboard.press("Shift+Tab")  # from the top, round to the last control
     assert page.evaluate(in_panel)
     assert page.evaluate(
-        "() => { const all = [...document.querySelectorAll('#thread-panel a[href]')]"
+        "() => { const all = [...document.querySelectorAll("
+        "'#thread-panel :is(a[href], button:not([disabled]), summary)')]"
         ".filter(e => e.getClientRects().length); return document.activeElement === all.at(-1) }"
     )
     page.keyboard.press("Escape")

@@ -65,7 +65,7 @@ def test_a_database_out_of_reach_in_a_view_is_a_503_on_the_wall_and_at_sign_in(
 
 
 def test_a_fragment_gets_the_outage_as_a_fragment(signed_in, monkeypatch):
-    monkeypatch.setattr("dashboard.models.Preference.density_of", _refused)
+    monkeypatch.setattr("dashboard.models.Preference.looks_of", _refused)
     signed_in.raise_request_exception = False
     response = signed_in.get("/?status=open", headers={"HX-Request": "true"})
     assert response.status_code == 503

@@ -48,6 +48,13 @@ class ThrottledLoginView(auth_views.LoginView):
         response["Retry-After"] = str(seconds)
         return response
 
+    def form_invalid(self, form):
+        # A wrong password: the username stays filled in, so the password box has the focus.
+        if form.data.get("username"):
+            form.fields["username"].widget.attrs.pop("autofocus", None)
+            form.fields["password"].widget.attrs["autofocus"] = True
+        return super().form_invalid(form)
+
     def form_valid(self, form):
         self.attempt.succeeded()
         response = super().form_valid(form)

@@ -299,6 +299,17 @@ def wall_age_label(ticket, options):
     return {"text": text, "word": {"age-alert": "overdue", "age-warn": "ageing"}.get(state)}
 
 
+@register.simple_tag
+def filters_set(form):
+    """How many of the list's filters `form` sets (two statuses are one filter), for the phone's
+    "Filters" button: the valid ones it read, and those in error, which are set too."""
+    read = getattr(form, "cleaned_data", None) or {}
+    names = {name for name, value in read.items() if value not in (None, "", [], ())}
+    names.update(form.errors)
+    names.difference_update(("cursor", "__all__"))
+    return len(names)
+
+
 @register.filter
 def describe_query(query, ticket_types=None):
     """A filter in words, for a wall's heading: "Status new, open · Priority high"."""

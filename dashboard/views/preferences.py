@@ -1,4 +1,4 @@
-"""A person's own settings for how pages look: for now, the list's density."""
+"""A person's own settings for how pages look: the list's density, the open thread's width."""
 
 from django.http import HttpResponseBadRequest, HttpResponseRedirect
 from django.shortcuts import render
@@ -32,3 +32,21 @@ def _back(request):
     ):
         return back
     return reverse("ticket_list")
+
+
+@require_POST
+def set_thread_width(request):
+    """Remember how wide the open thread is beside the list, as the density is remembered:
+    with HTMX the switch comes back in its new state and app.js moves the page's class."""
+    try:
+        width = int(request.POST.get("thread_width", ""))
+    except ValueError:
+        width = None
+    if width not in dict(Preference.THREAD_WIDTHS):
+        return HttpResponseBadRequest("Unknown width.")
+    Preference.objects.update_or_create(user=request.user, defaults={"thread_width": width})
+    request.thread_width = width
+    if request.htmx:
+        context = {"back_url": _back(request)}
+        return render(request, "dashboard/thread.html#width-switch", context)
+    return HttpResponseRedirect(_back(request))

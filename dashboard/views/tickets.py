@@ -19,7 +19,9 @@ from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.html import escape
 from django.utils.safestring import mark_safe
+from django.utils.text import Truncator
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
@@ -28,7 +30,7 @@ from dashboard.index import counts as index_counts
 from dashboard.index import freshness
 from dashboard.saved import saved_views
 from dashboard.saved.saved_views import ALL
-from dashboard.templatetags.dashboard_tags import scope_needs
+from dashboard.templatetags.dashboard_tags import describe_query, scope_needs
 from dashboard.tickets import counts, names, prefetch, refs
 from dashboard.tickets.filter_fields import as_id
 from dashboard.tickets.filters import MAX_ID, SHOWN_REQUESTER, TicketFilterForm, plain_bookmark
@@ -288,6 +290,7 @@ def _whole_list(request, form, query, answer, current=None, ticket_id=None):
         timing.mark(request, "ask")
     token = secrets.token_hex(8)
     results_marker, thread_marker = f"<!-- results {token} -->", f"<!-- thread {token} -->"
+    title_marker = f"title {token}"  # the tab's title, known once the total and thread are
     # What the results show that does not depend on the answer is known before it: one CSRF
     # token for the page's forms (masking one costs a millisecond of randomness), which scopes
     # the store's token lacks, and (below) the list's links and switches.
@@ -301,6 +304,7 @@ def _whole_list(request, form, query, answer, current=None, ticket_id=None):
         "results_html": mark_safe(results_marker),
         "thread_html": mark_safe(thread_marker) if thread else "",
         "sidebar": sidebar(request, current, context=form.context),
+        "list_title": title_marker,
     }
     frame = render_to_string(LIST_TEMPLATE, frame_context, request)
     # The list's links and switches ask nothing of the answer but that there is one.
@@ -320,17 +324,23 @@ def _whole_list(request, form, query, answer, current=None, ticket_id=None):
     context = {**_list_context(form, query, page, error, known_total), **known}
     context["tools"] = tools if page is not None else ""
     context["bulk_html"] = bulk_html
+    shown_view = frame_context["sidebar"].current
+    if shown_view is not None:
+        context["list_name"] = shown_view.name
     timing.mark(request, "names")
     results = render_to_string(LIST_TEMPLATE + "#results", context, request)
     whole = frame.replace(results_marker, results, 1)
     timing.mark(request, "rows")
+    title = list_title(context["list_name"], context["total"])
     if thread is not None:
         answer.release()  # the list is done with: its store thread may go on meanwhile
         thread_context = threads.thread_context(
             request, ticket_id, thread.result(), context["filters_qs"]
         )
         whole = whole.replace(thread_marker, _in_panel(request, thread_context), 1)
+        title = f"{thread_title(ticket_id, thread_context['ticket'])} · {title}"
         timing.mark(request, "thread")
+    whole = whole.replace(title_marker, escape(title), 1)
     return HttpResponse(whole, status=error.http_status if error else 200), error
 
 
@@ -358,6 +368,8 @@ def _list_context(form, query, page, error, known_total=None):
         "invalid_cursor": isinstance(error, store.InvalidCursor),
         "filters_qs": form.bookmark(query.filters),
         "total": _total(query, page, known_total),
+        # What the list is called in its tab: a view's name (set by the caller), else its filters.
+        "list_name": describe_query(query.filters, form.ticket_types),
         "arrivals_url": arrivals.poller(query, page, form.bookmark(query.filters)),
         "names": names.Shown(
             ticket_types=form.ticket_types or {},
@@ -367,6 +379,23 @@ def _list_context(form, query, page, error, known_total=None):
             tags=form.context.tags,
         ),
     }
+
+
+def list_title(name, total):
+    """The tab's title for a list called `name`: "Urgent for me (19)", with the total when it
+    is known exactly (the `#list-total[data-total]` the page shows)."""
+    counted = total.counts if total is not None else None
+    if counted is not None and counted.complete and not counted.capped:
+        return f"{name} ({counted.total})"
+    return name
+
+
+def thread_title(ticket_id, ticket):
+    """An open thread in the tab's title: "#1603 Refund please"."""
+    if ticket is None:
+        return f"#{ticket_id}"
+    subject = " ".join((ticket.subject or "").split()) or "(no subject)"
+    return f"#{ticket_id} {Truncator(subject).chars(60)}"
 
 
 def _total(query, page, known=None):

@@ -81,9 +81,19 @@
 
   var shownList = null; // the list this page holds, as listInAddress() named it
 
+  var following = false; // the next thread follows j or k: it takes the open one's place
+
   // `scroll`: where the list was scrolled before the thread opened beside it.
   function showThreadInAddress(ticketId, scroll) {
+    var wasFollowing = following;
+    following = false;
     if (ticketInAddress() === ticketId) return; // opened from the address itself
+    if (wasFollowing && ticketInAddress()) {
+      // j and k through threads are one entry in the history, not one for each step.
+      var state = Object.assign({}, history.state, { htmx: true, thread: ticketId });
+      history.replaceState(state, "", location.pathname + withTicket(location.search, ticketId));
+      return;
+    }
     var fromList = !ticketInAddress();
     // As htmx does before it pushes, the entry left behind is marked as one htmx may restore
     // (should the list change in between); it also keeps where the list was scrolled.
@@ -129,6 +139,7 @@
     aside.replaceChildren();
     aside.setAttribute("aria-busy", "false");
     selectRow(null);
+    syncTitle();
     if (how !== "history") showListInAddress();
     // The focus goes back where the thread came from: its row, which becomes the current one.
     var row = rowOf(ticketId);
@@ -143,6 +154,35 @@
     shownList = listInAddress();
     selectRow(openTicketId()); // a thread the server opened from the address
   });
+
+  // --- The tab's title -----------------------------------------------------------------------
+  // The server names the list in the title (a view's name, or its filters in words, with the
+  // total when it is known exactly) and the open thread before it. Here it follows what the
+  // page shows: other filters, a total counted later, a thread opened or closed.
+  var SITE = document.title.slice(document.title.lastIndexOf(" · ") + 3);
+
+  function threadTitle() {
+    var ticketId = openTicketId();
+    if (!ticketId) return "";
+    var subject = panel().querySelector(".thread-subject");
+    var words = subject ? subject.textContent.replace(/\s+/g, " ").trim() : "";
+    if (words.length > 60) words = words.slice(0, 59) + "…";
+    return "#" + ticketId + (words ? " " + words : "");
+  }
+
+  function syncTitle() {
+    var results = document.getElementById("results");
+    var name = results && results.getAttribute("data-list-name");
+    if (!name) return;
+    var total = document.querySelector("#list-total[data-total]");
+    var title = name + (total ? " (" + total.getAttribute("data-total") + ")" : "");
+    var thread = threadTitle();
+    title = (thread ? thread + " · " : "") + title + " · " + SITE;
+    if (document.title !== title) document.title = title;
+  }
+
+  document.addEventListener("DOMContentLoaded", syncTitle);
+  document.addEventListener("htmx:afterSettle", syncTitle);
   ["htmx:pushedIntoHistory", "htmx:replacedInHistory"].forEach(function (name) {
     document.addEventListener(name, function () {
       shownList = listInAddress(); // the filter form swapped in another list
@@ -194,8 +234,20 @@
     event.detail.parameters.seen = notice ? notice.getAttribute("data-arrivals") : "0";
   });
 
+  // One thread at a time: a thread asked for while another is on its way replaces it (j held
+  // down, say), so that the last one asked for is the one shown.
+  var panelAsker = null;
+
   document.addEventListener("htmx:beforeRequest", function (event) {
-    if (panel() && event.detail.target === panel()) panel().setAttribute("aria-busy", "true");
+    if (!panel() || event.detail.target !== panel()) return;
+    if (panelAsker && panelAsker !== event.detail.elt && window.htmx) {
+      window.htmx.trigger(panelAsker, "htmx:abort");
+    }
+    panelAsker = event.detail.elt;
+    panel().setAttribute("aria-busy", "true");
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    if (event.detail.elt === panelAsker) panelAsker = null;
   });
   document.addEventListener("htmx:afterRequest", function (event) {
     if (panel() && event.detail.target === panel()) panel().setAttribute("aria-busy", "false");
@@ -212,6 +264,10 @@
     document.body.classList.add("thread-open");
     var ticketId = openTicketId();
     selectRow(ticketId);
+    // A thread opened otherwise than by j or k: its row becomes the current one, where the
+    // next j or k starts from.
+    var row = following ? null : rowOf(ticketId);
+    if (row) setCurrent(row, { focus: false, scroll: false });
     if (ticketId) showThreadInAddress(ticketId, scroll);
     aside.scrollTop = 0;
     // The panel is not a live region: its heading takes the focus, which announces it.
@@ -222,11 +278,20 @@
     }
   });
 
-  // The density switch answers with its new state; the page's class follows it.
+  // The density switch answers with its new state; the page's class follows it. So does the
+  // thread's width (a class thread-w-<percent>).
   document.addEventListener("htmx:afterSwap", function () {
     var density = document.querySelector(".density-switch[data-density]");
     if (density) {
       document.body.classList.toggle("density-compact", density.dataset.density === "compact");
+    }
+    var width = document.querySelector(".width-switch[data-thread-width]");
+    if (width) {
+      var wanted = "thread-w-" + width.dataset.threadWidth;
+      Array.prototype.slice.call(document.body.classList).forEach(function (name) {
+        if (/^thread-w-\d+$/.test(name) && name !== wanted) document.body.classList.remove(name);
+      });
+      document.body.classList.add(wanted);
     }
   });
 
@@ -386,9 +451,15 @@
     from = from || rowOf(openTicketId());
     var index = from ? all.indexOf(from) + step : 0;
     var row = all[Math.max(0, Math.min(all.length - 1, index))];
-    // While a thread is open the focus stays in it; the current row is the one Enter opens.
-    var inPanel = isOpen() && panel().contains(document.activeElement);
+    // While a thread is open the focus stays in it, and the thread follows the current row,
+    // as a mail client's reading pane does.
+    var open = isOpen();
+    var inPanel = open && panel().contains(document.activeElement);
     setCurrent(row, { focus: !inPanel, scroll: true });
+    if (open && row.getAttribute("data-ticket-id") !== openTicketId()) {
+      following = true;
+      openThread(row.getAttribute("data-ticket-id"));
+    }
   }
 
   function openCurrent() {
@@ -402,10 +473,31 @@
     if (search) search.focus();
   }
 
+  var beforeShortcuts = null; // what had the focus when the shortcuts dialog opened
+
   function showShortcuts() {
     var dialog = document.getElementById("shortcuts");
-    if (dialog && !dialog.open) dialog.showModal();
+    if (!dialog || dialog.open) return;
+    beforeShortcuts = document.activeElement;
+    dialog.showModal();
   }
+
+  // Closing the dialog (its button, Esc) returns the focus where it was.
+  document.addEventListener(
+    "close",
+    function (event) {
+      if (!event.target || event.target.id !== "shortcuts") return;
+      var back = beforeShortcuts;
+      beforeShortcuts = null;
+      if (back && back !== document.body && document.contains(back)) {
+        back.focus({ preventScroll: true });
+      } else {
+        var row = currentRow();
+        if (row) setCurrent(row, { focus: true, scroll: false });
+      }
+    },
+    true // "close" does not bubble
+  );
 
   var TYPED_INPUTS =
     /^(text|search|email|number|password|tel|url|date|datetime-local|month|week|time)$/;
@@ -452,11 +544,95 @@
     }
   }
 
+  // A text box takes keys only when the person put the focus there. One that the page gave
+  // the focus (a box focused as the page loaded, or while htmx swapped new content in) does
+  // not: j, k, Enter and x there are the list's keys, and the box is left. A box the person
+  // chose, swapped in anew with the same id (the filters after a search), stays chosen.
+  var chosen = null; // the text box the person put the focus in
+  var swapping = false;
+
+  function textBox(element) {
+    return typingIn(element) && element.tagName !== "SELECT";
+  }
+
+  var swapTimer = null;
+
+  function swapped() {
+    clearTimeout(swapTimer);
+    swapTimer = setTimeout(function () {
+      swapping = false;
+    }, 0);
+  }
+
+  document.addEventListener("htmx:beforeSwap", function () {
+    swapping = true;
+    clearTimeout(swapTimer);
+    swapTimer = setTimeout(swapped, 1000); // a swap that never settles (refused, failed)
+  });
+  document.addEventListener("htmx:afterSettle", swapped);
+  document.addEventListener("focusin", function (event) {
+    var field = event.target;
+    if (!textBox(field)) return;
+    var again = chosen && !document.contains(chosen) && chosen.id && chosen.id === field.id;
+    if (!swapping || again) chosen = field;
+  });
+  // Clicking or tapping a box that has the focus already chooses it.
+  document.addEventListener(
+    "pointerdown",
+    function (event) {
+      if (textBox(event.target)) chosen = event.target;
+    },
+    true
+  );
+
+  // Forms whose fields keep every key: the open thread's triage form (its note among them)
+  // and the bulk change's bar.
+  function inOwnForm(element) {
+    return Boolean(element.closest && element.closest("form.triage-form, form#bulk-form"));
+  }
+
+  // Leave a field for where the person was working: the open thread's heading when the field
+  // is in the thread, else the current row (the list itself when there is none).
+  function leaveField(field) {
+    var aside = panel();
+    if (aside && aside.contains(field)) {
+      var heading = aside.querySelector("h2");
+      if (heading) {
+        heading.setAttribute("tabindex", "-1");
+        heading.focus({ preventScroll: true });
+        return;
+      }
+    }
+    var row = currentRow() || rowOf(openTicketId());
+    if (row && subjectOf(row)) {
+      setCurrent(row, { focus: true, scroll: false });
+    } else {
+      field.blur();
+      focusResults();
+    }
+  }
+
+  var LIST_KEYS = /^(j|k|x|Enter)$/;
+
   document.addEventListener("keydown", function (event) {
     if (!panel() || event.defaultPrevented || event.isComposing) return;
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     if (event.key === "Tab") return keepFocusInPanel(event);
-    if (typingIn(event.target) || document.querySelector("dialog[open]")) return;
+    if (document.querySelector("dialog[open]")) return;
+    var target = event.target;
+    if (typingIn(target)) {
+      // Esc leaves a field (a search box keeps its words: Esc does not clear it here).
+      if (event.key === "Escape") {
+        event.preventDefault();
+        leaveField(target);
+        return;
+      }
+      if (!textBox(target) || target === chosen || inOwnForm(target)) return;
+      if (!LIST_KEYS.test(event.key)) return;
+      leaveField(target); // a box the person did not put the focus in: the key is the list's
+    } else if (inOwnForm(target)) {
+      return;
+    }
     var handled = true;
     if (event.key === "j") move(1);
     else if (event.key === "k") move(-1);
@@ -562,6 +738,55 @@
     document.querySelectorAll("[data-show-shortcuts]").forEach(function (button) {
       button.hidden = false; // it needs this script
     });
+  });
+
+  // --- The filters on a phone ------------------------------------------------------------------
+  // Folded behind "Filters", which says how many are set (two statuses are one filter), counted
+  // again as they change; "Show N tickets" below them says what the change found, and folds
+  // them away for the results.
+  function countFiltersSet() {
+    var form = document.getElementById("filters");
+    var said = document.querySelector("[data-filters-set]");
+    if (!form || !said) return;
+    var set = {};
+    Array.prototype.forEach.call(form.elements, function (field) {
+      if (!field.name || field.type === "hidden" || field.disabled) return;
+      var checkable = field.type === "checkbox" || field.type === "radio";
+      if (checkable ? field.checked : field.value.trim() !== "") set[field.name] = true;
+    });
+    var count = Object.keys(set).length;
+    said.setAttribute("data-filters-set", String(count));
+    var words = count ? count + " set" : "";
+    if (said.textContent !== words) said.textContent = words;
+  }
+
+  function sayWhatShows() {
+    var button = document.querySelector(".show-results");
+    var shown = document.querySelector("[data-shown-count]");
+    if (!button) return;
+    var total = document.querySelector("#list-total[data-total]");
+    var words = "Show the tickets";
+    if (total) {
+      var count = total.getAttribute("data-total");
+      words = "Show " + count + " ticket" + (count === "1" ? "" : "s");
+    } else if (shown && Number(shown.textContent) > 0) {
+      words = "Show the first " + shown.textContent; // the total is still being counted
+    }
+    if (button.textContent !== words) button.textContent = words;
+  }
+
+  document.addEventListener("change", function (event) {
+    if (event.target.closest && event.target.closest("#filters")) countFiltersSet();
+  });
+  document.addEventListener("DOMContentLoaded", sayWhatShows);
+  document.addEventListener("htmx:afterSettle", function () {
+    countFiltersSet();
+    sayWhatShows();
+  });
+  document.addEventListener("click", function (event) {
+    var show = event.target.closest && event.target.closest(".show-results");
+    var menu = show && show.closest("details");
+    if (menu) menu.open = false; // the link then goes to the results
   });
 
   // How many rows the list shows, counted again after each "Load more" (or any swap that
