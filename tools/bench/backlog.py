@@ -106,6 +106,7 @@ def _read_lists(person):
         timeout=VIEW_TIMEOUT,
     )  # fmt: skip
     for _ in range(3):
+        person.saw(response.text)
         view = read_view(response, 0.0)
         expect_page(view, "backlog: list page")
         waiting |= {i for kind, i in WAITING_RE.findall(response.text) if kind == "requester"}
@@ -122,13 +123,14 @@ def _open_thread(person, thread_id):
     page does: `(seconds until the last showed, or None, how many it waited for)`."""
     start = time.perf_counter()
     thread = person.session.get(f"{person.base}/tickets/{thread_id}/", timeout=VIEW_TIMEOUT)
+    person.saw(thread.text)
     waiting = set(WAITING_RE.findall(thread.text))
     count = len(waiting)
     while waiting and time.perf_counter() - start < THREAD_LIMIT:
         time.sleep(THREAD_POLL)
         answer = person.session.get(
             f"{person.base}/names/",
-            params=[(f"thread_{kind}", i) for kind, i in sorted(waiting)],
+            params=[(f"thread_{kind}", i) for kind, i in sorted(waiting)] + person.names_params(),
             headers={"HX-Request": "true"},
             timeout=VIEW_TIMEOUT,
         )

@@ -98,6 +98,9 @@ def sign_in(base_url, username, password):
         return session.cookies.copy()
 
 
+NAMES_REF_RE = re.compile(r'data-names-ref="([^"]+)"')
+
+
 class Person:
     """One simulated support agent: their own connection, the shared signed-in cookie."""
 
@@ -105,13 +108,25 @@ class Person:
         self.base = base_url
         self.session = requests.Session()
         self.session.cookies.update(cookies)
+        # The signed references of the pages this person was shown: `/names/` looks up only
+        # what they vouch for, and the page's script sends them all, as `names_params` does.
+        self.refs = set()
+
+    def saw(self, text):
+        """Keep the references of a page or fragment this person was shown."""
+        self.refs.update(NAMES_REF_RE.findall(text))
+
+    def names_params(self):
+        return [("ref", reference) for reference in sorted(self.refs)]
 
     def view(self, qs):
         start = time.perf_counter()
         response = self.session.get(
             f"{self.base}/?{qs}", allow_redirects=False, timeout=VIEW_TIMEOUT
         )
-        return read_view(response, time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        self.saw(response.text)
+        return read_view(response, seconds)
 
     def more(self, view):
         """The next page, as "Load more" asks for it: the rows fragment, by HTMX."""
@@ -119,7 +134,9 @@ class Person:
         response = self.session.get(
             f"{self.base}{view.more}", headers={"HX-Request": "true"}, timeout=VIEW_TIMEOUT
         )
-        return read_view(response, time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        self.saw(response.text)
+        return read_view(response, seconds)
 
     def try_view(self, qs):
         # A dropped or timed-out request to the dashboard is an answer too: the worst kind.
