@@ -65,10 +65,6 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # What a formula starts with, once blanks are skipped: the ASCII signs and their full-width
 # forms (＝ ＋ － ＠), which spreadsheets in East Asian locales take as the same.
 FORMULA_CHARACTERS = ("=", "+", "-", "@", "\uff1d", "\uff0b", "\uff0d", "\uff20")
-# A `;` or a tab inside a value, then (past blanks, invisible characters and quotes) a formula.
-_AFTER_SPLIT = re.compile(
-    '([;\t])(?=[\\s"\u200b\u200c\u200d\u2060\ufeff\x00]*[=+\\-@\uff1d\uff0b\uff0d\uff20])'
-)
 # Unicode categories that show nothing: separators, controls, formats (U+200B, U+FEFF ...).
 INVISIBLE = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})
 LIST_SEPARATOR = "; "  # between tags, and between products, in one cell
@@ -99,11 +95,16 @@ def split_safe(value):
     """A CSV field that stays text however a spreadsheet splits the line. Quoting keeps a `;` or
     a tab inside one field for a reader that splits where the file does (at commas); but one
     in a locale that splits at `;` (or a tab) does not see the quotes, which open a field only
-    at its start, and makes whatever follows a `;` a cell of its own: a formula there gets
-    the same `'` as at the start of a value."""
-    if isinstance(value, str) and (";" in value or "\t" in value):
-        return _AFTER_SPLIT.sub(r"\1'", value)
-    return value
+    at its start, and makes whatever follows a `;` a cell of its own: a formula there (past
+    blanks, invisible characters and quotes) gets the same `'` as at the start of a value."""
+    if not isinstance(value, str) or not (";" in value or "\t" in value):
+        return value
+    parts = re.split(r"([;\t])", value)
+    for index in range(2, len(parts), 2):
+        shown = _shown_start(_shown_start(parts[index]).lstrip('"'))
+        if shown.startswith(FORMULA_CHARACTERS):
+            parts[index] = "'" + parts[index]
+    return "".join(parts)
 
 
 def safe_items(items):

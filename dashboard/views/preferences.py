@@ -17,11 +17,16 @@ def set_density(request):
     density = request.POST.get("density", "")
     if density not in dict(Preference.DENSITIES):
         return HttpResponseBadRequest("Unknown density.")
-    Preference.objects.update_or_create(user=request.user, defaults={"density": density})
-    request.density = density
+    return _kept(request, "density", density, "dashboard/list.html#density-switch")
+
+
+def _kept(request, name, value, switch):
+    """Keep the person's `name` preference, then answer: the `switch` partial in its new state
+    for HTMX, else a redirect back to the page the form was on."""
+    Preference.objects.update_or_create(user=request.user, defaults={name: value})
+    setattr(request, name, value)
     if request.htmx:
-        context = {"back_url": _back(request)}
-        return render(request, "dashboard/list.html#density-switch", context)
+        return render(request, switch, {"back_url": _back(request)})
     return HttpResponseRedirect(_back(request))
 
 
@@ -44,9 +49,4 @@ def set_thread_width(request):
         width = None
     if width not in dict(Preference.THREAD_WIDTHS):
         return HttpResponseBadRequest("Unknown width.")
-    Preference.objects.update_or_create(user=request.user, defaults={"thread_width": width})
-    request.thread_width = width
-    if request.htmx:
-        context = {"back_url": _back(request)}
-        return render(request, "dashboard/thread.html#width-switch", context)
-    return HttpResponseRedirect(_back(request))
+    return _kept(request, "thread_width", width, "dashboard/thread.html#width-switch")
