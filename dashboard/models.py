@@ -271,6 +271,7 @@ class SavedView(models.Model):
 
     class Meta:
         ordering = ["position", "id"]
+        permissions = [("share_views", "Can share views with the team")]
 
     def __str__(self):
         return self.name

@@ -154,6 +154,15 @@ if EXPORTS_PER_PERSON < 1 or EXPORTS_AT_ONCE < EXPORTS_PER_PERSON:
         "EXPORTS_PER_PERSON must be at least 1 and EXPORTS_AT_ONCE at least as many"
     )
 
+# Saved views: a person keeps at most VIEWS_PER_PERSON (their own and the team's they made),
+# the team shares at most TEAM_VIEWS in all, and the sidebar lists the first SIDEBAR_VIEWS of
+# each group (the rest on the views page), so neither a page nor its counts grow with them.
+VIEWS_PER_PERSON = env_int("VIEWS_PER_PERSON", 50)
+TEAM_VIEWS = env_int("TEAM_VIEWS", 50)
+SIDEBAR_VIEWS = env_int("SIDEBAR_VIEWS", 10)
+if min(VIEWS_PER_PERSON, TEAM_VIEWS, SIDEBAR_VIEWS) < 1:
+    raise ImproperlyConfigured("VIEWS_PER_PERSON, TEAM_VIEWS and SIDEBAR_VIEWS must be at least 1")
+
 # Saved views' counts are walked in the background while someone looks at the sidebar (0: the
 # sidebar shows no counts and asks the store nothing for them).
 STORE_VIEW_COUNTS = env_bool("STORE_VIEW_COUNTS", default=True)
@@ -305,6 +314,10 @@ else:
         # opening the database file again on every request.
         "CONN_MAX_AGE": DATABASE_CONN_MAX_AGE,
         "CONN_HEALTH_CHECKS": True,
+        # A transaction takes the write lock when it begins, so overlapping writers queue (up
+        # to the busy timeout) rather than both reading, then one failing on "database is
+        # locked"; a check-then-write such as a saved view's caps holds.
+        "OPTIONS": {"transaction_mode": "IMMEDIATE"},
     }
 DATABASES = {"default": _database}
 

@@ -88,7 +88,19 @@ def tag_catalogue(db, sandbox):
 
 @pytest.fixture
 def lead(django_user_model):
-    return django_user_model.objects.create_user("lead", password="a-long-test-password")
+    """A support lead: signs in, and may share views with the team."""
+    user = django_user_model.objects.create_user("lead", password="a-long-test-password")
+    grant(user, "share_views")
+    return user
+
+
+def grant(user, codename):
+    """Give `user` one of the dashboard's permissions (made again after every flush)."""
+    from django.contrib.auth.models import Permission
+
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label="dashboard", codename=codename)
+    )
 
 
 @pytest.fixture

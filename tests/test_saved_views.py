@@ -2,8 +2,10 @@
 client against the sandbox over real HTTP."""
 
 import math
+import threading
 from collections import Counter
 from io import StringIO
+from unittest import mock
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -13,8 +15,10 @@ from django.test import Client
 from dashboard import budget
 from dashboard.budget import worker
 from dashboard.models import DefaultView, DisplayLink, SavedView
+from dashboard.saved import saved_views
 from dashboard.tickets import counts
 from tests import html
+from tests.conftest import grant
 from tests.html import page, text
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -70,11 +74,9 @@ def people(django_user_model, client, lead):
         return person
 
     client.force_login(lead)
-    return {
-        "lead": client,
-        "colleague": signed_in("colleague"),
-        "staff": signed_in("boss", is_staff=True),
-    }
+    boss = signed_in("boss", is_staff=True)
+    grant(django_user_model.objects.get(username="boss"), "share_views")
+    return {"lead": client, "colleague": signed_in("colleague"), "staff": boss}
 
 
 # --- Saving and showing -------------------------------------------------------------------
@@ -800,11 +802,14 @@ def test_a_link_made_from_a_personal_view_tells_others_nothing_of_its_name(peopl
         assert "Refund backlog plan" not in shown.content.decode()
 
 
-def test_the_admin_lists_no_one_elses_personal_views_to_superusers(people, sandbox, lead):
+def test_the_admin_lists_no_one_elses_personal_views_to_superusers(
+    people, sandbox, lead, django_user_model
+):
     lead.is_staff = lead.is_superuser = True
     lead.save()
     lead_client, colleague = people["lead"], people["colleague"]
     lead_client.force_login(lead)
+    grant(django_user_model.objects.get(username="colleague"), "share_views")
     theirs = save(colleague, "Colleague's own", "status=new")
     team = save(colleague, "Colleague's team view", "status=open", shared=True)
     mine = save(lead_client, "Lead's own", "priority=high")
@@ -820,3 +825,169 @@ def test_the_admin_lists_no_one_elses_personal_views_to_superusers(people, sandb
         assert lead_client.get(path).status_code in (302, 404)
         assert SavedView.objects.filter(pk=theirs.pk).exists()
     assert lead_client.get(f"/admin/dashboard/savedview/{team.pk}/change/").status_code == 200
+
+
+# --- Limits: how many views, who shares, and a sidebar that does not grow -----------------
+
+
+def test_a_colleague_without_the_permission_cannot_share_even_by_forging_the_form(people, sandbox):
+    colleague, lead = people["colleague"], people["lead"]
+    # The attack: a non-staff person saving team views as fast as they can.
+    for i in range(20):
+        answer = colleague.post("/views/save/", {"name": f"Spam {i}", "query": "", "shared": "on"})
+        assert answer.status_code == 403
+        assert "Can share views with the team" in answer.content.decode()
+    own = save(colleague, "Mine alone", "status=open")
+    assert colleague.post(f"/views/{own.pk}/share/", {"shared": "1"}).status_code == 403
+    assert list(SavedView.objects.filter(shared=True)) == []
+
+    # Nobody is offered what they may not do; a lead is.
+    save(lead, "Lead's own", "status=new")
+    for person, offered in ((colleague, False), (lead, True)):
+        listed = page(person.get("/?status=open"))
+        assert bool(listed.select("form.save-view-form input[name=shared]")) == offered
+        views = page(person.get("/views/"))
+        shares = [b for b in views.select("button") if text(b) == "Share with the team"]
+        assert bool(shares) == offered
+
+
+def test_a_person_keeps_at_most_views_per_person_and_is_told_why(people, sandbox, settings):
+    settings.VIEWS_PER_PERSON = 3
+    lead = people["lead"]
+    save(lead, "One", "status=open")
+    save(lead, "Two", "status=new", shared=True)  # the team's they made count as theirs
+    save(lead, "Three", "priority=high")
+
+    refused = lead.post("/views/save/", {"name": "Four", "query": "priority=low"})
+    assert refused.status_code == 400
+    said = text(page(refused).select_one("[data-field-error=name]"))
+    assert said == (
+        "You keep 3 views, the most one person can. Delete one on the views page to save another."
+    )
+    assert SavedView.objects.filter(owner__username="lead").count() == 3
+    save(people["colleague"], "Four", "priority=low")  # another person's own views are theirs
+
+
+def test_the_team_shares_at_most_team_views(people, sandbox, settings):
+    settings.TEAM_VIEWS = 2
+    lead, staff = people["lead"], people["staff"]
+    save(lead, "Open", "status=open", shared=True)
+    save(staff, "New", "status=new", shared=True)
+
+    refused = lead.post("/views/save/", {"name": "High", "query": "priority=high", "shared": "on"})
+    assert refused.status_code == 400
+    assert "The team shares 2 views, the most it can." in text(page(refused))
+    own = save(lead, "High", "priority=high")  # kept as the person's own instead
+
+    shared = lead.post(f"/views/{own.pk}/share/", {"shared": "1"})
+    assert shared.status_code == 400
+    problem = page(shared).select_one(f"#share-problem-{own.pk}")
+    assert "The team shares 2 views" in text(problem)
+    own.refresh_from_db()
+    assert not own.shared
+    assert SavedView.objects.filter(shared=True).count() == 2
+    limits = text(page(lead.get("/views/")).select_one("[data-view-limits]"))
+    assert "You keep 2 of the 50 views one person can; the team shares 2 of 2." in limits
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_saves_at_once_cannot_both_pass_the_cap(django_user_model, sandbox, settings):
+    """The second save's count waits until the first has saved: without the lock both count
+    one view fewer than the cap and both save."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the advisory lock is PostgreSQL's; SQLite takes its write lock at BEGIN")
+    settings.VIEWS_PER_PERSON = 1
+    owner = django_user_model.objects.create_user("racer")
+    counted = threading.Condition()
+    tally = []
+    real = saved_views._no_room
+
+    def no_room_then_wait(who, shared):
+        answer = real(who, shared)
+        with counted:
+            tally.append(answer)
+            counted.notify_all()
+            # Hold this transaction open until the other save has counted too, or is seen
+            # waiting for the lock: whichever it is, both are then in the race.
+            while len(tally) < 2 and not _waiting_for_advisory_lock():
+                counted.wait(0.05)
+        return answer
+
+    results = []
+
+    def attempt(name):
+        try:
+            results.append(saved_views.create(owner, name, "", False).name)
+        except saved_views.Refused as refused:
+            results.append(str(refused))
+        finally:
+            from django.db import connection as own
+
+            own.close()
+
+    with mock.patch.object(saved_views, "_no_room", no_room_then_wait):
+        racers = [threading.Thread(target=attempt, args=(name,)) for name in ("A", "B")]
+        for racer in racers:
+            racer.start()
+        for racer in racers:
+            racer.join(30)
+    assert SavedView.objects.filter(owner=owner).count() == 1
+    assert sorted(results)[0] in ("A", "B")
+    assert sorted(results)[1].startswith("You keep 1 views")
+
+
+def _waiting_for_advisory_lock():
+    from django.db import connections
+
+    probe = connections.create_connection("default")
+    try:
+        with probe.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            )
+            return cursor.fetchone()[0] > 0
+    finally:
+        probe.close()
+
+
+def test_the_sidebar_lists_the_first_views_of_each_group_and_a_way_to_the_rest(
+    people, sandbox, settings, counting
+):
+    settings.SIDEBAR_VIEWS = 3
+    lead = people["lead"]
+    filters = ["priority=low", "priority=medium", "priority=high", "channel=email"]
+    team = [save(lead, f"Team {i}", f"status=open&{f}", shared=True) for i, f in enumerate(filters)]
+    own = [
+        save(lead, f"Own {i}", f"status=new&{f}")
+        for i, f in enumerate([*filters, "priority=low&channel=email"])
+    ]
+
+    doc = page(lead.get("/views/all/"))
+    keys = [key for key, _, _ in entries(doc)]
+    assert keys == ["all", "mine", "waiting", *(str(v.pk) for v in team[:3] + own[:3])]
+    more = {a["data-views-more"]: (text(a), a["href"]) for a in doc.select("[data-views-more]")}
+    assert more == {
+        "team": ("1 more team view", "/views/#team-views"),
+        "own": ("2 more of yours", "/views/#my-views"),
+    }
+    # A view beyond the first few is listed, marked, while it is the one shown.
+    doc = page(lead.get(own[4].get_absolute_url()))
+    assert current(doc) == str(own[4].pk)
+    assert [key for key, _, _ in entries(doc)][-1] == str(own[4].pk)
+    assert text(doc.select_one("[data-views-more=own]")) == "1 more of yours"
+
+    # The counts polled are those of the views listed, not of every view.
+    sandbox.reset_stats()
+    polled = page(lead.get("/views/counts/"))
+    worker.drain()
+    counted = {e["data-view-count"] for e in polled.select("[data-view-count]")}
+    assert counted == {"all", "mine", "waiting", *(str(v.pk) for v in team[:3] + own[:3])}
+    walked = {
+        "&".join(f"{k}={v}" for k, v in parse_qsl(r.query) if k not in ("cursor", "page_size"))
+        for r in tickets_asked(sandbox)
+    }
+    assert walked, "the views listed were counted"
+    assert "status=new&priority=low&channel=email" not in walked
+    assert "status=open&channel=email" not in walked

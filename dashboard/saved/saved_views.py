@@ -8,9 +8,11 @@ nothing.
 """
 
 import unicodedata
+import zlib
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, TooManyFieldsSent
-from django.db import transaction
+from django.db import connection, transaction
 from django.http import Http404, QueryDict
 from django.urls import reverse
 
@@ -19,6 +21,19 @@ from dashboard.tickets.filters import MAX_ID, MINE, TicketFilterForm
 
 ALL, MY_TICKETS, NEEDS_REPLY = "all", "mine", "waiting"  # the built-in views' keys
 MAX_NAME = SavedView._meta.get_field("name").max_length
+SHARE_PERMISSION = "dashboard.share_views"
+# The key of PostgreSQL's lock under which views are saved and shared (see `_one_at_a_time`).
+_LOCK_KEY = zlib.crc32(b"dashboard.saved_views")
+
+
+class Refused(Exception):
+    """Why a view was not saved or shared, in words for the person: nothing was changed."""
+
+
+def can_share(user):
+    """Whether the person may share views with the team: a permission staff grant (the
+    "Team views" group has it), so that the team's sidebar is kept by the people it trusts."""
+    return getattr(user, "is_authenticated", False) and user.has_perm(SHARE_PERMISSION)
 
 
 def visible(user):
@@ -126,7 +141,12 @@ def name_problem(name, owner, shared, exclude=None):
 
 
 def create(owner, name, query_string, shared):
+    """Save a view, or raise `Refused`: its name is taken among its siblings, its owner keeps
+    as many views as one person may, or the team shares as many as it may."""
     with transaction.atomic():
+        _one_at_a_time()
+        if problem := name_problem(name, owner, shared) or _no_room(owner, shared):
+            raise Refused(problem)
         view = SavedView(owner=owner, name=name, query=query_string, shared=shared)
         view.position = _end_of(view.siblings())
         view.save()
@@ -134,13 +154,48 @@ def create(owner, name, query_string, shared):
 
 
 def share(view, shared):
-    """Move a view between the team's and its owner's own, at the end of its new group."""
+    """Move a view between the team's and its owner's own, at the end of its new group; or
+    raise `Refused` (its name is taken there, or the team shares as many as it may)."""
     if view.shared == shared:
         return
     with transaction.atomic():
+        _one_at_a_time()
+        problem = name_problem(view.name, view.owner, shared, exclude=view)
+        if problem := problem or (shared and _no_room(None, shared)):
+            raise Refused(problem)
         view.shared = shared
         view.position = _end_of(view.siblings())
         view.save(update_fields=["shared", "position", "updated_at"])
+
+
+def _no_room(owner, shared):
+    """Why one more view cannot be saved (for `owner`, unless None) or shared, or ""."""
+    if owner is not None:
+        kept = SavedView.objects.filter(owner_id=owner.pk).count()
+        if kept >= settings.VIEWS_PER_PERSON:
+            return (
+                f"You keep {kept} views, the most one person can. Delete one on the views "
+                "page to save another."
+            )
+    if shared:
+        team = SavedView.objects.filter(shared=True).count()
+        if team >= settings.TEAM_VIEWS:
+            return (
+                f"The team shares {team} views, the most it can. Its views' owners or staff "
+                "can delete or stop sharing one on the views page first."
+            )
+    return ""
+
+
+def _one_at_a_time():
+    """Views are saved and shared one at a time across machines, inside the caller's
+    transaction, so that two saves at once cannot both pass a cap or take one name. On
+    PostgreSQL that is a transaction-level advisory lock (a row lock would not stop a new row
+    being inserted beside the counted ones); on SQLite every transaction begins by taking the
+    database's write lock (settings). Saves are rare: this never waits long."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
 
 
 def move(view, step):

@@ -6,6 +6,8 @@ Every change is checked here, on every request: only its owner, or staff for a t
 change a view (403), and nobody sees another person's own views (404).
 """
 
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseBadRequest, HttpResponseRedirect, QueryDict
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -95,15 +97,25 @@ def save_view(request):
     """The list's current filters saved as a view, read by the list's own form."""
     form = SaveViewForm(request.POST)
     filters = filter_form(request, QueryDict(request.POST.get("query", "")))
+    if form.is_valid() and form.cleaned_data["shared"]:
+        _may_share(request.user)
     if form.is_valid() and filters.is_valid():
         name, shared = form.cleaned_data["name"], form.cleaned_data["shared"]
-        if problem := saved_views.name_problem(name, request.user, shared):
-            form.add_error("name", problem)
-        else:
-            query = filters.bookmark(filters.query().filters)
+        query = filters.bookmark(filters.query().filters)
+        try:
             return redirect(saved_views.create(request.user, name, query, shared))
+        except saved_views.Refused as refused:
+            form.add_error("name", str(refused))
     context = {"form": form, "filters": filters, "back": list_url(form.data.get("query", ""))}
     return render(request, "dashboard/save_view.html", context, status=400)
+
+
+def _may_share(user):
+    if not saved_views.can_share(user):
+        raise PermissionDenied(
+            "Sharing views with the team takes the “Can share views with the team” "
+            "permission (the “Team views” group has it). Staff can grant it in the admin."
+        )
 
 
 @require_GET
@@ -139,10 +151,12 @@ def share(request, view_id):
     """Make a view the team's, or its owner's own again."""
     view = saved_views.changeable(request.user, view_id)
     shared = request.POST.get("shared") == "1"
-    problem = saved_views.name_problem(view.name, view.owner, shared, exclude=view)
-    if problem:
-        return _manage_page(request, problems={view.pk: problem}, status=400)
-    saved_views.share(view, shared)
+    if shared:
+        _may_share(request.user)
+    try:
+        saved_views.share(view, shared)
+    except saved_views.Refused as refused:
+        return _manage_page(request, share_problems={view.pk: str(refused)}, status=400)
     return _back_to_manage()
 
 
@@ -180,7 +194,7 @@ def counts(request):
     return response
 
 
-def _manage_page(request, problems=None, status=200):
+def _manage_page(request, problems=None, share_problems=None, status=200):
     user, context = request.user, known_context(request)
     team, own = saved_views.visible(user)
 
@@ -191,6 +205,7 @@ def _manage_page(request, problems=None, status=200):
                 "about": saved_views.describe(view.query, context),
                 "can_change": view.can_change(user),
                 "problem": (problems or {}).get(view.pk, ""),
+                "share_problem": (share_problems or {}).get(view.pk, ""),
                 "first": i == 0,
                 "last": i == len(views) - 1,
             }
@@ -202,6 +217,9 @@ def _manage_page(request, problems=None, status=200):
         "team": rows(team),
         "own": rows(own),
         "default": saved_views.default_key(user),
+        "can_share": saved_views.can_share(user),
+        "kept": sum(1 for view in team + own if view.owner_id == user.pk),
+        "limits": {"own": settings.VIEWS_PER_PERSON, "team": settings.TEAM_VIEWS},
     }
     return render(request, "dashboard/saved_views.html", page, status=status)
 

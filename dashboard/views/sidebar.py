@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db import DatabaseError
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -49,6 +50,9 @@ class Sidebar:
     poll_delay: str
     # Counts read from a ticket index no webhook keeps live: the time they are as of.
     as_of: datetime | None = None
+    # How many of the team's views, and the person's own, are listed on the views page only.
+    team_more: int = 0
+    own_more: int = 0
 
     @property
     def entries(self):
@@ -68,6 +72,9 @@ def sidebar(request, current=None, start=False, context=None):
     context = context or known_context(request)
     default = saved_views.default_key(request.user)
     team, own = saved_views.visible(request.user)
+    # The first few of each group, and the one shown wherever it is: the page, and the counts
+    # it polls for, stay the same size however many views there are.
+    (team, team_more), (own, own_more) = (_first(views, current) for views in (team, own))
 
     rows = [
         (ALL, "All tickets", reverse("all_tickets"), store.TicketQuery(), ""),
@@ -94,10 +101,20 @@ def sidebar(request, current=None, start=False, context=None):
         builtins=builtins,
         team=tuple(views[: len(team)]),
         own=tuple(views[len(team) :]),
+        team_more=team_more,
+        own_more=own_more,
         polling=view_counts.counting_on(),
         poll_delay=(COUNTING_POLL if start else FIRST_POLL) if counting else COUNTED_POLL,
         as_of=next((known.shown_as_of for known in indexed if known is not None), None),
     )
+
+
+def _first(views, current):
+    """The first SIDEBAR_VIEWS of `views`, with the `current` one after them when it is not
+    among them; and how many are left out."""
+    shown = views[: settings.SIDEBAR_VIEWS]
+    shown += [view for view in views[len(shown) :] if str(view.pk) == current]
+    return shown, len(views) - len(shown)
 
 
 def _needs_reply(current):
