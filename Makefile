@@ -49,12 +49,15 @@ run: $(VENV)/.installed-run
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # Debian's chromium drives the browser tests; redis-server and postgresql back the
-# several-machines tests, and the suite runs on a throwaway PostgreSQL cluster.
+# several-machines tests, and the suite runs on a throwaway PostgreSQL cluster; Java and npm
+# run the Nu Html Checker.
 # Installed when missing and we are root; otherwise say how.
 system-deps:
 	@missing=""; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	[ -x /usr/bin/redis-server ] || missing="$$missing redis-server"; \
+	command -v java >/dev/null || missing="$$missing default-jre-headless"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
@@ -68,7 +71,13 @@ system-deps:
 
 # Every test on a throwaway PostgreSQL cluster, then the ones marked also_sqlite (migrations,
 # sign-in, a list, a saved view) again on SQLite, the default of `make run`.
-test: $(VENV)/.installed-dev system-deps
+# The Nu Html Checker (npm's vnu-jar, pinned in its lock file), run on Java by the tests.
+VALIDATOR := tools/validator/node_modules/.installed
+$(VALIDATOR): tools/validator/package.json tools/validator/package-lock.json | system-deps
+	npm ci --prefix tools/validator --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
+
+test: $(VENV)/.installed-dev system-deps $(VALIDATOR)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports

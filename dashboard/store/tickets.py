@@ -6,6 +6,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
 
+from django.utils.encoding import iri_to_uri
+
 from dashboard.store import client, parse
 
 STATUSES = ("new", "open", "pending", "solved", "closed")
@@ -36,6 +38,12 @@ class Attachment:
             return bool(self.url) and urlsplit(self.url).scheme.lower() in {"http", "https"}
         except ValueError:  # not even a URL (an unclosed "[" host, say)
             return False
+
+    @property
+    def href(self) -> str:
+        """The URL as a link's `href`: characters a URL may not hold (quotes, spaces, `<`)
+        percent-encoded, so the attribute is a valid URL whatever the store sent."""
+        return iri_to_uri(self.url)
 
 
 @parse.kept
