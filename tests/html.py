@@ -83,9 +83,9 @@ def comment(doc, comment_id):
 
 
 def load_more(doc):
-    """The list's "Load more" link as (href, hx-get), or None at the end of the list."""
+    """The list's "Load more" link as (href, data-hx-get), or None at the end of the list."""
     element = anchor(doc, "Load more")
-    return None if element is None else (element["href"], element.get("hx-get"))
+    return None if element is None else (element["href"], element.get("data-hx-get"))
 
 
 # --- Roles, labels and text ----------------------------------------------------------------

@@ -112,7 +112,7 @@ def test_the_pages_kept_track_of_end_with_their_cached_answers(live_index, signe
 
 
 def poller_url(page_html):
-    found = re.search(r'id="arrivals-poll" hidden hx-get="([^"]+)"', page_html)
+    found = re.search(r'id="arrivals-poll" hidden data-hx-get="([^"]+)"', page_html)
     assert found, "the list has no arrivals poller"
     return found.group(1).replace("&amp;", "&")
 
@@ -143,7 +143,9 @@ def test_an_open_list_hears_of_a_new_ticket_its_total_and_a_changed_status(
     answer = ask(poll, shown=shown, total=total, seen=0).content.decode()
     assert 'data-arrivals="1"' in answer
     assert "1 new ticket · " in answer
-    assert re.search(f'id="list-total"[^>]* hx-swap-oob="true" data-total="{total + 1}"', answer)
+    assert re.search(
+        f'id="list-total"[^>]* data-hx-swap-oob="true" data-total="{total + 1}"', answer
+    )
     assert ".badge.status" not in answer  # no row on screen changed
 
     deliver(changed(sandbox, on_screen[0], status="solved"))
@@ -217,7 +219,9 @@ def test_a_list_open_in_a_browser_shows_an_arrival_within_3_seconds(
     first = page.locator("#ticket-rows > tr[data-ticket-id]").first
     first_id = int(first.get_attribute("data-ticket-id"))
     # Let the poller take its first look, so that what follows is news to it.
-    page.wait_for_function("() => document.querySelector('#arrivals-poll[hx-get*=\"since=\"]')")
+    page.wait_for_function(
+        "() => document.querySelector('#arrivals-poll[data-hx-get*=\"since=\"]')"
+    )
 
     def post(ticket, event_type):
         body = json.dumps(delivery(ticket, event_type=event_type)).encode()
@@ -241,7 +245,7 @@ def test_a_list_open_in_a_browser_shows_an_arrival_within_3_seconds(
 
 
 def board_poll(page_html):
-    found = re.search(r'<section id="board"[^>]*?hx-get="([^"]+)"', page_html, re.S)
+    found = re.search(r'<section id="board"[^>]*?data-hx-get="([^"]+)"', page_html, re.S)
     assert found, "the board names no poll"
     return found.group(1).replace("&amp;", "&")
 
@@ -251,7 +255,7 @@ def test_a_wall_watching_the_index_answers_nothing_until_it_changes(live_index, 
 
     path = display_link(filters="status=new&status=open", refresh=30, sort="newest")
     page = client.get(path).content.decode()
-    assert 'hx-trigger="every 2s, refresh"' in page
+    assert 'data-hx-trigger="every 2s, refresh"' in page
     poll = board_poll(page)
     sandbox.reset_stats()
     assert client.get(poll, headers={"HX-Request": "true"}).status_code == 204
@@ -272,7 +276,7 @@ def test_without_webhooks_a_wall_refreshes_on_its_own_schedule(settings, db, cli
     settings.NEXT_WEBHOOK_SECRET = ""
     freshness.forget()
     page = client.get(display_link(refresh=30)).content.decode()
-    assert 'hx-trigger="every 30s, refresh"' in page
+    assert 'data-hx-trigger="every 30s, refresh"' in page
     assert "&v=" not in board_poll(page)
     freshness.forget()
 
@@ -287,7 +291,7 @@ def test_a_wall_screen_marks_an_arrival_new_within_3_seconds(
     page.goto(
         live_server.url + display_link(filters="status=new&status=open", refresh=30, sort="newest")
     )
-    expect(page.locator("#board")).to_have_attribute("hx-get", re.compile("&v="))
+    expect(page.locator("#board")).to_have_attribute("data-hx-get", re.compile("&v="))
     arrived = sandbox.data.add_ticket(subject="Wrong size sent", status="new")
     body = json.dumps(delivery(arrived, event_type="ticket.created")).encode()
     headers = {"X-29Next-Signature": sign(body), "Content-Type": "application/json"}

@@ -190,7 +190,7 @@ def test_a_revoked_display_link_stops_its_screen(wall_screen, live_server, sandb
     page.evaluate("htmx.trigger('#board', 'refresh')")
     expect(page.locator("#board[data-gone]")).to_contain_text("revoked")
     expect(page.locator(ROWS)).to_have_count(0)
-    expect(page.locator("[hx-trigger]")).to_have_count(0)  # nothing polls any more
+    expect(page.locator("[data-hx-trigger]")).to_have_count(0)  # nothing polls any more
 
 
 PAYLOADS = [

@@ -52,7 +52,7 @@ def test_the_list_sidebar_and_wall_show_index_counts_as_of_their_walk(
     count = page.locator("[data-view-count='all']")
     expect(count).to_have_text(str(len(sandbox.data.tickets)))
     # The sidebar's poller swaps its counts and their time in place, and they stay.
-    expect(page.locator("#views-poll[hx-trigger='load delay:1s']")).to_have_count(0)
+    expect(page.locator("#views-poll[data-hx-trigger='load delay:1s']")).to_have_count(0)
     expect(as_of).to_be_visible()
     screenshot(page, "list-index-counts", tmp_path)
 

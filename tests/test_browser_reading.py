@@ -35,7 +35,7 @@ def test_the_summary_follows_load_more_and_the_total_arrives_by_itself(
 
     # The total is counted in the background and arrives without a reload; then nothing polls.
     expect(total).to_have_text(f"of {expected}", timeout=15_000)
-    expect(page.locator("#list-total[hx-get]")).to_have_count(0)
+    expect(page.locator("#list-total[data-hx-get]")).to_have_count(0)
 
     # Each Load more: the count of rows shown follows the rows.
     more = page.get_by_role("link", name="Load more")

@@ -359,19 +359,19 @@ def test_the_list_s_form_swaps_in_progress_that_polls_until_done(triaging, sandb
     section = region.select_one("#bulk-progress")
     assert section.select_one("#bulk-summary[role=status]") is not None
     bulk_id = int(section["data-bulk-id"])
-    poller = section.select_one("[hx-trigger='every 2s']")
-    assert poller["hx-get"] == f"/bulk/{bulk_id}/?back=%2F%3Fstatus%3Dnew"
-    assert poller["hx-target"] == "#bulk-body"
+    poller = section.select_one("[data-hx-trigger='every 2s']")
+    assert poller["data-hx-get"] == f"/bulk/{bulk_id}/?back=%2F%3Fstatus%3Dnew"
+    assert poller["data-hx-target"] == "#bulk-body"
     found = finished(bulk_id)
 
-    poll = triaging.get(poller["hx-get"], headers=HTMX)
+    poll = triaging.get(poller["data-hx-get"], headers=HTMX)
     assert poll.status_code == STOP_POLLING  # done: htmx swaps it and polls no more
     body = html.page(poll)
-    assert body.select_one("[hx-trigger]") is None
+    assert body.select_one("[data-hx-trigger]") is None
     state = body.select_one("[data-bulk-state]")
     assert state["data-bulk-state"] == "done"
     assert sorted(map(int, state["data-bulk-settled"].split())) == sorted(ids)
-    summary = body.select_one("[hx-swap-oob='innerHTML:#bulk-summary']")
+    summary = body.select_one("[data-hx-swap-oob='innerHTML:#bulk-summary']")
     assert summary.text.strip() == "3 of 3 changed"
     assert body.select_one("a[href='/?status=new']") is not None
     assert poll["Cache-Control"] == "no-store"
@@ -388,11 +388,11 @@ def test_while_it_runs_its_page_polls_and_has_a_link_to_refresh(triaging, triage
     refresh = page.select_one(f"a[href='/bulk/{found.pk}/?back=%2F%3Fstatus%3Dnew']")
     assert refresh.text == "Refresh"
     assert page.select_one("a[href='/?status=new']") is not None  # back to the list
-    poller = page.select_one("[hx-trigger='every 2s']")
-    assert poller["hx-get"] == f"/bulk/{found.pk}/?back=%2F%3Fstatus%3Dnew"
+    poller = page.select_one("[data-hx-trigger='every 2s']")
+    assert poller["data-hx-get"] == f"/bulk/{found.pk}/?back=%2F%3Fstatus%3Dnew"
     poll = triaging.get(f"/bulk/{found.pk}/", headers=HTMX)
     assert poll.status_code == 200
-    assert html.page(poll).select_one("[hx-trigger='every 2s']") is not None
+    assert html.page(poll).select_one("[data-hx-trigger='every 2s']") is not None
 
     # A way back that leads elsewhere is not offered.
     page = html.page(triaging.get(f"/bulk/{found.pk}/?back=//evil.example/"))
@@ -414,7 +414,7 @@ def test_a_bulk_that_lost_its_thread_is_settled_by_the_next_look(triaging, triag
 def test_rows_that_load_more_adds_have_boxes_too(triaging, sandbox):
     sandbox.configure(page_size=5)
     first = html.page(triaging.get("/?status=new"))
-    more = first.select_one("a.load-more")["hx-get"]
+    more = first.select_one("a.load-more")["data-hx-get"]
     rows = html.page(triaging.get(more, headers=HTMX))
     boxes = rows.select("input[name=ids]")
     assert len(boxes) == 5 and all(box["form"] == "bulk-form" for box in boxes)

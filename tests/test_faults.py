@@ -102,8 +102,8 @@ def test_fragments_carry_the_message_too(signed_in, sandbox, mode, status, words
         assert not html.is_whole_page(doc)
     # Trying again asks for the same rows, in the place of the message.
     again = html.anchor(html.page(rows), "Try again")
-    assert again["href"] == again["hx-get"] == more
-    assert again["hx-target"] == "closest tr"
+    assert again["href"] == again["data-hx-get"] == more
+    assert again["data-hx-target"] == "closest tr"
 
 
 def test_the_dashboard_recovers_by_itself(signed_in, sandbox):

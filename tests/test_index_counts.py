@@ -110,7 +110,7 @@ def test_a_filters_first_view_is_exact_with_its_page_and_the_next_only(
     total = total_of(doc)
     assert total["data-total"] == str(expected(sandbox, query_string))
     assert total["data-count-source"] == "index"
-    assert total.get("hx-get") is None  # nothing left to count: no poller
+    assert total.get("data-hx-get") is None  # nothing left to count: no poller
     assert summary(doc) == f"25 shown of {expected(sandbox, query_string)}"
     calls = ticket_calls(sandbox)
     assert len(calls) == 2, calls  # its page, and the next fetched ahead
@@ -137,11 +137,13 @@ def test_the_count_poller_of_a_page_shown_before_the_index_answered_gets_its_tot
     signed_in, sandbox, indexed, walks
 ):
     doc = html.page(signed_in.get("/?status=closed"))
-    assert without_ref(total_of(doc)["hx-get"]) == "/count/?status=closed"  # counting by walking
+    assert (
+        without_ref(total_of(doc)["data-hx-get"]) == "/count/?status=closed"
+    )  # counting by walking
     indexed()
     answer = html.page(signed_in.get(count_url(signed_in, "status=closed")))
     assert total_of(answer)["data-total"] == str(expected(sandbox, "status=closed"))
-    assert total_of(answer).get("hx-get") is None  # counted: it stops asking
+    assert total_of(answer).get("data-hx-get") is None  # counted: it stops asking
     assert walks == []
 
 
@@ -172,7 +174,7 @@ def test_a_search_is_walked_as_before_and_says_so(signed_in, indexed, walks):
     total = total_of(doc)
     assert total.get("data-count-source") != "index"
     # Counted by the walk, as before.
-    assert without_ref(total["hx-get"]) == "/count/?filter_text=order"
+    assert without_ref(total["data-hx-get"]) == "/count/?filter_text=order"
     note = total.select_one("[data-count-source=walk]")
     assert html.text(note) == "· a search is counted by walking the store's list"
     assert walks  # its walk was asked for
@@ -200,7 +202,7 @@ def test_an_index_that_does_not_answer_leaves_the_walk_as_it_was(
     assert total_of(search).select_one("[data-count-source]") is None  # nothing to say
     doc = html.page(signed_in.get("/?status=closed"))
     assert summary(doc) == "25 shown · counting the total…"
-    assert without_ref(total_of(doc)["hx-get"]) == "/count/?status=closed"
+    assert without_ref(total_of(doc)["data-hx-get"]) == "/count/?status=closed"
 
 
 def lose_the_index(execute, sql, params, many, context):
@@ -219,7 +221,9 @@ def test_a_database_fault_while_reading_the_index_falls_back_to_the_walk(
         doc = html.page(signed_in.get("/?status=closed"))
         assert summary(doc) == "25 shown · counting the total…"
         again = html.page(signed_in.get(count_url(signed_in, "status=closed")))
-        assert without_ref(again.select_one("#list-total")["hx-get"]) == "/count/?status=closed"
+        assert (
+            without_ref(again.select_one("#list-total")["data-hx-get"]) == "/count/?status=closed"
+        )
         views = html.page(signed_in.get("/views/counts/"))
         assert html.text(views.select_one("[data-view-count=all]")) == "counting…"
         wall = signed_in.get("/wall/?status=open")
@@ -257,7 +261,7 @@ def test_saved_views_counts_read_the_index_and_only_a_search_is_walked(
     assert all("filter_text=refund" in call for call in ticket_calls(sandbox))
 
     as_of = doc.select_one("#views-as-of")
-    assert as_of["hx-swap-oob"] == "true" and not as_of.has_attr("hidden")
+    assert as_of["data-hx-swap-oob"] == "true" and not as_of.has_attr("hidden")
     assert parse_datetime(as_of.select_one("time")["datetime"]) == finished
     assert html.text(as_of).startswith("Counts as of ")
 

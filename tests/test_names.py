@@ -294,7 +294,7 @@ def test_names_appear_within_seconds_without_reloading(signed_in, sandbox, looku
 
     def swapped():
         answer = html.page(signed_in.get(f"/names/?{query}"))
-        found = answer.select("[hx-swap-oob][data-requester-id]")
+        found = answer.select("[data-hx-swap-oob][data-requester-id]")
         return found if len(found) == len(waiting) else None
 
     found = wait_for(swapped)

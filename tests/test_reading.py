@@ -154,8 +154,12 @@ def summary(doc):
 
 def poller(doc):
     """The element that asks for the total again, as (url, trigger), or None."""
-    element = doc.select_one("#list-total[hx-get]")
-    return None if element is None else (without_ref(element["hx-get"]), element["hx-trigger"])
+    element = doc.select_one("#list-total[data-hx-get]")
+    return (
+        None
+        if element is None
+        else (without_ref(element["data-hx-get"]), element["data-hx-trigger"])
+    )
 
 
 def ticket_calls(sandbox):

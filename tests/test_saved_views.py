@@ -398,8 +398,8 @@ def test_view_counts_equal_the_stores_totals(signed_in, sandbox, counting):
     shown = {key: count for key, _, count in entries(first)}
     assert {shown[str(pk)] for pk in views} == {"counting…"}
     poller = first.select_one("#views-poll")
-    assert poller["hx-get"] == "/views/counts/"
-    assert poller["hx-trigger"].startswith("load delay:")
+    assert poller["data-hx-get"] == "/views/counts/"
+    assert poller["data-hx-trigger"].startswith("load delay:")
 
     shown, doc = poll(signed_in)
     for pk, query in views.items():
@@ -408,9 +408,10 @@ def test_view_counts_equal_the_stores_totals(signed_in, sandbox, counting):
     # Counted, the sidebar asks again about once a minute; the page now shows the counts.
     # Again in a minute, or at once when this person changes a ticket.
     assert (
-        doc.select_one("#views-poll")["hx-trigger"] == "load delay:60s, tickets-changed from:body"
+        doc.select_one("#views-poll")["data-hx-trigger"]
+        == "load delay:60s, tickets-changed from:body"
     )
-    assert all(e.get("hx-swap-oob") == "true" for e in doc.select("[data-view-count]"))
+    assert all(e.get("data-hx-swap-oob") == "true" for e in doc.select("[data-view-count]"))
     again = {k: c for k, _, c in entries(page(signed_in.get("/views/all/")))}
     assert again[str(next(iter(views)))] == str(len(expected_ids(sandbox, FILTERS[0])))
 
@@ -424,7 +425,7 @@ def test_a_count_says_at_least_while_counting_and_a_plus_past_the_cap(
     doc = page(signed_in.get("/views/counts/"))
     worker.drain()
     # Counting: soon.
-    assert doc.select_one("#views-poll")["hx-trigger"].startswith("load delay:5s,")
+    assert doc.select_one("#views-poll")["data-hx-trigger"].startswith("load delay:5s,")
     doc = page(signed_in.get("/views/counts/"))
     worker.drain()
     label = text(doc.select_one(f"[data-view-count='{view.pk}']"))
@@ -677,7 +678,7 @@ def test_changing_a_filter_in_place_unmarks_the_view_in_the_sidebar(signed_in, s
     assert current(page(signed_in.get(f"/views/{view.pk}/"))) == str(view.pk)
     swapped = page(signed_in.get("/?status=open&priority=high", **HTMX))
     nav = sidebar(swapped)
-    assert nav["hx-swap-oob"] == "true" and nav["id"] == "views-sidebar"
+    assert nav["data-hx-swap-oob"] == "true" and nav["id"] == "views-sidebar"
     assert current(swapped) is None
     assert current(page(signed_in.get("/?status=", **HTMX))) == "all"
     # Load more swaps rows only: the sidebar stays as it is.

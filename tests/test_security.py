@@ -92,7 +92,7 @@ class InlineCodeFinder(HTMLParser):
                 self.problems.append(f"{name}= handler on <{tag}>")
             if name == "style":
                 self.problems.append(f"style= on <{tag}>")
-            if name.startswith("hx-on"):
+            if name.startswith(("hx-on", "data-hx-on")):
                 self.problems.append(f"{name} needs eval")
             if name in {"href", "src", "action"} and (value or "").strip().lower().startswith(
                 "javascript:"

@@ -46,8 +46,8 @@ def test_a_row_links_to_the_list_with_its_thread_and_fetches_the_thread_alone(si
     subject = row.select_one("a.subject")
     # Without JavaScript, in a new tab or copied, the link is the list with the thread open.
     assert subject["href"] == f"/?status=open&priority=high&ticket={ticket_id}"
-    assert subject["hx-get"] == f"/tickets/{ticket_id}/?status=open&priority=high"
-    assert subject["hx-target"] == "#thread-panel"
+    assert subject["data-hx-get"] == f"/tickets/{ticket_id}/?status=open&priority=high"
+    assert subject["data-hx-target"] == "#thread-panel"
     assert html.link(row, ticket_id) == f"/tickets/{ticket_id}/?status=open&priority=high"
 
 

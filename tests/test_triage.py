@@ -309,7 +309,7 @@ def test_with_htmx_the_thread_the_row_and_the_counts_update_in_place(
     page = parse(html)
     assert page.select_one(f'article.thread[data-thread-id="{ticket["id"]}"]') is not None
     assert "status New → Solved" in unescape(page.select_one("[data-triage-done]").get_text())
-    row = re.search(r'<tr hx-swap-oob="([^"]+)" data-ticket-id="(\d+)"', html)
+    row = re.search(r'<tr data-hx-swap-oob="([^"]+)" data-ticket-id="(\d+)"', html)
     assert row and row.group(2) == str(ticket["id"]) and "#ticket-rows" in row.group(1)
     # The new form shows the ticket as it is now: sending it unchanged writes nothing.
     assert form_values(html)["status"] == ["solved"]

@@ -154,7 +154,7 @@ def test_filter_form_swap_returns_the_results_fragment_and_pushes_the_bookmark(s
     fragment = html.page(response)
     assert not html.is_whole_page(fragment)
     # The fragment is the element the form swaps out, nothing around it.
-    assert "#" + html.root(fragment)["id"] == form["hx-target"]
+    assert "#" + html.root(fragment)["id"] == form["data-hx-target"]
     assert html.row_ids(fragment)
     assert response["HX-Push-Url"] == "/?status=open&priority=high"
 

@@ -55,7 +55,7 @@ def test_a_display_link_shows_its_board_without_signing_in(client, sandbox, disp
     assert row_ids(response) == expected_ids(sandbox, "status=new&status=open")[: wall_board.ROWS]
     assert "sessionid" not in response.cookies
     assert response["Cache-Control"] == "no-store"
-    assert board(response)["hx-trigger"] == "every 30s, refresh"
+    assert board(response)["data-hx-trigger"] == "every 30s, refresh"
     assert "Support room" in text(board(response))
 
 
@@ -101,7 +101,7 @@ def test_a_revoked_link_stops_at_once(client, display):
         assert board(response).has_attr("data-gone")
         assert "revoked" in text(board(response))
         assert row_ids(response) == []
-    assert page(poll).select("[hx-trigger]") == []  # the screen stops polling
+    assert page(poll).select("[data-hx-trigger]") == []  # the screen stops polling
 
 
 def test_requester_emails_are_masked_and_threads_never_shown(client, sandbox, db):
@@ -209,7 +209,7 @@ def test_rotation_is_decided_by_the_server_clock(client, sandbox, db, monkeypatc
 def test_tickets_new_since_the_last_refresh_are_highlighted(client, sandbox, display):
     link, path = display
     first = client.get(path)
-    poll = board(first)["hx-get"]
+    poll = board(first)["data-hx-get"]
     assert page(first).select("[data-new]") == []
 
     added = sandbox.data.add_ticket(status="new", subject="Brand new ticket on the wall")

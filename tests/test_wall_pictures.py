@@ -328,11 +328,11 @@ def test_a_ticket_created_while_the_board_showed_a_cached_page_is_marked_new(
     first = client.get(display_open)
     added = sandbox.data.add_ticket(status="new", subject="Arrived between two pages")
     time.sleep(1.1)  # the next refresh comes a little later ...
-    cached = client.get(board(first)["hx-get"], **HTMX)
+    cached = client.get(board(first)["data-hx-get"], **HTMX)
     assert added["id"] not in row_ids(page(cached))  # ... and still shows the page it had
 
     monkeypatch.setattr(wall_board, "ROWS_MAX_AGE", 0)  # the page ages out
-    arrived = client.get(board(cached)["hx-get"], **HTMX)
+    arrived = client.get(board(cached)["data-hx-get"], **HTMX)
     assert row_ids(page(arrived))[0] == added["id"]
     assert new_ids(arrived) == [added["id"]]
     row = board(arrived).select_one(f"[data-ticket-id='{added['id']}']")
@@ -345,8 +345,8 @@ def test_a_new_ticket_is_new_on_every_screen_for_a_while(
     screen = client.get(display_open)
     added = sandbox.data.add_ticket(status="new", subject="Seen on every screen")
     monkeypatch.setattr(wall_board, "ROWS_MAX_AGE", 0)
-    first = client.get(board(screen)["hx-get"], **HTMX)
-    again = client.get(board(first)["hx-get"], **HTMX)  # the screen's next refresh
+    first = client.get(board(screen)["data-hx-get"], **HTMX)
+    again = client.get(board(first)["data-hx-get"], **HTMX)  # the screen's next refresh
     other = client.get(display_open)  # another screen, just switched on
     for response in (first, again, other):
         assert new_ids(response) == [added["id"]]
@@ -361,6 +361,6 @@ def test_an_old_ticket_entering_the_filter_is_not_new(client, sandbox, display_o
     newest = created(sandbox.data.filter_tickets(parse_qsl("status=new&status=open"))[0])
     reopened = sandbox.data.add_ticket(status="open", created_at=newest - timedelta(minutes=1))
     monkeypatch.setattr(wall_board, "ROWS_MAX_AGE", 0)
-    refreshed = client.get(board(screen)["hx-get"], **HTMX)
+    refreshed = client.get(board(screen)["data-hx-get"], **HTMX)
     assert reopened["id"] in row_ids(page(refreshed))
     assert new_ids(refreshed) == []

@@ -48,7 +48,7 @@ def person_html(person_id, person, fallback="", short=False, oob=False):
         # at its next refresh.
         waiting = "" if short else " data-waiting"
     hover = f' title="{escape(email)}"' if email and email != shown and not short else ""
-    swap = f"hx-swap-oob=\"outerHTML:[data-requester-id='{int(person_id)}']\" " if oob else ""
+    swap = f"data-hx-swap-oob=\"outerHTML:[data-requester-id='{int(person_id)}']\" " if oob else ""
     return (
         f'<span {swap}class="person" data-requester-id="{int(person_id)}"{hover}{waiting}>'
         f"{escape(shown)}</span>"

@@ -81,8 +81,8 @@ def _row(ticket, links, names, now, zone, limits, waiting, pick=False):
         f'<td class="col-id">{_pick(ticket.id) if pick else ""}'
         f'<a href="{page}" tabindex="-1">{ticket.id}</a></td>'
         f'<td class="col-subject"><div class="subject-line"><a class="subject" dir="auto"'
-        f' href="{opened}" hx-get="{page}" hx-target="#thread-panel" hx-swap="innerHTML"'
-        ' hx-indicator="#thread-panel">'
+        f' href="{opened}" data-hx-get="{page}" data-hx-target="#thread-panel"'
+        ' data-hx-swap="innerHTML" data-hx-indicator="#thread-panel">'
         f"{_e(ticket.subject or '(no subject)')}</a>{tags_html(ticket.tags, names.tags)}"
         "</div></td>"
         f'<td class="col-status">{badge_html("badge status status", ticket.status)}'

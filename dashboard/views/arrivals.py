@@ -107,7 +107,7 @@ def _status_swap(ticket_id, status):
     """The row's new status badge, swapped in place of the one on screen."""
     badge = badge_html("badge status status", status)
     target = f"#ticket-rows > tr[data-ticket-id='{int(ticket_id)}'] .badge.status"
-    return mark_safe(badge.replace("<span ", f'<span hx-swap-oob="outerHTML:{target}" ', 1))
+    return mark_safe(badge.replace("<span ", f'<span data-hx-swap-oob="outerHTML:{target}" ', 1))
 
 
 def _newest(text):

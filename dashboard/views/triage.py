@@ -104,7 +104,9 @@ def _changed(request, ticket, ticket_id, said):
         row = ticket_rows([fetched[0]], context["names"], list_filters(request.GET), pick=True)
         target = f"outerHTML:#ticket-rows tr[data-ticket-id='{int(ticket_id)}']"
         html += (
-            "<template>" + row.replace("<tr ", f'<tr hx-swap-oob="{target}" ', 1) + "</template>"
+            "<template>"
+            + row.replace("<tr ", f'<tr data-hx-swap-oob="{target}" ', 1)
+            + "</template>"
         )
     response = HttpResponse(html)
     response["HX-Trigger"] = "tickets-changed"
