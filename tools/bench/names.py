@@ -39,8 +39,6 @@ from .plan import (
     NAMES_UNKNOWN,
     PRIME_LIMIT,
     PRIME_POLL,
-    QUIET,
-    QUIET_LIMIT,
     RATE_LIMIT,
     READING,
     SETTLE,
@@ -50,7 +48,7 @@ from .plan import (
     VIEW_TIMEOUT,
 )
 from .report import Check, measure_table
-from .scenarios import Upstream, median_ms
+from .scenarios import Upstream, median_ms, wait_quiet
 
 ROW_RE = re.compile(r'<tr data-ticket-id="\d+">(.*?)</tr>', re.S)
 PERSON_RE = re.compile(r'<span class="person" data-requester-id="(\d+)"([^>]*)>')
@@ -137,7 +135,7 @@ def measure(bench, names_plan):
     query = _choose(names_plan, looked_up(bench.sandbox.stats()))
     bench.settle()
     bench.sandbox.configure(page_size=NAMES_PAGE_SIZE)
-    client = DirectClient(bench.sandbox)
+    client = DirectClient(bench.sandbox, bench.budget)
     direct = []
     try:
         with bench.crowd(1) as (person,):
@@ -318,18 +316,6 @@ def looked_up(stats, unique=True):
     """The customers the store was asked for by id, since its stats were last reset."""
     ids = [int(m.group(1)) for r in stats["requests"] if (m := LOOKUP_RE.search(r))]
     return set(ids) if unique else ids
-
-
-def wait_quiet(sandbox):
-    """Wait until the store has had no call for QUIET seconds (at most QUIET_LIMIT): the
-    dashboard's background work (look-ups, next pages) is done or given up."""
-    start = since = time.monotonic()
-    calls = sandbox.stats()["calls"]
-    while time.monotonic() - since < QUIET and time.monotonic() - start < QUIET_LIMIT:
-        time.sleep(0.25)
-        now = sandbox.stats()["calls"]
-        if now != calls:
-            calls, since = now, time.monotonic()
 
 
 # --- The table and the checks ----------------------------------------------------------------

@@ -30,12 +30,12 @@ from pathlib import Path
 
 from django.conf import settings
 
-from tools.processes import Gunicorn, RedisServer, SandboxProcess, child_env, manage
+from tools.processes import Gunicorn, RedisServer, child_env, manage
 
 from . import backlog, names, pacing, report, spreadsheet, walls
 from . import bulk as bulk_phase
 from . import index as index_phase
-from .clients import QueryPool, sign_in
+from .clients import CountedSandbox, QueryPool, SharedBudget, sign_in
 from .export import export_checks, export_table, measure_export
 from .plan import LATENCY_MS, RATE_LIMIT, THREADS
 from .scenarios import PHASES as SCENARIO_PHASES
@@ -54,7 +54,7 @@ CONFIGS = (("1 worker", 1, False), ("2 workers", 2, False), ("2 workers + Redis"
 class Environment:
     """What every dashboard process of the run shares: the store, the keys, the database."""
 
-    sandbox: SandboxProcess
+    sandbox: CountedSandbox
     secret_key: str
     db_path: Path
 
@@ -107,7 +107,10 @@ def run_config(env, credentials, pool, names_plan, config, root, logs, phases, f
             )
         )  # fmt: skip
         cookies = sign_in(dashboard.url, *credentials)
-        bench = Bench(env.sandbox, dashboard.url, cookies, pool, workers)
+        # The budget where this configuration's gunicorn keeps it: the bench's own calls to
+        # the store take their slots there too.
+        shared = SharedBudget(env.sandbox, state / "pacing", redis_url)
+        bench = Bench(env.sandbox, dashboard.url, cookies, pool, workers, shared)
         cold = None
         if "names" in phases:
             cold = names.measure
@@ -161,6 +164,7 @@ def run(write, phases=PHASES, configs=CONFIGS):
     `docs/benchmarks.md`; a part of one goes to `var/bench/partial.md`."""
     whole = tuple(phases) == PHASES and tuple(configs) == CONFIGS
     started = time.monotonic()
+    tally_before = CountedSandbox.tally()
     load_before = os.getloadavg()[0]
     logs = OUT_DIR / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -171,7 +175,7 @@ def run(write, phases=PHASES, configs=CONFIGS):
         if set(phases) - OWN_ENVIRONMENT:
             write("Starting the sandbox store and preparing the database ...")
             sandbox = stack.enter_context(
-                SandboxProcess(
+                CountedSandbox(
                     "--rate-limit", str(RATE_LIMIT), "--latency-ms", str(LATENCY_MS),
                     token=secrets.token_urlsafe(24),
                     log_path=logs / "sandbox.log",
@@ -199,6 +203,11 @@ def run(write, phases=PHASES, configs=CONFIGS):
         if "spreadsheet" in phases:
             write("Measuring: exports of 5,000 tickets, Excel and CSV ...")
             files = spreadsheet.measure(write, logs)
+    # Every store the run started has stopped by now, each adding up what it saw.
+    tally = CountedSandbox.tally()
+    store_calls = tally.calls - tally_before.calls
+    throttled = tally.throttled - tally_before.throttled
+    write(f"The sandbox stores across the run: {throttled} x 429 in {store_calls} calls.")
     header = report.header(load_before, os.getloadavg()[0])
     seconds = time.monotonic() - started
     footer = f"Whole run: {seconds:.0f} s. Server logs: var/bench/logs/."
@@ -230,6 +239,7 @@ def run(write, phases=PHASES, configs=CONFIGS):
         + (index_phase.index_checks(indexed) if indexed else [])
         + (bulk_phase.bulk_checks(bulk_runs) if bulk_runs else [])
         + (pacing.checks(shared_state) if shared_state else [])
+        + [report.throttled_check(throttled, store_calls)]
     )
     tables = [table for table in tables if table is not None]
     text, md = report.render(tables, checks, header, footer)
