@@ -47,6 +47,7 @@ class Download:
     seconds: float = 0.0  # to the last byte
     rows: int = 0
     note: str = ""  # the file's closing line when it stopped early, or the request's error
+    retry_after: str = ""  # the answer's Retry-After, when it refused
 
 
 @dataclass
@@ -91,6 +92,7 @@ def download(url, cookies):
     try:
         with requests.get(url, cookies=cookies, stream=True, timeout=VIEW_TIMEOUT) as response:
             result.status = response.status_code
+            result.retry_after = response.headers.get("Retry-After", "")
             for chunk in response.iter_content(chunk_size=None):
                 if not result.first_byte:
                     result.first_byte = time.perf_counter() - start

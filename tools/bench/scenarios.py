@@ -113,6 +113,7 @@ class ConfigResult:
     first_parts: list = field(default_factory=list)  # each first view's Server-Timing
     direct_waits: list = field(default_factory=list)  # seconds each waited for its slot
     backlog: object = None  # a backlog.BacklogResult, when the run measured it
+    exports: object = None  # a many_exports.ExportsResult, when the run measured it
 
     @property
     def first_ratio(self):
