@@ -35,6 +35,7 @@ class View:
     message: str = ""
     more: str = ""  # the "Load more" link, if the page has one
     timing: dict = None  # the page's Server-Timing: milliseconds by part
+    size: int = 0  # bytes of the page as read (after any transfer encoding)
 
     @property
     def ok(self):
@@ -53,6 +54,7 @@ def read_view(response, seconds):
         message=html.unescape(" ".join(found.group(2).split())) if found else "",
         more=html.unescape(more.group(1)) if more else "",
         timing=server_timing(response.headers.get("Server-Timing", "")),
+        size=len(response.content),
     )
 
 

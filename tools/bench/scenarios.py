@@ -114,6 +114,7 @@ class ConfigResult:
     direct_waits: list = field(default_factory=list)  # seconds each waited for its slot
     backlog: object = None  # a backlog.BacklogResult, when the run measured it
     exports: object = None  # a many_exports.ExportsResult, when the run measured it
+    views: object = None  # a many_views.ViewsResult, when the run measured it
 
     @property
     def first_ratio(self):
