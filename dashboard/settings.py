@@ -250,7 +250,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "dashboard.middleware.SignInRequired",
     "dashboard.middleware.Outages",
     "dashboard.middleware.permissions_policy",
     "dashboard.middleware.index_sync",
