@@ -1,4 +1,5 @@
-"""What validators ask of the pages beyond their looks: `<time datetime>` values HTML allows."""
+"""What validators ask of the pages beyond their looks: `<time datetime>` values HTML allows,
+and a header for the wall's rows."""
 
 import re
 from datetime import UTC, datetime
@@ -6,7 +7,7 @@ from datetime import UTC, datetime
 from dashboard.templatetags.dashboard_tags import datetime_value
 from dashboard.wall import board as wall_board
 from tests import test_wall
-from tests.html import page
+from tests.html import page, text
 
 # A valid global date and time string (HTML's "datetime" value for a moment): at most three
 # digits of a second.
@@ -44,3 +45,18 @@ def test_every_time_on_a_wall_is_a_valid_moment_stale_or_not(
     found += moments(client.get("/display/no-such-link/"))  # no board: no time of its own
     assert len(found) >= 4
     assert [value for value in found if not MOMENT.match(value)] == []
+
+
+def test_the_walls_rows_have_a_header_for_each_column(signed_in, sandbox):
+    table = page(signed_in.get("/wall/")).select_one("table.wall-rows")
+    headers = table.select("thead th")
+    assert [th.get("scope") for th in headers] == ["col"] * len(headers)
+    assert [text(th) for th in headers] == [
+        "Ticket",
+        "Subject, requester and assignee",
+        "Status",
+        "Priority",
+        "Age",
+    ]
+    rows = table.select("tbody tr[data-ticket-id]")
+    assert rows and all(len(row.find_all("td")) == len(headers) for row in rows)
