@@ -30,7 +30,8 @@ class ThrottledLoginView(auth_views.LoginView):
         self.attempt = throttle.Attempt.of(request)
         wait = self.attempt.admit()
         if wait:
-            logger.warning("sign-in refused for %.0f s: too many attempts", wait)
+            why = "attempts under way did not end in time" if self.attempt.crowded else "too many"
+            logger.warning("sign-in refused for %.0f s: %s", wait, why)
             return self._refused(math.ceil(wait), crowded=self.attempt.crowded)
         try:
             return super().post(request, *args, **kwargs)

@@ -157,8 +157,7 @@ class Attempt:
             if not under_way:
                 return wait
             if time.monotonic() + pause > deadline:
-                logger.warning("sign-in refused: attempts under way did not end in time")
-                self.crowded = True
+                self.crowded = True  # the sign-in page says so, and logs the refusal
                 return SETTLE_WAIT
             if not waited:
                 logger.info("sign-in waits for attempts under way to end")
