@@ -1,12 +1,20 @@
-"""Answers that every view shares: the outage page (shared state or database out of reach) and
-the Permissions-Policy; and the nudge that keeps the ticket index's walk going."""
+"""Answers that every view shares: the way to sign in (a redirect, for HTMX too), the outage
+page (shared state or database out of reach) and the Permissions-Policy; and the nudge that
+keeps the ticket index's walk going."""
 
 import logging
+from urllib.parse import urlencode, urlsplit
 
+from django.conf import settings
+from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
-from django.shortcuts import render
+from django.middleware.gzip import GZipMiddleware
+from django.shortcuts import render, resolve_url
 from django.template.loader import render_to_string
+from django.utils.cache import add_never_cache_headers, patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django_htmx.http import HttpResponseClientRedirect
 
 from dashboard.budget import SharedStateError
 from dashboard.index import sync
@@ -32,6 +40,19 @@ PERMISSIONS_POLICY = ", ".join(
 )
 
 
+class CompressPages(GZipMiddleware):
+    """Pages and fragments gzipped for browsers that take it (Django's, whose random bytes in
+    each answer keep BREACH from reading a secret out of its length). Streamed downloads are
+    left as they are: a compressor holds their first hundred kilobytes or so back, and with them
+    the browser's progress and the server's notice that the person cancelled, which stops the
+    walk of the store; and an Excel file is compressed already."""
+
+    def process_response(self, request, response):
+        if response.streaming:
+            return response
+        return super().process_response(request, response)
+
+
 def permissions_policy(get_response):
     def middleware(request):
         response = get_response(request)
@@ -39,6 +60,53 @@ def permissions_policy(get_response):
         return response
 
     return middleware
+
+
+# Views that answer only a page's fragments (polled or asked for by its script): never a page
+# to come back to after signing in.
+FRAGMENTS_ONLY = {"arrivals", "names", "ticket_count", "view_counts"}
+
+
+class SignInRequired(LoginRequiredMiddleware):
+    """Every view but those marked `login_not_required` needs a signed-in person. A page
+    without one is redirected to the sign-in page, as Django's middleware does; so is an HTMX
+    request (Load more, a poll, a thread, a form), by `HX-Redirect`, so that the whole page
+    goes to the sign-in page and comes back to where it was, rather than the sign-in form
+    being swapped into the page. Polls redirect too: a page whose session ended (signed out in
+    another tab, expired) does not keep customers' messages on screen, polled in vain, until
+    the next click."""
+
+    def handle_no_permission(self, request, view_func):
+        htmx = getattr(request, "htmx", None)
+        # A history restore swaps the whole answer into the body: there, the sign-in page.
+        if not htmx or htmx.history_restore_request:
+            return super().handle_no_permission(request, view_func)
+        login_url = resolve_url(self.get_login_url(view_func))
+        field = self.get_redirect_field_name(view_func)
+        query = urlencode({field: page_of(request)}, safe="/")
+        response = HttpResponseClientRedirect(f"{login_url}?{query}")
+        patch_vary_headers(response, ["HX-Request"])
+        add_never_cache_headers(response)
+        return response
+
+
+def page_of(request):
+    """The path (and query) of the page an HTMX request came from: `HX-Current-URL` when it
+    names a page of this site, or else the request's own page, or the list."""
+    current = request.htmx.current_url or ""
+    if url_has_allowed_host_and_scheme(
+        current, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        parts = urlsplit(current)
+        if parts.path.startswith("/") and not parts.path.startswith("//"):
+            return parts.path + (f"?{parts.query}" if parts.query else "")
+    match = request.resolver_match
+    if request.method != "GET" or (match and match.url_name in FRAGMENTS_ONLY):
+        return resolve_url(settings.LOGIN_REDIRECT_URL)
+    # Load more's own URL is the list's, from a place in it: the list from its start.
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    return request.path + (f"?{query.urlencode()}" if query else "")
 
 
 def index_sync(get_response):

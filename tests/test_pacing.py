@@ -521,16 +521,19 @@ def test_the_token_never_reaches_a_file_name_or_a_redis_key(settings, tmp_path, 
 
 
 def attempt_child():
-    """In a child process: one attempt under a key, counted atomically; prints whether it was
-    admitted."""
-    kind, location, key, free = sys.argv[1:]
+    """In a child process: one attempt under a key, counted atomically (as under way, given a
+    hold); prints whether it was admitted."""
+    kind, location, key, free, *hold = sys.argv[1:]
     backend = make_backend(kind, location)
     if kind == "redis":
         backend.client.ping()
     print("ready", flush=True)
     sys.stdin.readline()
-    wait, token = backend.admit_attempt(key, 900, int(free))
-    print(json.dumps({"admitted": wait == 0, "wait": wait}))
+    if hold:  # counted as under way for that many seconds
+        wait, _, under_way = backend.hold_attempt(key, 900, int(free), None, float(*hold))
+    else:
+        (wait, _), under_way = backend.admit_attempt(key, 900, int(free)), False
+    print(json.dumps({"admitted": wait == 0, "wait": wait, "under_way": under_way}))
 
 
 def test_attempts_are_counted_atomically_across_processes(where):
@@ -539,6 +542,62 @@ def test_attempts_are_counted_atomically_across_processes(where):
     _, outputs = run_children(attempt_child, [[kind, location, key, 5]] * 14)
     assert sum(out["admitted"] for out in outputs) == 5
     assert all(895 < out["wait"] <= 900 for out in outputs if not out["admitted"])
+
+
+def test_attempts_under_way_are_counted_atomically_and_say_so(where):
+    kind, location = where
+    key = unique("signin")
+    _, outputs = run_children(attempt_child, [[kind, location, key, 5, 45]] * 14)
+    assert sum(out["admitted"] for out in outputs) == 5
+    refused = [out for out in outputs if not out["admitted"]]
+    assert len(refused) == 9 and all(out["under_way"] for out in refused)
+
+
+def test_an_attempt_under_way_is_kept_or_given_back_as_it_ends(where):
+    backend = make_backend(*where)
+    key = unique("signin")
+    _, first, _ = backend.hold_attempt(key, 900, 2, None, 45)
+    _, second, _ = backend.hold_attempt(key, 900, 2, None, 45)
+    assert backend.hold_attempt(key, 900, 2, None, 45) == (pytest.approx(900, abs=5), None, True)
+    backend.keep_attempt(key, first)  # a failure: one left under way, so still worth waiting
+    assert backend.hold_attempt(key, 900, 2, None, 45)[2] is True
+    backend.forget_attempt(key, second)  # a success gives its place back
+    wait, third, _ = backend.hold_attempt(key, 900, 2, None, 45)
+    assert wait == 0
+    backend.keep_attempt(key, third)
+    wait, token, under_way = backend.hold_attempt(key, 900, 2, None, 45)
+    assert (token, under_way) == (None, False) and 895 < wait <= 900  # two failures: refused
+    assert backend.count_attempts(key, 900) == 2
+
+
+def test_an_attempt_under_way_past_its_hold_counts_as_kept(where):
+    backend = make_backend(*where)
+    key = unique("signin")
+    backend.hold_attempt(key, 900, 1, None, 0)  # a hold of 0 s: its process may have died
+    wait, token, under_way = backend.hold_attempt(key, 900, 1, None, 0)
+    assert wait > 0 and under_way is False
+
+
+def test_clearing_forgets_what_was_kept_and_not_what_is_under_way(where):
+    backend = make_backend(*where)
+    key = unique("signin")
+    _, kept, _ = backend.hold_attempt(key, 900, 3, None, 45)
+    backend.keep_attempt(key, kept)
+    backend.hold_attempt(key, 900, 3, None, 45)
+    backend.hold_attempt(key, 900, 3, None, 45)
+    backend.clear_attempts(key)
+    assert backend.count_attempts(key, 900) == 2
+    assert backend.hold_attempt(key, 900, 3, None, 45)[0] == 0
+    assert backend.hold_attempt(key, 900, 3, None, 45)[2] is True
+
+
+def test_the_growing_delay_waits_only_for_attempts_under_way():
+    under_way = [(0.0, False), (1.0, True), (2.0, True)]
+    assert budget.limiter.held_attempt_wait(under_way, 2.0, 900, 2, 30) == (2.0, True)
+    # One failure a moment ago is enough to wait a second after it, whatever is under way.
+    latest = [(1.5, False), (1.8, True)]
+    assert budget.limiter.held_attempt_wait(latest, 2.0, 900, 1, 30) == (pytest.approx(1.8), False)
+    assert budget.limiter.held_attempt_wait(under_way[:1], 2.0, 900, 2, 30) == (0.0, False)
 
 
 def test_a_growing_delay_doubles_up_to_its_cap(where):

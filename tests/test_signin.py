@@ -1,6 +1,7 @@
 """The sign-in throttle: counted before the password is checked, by the username as Django signs
 in with it, per client behind a trusted proxy, and never a way to lock a colleague out."""
 
+import logging
 import threading
 import time
 from ipaddress import ip_network
@@ -8,7 +9,7 @@ from ipaddress import ip_network
 import pytest
 import redis
 import requests
-from django.contrib.auth.signals import user_login_failed
+from django.contrib.auth.backends import ModelBackend
 from django.test import Client
 
 from dashboard.accounts import throttle
@@ -70,36 +71,186 @@ def test_the_window_announced_is_the_window_kept(client, lead, monkeypatch):
     assert sign_in(client, "lead", PASSWORD).status_code == 302
 
 
-def test_parallel_guesses_are_counted_before_any_password_is_checked(live_server, lead, backend):
-    checked = []
+class Door(ModelBackend):
+    """Signs in as Django does, once the test opens the door: every password check waits at
+    it, so attempts really overlap however fast the machine checks."""
 
-    def count(sender, credentials, request, **kwargs):
-        checked.append(credentials["username"])
+    changed = threading.Condition()
+    opened = False
+    inside = 0  # checks waiting at the door now
+    checked = 0  # checks that reached it
+    most = 0  # the most checks that waited at once
 
-    session = requests.Session()
-    session.get(f"{live_server.url}/accounts/login/", timeout=10)
-    token = session.cookies["csrftoken"]
-    statuses = []
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        door = type(self)
+        with door.changed:
+            door.inside += 1
+            door.checked += 1
+            door.most = max(door.most, door.inside)
+            door.changed.notify_all()
+            assert door.changed.wait_for(lambda: door.opened, timeout=60)
+            door.inside -= 1
+        return super().authenticate(request, username, password, **kwargs)
 
-    def guess(n):
-        answer = session.post(
-            f"{live_server.url}/accounts/login/",
-            data={"username": "lead", "password": f"guess-{n}", "csrfmiddlewaretoken": token},
-            timeout=30,
-        )
-        statuses.append(answer.status_code)
 
-    user_login_failed.connect(count)
-    try:
-        threads = [threading.Thread(target=guess, args=(n,)) for n in range(14)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        user_login_failed.disconnect(count)
-    assert len(checked) == 5
-    assert sorted(statuses) == [200] * 5 + [429] * 9
+class Waiters(logging.Handler):
+    """Counts the attempts that waited for others under way (the throttle says so once each)."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.count = 0
+
+    def emit(self, record):
+        if record.getMessage().startswith("sign-in waits"):
+            with Door.changed:
+                self.count += 1
+                Door.changed.notify_all()
+
+
+@pytest.fixture
+def door(settings, monkeypatch):
+    settings.AUTHENTICATION_BACKENDS = ["tests.test_signin.Door"]
+    for name, value in [("opened", False), ("inside", 0), ("checked", 0), ("most", 0)]:
+        monkeypatch.setattr(Door, name, value)
+    # However slowly a loaded machine starts the requests, nobody gives up waiting first.
+    monkeypatch.setattr(throttle, "SETTLE_WAIT", 60.0)
+    waiters = Waiters()
+    logger = logging.getLogger(throttle.__name__)
+    logger.addHandler(waiters)
+    yield waiters
+    logger.removeHandler(waiters)
+    with Door.changed:  # no request thread stays behind a closed door
+        Door.opened = True
+        Door.changed.notify_all()
+
+
+def until(condition, door):
+    with Door.changed:
+        met = Door.changed.wait_for(condition, timeout=60)
+    assert met, f"{Door.inside} checks at the door, {door.count} waiting for a place"
+
+
+def open_door():
+    with Door.changed:
+        Door.opened = True
+        Door.changed.notify_all()
+
+
+def in_parallel(live_server, passwords, username="lead"):
+    """Each password sent at once from a browser of its own (one address: the test's own);
+    their answers, in the order of `passwords`."""
+    url = f"{live_server.url}/accounts/login/"
+    start = threading.Barrier(len(passwords))
+    answers = [None] * len(passwords)
+
+    def sign_in_with(n, password):
+        browser = requests.Session()
+        browser.get(url, timeout=60)
+        start.wait(timeout=60)
+        answers[n] = browser.post(
+            url,
+            data={"username": username, "password": password,
+                  "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
+            allow_redirects=False,
+            timeout=90,
+        )  # fmt: skip
+        answers[n].signed_in = "sessionid" in browser.cookies
+
+    threads = [threading.Thread(target=sign_in_with, args=pair) for pair in enumerate(passwords)]
+    for thread in threads:
+        thread.start()
+    return threads, answers
+
+
+def finish(threads):
+    for thread in threads:
+        thread.join(timeout=90)
+        assert not thread.is_alive()
+
+
+def test_parallel_guesses_are_counted_before_any_password_is_checked(
+    live_server, lead, backend, door
+):
+    threads, answers = in_parallel(live_server, [f"guess-{n}" for n in range(14)])
+    # Five checks under way: the other nine wait for them, none is checked meanwhile.
+    until(lambda: Door.inside == 5 and door.count == 9, door)
+    assert Door.checked == 5
+    open_door()
+    finish(threads)
+    assert Door.checked == 5
+    assert sorted(answer.status_code for answer in answers) == [200] * 5 + [429] * 9
+
+
+def test_a_team_behind_one_address_signs_in_together(live_server, lead, backend, door):
+    """Ten right passwords at once, as an office at 9:00: five are checked while five wait for
+    a place, which each success gives back; no more than five are ever checked at once."""
+    threads, answers = in_parallel(live_server, [PASSWORD] * 10)
+    until(lambda: Door.inside == 5 and door.count == 5, door)
+    assert Door.checked == 5
+    open_door()
+    finish(threads)
+    assert [answer.status_code for answer in answers] == [302] * 10
+    assert all(answer.signed_in for answer in answers)
+    assert Door.checked == 10 and Door.most == 5
+
+
+def test_right_passwords_behind_wrong_guesses_under_way_are_refused_once_they_fail(
+    live_server, lead, door
+):
+    threads, guesses = in_parallel(live_server, [f"guess-{n}" for n in range(5)])
+    until(lambda: Door.inside == 5, door)
+    more, right = in_parallel(live_server, [PASSWORD] * 5)
+    until(lambda: door.count == 5, door)  # the right ones wait: the guesses may yet succeed
+    open_door()
+    finish(threads + more)
+    assert [answer.status_code for answer in guesses] == [200] * 5
+    assert [answer.status_code for answer in right] == [429] * 5
+    assert "Too many failed sign-ins" in right[0].text
+    assert Door.checked == 5
+
+
+def test_five_wrong_then_five_right_at_once_still_locks(live_server, lead, door):
+    open_door()
+    guesses = [sign_in_live(live_server, f"guess-{n}") for n in range(5)]
+    assert [answer.status_code for answer in guesses] == [200] * 5
+    threads, right = in_parallel(live_server, [PASSWORD] * 5)
+    finish(threads)
+    assert [answer.status_code for answer in right] == [429] * 5
+    assert not any(answer.signed_in for answer in right)
+    assert all(890 <= int(answer.headers["Retry-After"]) <= 900 for answer in right)
+    assert Door.checked == 5 and door.count == 0  # refused at once, none of them checked
+
+
+def sign_in_live(live_server, password, username="lead"):
+    browser = requests.Session()
+    url = f"{live_server.url}/accounts/login/"
+    browser.get(url, timeout=60)
+    return browser.post(
+        url,
+        data={"username": username, "password": password,
+              "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
+        allow_redirects=False,
+        timeout=60,
+    )  # fmt: skip
+
+
+def test_attempts_under_way_for_too_long_refuse_for_a_moment(client, lead, monkeypatch):
+    monkeypatch.setattr(throttle, "SETTLE_WAIT", 0.05)
+    for _ in range(5):  # five checks that have not ended (their thread is still checking)
+        assert throttle.Attempt.of(_posted("lead")).admit() == 0
+    refused = sign_in(client, "lead", PASSWORD)
+    assert refused.status_code == 429
+    assert refused["Retry-After"] == "1"
+    assert any("Too many sign-ins at once" in alert for alert in alerts(page(refused)))
+
+
+def test_an_attempt_whose_check_never_ended_counts_as_a_failure(client, lead, monkeypatch):
+    monkeypatch.setattr(throttle, "UNDER_WAY_HOLD", 0.0)  # their processes died long ago
+    for _ in range(5):
+        assert throttle.Attempt.of(_posted("lead")).admit() == 0
+    refused = sign_in(client, "lead", PASSWORD)
+    assert refused.status_code == 429
+    assert any("Too many failed sign-ins" in alert for alert in alerts(page(refused)))
 
 
 def test_a_stranger_cannot_lock_a_colleague_out(client, lead, settings):

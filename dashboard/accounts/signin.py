@@ -1,5 +1,6 @@
 """The sign-in page, throttled (see `throttle`): every attempt is counted before its password
-is checked, and a refused one is answered 429 with how long to wait."""
+is checked and stays counted only if it fails, and a refused one is answered 429 with how long
+to wait."""
 
 import logging
 import math
@@ -29,21 +30,25 @@ class ThrottledLoginView(auth_views.LoginView):
         self.attempt = throttle.Attempt.of(request)
         wait = self.attempt.admit()
         if wait:
-            logger.warning("sign-in refused for %.0f s: too many attempts", wait)
-            return self._refused(math.ceil(wait))
+            why = "attempts under way did not end in time" if self.attempt.crowded else "too many"
+            logger.warning("sign-in refused for %.0f s: %s", wait, why)
+            return self._refused(math.ceil(wait), crowded=self.attempt.crowded)
         try:
             return super().post(request, *args, **kwargs)
         except DATABASE_FAULTS:
             # Nobody's password was checked: the attempt does not count (the outage's 503).
             self.attempt.forget()
             raise
+        finally:
+            # A success took its count back (`form_valid`); anything else stays counted.
+            self.attempt.failed()
 
-    def _refused(self, seconds):
+    def _refused(self, seconds, crowded=False):
         # An unbound form: showing a bound one's errors would check the password after all.
         form = self.get_form_class()(
             self.request, initial={"username": self.request.POST.get("username", "")}
         )
-        context = self.get_context_data(form=form, retry_after=seconds)
+        context = self.get_context_data(form=form, retry_after=seconds, crowded=crowded)
         response = render(self.request, self.template_name, context, status=429)
         response["Retry-After"] = str(seconds)
         return response

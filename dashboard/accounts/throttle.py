@@ -3,9 +3,13 @@ colleague out.
 
 Every attempt is counted before its password is checked, atomically, in the shared state
 (`flock`-guarded files, or Redis: the budget's backends keep the counts, as they do for name
-look-ups), so parallel guesses cannot slip past a check. A successful one takes its own count
-back: only failures stay counted. The counts, each in a sliding window of
-`SIGNIN_FAILURE_WINDOW` seconds:
+look-ups), so parallel guesses cannot slip past a check. It is counted as under way until its
+password is checked: a successful one then takes its count back, and a failed one keeps it, so
+only failures stay counted. An attempt that finds a count full only of failures is refused;
+one that finds it full with attempts still under way waits for them to end (at most
+`SETTLE_WAIT` seconds), since each may give its place back: a team behind one address signs
+in together, while no more than the limit are ever checked. The counts, each in a sliding
+window of `SIGNIN_FAILURE_WINDOW` seconds:
 
 - **Username and address**: `SIGNIN_FAILURES_PER_USER` attempts, then a 429 until the oldest
   leaves the window. This is the strict count: an attacker's failures fill their own pairs,
@@ -31,7 +35,9 @@ one of `TRUSTED_PROXIES`.
 
 import hashlib
 import ipaddress
-from dataclasses import dataclass
+import logging
+import time
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.contrib.auth.forms import UsernameField
@@ -39,11 +45,24 @@ from django.core import signing
 
 from dashboard import budget
 
+logger = logging.getLogger(__name__)
+
 KNOWN_COOKIE = "signin_known"
 # The salt names the module this lived in first: changing it would forget every browser.
 KNOWN_SALT = "dashboard.signin.known"
 KNOWN_MAX_AGE = 180 * 24 * 3600
 KNOWN_MAX_NAMES = 5  # a shared computer remembers a few people
+
+# How long an attempt may wait for others under way at the same counts to end. A password check
+# takes well under a second; a wait this long means the machine is swamped, and the attempt is
+# refused for a few seconds rather than holding its thread.
+SETTLE_WAIT = 10.0
+# An attempt under way that has not ended this long after it was counted (its process died)
+# counts as a failure. Longer than a request lives under gunicorn's 30 s timeout.
+UNDER_WAY_HOLD = 45.0
+# How often a waiting attempt looks again: first soon (a check is short), then less often.
+_LOOK_FIRST = 0.01
+_LOOK_MAX = 0.1
 
 
 def _digest(text):
@@ -98,12 +117,14 @@ class Attempt:
     user: str
     address: str
     known: bool
-    admitted: list
+    admitted: list = field(default_factory=list)
+    # Refused after waiting `SETTLE_WAIT` for attempts under way, not for failures.
+    crowded: bool = False
 
     @classmethod
     def of(cls, request):
         user = _digest(normalised_username(request.POST.get("username", "")))
-        return cls(user, _digest(client_address(request)), user in known_names(request), [])
+        return cls(user, _digest(client_address(request)), user in known_names(request))
 
     def buckets(self):
         """(key, free attempts, cap on the growing delay or None for a hard limit)."""
@@ -125,16 +146,39 @@ class Attempt:
         return found
 
     def admit(self):
-        """Count the attempt in every bucket; the seconds to wait, or 0 when it may go ahead."""
+        """Count the attempt, as under way, in every bucket; the seconds to wait, or 0 when
+        it may go ahead. While a bucket is full only because of attempts under way, wait for
+        them to end (each may give its place back), up to `SETTLE_WAIT` seconds."""
+        deadline = time.monotonic() + SETTLE_WAIT
+        pause = _LOOK_FIRST
+        waited = False
+        while True:
+            wait, under_way = self._try()
+            if not under_way:
+                return wait
+            if time.monotonic() + pause > deadline:
+                self.crowded = True  # the sign-in page says so, and logs the refusal
+                return SETTLE_WAIT
+            if not waited:
+                logger.info("sign-in waits for attempts under way to end")
+                waited = True
+            time.sleep(pause)
+            pause = min(pause * 2, _LOOK_MAX)
+
+    def _try(self):
+        """One try at every bucket: (0, False) when counted in all of them, or the first
+        refusal's (seconds to wait, whether only attempts under way fill it)."""
         backend = budget.backend()
+        window = settings.SIGNIN_FAILURE_WINDOW
         for key, free, cap in self.buckets():
-            wait, token = backend.admit_attempt(key, settings.SIGNIN_FAILURE_WINDOW, free, cap)
+            wait, token, under_way = backend.hold_attempt(key, window, free, cap, UNDER_WAY_HOLD)
             if wait > 0:
                 # Refused attempts are not attempts: take back what this one counted so far.
+                # (Nothing is held while waiting, so two waiters never hold each other up.)
                 self.forget()
-                return wait
+                return wait, under_way
             self.admitted.append((key, token))
-        return 0
+        return 0, False
 
     def forget(self):
         backend = budget.backend()
@@ -142,10 +186,19 @@ class Attempt:
             backend.forget_attempt(key, token)
         self.admitted.clear()
 
+    def failed(self):
+        """The password was not accepted (or its check never ended): the attempt stays
+        counted, as a failure."""
+        backend = budget.backend()
+        for key, token in self.admitted:
+            backend.keep_attempt(key, token)
+        self.admitted.clear()
+
     def succeeded(self):
         """Only failures count: the attempt is taken back, and so are the failures of this
         browser, or of this username from this address (the person's own typing). Strangers'
-        failures at the username from elsewhere stay counted: a success says nothing of them."""
+        failures at the username from elsewhere stay counted: a success says nothing of them;
+        so do other attempts still under way, which count as they end."""
         self.forget()
         backend = budget.backend()
         backend.clear_attempts(f"signin:known:{self.user}")

@@ -33,14 +33,20 @@ class Backend:
         raise NotImplementedError
 
     def _try_attempt(
-        self, key: str, span: float, free: int, cap: float | None, member: str
-    ) -> float:
-        """Record `member` as an attempt and return 0, or return the seconds until one may be
-        recorded (see `attempt_wait`)."""
+        self, key: str, span: float, free: int, cap: float | None, member: str, hold: float
+    ) -> tuple[float, bool]:
+        """Record `member` as an attempt and return `(0, False)`, or return the seconds until
+        one may be recorded and whether that is only for attempts under way (see
+        `held_attempt_wait`: a member with the `UNDER_WAY` prefix is under way for `hold`
+        seconds from when it was recorded, and counts as kept after that)."""
+        raise NotImplementedError
+
+    def _keep_attempt(self, key: str, member: str) -> None:
+        """Record the attempt under way as `member` as kept, at the time it was recorded."""
         raise NotImplementedError
 
     def _forget_attempts(self, key: str, member: str | None = None) -> None:
-        """Drop one recorded attempt, or all of them."""
+        """Drop one recorded attempt, or all of them but those under way."""
         raise NotImplementedError
 
     def _count_attempts(self, key: str, span: float) -> int:
@@ -54,14 +60,36 @@ class Backend:
         (`forget_attempt(key, token)` takes it back), or `(seconds to wait, None)`."""
         member = secrets.token_hex(8)
         with guarded("counting an attempt"):
-            wait = self._try_attempt(key, float(window), int(free), cap, member)
+            wait, _ = self._try_attempt(key, float(window), int(free), cap, member, 0.0)
         return (0.0, member) if wait <= 0 else (wait, None)
+
+    def hold_attempt(
+        self, key: str, window: float, free: int, cap: float | None, hold: float
+    ) -> tuple[float, str | None, bool]:
+        """Count an attempt under `key` as under way before it is made, for an attempt whose
+        outcome decides whether it goes on counting. `(0, token, False)` when it may go
+        ahead: once it ends, `keep_attempt(key, token)` keeps it counted (a failure) and
+        `forget_attempt(key, token)` takes it back (a success); one that neither ends nor is
+        taken back within `hold` seconds (its process died) counts as kept. Refused:
+        `(seconds to wait, None, under way)`, where `under way` says that only attempts still
+        under way fill the count, so that asking again once they end may be admitted."""
+        member = limiter.UNDER_WAY + secrets.token_hex(8)
+        with guarded("counting an attempt"):
+            wait, under_way = self._try_attempt(
+                key, float(window), int(free), cap, member, float(hold)
+            )
+        return (0.0, member, False) if wait <= 0 else (wait, None, under_way)
+
+    def keep_attempt(self, key: str, token: str) -> None:
+        with guarded("keeping an attempt"):
+            self._keep_attempt(key, token)
 
     def forget_attempt(self, key: str, token: str | None) -> None:
         with guarded("forgetting an attempt"):
             self._forget_attempts(key, token)
 
     def clear_attempts(self, key: str) -> None:
+        """Forget the attempts kept under `key`; those under way still end as they will."""
         with guarded("clearing attempts"):
             self._forget_attempts(key)
 

@@ -4,7 +4,7 @@ import contextlib
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from dashboard.budget import limiter
@@ -110,8 +110,8 @@ class LocalBackend(Backend):
         return self.directory / f"attempts-v{limiter.LAYOUT}-{digest(key)}.log"
 
     def _try_attempt(
-        self, key: str, span: float, free: int, cap: float | None, member: str
-    ) -> float:
+        self, key: str, span: float, free: int, cap: float | None, member: str, hold: float
+    ) -> tuple[float, bool]:
         with os.fdopen(self._open(self.attempts_file(key)), "r+b") as log:
             fcntl.flock(log, fcntl.LOCK_EX)
             now = time.time()
@@ -123,28 +123,54 @@ class LocalBackend(Backend):
                     if now - span < (moment := float(written)) <= now + span:
                         entries.append((moment, name))
             entries.sort()
-            wait = limiter.attempt_wait([moment for moment, _ in entries], now, span, free, cap)
+            wait, under_way = limiter.held_attempt_wait(
+                [
+                    (moment, name.startswith(limiter.UNDER_WAY) and moment + hold > now)
+                    for moment, name in entries
+                ],
+                now,
+                span,
+                free,
+                cap,
+            )
             if wait <= 0:
                 entries.append((now, member))
             log.seek(0)
             log.write("".join(f"{moment:.6f} {name}\n" for moment, name in entries).encode())
             log.truncate()
-            return wait
+            return wait, under_way
+
+    def _rewrite_attempts(self, key: str, change: Callable[[str], str | None]) -> None:
+        """Each member in `key`'s log becomes `change(member)`, at the same time: a member,
+        or None to drop the line. (Under the lock: a log unlinked while another process
+        writes to it would lose that attempt.)"""
+        try:
+            handle = os.open(self.attempts_file(key), os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return  # nothing was ever counted under `key`
+        with os.fdopen(handle, "r+b") as log:
+            fcntl.flock(log, fcntl.LOCK_EX)
+            lines = []
+            for line in log.read().decode("ascii", "replace").splitlines():
+                written, _, name = line.partition(" ")
+                if (changed := change(name)) is not None:
+                    lines.append(f"{written} {changed}\n")
+            log.seek(0)
+            log.write("".join(lines).encode())
+            log.truncate()
+
+    def _keep_attempt(self, key: str, member: str) -> None:
+        kept = member.removeprefix(limiter.UNDER_WAY)
+        self._rewrite_attempts(key, lambda name: kept if name == member else name)
 
     def _forget_attempts(self, key: str, member: str | None = None) -> None:
-        path = self.attempts_file(key)
         if member is None:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-            return
-        with os.fdopen(self._open(path), "r+b") as log:
-            fcntl.flock(log, fcntl.LOCK_EX)
-            lines = log.read().decode("ascii", "replace").splitlines()
-            log.seek(0)
-            log.write(
-                "".join(f"{line}\n" for line in lines if line.partition(" ")[2] != member).encode()
+            # Attempts under way stay: each is kept or forgotten as it ends.
+            self._rewrite_attempts(
+                key, lambda name: name if name.startswith(limiter.UNDER_WAY) else None
             )
-            log.truncate()
+        else:
+            self._rewrite_attempts(key, lambda name: None if name == member else name)
 
     def _count_attempts(self, key: str, span: float) -> int:
         try:

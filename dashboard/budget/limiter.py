@@ -94,3 +94,27 @@ def attempt_wait(
     if cap is None:
         return times[count - free] + span - now
     return times[-1] + min(2.0 ** (count - free), cap) - now
+
+
+# An attempt under way (admitted, its outcome not known yet) is recorded under a member with
+# this prefix; once it ends it is either forgotten or kept as a plain member.
+UNDER_WAY = "h:"
+
+
+def held_attempt_wait(
+    entries: Sequence[tuple[float, bool]],
+    now: float,
+    span: float,
+    free: int,
+    cap: float | None,
+) -> tuple[float, bool]:
+    """`attempt_wait` over the sorted `(time, under way)` entries of the last `span` seconds,
+    and whether the wait is only for attempts under way: without them (if each were given
+    back) one more attempt could be recorded now, so the caller may ask again once they end
+    rather than be refused. Every entry counts, so however many ask at once, no more than
+    `free` are ever under way or kept."""
+    wait = attempt_wait([moment for moment, _ in entries], now, span, free, cap)
+    if wait <= 0:
+        return 0.0, False
+    ended = [moment for moment, under_way in entries if not under_way]
+    return wait, attempt_wait(ended, now, span, free, cap) <= 0

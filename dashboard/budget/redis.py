@@ -70,31 +70,67 @@ end
 return 0
 """
 
-# The same rule as `attempt_wait`, on the Redis server's clock; `cap` < 0 means no cap.
+# The same rule as `held_attempt_wait`, on the Redis server's clock; `cap` < 0 means no cap. A
+# member starting with ARGV[6] is under way for ARGV[5] microseconds from its score.
 _ATTEMPT_SCRIPT = """
 local span = tonumber(ARGV[1])
 local free = tonumber(ARGV[2])
 local cap = tonumber(ARGV[3])
+local hold = tonumber(ARGV[5])
+local prefix = ARGV[6]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], now + span + 1, '+inf')
-local count = redis.call('ZCARD', KEYS[1])
-local wait = 0
-if count >= free then
-  if cap < 0 then
-    local oldest = redis.call('ZRANGE', KEYS[1], count - free, count - free, 'WITHSCORES')
-    wait = tonumber(oldest[2]) + span - now
-  else
-    local latest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-    wait = tonumber(latest[2]) + math.min(1000000 * 2 ^ (count - free), cap) - now
+local entries = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local all, ended = {}, {}
+for i = 1, #entries, 2 do
+  local moment = tonumber(entries[i + 1])
+  all[#all + 1] = moment
+  if not (string.sub(entries[i], 1, #prefix) == prefix and moment + hold > now) then
+    ended[#ended + 1] = moment
   end
 end
+local function wait_after(times)
+  local count = #times
+  if count < free then
+    return 0
+  end
+  if cap < 0 then
+    return times[count - free + 1] + span - now
+  end
+  return times[count] + math.min(1000000 * 2 ^ (count - free), cap) - now
+end
+local wait = wait_after(all)
 if wait > 0 then
-  return math.max(wait, 1)
+  local under_way = 0
+  if wait_after(ended) <= 0 then
+    under_way = 1
+  end
+  return {math.max(wait, 1), under_way}
 end
 redis.call('ZADD', KEYS[1], now, ARGV[4])
 redis.call('PEXPIRE', KEYS[1], math.ceil(span / 1000) + 1000)
+return {0, 0}
+"""
+
+# An attempt under way (ARGV[1]) is kept as ARGV[2], at the time it was recorded.
+_KEEP_SCRIPT = """
+local moment = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if moment then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  redis.call('ZADD', KEYS[1], moment, ARGV[2])
+end
+return 0
+"""
+
+# Every attempt but those under way (members starting with ARGV[1]) is forgotten.
+_CLEAR_SCRIPT = """
+for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if string.sub(member, 1, #ARGV[1]) ~= ARGV[1] then
+    redis.call('ZREM', KEYS[1], member)
+  end
+end
 return 0
 """
 
@@ -118,6 +154,8 @@ class RedisBackend(Backend):
         self._slot = self.client.register_script(_SLOT_SCRIPT)
         self._attempt = self.client.register_script(_ATTEMPT_SCRIPT)
         self._counted = self.client.register_script(_COUNT_SCRIPT)
+        self._kept = self.client.register_script(_KEEP_SCRIPT)
+        self._cleared = self.client.register_script(_CLEAR_SCRIPT)
         self._restamped = self.client.register_script(_RESTAMP_SCRIPT)
 
     def rate_key(self, key: str) -> str:
@@ -146,20 +184,25 @@ class RedisBackend(Backend):
         return f"{REDIS_PREFIX}attempts:v{limiter.LAYOUT}:{digest(key)}"
 
     def _try_attempt(
-        self, key: str, span: float, free: int, cap: float | None, member: str
-    ) -> float:
-        micros = self._attempt(
+        self, key: str, span: float, free: int, cap: float | None, member: str, hold: float
+    ) -> tuple[float, bool]:
+        micros, under_way = self._attempt(
             keys=[self.attempts_key(key)],
-            args=[int(span * 1e6), free, -1 if cap is None else int(cap * 1e6), member],
-        )
-        return int(micros) / 1e6
+            args=[int(span * 1e6), free, -1 if cap is None else int(cap * 1e6), member,
+                  int(hold * 1e6), limiter.UNDER_WAY],
+        )  # fmt: skip
+        return int(micros) / 1e6, bool(under_way)
+
+    def _keep_attempt(self, key: str, member: str) -> None:
+        kept = member.removeprefix(limiter.UNDER_WAY)
+        self._kept(keys=[self.attempts_key(key)], args=[member, kept])
 
     def _count_attempts(self, key: str, span: float) -> int:
         return int(self._counted(keys=[self.attempts_key(key)], args=[int(span * 1e6)]))
 
     def _forget_attempts(self, key: str, member: str | None = None) -> None:
         if member is None:
-            self.client.delete(self.attempts_key(key))
+            self._cleared(keys=[self.attempts_key(key)], args=[limiter.UNDER_WAY])
         else:
             self.client.zrem(self.attempts_key(key), member)
 

@@ -1,4 +1,5 @@
 import functools
+from datetime import datetime
 from html import escape
 
 from django import template
@@ -187,6 +188,12 @@ def when(moment):
     return mark_safe(time_html(moment, timezone.now(), timezone.get_current_timezone()))
 
 
+@register.filter
+def datetime_value(moment):
+    """`moment` as a `<time datetime>` value: HTML allows at most three digits of a second."""
+    return moment.isoformat(timespec="milliseconds") if isinstance(moment, datetime) else ""
+
+
 def time_html(moment, now, zone):
     """`when`, written out by hand: a list shows fifty of these, and Django's `naturaltime`
     and `date` filters cost most of a page's rendering time."""
@@ -194,7 +201,7 @@ def time_html(moment, now, zone):
         return "—"
     local = moment.astimezone(zone)
     absolute = local.strftime("%a %-d %b %Y, %H:%M ") + (local.tzname() or "")
-    return f'<time datetime="{moment.isoformat()}" title="{absolute}">{ago(moment, now)}</time>'
+    return f'<time datetime="{datetime_value(moment)}" title="{absolute}">{ago(moment, now)}</time>'
 
 
 @register.simple_tag
@@ -207,7 +214,7 @@ def counts_as_of(moment, lead="counts"):
     return format_html(
         '{} as of <time datetime="{}" title="{}" data-counts-as-of>{}</time>',
         lead,
-        moment.isoformat(),
+        datetime_value(moment),
         local.strftime("%a %-d %b %Y, %H:%M ") + (local.tzname() or ""),
         shown,
     )

@@ -22,6 +22,7 @@ from dashboard.index import attention
 from dashboard.templatetags.dashboard_tags import (
     agent,
     badge_html,
+    datetime_value,
     label,
     requester_html,
     tags_html,
@@ -140,7 +141,8 @@ def _waiting(indexed, ticket, now, zone):
     word = "<strong>Overdue</strong> · " if overdue else ""
     return hooks, (
         f'<span class="age waiting{" age-overdue" if overdue else ""}">{word}'
-        f'<time datetime="{since.isoformat()}" title="Waiting since {exact}">Waiting {text}</time>'
+        f'<time datetime="{datetime_value(since)}" title="Waiting since {exact}">'
+        f"Waiting {text}</time>"
         f'<span class="waiting-exact"> since {_e(exact)}</span></span>'
     )
 

@@ -320,13 +320,9 @@
   // "Copy link": the thread's URL to the clipboard. Without a clipboard it is a plain link to
   // that URL, to follow or to copy from the browser's own menu. A "Copy" button names the field
   // whose text it copies (`data-copy-link="#new-link-url"`, a display link's URL); it needs this
-  // script, so it shows only with it, and without a clipboard (a page served over plain HTTP
-  // has none) it selects that text for the person to copy.
+  // script, so it shows only with it (`.needs-js`), and without a clipboard (a page served over
+  // plain HTTP has none) it selects that text for the person to copy.
   var copiedTimer = null;
-
-  document.querySelectorAll("button[data-copy-link][hidden]").forEach(function (button) {
-    button.hidden = false;
-  });
 
   document.addEventListener("click", function (event) {
     var copy = event.target.closest("[data-copy-link]");
@@ -732,12 +728,6 @@
       event.preventDefault();
       link.focus();
     }
-  });
-
-  document.addEventListener("DOMContentLoaded", function () {
-    document.querySelectorAll("[data-show-shortcuts]").forEach(function (button) {
-      button.hidden = false; // it needs this script
-    });
   });
 
   // --- The filters on a phone ------------------------------------------------------------------

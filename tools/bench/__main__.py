@@ -47,8 +47,8 @@ def _parse(argv):
         metavar="PHASE,...",
         help=(
             "run only these phases (and the first views the later ones are held against): "
-            "pacing, names, first, load_more, concurrent, faults, walls, export, backlog, index, "
-            "bulk, spreadsheet"
+            "pacing, names, first, load_more, concurrent, faults, walls, export, exports, views, "
+            "backlog, index, bulk, spreadsheet"
         ),
     )
     parser.add_argument(

@@ -23,9 +23,9 @@ from dashboard.store import TicketQuery
 from dashboard.tickets.querystring import querystring
 
 from .clients import expect_page, read_view
-from .names import wait_quiet
 from .plan import TARGET_THREAD_SECONDS, THREAD_LIMIT, THREAD_POLL, VIEW_TIMEOUT
 from .report import Check, measure_table
+from .scenarios import wait_quiet
 
 BACKLOG_CUSTOMERS = 90
 BACKLOG_PAGE_SIZE = 30

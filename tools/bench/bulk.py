@@ -39,14 +39,21 @@ from tools.processes import (
     Gunicorn,
     PostgresServer,
     RedisServer,
-    SandboxProcess,
     child_env,
     manage,
 )
 from tools.sandbox.data import SandboxData
 from tools.sandbox.server import peak_per_second
 
-from .clients import CSRF_RE, DirectClient, QueryPool, server_timing, sign_in
+from .clients import (
+    CSRF_RE,
+    CountedSandbox,
+    DirectClient,
+    QueryPool,
+    SharedBudget,
+    server_timing,
+    sign_in,
+)
 from .plan import LATENCY_MS, RATE_LIMIT, VIEW_TIMEOUT
 from .report import Check, measure_table
 
@@ -96,7 +103,7 @@ def measure(write, logs):
         postgres.create_database("dashboard")
         redis = stack.enter_context(RedisServer(root / "redis").start())
         sandbox = stack.enter_context(
-            SandboxProcess(
+            CountedSandbox(
                 "--rate-limit", str(RATE_LIMIT), "--latency-ms", str(LATENCY_MS),
                 "--anchor", anchor.isoformat(),
                 token=secrets.token_urlsafe(24), log_path=logs / "sandbox-bulk.log",
@@ -136,11 +143,13 @@ def measure(write, logs):
     return runs
 
 
-def _direct_calls(sandbox, pool, count):
+def _direct_calls(sandbox, pool, count, budget):
     """`count` direct calls of new queries, over a keep-alive connection: the store's own pace
     for a first page, the floor. Some are made before the bulk and some after it, so that
-    their median is of the same minutes as the views (this machine's load moves)."""
-    direct = DirectClient(sandbox)
+    their median is of the same minutes as the views (this machine's load moves). Each takes
+    its slot in the dashboard's `budget` first (not timed): the dashboard may still be fetching
+    a next page or a name."""
+    direct = DirectClient(sandbox, budget)
     direct.call("")  # the connection opened: what follows is the call alone
     samples = []
     for qs in pool.take(count):
@@ -159,7 +168,8 @@ def _run(name, env, sandbox, ids, pool, logs, webhooks, password):
         if webhooks:
             manage(env, "register_webhook", f"{dashboard.url}/webhooks/next/")
         cookies = sign_in(dashboard.url, "bench", password)
-        direct = _direct_calls(sandbox, pool, DIRECT_BEFORE)
+        budget = SharedBudget(sandbox, redis_url=env["REDIS_URL"])
+        direct = _direct_calls(sandbox, pool, DIRECT_BEFORE, budget)
         filters = pool.take(PERSON_FILTERS)
         session = requests.Session()
         session.cookies.update(cookies)
@@ -197,7 +207,7 @@ def _run(name, env, sandbox, ids, pool, logs, webhooks, password):
         stats = sandbox.stats()
         session.close()
         time.sleep(1.3)  # the bulk's and the person's calls out of the store's window
-        direct += _direct_calls(sandbox, pool, DIRECT_AFTER)
+        direct += _direct_calls(sandbox, pool, DIRECT_AFTER, budget)
         run.direct_ms = statistics.median(direct) * 1000
     run.calls = stats["calls"] - before["calls"]
     run.ticket_calls = sum(

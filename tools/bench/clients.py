@@ -15,6 +15,7 @@ import requests
 
 from dashboard import store
 from dashboard.tickets.querystring import querystring
+from tools.processes import SandboxProcess
 
 from .plan import DIRECT_TIMEOUT, PACE, VIEW_TIMEOUT
 
@@ -34,6 +35,7 @@ class View:
     message: str = ""
     more: str = ""  # the "Load more" link, if the page has one
     timing: dict = None  # the page's Server-Timing: milliseconds by part
+    size: int = 0  # bytes of the page as read (after any transfer encoding)
 
     @property
     def ok(self):
@@ -52,6 +54,7 @@ def read_view(response, seconds):
         message=html.unescape(" ".join(found.group(2).split())) if found else "",
         more=html.unescape(more.group(1)) if more else "",
         timing=server_timing(response.headers.get("Server-Timing", "")),
+        size=len(response.content),
     )
 
 
@@ -168,19 +171,86 @@ def crowd(base_url, cookies, count):
             person.close()
 
 
+class SharedBudget:
+    """The dashboard's request budget for the store's token, where its gunicorn keeps it (the
+    files under its PACING_DIR, or its Redis), for the calls the bench makes to the store itself.
+
+    The store allows the token RATE_LIMIT calls a second, whoever sends them. A direct call the
+    dashboard does not know of lands in the same window as the calls it paces (a first view, the
+    next page fetched ahead, a name looked up): with its background lane busy it lets the page's
+    call take the last slot, and the store answers 429. So each direct call first takes a slot
+    here, in the people's lane, as a person's page does, through the budget's own `take_slot`:
+    the two together never send the store more than it allows, and the dashboard paces its own
+    calls knowing of the bench's.
+
+    The settings are the dashboard's own (`budget.config()`: the bench's gunicorn runs with
+    their defaults); `waits` keeps the seconds each call waited for its slot, which are not part
+    of the call's time."""
+
+    def __init__(self, sandbox, pacing_dir=None, redis_url=""):
+        from django.test import override_settings
+
+        from dashboard import budget
+        from dashboard.budget.files import LocalBackend
+        from dashboard.budget.redis import RedisBackend
+
+        if not (redis_url or pacing_dir):
+            raise ValueError("the budget is in a directory or in Redis")
+        self.backend = RedisBackend(redis_url) if redis_url else LocalBackend(pacing_dir)
+        self.config = budget.config()
+        # The key the dashboard's store client gives this store and token (`store.identity`),
+        # read from its settings as the gunicorn serving the bench has them.
+        with override_settings(NEXT_API_BASE_URL=sandbox.api, NEXT_API_TOKEN=sandbox.token):
+            self.key = store.identity()
+        self.waits = []
+
+    def take(self):
+        """Wait for a slot in the people's lane and record the call; returns what to call as
+        the request goes, which records it again at that moment if it goes late (as the
+        dashboard's `slot_used` does)."""
+        from dashboard.budget import INTERACTIVE
+        from dashboard.budget.lanes import LATE_SEND
+
+        conf = self.config
+        waited, member = self.backend.take_slot(
+            self.key, conf.rate_limit, conf.rate_window, conf.rate_margin, conf.wait_timeout,
+            INTERACTIVE,
+        )  # fmt: skip
+        self.waits.append(waited)
+        taken = time.monotonic()
+
+        def going():
+            if member and time.monotonic() - taken > LATE_SEND:
+                self.backend.restamp(self.key, member, conf.rate_window + conf.rate_margin)
+
+        return going
+
+
 class DirectClient:
     """The API as any script would call it: one keep-alive session, bearer token, version, and
-    the answer read as JSON (the data, which is what the dashboard gets too)."""
+    the answer read as JSON (the data, which is what the dashboard gets too).
 
-    def __init__(self, sandbox):
+    With a `budget` (a `SharedBudget`), each call first waits for its slot in the dashboard's
+    budget, as a second app on the token that shares it would: the wait is not part of the
+    call's time, which is the store's answer alone, the floor a first view is held against."""
+
+    def __init__(self, sandbox, budget=None):
         self.api = sandbox.api
+        self.budget = budget
         self.session = requests.Session()
         self.session.headers.update(
             {"Authorization": f"Bearer {sandbox.token}", "X-29next-API-Version": "unstable"}
         )
         self.session.get(f"{sandbox.root}/__sandbox__/", timeout=DIRECT_TIMEOUT)
 
+    def _slot(self):
+        """A slot in the dashboard's budget, when the client shares it: waited for before the
+        call's clock starts."""
+        if self.budget is not None:
+            self.budget.take()()
+
     def call(self, qs):
+        self._slot()
         start = time.perf_counter()
         response = self.session.get(f"{self.api}tickets/?{qs}", timeout=DIRECT_TIMEOUT)
         response.json()
@@ -192,6 +262,7 @@ class DirectClient:
     def json(self, url):
         """The store's answer to `url` (relative to the API, or a `next` link), read as JSON."""
         url = url if url.startswith("http") else f"{self.api}{url}"
+        self._slot()
         response = self.session.get(url, timeout=DIRECT_TIMEOUT)
         if response.status_code != 200:
             raise RuntimeError(f"direct API call answered {response.status_code}")
@@ -199,6 +270,44 @@ class DirectClient:
 
     def close(self):
         self.session.close()
+
+
+@dataclass
+class Tally:
+    """What the bench's sandbox stores saw in a run: their calls, and those answered 429."""
+
+    calls: int = 0
+    throttled: int = 0
+
+
+class CountedSandbox(SandboxProcess):
+    """The sandbox store, every call it saw and every 429 it answered added to `TALLY` for
+    the whole run: a phase's `reset()` zeroes the store's own stats, so they are added up
+    before each reset and before it stops."""
+
+    TALLY = Tally()
+    _lock = threading.Lock()
+
+    def _add_up(self):
+        stats = self.stats()
+        with self._lock:
+            self.TALLY.calls += stats["calls"]
+            self.TALLY.throttled += stats["throttled"]
+
+    def reset(self):
+        self._add_up()
+        return super().reset()
+
+    def stop(self):
+        with contextlib.suppress(requests.RequestException):
+            self._add_up()  # a store that died has nothing more to add
+        return super().stop()
+
+    @classmethod
+    def tally(cls):
+        """The run's tally so far (a copy)."""
+        with cls._lock:
+            return Tally(cls.TALLY.calls, cls.TALLY.throttled)
 
 
 class QueryPool:

@@ -47,6 +47,7 @@ class Download:
     seconds: float = 0.0  # to the last byte
     rows: int = 0
     note: str = ""  # the file's closing line when it stopped early, or the request's error
+    retry_after: str = ""  # the answer's Retry-After, when it refused
 
 
 @dataclass
@@ -91,6 +92,7 @@ def download(url, cookies):
     try:
         with requests.get(url, cookies=cookies, stream=True, timeout=VIEW_TIMEOUT) as response:
             result.status = response.status_code
+            result.retry_after = response.headers.get("Retry-After", "")
             for chunk in response.iter_content(chunk_size=None):
                 if not result.first_byte:
                     result.first_byte = time.perf_counter() - start
@@ -223,17 +225,17 @@ def smoke(write=print):
     import tempfile
     from pathlib import Path
 
-    from tools.processes import Gunicorn, SandboxProcess
+    from tools.processes import Gunicorn
 
     from . import run
-    from .clients import DirectClient, QueryPool, paced, sign_in
+    from .clients import CountedSandbox, QueryPool, SharedBudget, paced, sign_in
     from .plan import FIRST_PACE, LATENCY_MS, SAMPLES, THREADS
     from .scenarios import Bench
 
     with contextlib.ExitStack() as stack:
         root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-export-")))
         sandbox = stack.enter_context(
-            SandboxProcess(
+            CountedSandbox(
                 "--rate-limit", str(RATE_LIMIT), "--latency-ms", str(LATENCY_MS),
                 token=secrets.token_urlsafe(24),
             )
@@ -248,12 +250,13 @@ def smoke(write=print):
                 log_path=root / "gunicorn.log",
             )
         )  # fmt: skip
+        budget = SharedBudget(sandbox, root / "state" / "pacing")
         bench = Bench(sandbox, dashboard.url, sign_in(dashboard.url, *credentials),
-                      QueryPool(sandbox), 1)  # fmt: skip
+                      QueryPool(sandbox), 1, budget)  # fmt: skip
         write("Warming up, then direct calls ...")
         bench.warm_up()
         bench.settle()
-        client = DirectClient(sandbox)
+        client = bench.direct()
         direct = [client.call(qs) for qs in paced(bench.pool.take(SAMPLES), FIRST_PACE)]
         client.close()
         write("Exporting ...")

@@ -52,14 +52,13 @@ from tools.processes import (
     Gunicorn,
     PostgresServer,
     RedisServer,
-    SandboxProcess,
     child_env,
     manage,
 )
 from tools.sandbox.data import SandboxData
 from tools.sandbox.server import peak_per_second
 
-from .clients import DirectClient, in_threads, sign_in
+from .clients import CountedSandbox, DirectClient, in_threads, sign_in
 from .plan import LATENCY_MS, RATE_LIMIT, VIEW_TIMEOUT
 from .report import Check, measure_table
 
@@ -149,7 +148,7 @@ def measure(write, logs):
         postgres.create_database("dashboard")
         redis = stack.enter_context(RedisServer(root / "redis").start())
         sandbox = stack.enter_context(
-            SandboxProcess(
+            CountedSandbox(
                 "--rate-limit", str(RATE_LIMIT), "--latency-ms", str(LATENCY_MS),
                 "--tickets", str(SYNC_TICKETS), "--anchor", anchor.isoformat(),
                 token=secrets.token_urlsafe(24), log_path=logs / "sandbox-index.log",

@@ -23,7 +23,11 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from .clients import DirectClient, expect_page, paced, read_view
+import requests
+
+from dashboard.views.names import MAX_IDS, MAX_REFS
+
+from .clients import NAMES_REF_RE, DirectClient, expect_page, paced, read_view
 from .plan import (
     FIRST_PACE,
     NAMES_DIRECT,
@@ -35,8 +39,6 @@ from .plan import (
     NAMES_UNKNOWN,
     PRIME_LIMIT,
     PRIME_POLL,
-    QUIET,
-    QUIET_LIMIT,
     RATE_LIMIT,
     READING,
     SETTLE,
@@ -46,7 +48,7 @@ from .plan import (
     VIEW_TIMEOUT,
 )
 from .report import Check, measure_table
-from .scenarios import Upstream, median_ms
+from .scenarios import Upstream, median_ms, wait_quiet
 
 ROW_RE = re.compile(r'<tr data-ticket-id="\d+">(.*?)</tr>', re.S)
 PERSON_RE = re.compile(r'<span class="person" data-requester-id="(\d+)"([^>]*)>')
@@ -133,7 +135,7 @@ def measure(bench, names_plan):
     query = _choose(names_plan, looked_up(bench.sandbox.stats()))
     bench.settle()
     bench.sandbox.configure(page_size=NAMES_PAGE_SIZE)
-    client = DirectClient(bench.sandbox)
+    client = DirectClient(bench.sandbox, bench.budget)
     direct = []
     try:
         with bench.crowd(1) as (person,):
@@ -221,53 +223,99 @@ def _follow(person, result):
         )
 
 
-def ask_names(person, ids):
-    """The requesters among `ids` the dashboard now answers with a name, as the page asks."""
-    response = person.session.get(
-        f"{person.base}/names/",
-        params=[("requester", i) for i in sorted(ids)] + person.names_params(),
-        headers={"HX-Request": "true"},
-        timeout=VIEW_TIMEOUT,
-    )
+def ask_names(person, ids, references=None):
+    """The requesters among `ids` the dashboard now answers with a name, as the page asks:
+    with the signed `references` of the pages that showed them waiting (by default every one
+    this person was shown)."""
+    params = [("requester", i) for i in sorted(ids)]
+    params += person.names_params() if references is None else [("ref", r) for r in references]
+    for attempt in range(2):
+        try:
+            response = person.session.get(
+                f"{person.base}/names/", params=params, headers={"HX-Request": "true"},
+                timeout=VIEW_TIMEOUT,
+            )  # fmt: skip
+            break
+        except requests.ConnectionError:
+            # The keep-alive connection was closed by the server as the ask went out: a
+            # browser sends the GET again on a new one, and so does this.
+            if attempt:
+                raise
     if response.status_code != 200:
         return set()
     return {int(i) for i in SWAPPED_RE.findall(response.text)}
 
 
 def _prime(bench, person, requesters, result):
-    """Every requester named, asked for every PRIME_POLL s (at most PRIME_LIMIT s)."""
-    # Shown every ticket first, page after page, as a person reading the whole list: the
-    # dashboard looks up only the customers its pages showed this person.
-    view = person.view("")
-    while view.more:
-        view = person.more(view)
+    """Every requester named, asked for every PRIME_POLL s (at most PRIME_LIMIT s).
+
+    Shown every ticket first, page after page, as a person reading the whole list: the
+    dashboard looks up only the customers its pages showed this person waiting for, each
+    page vouching for its own in a signed reference. A row whose requester the dashboard
+    already knew (looked up in the warm-up, or by an earlier phase) shows the name at once,
+    waits for nothing, and is named by that page. The waiting ones are then asked for with
+    their pages' references, at most MAX_REFS references and MAX_IDS ids an ask, as many asks
+    as the pages need (a browser sends its one document's, and the server reads that many)."""
+    pages = [_shown(person, "/")]
+    while pages[-1].more:
+        pages.append(_shown(person, pages[-1].more, fragment=True))
+    named = set().union(*(page.named for page in pages))
+    asks = _asks([page for page in pages if page.waiting])
     start = time.perf_counter()
-    named = set()
     for _ in paced(itertools.count(), PRIME_POLL):
         if named >= requesters or time.perf_counter() - start > PRIME_LIMIT:
             break
-        named |= ask_names(person, requesters - named)
+        for ids, references in asks:
+            if ids - named:
+                named |= ask_names(person, ids - named, references)
     wait_quiet(bench.sandbox)
-    result.primed, result.prime_total = len(named), len(requesters)
+    result.primed, result.prime_total = len(named & requesters), len(requesters)
     result.prime_seconds = time.perf_counter() - start
+
+
+@dataclass
+class _Shown:
+    """One page of the list as a person read it: whose names it showed, whose it waits for
+    (and the references that vouch for those), and its "Load more" link."""
+
+    named: set
+    waiting: set
+    references: list
+    more: str
+
+
+def _shown(person, path, fragment=False):
+    """The list page at `path` (or its "Load more" rows, a `fragment`), as `_Shown`."""
+    headers = {"HX-Request": "true"} if fragment else {}
+    response = person.session.get(f"{person.base}{path}", headers=headers, timeout=VIEW_TIMEOUT)
+    person.saw(response.text)
+    view = read_view(response, 0.0)
+    expect_page(view, "names: the whole list")
+    named, waiting = set(), set()
+    for requester, attributes in PERSON_RE.findall(response.text):
+        (waiting if "data-waiting" in attributes else named).add(int(requester))
+    return _Shown(named, waiting, NAMES_REF_RE.findall(response.text), view.more)
+
+
+def _asks(pages):
+    """`(ids, references)` for each ask of `/names/` that covers `pages`, within its limits."""
+    asks, ids, references = [], set(), []
+    for page in pages:
+        if ids and (
+            len(references) + len(page.references) > MAX_REFS or len(ids | page.waiting) > MAX_IDS
+        ):
+            asks.append((ids, references))
+            ids, references = set(), []
+        ids, references = ids | page.waiting, references + page.references
+    if ids:
+        asks.append((ids, references))
+    return asks
 
 
 def looked_up(stats, unique=True):
     """The customers the store was asked for by id, since its stats were last reset."""
     ids = [int(m.group(1)) for r in stats["requests"] if (m := LOOKUP_RE.search(r))]
     return set(ids) if unique else ids
-
-
-def wait_quiet(sandbox):
-    """Wait until the store has had no call for QUIET seconds (at most QUIET_LIMIT): the
-    dashboard's background work (look-ups, next pages) is done or given up."""
-    start = since = time.monotonic()
-    calls = sandbox.stats()["calls"]
-    while time.monotonic() - since < QUIET and time.monotonic() - start < QUIET_LIMIT:
-        time.sleep(0.25)
-        now = sandbox.stats()["calls"]
-        if now != calls:
-            calls, since = now, time.monotonic()
 
 
 # --- The table and the checks ----------------------------------------------------------------

@@ -116,8 +116,13 @@ def _identical_calls(r):
     return f"{_asked(upstream)}{ahead}"
 
 
+def _direct_waits(r):
+    return f"{max(r.direct_waits) * 1000:.1f}" if r.direct_waits else "-"
+
+
 FIRST_MEASURES = (
     ("direct API call, median ms", lambda r: f"{median_ms(r.direct):.1f}", ""),
+    ("  its wait for a slot in the dashboard's budget (not timed), longest ms", _direct_waits, ""),
     ("first view (cache miss), median ms", lambda r: f"{median_ms(r.first):.1f}", ""),
     ("repeat view (cache hit), median ms", lambda r: f"{median_ms(r.repeat):.1f}", ""),
     (
@@ -478,6 +483,17 @@ def counting_checks(result):
             f"peak {upstream.peak}/s, {upstream.throttled} throttled, {upstream.calls} calls",
         ),
     ]
+
+
+def throttled_check(throttled, calls):
+    """The store never answered 429, in any phase of the run (its stats are added up across
+    the resets between phases, and across the stores of the phases with an environment of
+    their own)."""
+    return Check(
+        "the store answered no call 429 across the run",
+        throttled == 0,
+        f"{throttled} x 429 in {calls} calls",
+    )
 
 
 # --- The whole report ------------------------------------------------------------------------

@@ -12,7 +12,8 @@ files and on Redis (`pacing.py`).
 Everything listens on 127.0.0.1 only; every request has a timeout and every phase a bounded
 number of requests; every process started here is stopped by its pid on the way out.
 
-The phases are in `scenarios.py`, `names.py`, `walls.py`, `export.py`, `index.py` (the ticket
+The phases are in `scenarios.py`, `names.py`, `walls.py`, `export.py`, `many_exports.py` and
+`many_views.py` (one person's 34 exports at once, and 400 team views), `index.py` (the ticket
 index, in an environment of its own: PostgreSQL, Redis, webhooks on), `bulk.py` (a bulk change
 of 100 tickets from the list, in another), `spreadsheet.py` (an Excel and a CSV export of 5,000
 tickets, their memory and time, in another) and `pacing.py`, who asks in `clients.py`, the
@@ -30,12 +31,12 @@ from pathlib import Path
 
 from django.conf import settings
 
-from tools.processes import Gunicorn, RedisServer, SandboxProcess, child_env, manage
+from tools.processes import Gunicorn, RedisServer, child_env, manage
 
-from . import backlog, names, pacing, report, spreadsheet, walls
+from . import backlog, many_exports, many_views, names, pacing, report, spreadsheet, walls
 from . import bulk as bulk_phase
 from . import index as index_phase
-from .clients import QueryPool, sign_in
+from .clients import CountedSandbox, QueryPool, SharedBudget, sign_in
 from .export import export_checks, export_table, measure_export
 from .plan import LATENCY_MS, RATE_LIMIT, THREADS
 from .scenarios import PHASES as SCENARIO_PHASES
@@ -54,7 +55,7 @@ CONFIGS = (("1 worker", 1, False), ("2 workers", 2, False), ("2 workers + Redis"
 class Environment:
     """What every dashboard process of the run shares: the store, the keys, the database."""
 
-    sandbox: SandboxProcess
+    sandbox: CountedSandbox
     secret_key: str
     db_path: Path
 
@@ -89,7 +90,8 @@ def prepare(env_root, sandbox):
 def run_config(env, credentials, pool, names_plan, config, root, logs, phases, first=False):
     """One configuration from start to stop: the figures of its `phases`, for the `first`
     configuration of the run those measured on one configuration only (faults, walls, the
-    export), and last a thread opened behind a backlog."""
+    export), one person's 34 exports and 400 team views, and last a thread opened behind a
+    backlog."""
     name, workers, with_redis = config
     state = root / f"state-{workers}{'-redis' if with_redis else ''}"
     with contextlib.ExitStack() as stack:
@@ -107,7 +109,10 @@ def run_config(env, credentials, pool, names_plan, config, root, logs, phases, f
             )
         )  # fmt: skip
         cookies = sign_in(dashboard.url, *credentials)
-        bench = Bench(env.sandbox, dashboard.url, cookies, pool, workers)
+        # The budget where this configuration's gunicorn keeps it: the bench's own calls to
+        # the store take their slots there too.
+        shared = SharedBudget(env.sandbox, state / "pacing", redis_url)
+        bench = Bench(env.sandbox, dashboard.url, cookies, pool, workers, shared)
         cold = None
         if "names" in phases:
             cold = names.measure
@@ -121,6 +126,10 @@ def run_config(env, credentials, pool, names_plan, config, root, logs, phases, f
                 on_walls = walls.measure(bench, django_env)
                 on_walls = (on_walls, walls.counting(bench, django_env, result.direct))
             exporting = measure_export(bench, result.direct) if "export" in phases else None
+        if "exports" in phases:
+            result.exports = many_exports.measure(bench, result.direct)
+        if "views" in phases:  # its views are deleted at its end, before the backlog
+            result.views = many_views.measure(bench, django_env, result.direct)
         if "backlog" in phases:  # last: the look-ups it leaves behind would disturb the others
             result.backlog = backlog.measure(bench, names_plan)
         return result, faults, (on_walls, exporting)
@@ -129,19 +138,23 @@ def run_config(env, credentials, pool, names_plan, config, root, logs, phases, f
 # Every phase, in the order of a run: the shared state alone; then, in each configuration, the
 # names page (right after the warm-up), first views, "Load more", concurrent views; then, in
 # the first configuration only, faults, wall screens (and people while walls count), and the
-# export; last in each, a thread opened behind a backlog of names; then, each in an environment
-# of its own, the ticket index, a bulk change from the list, and exports of 5,000 tickets as
-# Excel and CSV. `make bench` runs them all; `python -m tools.bench --only ...` some of them.
+# export; in each again, one person starting 34 exports at once, then saving 400 team views;
+# last in each, a thread opened behind a backlog of names; then, each in an environment of its
+# own, the ticket index, a bulk change from the list, and exports of 5,000 tickets as Excel and
+# CSV. `make bench` runs them all; `python -m tools.bench --only ...` some of them.
 PHASES = (
-    "pacing", "names", *SCENARIO_PHASES, "faults", "walls", "export", "backlog", "index", "bulk",
-    "spreadsheet",
+    "pacing", "names", *SCENARIO_PHASES, "faults", "walls", "export", "exports", "views",
+    "backlog", "index", "bulk", "spreadsheet",
 )  # fmt: skip
 # The phases in an environment of their own, with no need of the configurations' sandbox.
 OWN_ENVIRONMENT = {"pacing", "index", "bulk", "spreadsheet"}
 # What those need measured first: the direct call's median they are held against.
-NEEDS = {"load_more": "first", "walls": "first", "export": "first"}
+NEEDS = {
+    "load_more": "first", "walls": "first", "export": "first", "exports": "first",
+    "views": "first",
+}  # fmt: skip
 # The phases that run on a dashboard that knows its customers' names (see `names.py`).
-NAMES_KNOWN = {"first", "load_more", "concurrent", "faults", "walls", "export"}
+NAMES_KNOWN = {"first", "load_more", "concurrent", "faults", "walls", "export", "exports", "views"}
 
 
 def selected(only=None):
@@ -161,6 +174,7 @@ def run(write, phases=PHASES, configs=CONFIGS):
     `docs/benchmarks.md`; a part of one goes to `var/bench/partial.md`."""
     whole = tuple(phases) == PHASES and tuple(configs) == CONFIGS
     started = time.monotonic()
+    tally_before = CountedSandbox.tally()
     load_before = os.getloadavg()[0]
     logs = OUT_DIR / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -171,7 +185,7 @@ def run(write, phases=PHASES, configs=CONFIGS):
         if set(phases) - OWN_ENVIRONMENT:
             write("Starting the sandbox store and preparing the database ...")
             sandbox = stack.enter_context(
-                SandboxProcess(
+                CountedSandbox(
                     "--rate-limit", str(RATE_LIMIT), "--latency-ms", str(LATENCY_MS),
                     token=secrets.token_urlsafe(24),
                     log_path=logs / "sandbox.log",
@@ -199,6 +213,11 @@ def run(write, phases=PHASES, configs=CONFIGS):
         if "spreadsheet" in phases:
             write("Measuring: exports of 5,000 tickets, Excel and CSV ...")
             files = spreadsheet.measure(write, logs)
+    # Every store the run started has stopped by now, each adding up what it saw.
+    tally = CountedSandbox.tally()
+    store_calls = tally.calls - tally_before.calls
+    throttled = tally.throttled - tally_before.throttled
+    write(f"The sandbox stores across the run: {throttled} x 429 in {store_calls} calls.")
     header = report.header(load_before, os.getloadavg()[0])
     seconds = time.monotonic() - started
     footer = f"Whole run: {seconds:.0f} s. Server logs: var/bench/logs/."
@@ -213,6 +232,8 @@ def run(write, phases=PHASES, configs=CONFIGS):
         report.wall_table(first, wall_result[0]) if wall_result else None,
         report.counting_table(first, wall_result[1]) if wall_result else None,
         export_table(first, exporting) if exporting else None,
+        many_exports.table(results) if "exports" in phases else None,
+        many_views.table(results) if "views" in phases else None,
         spreadsheet.table(files) if files else None,
         index_phase.index_table(indexed) if indexed else None,
         bulk_phase.bulk_table(bulk_runs) if bulk_runs else None,
@@ -226,10 +247,13 @@ def run(write, phases=PHASES, configs=CONFIGS):
         + (report.wall_checks(wall_result[0]) if wall_result else [])
         + (report.counting_checks(wall_result[1]) if wall_result else [])
         + (export_checks(exporting) if exporting else [])
+        + (many_exports.checks(results) if "exports" in phases else [])
+        + (many_views.checks(results) if "views" in phases else [])
         + (spreadsheet.checks(files) if files else [])
         + (index_phase.index_checks(indexed) if indexed else [])
         + (bulk_phase.bulk_checks(bulk_runs) if bulk_runs else [])
         + (pacing.checks(shared_state) if shared_state else [])
+        + [report.throttled_check(throttled, store_calls)]
     )
     tables = [table for table in tables if table is not None]
     text, md = report.render(tables, checks, header, footer)

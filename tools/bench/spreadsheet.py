@@ -34,9 +34,9 @@ from pathlib import Path
 
 import requests
 
-from tools.processes import Gunicorn, SandboxProcess
+from tools.processes import Gunicorn
 
-from .clients import sign_in
+from .clients import CountedSandbox, sign_in
 from .plan import THREADS, VIEW_TIMEOUT
 from .report import Check, measure_table
 
@@ -83,7 +83,7 @@ def measure(write, logs):
         root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-xlsx-")))
         write(f"Spreadsheets: a sandbox of {SPREADSHEET_ROWS} tickets, one worker ...")
         sandbox = stack.enter_context(
-            SandboxProcess(
+            CountedSandbox(
                 "--rate-limit", "0", "--latency-ms", "0", "--tickets", str(SPREADSHEET_ROWS),
                 token=secrets.token_urlsafe(24), log_path=logs / "sandbox-spreadsheet.log",
             )
