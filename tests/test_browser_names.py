@@ -2,6 +2,8 @@
 their order, and names of any length keep rows short and pages from scrolling sideways, axe
 clean. (The markup that isolates each name is checked page by page in `test_isolation.py`.)"""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -88,7 +90,7 @@ def test_a_name_that_reverses_text_leaves_its_neighbours_in_order(
     customer = next(u for u in sandbox.data.customers if u["first_name"] and u["last_name"])
     # "hello" backwards with RIGHT-TO-LEFT OVERRIDE, after an isolate-closer of no isolate.
     monkeypatch.setitem(customer, "first_name", f"{PDI}{RLO}olleh")
-    ticket = new_ticket(sandbox, customer, assignee=None, subject="Where is my parcel?")
+    ticket = new_ticket(sandbox, customer, assignee=None, subject=f"{RLO}lecrap ym si erehW")
     view = SavedView.objects.create(owner=lead, name=f"{RLO}maet", query="status=new", shared=True)
     page = desk
 
@@ -99,6 +101,17 @@ def test_a_name_that_reverses_text_leaves_its_neighbours_in_order(
     # beside it keeps its own order.
     assert_reads_right_to_left(facts.locator(".person"), "olleh")
     assert_reads_left_to_right(facts.locator(".email"), customer["email"])
+
+    # The tab's title, written by the server and then by the page's script as a thread opens
+    # in place: the subject's override taken out, the rest of the title in its order.
+    title = f"#{ticket['id']} lecrap ym si erehW · Status New"
+    assert page.title().startswith(title)
+    page.get_by_role("link", name="Close the thread").click()
+    expect(page).not_to_have_title(re.compile(rf"^#{ticket['id']}"))
+    page.locator(f"{ROWS}[data-ticket-id='{ticket['id']}'] a.subject").click()
+    expect(page).to_have_title(re.compile(rf"^{re.escape(title)}"))
+    page.goto(f"{live_server.url}{view.get_absolute_url()}")
+    expect(page).to_have_title(re.compile(r"^maet \(\d+\) · Support desk$"))
 
     page.goto(f"{live_server.url}/wall/?status=new")
     row = page.locator(f"#board {ROWS}[data-ticket-id='{ticket['id']}']")
