@@ -87,7 +87,7 @@ def tags_html(tags, catalogue):
     items = []
     for tag in tags:
         tag_id = catalogue.id_for(tag) if catalogue else None
-        name = bidi.bdi(tag)
+        name = f"<bdi>{escape(bidi.contained(tag))}</bdi>"
         items.append(
             f'<li><a href="/?tags={tag_id}">{name}</a></li>' if tag_id else f"<li>{name}</li>"
         )
