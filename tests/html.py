@@ -21,6 +21,8 @@ its progress, `data-bulk-state` ("running" or "done") with its `data-bulk-total`
 already so), and `data-bulk-failed-ticket` on each ticket not changed.
 """
 
+import copy
+
 from bs4 import BeautifulSoup, Tag
 
 ROWS = "[data-ticket-id]:not([data-thread-id])"
@@ -92,7 +94,13 @@ def load_more(doc):
 
 
 def text(element):
-    """An element's text as a person reads it: white space folded."""
+    """An element's text as a person reads it: white space folded, and a name isolated in a
+    `<bdi>` read as part of its line."""
+    if element.find("bdi") is not None:
+        element = copy.copy(element)
+        for isolated in element.find_all("bdi"):
+            isolated.unwrap()
+        element.smooth()  # the name and the words around it: one string again
     return " ".join(element.get_text(" ").split())
 
 

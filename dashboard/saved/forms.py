@@ -4,6 +4,7 @@ form of the models, and dashboard.models already reads the wall's options and fi
 
 from django import forms
 
+from dashboard.bidi import isolate
 from dashboard.models import DisplayLink, SavedView, Tag
 from dashboard.saved.saved_views import MAX_NAME, for_agent
 from dashboard.wall.filters import MAX_WALL_FILTERS, canonical_filters
@@ -52,7 +53,7 @@ class DisplayLinkForm(forms.ModelForm):
         for view, _, needs_agent in views:
             if needs_agent and self.agents:
                 self.fields[_agent_field(view)] = forms.TypedChoiceField(
-                    label=f"Agent for “{view.name}”",
+                    label=f"Agent for “{isolate(view.name)}”",
                     choices=agent_choices,
                     coerce=int,
                     empty_value=None,

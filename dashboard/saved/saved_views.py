@@ -16,8 +16,10 @@ from django.db import connection, transaction
 from django.http import Http404, QueryDict
 from django.urls import reverse
 
+from dashboard.bidi import isolate
 from dashboard.models import DefaultView, SavedView
 from dashboard.tickets.filters import MAX_ID, MINE, TicketFilterForm
+from dashboard.tickets.labels import InWords
 
 ALL, MY_TICKETS, NEEDS_REPLY = "all", "mine", "waiting"  # the built-in views' keys
 MAX_NAME = SavedView._meta.get_field("name").max_length
@@ -112,8 +114,8 @@ def for_agent(query_string, agent_id):
 
 def describe_mine(query_string, context):
     """A view of "Mine" in words, whoever reads it: "Status: Open · Assignee: Mine"."""
-    others = describe(for_agent(query_string, None), context)
-    return "Assignee: Mine" if others == "All tickets" else f"{others} · Assignee: Mine"
+    mine = InWords((("Assignee", (("Mine", False),)),))
+    return describe(for_agent(query_string, None), context) + mine
 
 
 def name_key(name):
@@ -137,7 +139,7 @@ def name_problem(name, owner, shared, exclude=None):
     if not any(name_key(known) == wanted for known in siblings.values_list("name", flat=True)):
         return ""
     whose = "The team already has" if shared else "You already have"
-    return f"{whose} a view called “{name}”."
+    return f"{whose} a view called “{isolate(name)}”."
 
 
 def create(owner, name, query_string, shared):
@@ -258,33 +260,35 @@ def unfiltered_url(user):
 
 
 def describe(query_string, context):
-    """A view's filters in words, e.g. "Status: New, Open · Priority: High"."""
+    """A view's filters in words, e.g. "Status: New, Open · Priority: High" (an `InWords`,
+    whose values a page isolates: they are people's and the store's words)."""
     form = form_for(query_string, context)
     if not form.is_valid():
-        return "Filters that no longer hold: " + (query_string or "none")
+        return InWords((("Filters that no longer hold", ((query_string or "none", False),)),))
     parts = []
     for name, field in form.fields.items():
         value = form.cleaned_data.get(name)
         if name == "cursor" or value in (None, "", [], ()):
             continue
-        parts.append(f"{field.label or name.capitalize()}: {_words(form, name, value)}")
-    return " · ".join(parts) or "All tickets"
+        parts.append((field.label or name.capitalize(), _words(form, name, value)))
+    return InWords(tuple(parts))
 
 
 def _words(form, name, value):
+    """A filter's values, each `(text, quoted)`: what was typed is quoted."""
     field = form.fields[name]
     if name == "tags":
-        return ", ".join(form.context.tags.by_id.get(tag, f"#{tag}") for tag in value)
+        return tuple((form.context.tags.by_id.get(tag, f"#{tag}"), False) for tag in value)
     choices = {str(key): label for key, label in getattr(field, "choices", ())}
     items = value if isinstance(value, list | tuple) else [value]
     shown = []
     for item in items:
         if choices:
-            shown.append(choices.get(str(item), f"#{item}"))
+            shown.append((str(choices.get(str(item), f"#{item}")), False))
         elif isinstance(item, int):
-            shown.append(f"#{item}")
+            shown.append((f"#{item}", False))
         elif hasattr(item, "isoformat"):
-            shown.append(item.isoformat())
+            shown.append((item.isoformat(), False))
         else:
-            shown.append(f"“{item}”")
-    return ", ".join(shown)
+            shown.append((str(item), True))
+    return tuple(shown)

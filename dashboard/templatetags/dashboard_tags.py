@@ -8,7 +8,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 
-from dashboard import store
+from dashboard import bidi, store
 from dashboard.tickets import ages, labels, names, quotes, refs
 from dashboard.wall import board
 
@@ -20,6 +20,19 @@ def label(value):
     """A human label for an API enum value (one label per value everywhere: filters, rows,
     walls, the Excel export); "—" for none."""
     return labels.label(value) or "—"
+
+
+@register.filter
+def bdi(value):
+    """People's and the store's words beside other text, isolated in a `<bdi>` (see
+    `dashboard.bidi`): a name's direction and controls end where the name ends."""
+    return bidi.bdi(value)
+
+
+@register.filter(is_safe=True)
+def title_text(value):
+    """A page's `<title>` without the controls that reorder text (see `dashboard.bidi`)."""
+    return bidi.plain(value)
 
 
 # Badges, the requester cell, tags and times: the list's rows' own pieces, written in Python
@@ -38,9 +51,10 @@ def person_html(person_id, person, fallback="", short=False, oob=False):
     """A customer by name, their email on hover; while the name is unknown, `fallback` (their
     email, or "Customer #id") in the same element, which the names poller replaces in place
     (`oob`: the poller's answer, swapped out of band in place of every element of this id).
-    `short` (the wall's "Anna K.") shows no email at all."""
+    `short` (the wall's "Anna K.") shows no email at all. The name is isolated from what is
+    beside it (`dir="auto"` on an element that holds only the name)."""
     if person_id is None:
-        return escape(fallback) if fallback else '<span class="muted">Unknown</span>'
+        return bidi.bdi(fallback) if fallback else '<span class="muted">Unknown</span>'
     if person:
         shown, email, waiting = (person.short_name if short else person.name), person.email, ""
     else:
@@ -51,8 +65,8 @@ def person_html(person_id, person, fallback="", short=False, oob=False):
     hover = f' title="{escape(email)}"' if email and email != shown and not short else ""
     swap = f"data-hx-swap-oob=\"outerHTML:[data-requester-id='{int(person_id)}']\" " if oob else ""
     return (
-        f'<span {swap}class="person" data-requester-id="{int(person_id)}"{hover}{waiting}>'
-        f"{escape(shown)}</span>"
+        f'<span {swap}class="person" dir="auto" data-requester-id="{int(person_id)}"{hover}'
+        f"{waiting}>{escape(bidi.contained(shown))}</span>"
     )
 
 
@@ -74,7 +88,7 @@ def tags_html(tags, catalogue):
     items = []
     for tag in tags:
         tag_id = catalogue.id_for(tag) if catalogue else None
-        name = escape(tag)
+        name = f"<bdi>{escape(bidi.contained(tag))}</bdi>"
         items.append(
             f'<li><a href="/?tags={tag_id}">{name}</a></li>' if tag_id else f"<li>{name}</li>"
         )
@@ -125,11 +139,11 @@ def requester_email(ticket, people=None):
 def comment_author(comment, names):
     """Who wrote a comment: an agent, or a customer by name; the email it came from else."""
     if comment.author is not None and comment.author in names.staff:
-        return names.staff[comment.author].name
+        return bidi.bdi(names.staff[comment.author].name)
     if comment.author is not None:
         person = names.people.get(comment.author)
         return mark_safe(person_html(comment.author, person, comment.from_email or ""))
-    return comment.from_email or "Unknown sender"
+    return bidi.bdi(comment.from_email) if comment.from_email else "Unknown sender"
 
 
 @register.inclusion_tag("dashboard/_product.html")
@@ -319,7 +333,8 @@ def filters_set(form):
 
 @register.filter
 def describe_query(query, ticket_types=None):
-    """A filter in words, for a wall's heading: "Status new, open · Priority high"."""
+    """A filter in words, for a wall's heading and a tab's title: "Status New, Open · Priority
+    High" (an `InWords`: a page isolates each value, `str()` is the text)."""
     parts = []
     for name in store.FILTER_NAMES:
         value = getattr(query, name)
@@ -330,8 +345,8 @@ def describe_query(query, ticket_types=None):
             values = (type_name(value, ticket_types),)
         elif name in ("status", "priority", "channel"):
             values = tuple(label(v) for v in values)
-        parts.append(f"{DESCRIBED.get(name, name)} {', '.join(str(v) for v in values)}")
-    return " · ".join(parts) or "All tickets"
+        parts.append((DESCRIBED.get(name, name), tuple((str(v), False) for v in values)))
+    return labels.InWords(tuple(parts), colon=False)
 
 
 DESCRIBED = {

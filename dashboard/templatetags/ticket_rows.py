@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-from dashboard import store
+from dashboard import bidi, store
 from dashboard.index import attention
 from dashboard.templatetags.dashboard_tags import (
     agent,
@@ -36,6 +36,11 @@ register = template.Library()
 
 def _e(value):
     return escape(str(value), quote=True)
+
+
+def _bdi(value):
+    """People's and the store's words beside others, isolated (see `dashboard.bidi`)."""
+    return f"<bdi>{_e(bidi.contained(value))}</bdi>"
 
 
 @register.simple_tag
@@ -71,7 +76,8 @@ def _links(filters_qs):
 
 def _row(ticket, links, names, now, zone, limits, waiting, pick=False):
     # `dir="auto"`: a subject in Arabic or Hebrew reads from the right, whatever the page's
-    # direction. The time cells carry their own labels, shown where the table becomes cards.
+    # direction, and its controls end with it, like every name's (`_bdi`). The time cells
+    # carry their own labels, shown where the table becomes cards.
     opened, page = links(ticket.id)
     if waiting is None:
         hooks, mark = "", _age(ticket, now, limits)
@@ -84,7 +90,8 @@ def _row(ticket, links, names, now, zone, limits, waiting, pick=False):
         f'<td class="col-subject"><div class="subject-line"><a class="subject" dir="auto"'
         f' href="{opened}" data-hx-get="{page}" data-hx-target="#thread-panel"'
         ' data-hx-swap="innerHTML" data-hx-indicator="#thread-panel">'
-        f"{_e(ticket.subject or '(no subject)')}</a>{tags_html(ticket.tags, names.tags)}"
+        f"{_e(bidi.contained(ticket.subject or '(no subject)'))}</a>"
+        f"{tags_html(ticket.tags, names.tags)}"
         "</div></td>"
         f'<td class="col-status">{badge_html("badge status status", ticket.status)}'
         f"{mark}</td>"
@@ -150,15 +157,15 @@ def _waiting(indexed, ticket, now, zone):
 def _assignee(ticket, staff):
     if ticket.assignee is None:
         return '<span class="muted">Unassigned</span>'
-    return _e(agent(ticket.assignee, staff))
+    return _bdi(agent(ticket.assignee, staff))
 
 
 def _meta(ticket, ticket_types):
-    order = f" · Order {_e(ticket.order)}" if ticket.order else ""
+    order = f" · Order {_bdi(ticket.order)}" if ticket.order else ""
     count = ticket.comment_count
     comments = f"{count} comment{'' if count == 1 else 's'}"
     return (
-        f'<span class="meta-line">{_e(type_name(ticket.ticket_type, ticket_types))}</span>'
+        f'<span class="meta-line">{_bdi(type_name(ticket.ticket_type, ticket_types))}</span>'
         f'<span class="meta-line muted">{_e(label(ticket.channel))}{order} · '
         f'<span class="comment-count">{comments}</span></span>'
     )

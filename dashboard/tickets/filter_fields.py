@@ -7,6 +7,8 @@ import re
 from django import forms
 from django.core.exceptions import ValidationError
 
+from dashboard.bidi import isolate
+
 MAX_ID = 2**31 - 1
 MAX_TEXT = 200
 MAX_LIST_ITEMS = 20
@@ -31,7 +33,9 @@ def as_id(text, what="id"):
     found = bounded_id(text)
     if found is None:
         text = str(text).strip()[:MAX_TEXT]
-        raise ValidationError(f"“{text}” is not a valid {what}: enter a whole number from 1.")
+        raise ValidationError(
+            f"“{isolate(text)}” is not a valid {what}: enter a whole number from 1."
+        )
     return found
 
 

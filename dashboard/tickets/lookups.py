@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from django.core.exceptions import ValidationError
 
 from dashboard import store
+from dashboard.bidi import isolate
 from dashboard.tickets.filter_fields import as_id, numberish
 
 # The code of the "error" that keeps a form with a question from listing tickets: nothing is
@@ -38,10 +39,10 @@ class Question:
     def message(self):
         if self.more:
             return (
-                f"More than {len(self.choices)} {self.kind}s match “{self.text}”: pick one of "
-                f"the first {len(self.choices)} below, or type more of the {self.by}."
+                f"More than {len(self.choices)} {self.kind}s match “{isolate(self.text)}”: pick "
+                f"one of the first {len(self.choices)} below, or type more of the {self.by}."
             )
-        return f"{len(self.choices)} {self.kind}s match “{self.text}”: pick one below."
+        return f"{len(self.choices)} {self.kind}s match “{isolate(self.text)}”: pick one below."
 
 
 def resolve(value, name, find, look_up, asked):
@@ -81,12 +82,12 @@ def _ask(find, text, scope, instead):
         return find()
     except store.ScopeMissing:
         raise ValidationError(
-            f"Finding “{text}” needs the {scope} scope on the store's token: enter the "
+            f"Finding “{isolate(text)}” needs the {scope} scope on the store's token: enter the "
             f"{instead} instead."
         ) from None
     except store.TicketsAPIError as exc:
         raise ValidationError(
-            f"The store could not look up “{text}” just now: {exc.message}"
+            f"The store could not look up “{isolate(text)}” just now: {exc.message}"
         ) from None
 
 
@@ -94,7 +95,7 @@ def _one(choices, question, asked):
     if len(choices) == 1:
         return choices[0].id
     if not choices:
-        kind, by, text = question.kind, question.by, question.text
+        kind, by, text = question.kind, question.by, isolate(question.text)
         raise ValidationError(f"No {kind} has the {by} “{text}”." if by == "email" else
                               f"No {kind} matches the {by} “{text}”.")  # fmt: skip
     limit = store.FIND_LIMIT

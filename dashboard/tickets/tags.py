@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 
+from dashboard.bidi import isolate
+
 TAGS_LISTED = 12  # the tag names the form lists as a reminder
 
 
@@ -25,7 +27,7 @@ def tag_id(catalogue, name):
     found = catalogue.id_for(name)
     if found is None:
         raise ValidationError(
-            f"No tag is called “{name}” in the team's tag catalogue: enter its id, or ask "
+            f"No tag is called “{isolate(name)}” in the team's tag catalogue: enter its id, or ask "
             "an admin to add it (Admin > Tags)."
         )
     return found

@@ -6,7 +6,7 @@ from django import forms
 from django.http import QueryDict
 from django.utils.dateparse import parse_datetime
 
-from dashboard import store
+from dashboard import bidi, store
 from dashboard.tickets.filter_fields import bounded_id
 from dashboard.triage.changes import Conflict, Wanted
 
@@ -74,7 +74,10 @@ class TriageForm(forms.Form):
             (str(agent_id), staff[agent_id].name if agent_id in staff else f"Agent #{agent_id}")
             for agent_id in assignees
         ]
-        self.fields["tags"].choices = [(tag, tag) for tag in sorted(tags, key=str.casefold)]
+        # Each box's label is a tag's name beside the box: isolated (see dashboard.bidi).
+        self.fields["tags"].choices = [
+            (tag, bidi.bdi(tag)) for tag in sorted(tags, key=str.casefold)
+        ]
         self.fields["was_tags"].choices = self.fields["tags"].choices
         self.fields["note"].widget.attrs["aria-describedby"] = "note-help"
 

@@ -3,7 +3,7 @@ for those who may change it."""
 
 from django.urls import reverse
 
-from dashboard import store
+from dashboard import bidi, store
 from dashboard.index import attention
 from dashboard.models import Tag
 from dashboard.tickets import names
@@ -69,13 +69,14 @@ def tag_names():
 
 
 def recipient(ticket, requester):
-    """Who a public reply reaches: the requester, by name and address where known."""
+    """Who a public reply reaches: the requester, by name and address where known, each
+    isolated from the sentence around it."""
     name = getattr(requester, "name", "") or ""
     email = getattr(requester, "email", "") or ticket.from_email or ""
     if name and email:
-        return f"{name} <{email}>"
+        return f"{bidi.isolate(name)} <{bidi.isolate(email)}>"
     if name or email:
-        return name or email
+        return bidi.isolate(name or email)
     if ticket.requester is not None:  # not looked up yet: their address is the store's
         return f"the requester, customer #{ticket.requester}, at the address the store has"
     return "the customer, at the address the store has"

@@ -25,7 +25,7 @@ from django.utils.text import Truncator
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from dashboard import store, timing
+from dashboard import bidi, store, timing
 from dashboard.index import counts as index_counts
 from dashboard.index import freshness
 from dashboard.saved import saved_views
@@ -340,7 +340,7 @@ def _whole_list(request, form, query, answer, current=None, ticket_id=None):
         whole = whole.replace(thread_marker, _in_panel(request, thread_context), 1)
         title = f"{thread_title(ticket_id, thread_context['ticket'])} · {title}"
         timing.mark(request, "thread")
-    whole = whole.replace(title_marker, escape(title), 1)
+    whole = whole.replace(title_marker, escape(bidi.plain(title)), 1)  # as base.html's title
     return HttpResponse(whole, status=error.http_status if error else 200), error
 
 

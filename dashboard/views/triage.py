@@ -22,7 +22,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from dashboard import store
+from dashboard import bidi, store
 from dashboard.templatetags.dashboard_tags import agent
 from dashboard.templatetags.ticket_rows import ticket_rows
 from dashboard.triage import may_triage
@@ -122,11 +122,14 @@ def _said(ticket_id, done, staff):
             removed = sorted(set(before or ()) - set(after or ()))
             parts.append(
                 "tags"
-                + (f" +{', +'.join(added)}" if added else "")
-                + (f" −{', −'.join(removed)}" if removed else "")
+                + (f" +{', +'.join(map(bidi.isolate, added))}" if added else "")
+                + (f" −{', −'.join(map(bidi.isolate, removed))}" if removed else "")
             )
         else:
-            parts.append(f"{name} {_shown(name, before, staff)} → {_shown(name, after, staff)}")
+            was, now = _shown(name, before, staff), _shown(name, after, staff)
+            if name == "assignee":  # agents' names, isolated from the sentence (dashboard.bidi)
+                was, now = bidi.isolate(was), bidi.isolate(now)
+            parts.append(f"{name} {was} → {now}")
     if done.note:
         parts.append("public reply sent" if done.note == "public" else "internal note added")
     return f"Ticket #{ticket_id} changed: " + "; ".join(parts) + "."

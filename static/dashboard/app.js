@@ -160,6 +160,9 @@
   // total when it is known exactly) and the open thread before it. Here it follows what the
   // page shows: other filters, a total counted later, a thread opened or closed.
   var SITE = document.title.slice(document.title.lastIndexOf(" · ") + 3);
+  // A title has no markup to isolate a name or a subject in: the controls that reorder text
+  // are taken out of it, as the server does (dashboard/bidi.py).
+  var BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 
   function threadTitle() {
     var ticketId = openTicketId();
@@ -177,7 +180,7 @@
     var total = document.querySelector("#list-total[data-total]");
     var title = name + (total ? " (" + total.getAttribute("data-total") + ")" : "");
     var thread = threadTitle();
-    title = (thread ? thread + " · " : "") + title + " · " + SITE;
+    title = ((thread ? thread + " · " : "") + title + " · " + SITE).replace(BIDI_CONTROLS, "");
     if (document.title !== title) document.title = title;
   }
 
