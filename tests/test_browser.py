@@ -287,6 +287,30 @@ def test_hostile_content_is_inert_in_list_thread_and_wall(
     assert_inert(page, watched)
 
 
+def test_the_page_just_loaded_gets_its_names_however_many_pages_came_before(
+    signed_in_page, live_server, sandbox, settings, monkeypatch
+):
+    """The server reads a bounded number of the pages' references: the newest go first."""
+    from dashboard.views import names
+
+    monkeypatch.setattr(names, "MAX_REFS", 1)
+    settings.STORE_NAME_LOOKUPS_PER_MINUTE = 600
+    sandbox.configure(page_size=4)
+    page = signed_in_page
+    page.goto(f"{live_server.url}/?status=new&status=open")
+    rows, waiting = page.locator(ROWS), page.locator("[data-requester-id][data-waiting]")
+    for shown in (8, 12):
+        expect(waiting).to_have_count(0, timeout=15_000)  # the pages so far are named
+        page.get_by_role("link", name="Load more").click()
+        expect(rows).to_have_count(shown)
+        if shown == 12:  # the newest page brought customers nobody had named yet
+            newest = rows.evaluate_all(
+                "rs => rs.slice(8).filter(r => r.querySelector('[data-waiting]')).length"
+            )
+            assert newest > 0
+    expect(waiting).to_have_count(0, timeout=15_000)
+
+
 def test_names_replace_emails_and_ids_in_place_without_a_reload(
     signed_in_page, live_server, sandbox, settings
 ):

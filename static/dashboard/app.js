@@ -376,7 +376,9 @@
   function waitingNames() {
     var params = new URLSearchParams();
     var seen = {};
-    document.querySelectorAll("[data-waiting]").forEach(function (element) {
+    // Newest first too, as the server reads a bounded number of ids.
+    var waiting = Array.prototype.slice.call(document.querySelectorAll("[data-waiting]"));
+    waiting.reverse().forEach(function (element) {
       var kind = element.hasAttribute("data-requester-id") ? "requester" : "product";
       var id = element.getAttribute("data-" + kind + "-id");
       // An open thread's names are looked up before any list's: the server is told which.
@@ -387,14 +389,21 @@
       }
     });
     if (!params.toString()) return "";
-    // The server looks up only what its pages vouched for: each page's signed reference.
-    document.querySelectorAll("[data-names-ref]").forEach(function (element) {
-      var reference = element.getAttribute("data-names-ref");
-      if (reference && !seen["ref " + reference]) {
-        seen["ref " + reference] = true;
-        params.append("ref", reference);
-      }
-    });
+    // The server looks up only what its pages vouched for: each page's signed reference. It
+    // reads a bounded number of them, so the open thread's go first, then the list's pages
+    // newest first: after many "Load more", the page just added is the one still waiting.
+    var references = Array.prototype.slice.call(document.querySelectorAll("[data-names-ref]"));
+    var inThread = function (element) { return Boolean(element.closest("[data-thread-id]")); };
+    references
+      .filter(inThread)
+      .concat(references.filter(function (element) { return !inThread(element); }).reverse())
+      .forEach(function (element) {
+        var reference = element.getAttribute("data-names-ref");
+        if (reference && !seen["ref " + reference]) {
+          seen["ref " + reference] = true;
+          params.append("ref", reference);
+        }
+      });
     return params.toString();
   }
 
