@@ -4,7 +4,6 @@ for those who may change it."""
 import time
 from typing import NamedTuple
 
-from django.db import close_old_connections, connection
 from django.urls import reverse
 
 from dashboard import store
@@ -41,26 +40,10 @@ def fetch_ticket(ticket_id, stale_ok=False):
     try:
         if not stale_ok:
             return Fetched(store.get_ticket(ticket_id), None)
-        found = store.ticket_or_known(
-            ticket_id, fallback=lambda: from_index(known.thread, ticket_id)
-        )
+        found = store.ticket_or_known(ticket_id, fallback=lambda: known.thread(ticket_id))
     except store.TicketsAPIError as exc:
         return Fetched(None, exc)
     return Fetched(found.value, None, found if found.as_of is not None else None)
-
-
-def from_index(read, *args):
-    """`read(*args)` from the ticket index, in whatever thread asks: its connection checked
-    before and after as a request's is (a store thread is nobody's request); never inside a
-    transaction, which would lose it."""
-    checked = not connection.in_atomic_block
-    if checked:
-        close_old_connections()
-    try:
-        return read(*args)
-    finally:
-        if checked:
-            close_old_connections()
 
 
 def poll_url(url, as_of, filters_qs=""):

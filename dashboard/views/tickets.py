@@ -456,7 +456,7 @@ def _first_page(query, answer):
             found = store.page_or_known(
                 query,
                 ready=lambda page: answer.give(page, None),
-                fallback=lambda: threads.from_index(index_known.first_page, query),
+                fallback=lambda: index_known.first_page(query),
             )
         if found.as_of is not None:
             answer.known = found  # before the page is given: the view reads both together
