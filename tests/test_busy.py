@@ -1,8 +1,9 @@
 """Within the budget, nobody waits long: with webhooks live, pages and threads are kept until a
 delivery says their ticket changed; while the line for the budget is long, a person is answered
-at once with what is known, marked with its age, and the page takes the fresh answer once it
-is in; at most STORE_WAITERS people per process wait for the store, and the others are not
-kept waiting; a 503 only when nothing about the question is known."""
+at once with what is known, marked with its age, or (nothing known) told it was asked and
+appears by itself, and the page takes the fresh answer once it is in; at most STORE_WAITERS
+people per process wait for the store, and the others are not kept waiting; a 503 only when
+nothing about the question is known and it cannot even be asked in the background."""
 
 import contextlib
 import re
@@ -195,7 +196,7 @@ def test_a_poll_gives_up_after_its_minute_and_says_so(signed_in, sandbox, settin
     later(monkeypatch, settings.STORE_CACHE_TTL + 70)
     answer = signed_in.get(poll, HTTP_HX_REQUEST="true")
     assert answer.status_code == 286  # htmx stops polling
-    assert answer["HX-Retarget"] == "#as-of" and answer["HX-Reswap"] == "outerHTML"
+    assert answer["HX-Retarget"] == "this" and answer["HX-Reswap"] == "outerHTML"
     note = parse(answer.content.decode()).select_one("#as-of[data-as-of]")
     assert "updating" not in note.get_text() and not note.has_attr("hx-get")
 
@@ -238,18 +239,68 @@ def test_nothing_known_but_the_index_a_first_page_and_a_thread_come_from_it(
     assert "Its words come with the store" in thread or not indexed["comments"]
 
 
-# --- Nothing known: a clear 503 ------------------------------------------------------------
+# --- Nothing known: asked in the background, or a clear 503 ------------------------------
 
 
-def test_nothing_known_in_a_long_line_is_a_clear_503(signed_in, sandbox, settings):
+def test_nothing_known_in_a_long_line_is_asked_in_the_background_and_fills_in(
+    signed_in, sandbox, settings
+):
     store.ticket_types(), store.staff()
-    settings.STORE_WAIT_TIMEOUT = 5.0
     spend_the_budget(settings)
     answer, seconds = timed_get(signed_in, "/?status=pending")
-    assert answer.status_code == 503 and seconds < 2
+    assert answer.status_code == 202 and seconds < settings.STORE_ANSWER_STALE_AFTER
+    html = answer.content.decode()
+    asking = parse(html).select_one("[data-error=asking]")
+    assert "by itself" in asking.get_text() and asking["hx-target"] == "#results"
+    assert "data-ticket-id" not in html
+
+    free_the_budget(settings)
+    filled = until_fresh(signed_in, asking["hx-get"])
+    expected = [t["id"] for t in sandbox.data.filter_tickets([("status", "pending")])]
+    listed = [int(i) for i in re.findall(ROWS_IDS, filled.content.decode())]
+    assert filled.status_code == 200 and listed == expected[: len(listed)] and listed
+
+
+def test_load_more_asked_in_a_long_line_fills_its_rows_in(signed_in, sandbox, settings):
+    store.ticket_types(), store.staff()
+    first = parse(signed_in.get(f"/?{SEVERAL_PAGES}").content.decode())
+    more = first.select_one("a.load-more")["href"]
+    spend_the_budget(settings)
+    answer = signed_in.get(more, HTTP_HX_REQUEST="true")
+    assert answer.status_code == 202
+    asking = parse(answer.content.decode()).select_one("tr [data-error=asking]")
+    assert asking["hx-target"] == "closest tr" and "cursor=" in asking["hx-get"]
+
+    free_the_budget(settings)
+    rows = until_fresh(signed_in, asking["hx-get"]).content.decode()
+    assert re.findall(ROWS_IDS, rows) and 'id="results"' not in rows  # the rows alone
+
+
+def test_nothing_known_and_nothing_can_be_queued_is_a_clear_503(
+    signed_in, sandbox, settings, monkeypatch
+):
+    store.ticket_types(), store.staff()
+    spend_the_budget(settings)
+    monkeypatch.setattr(budget.worker, "submit", lambda *args, **kwargs: False)  # a full queue
+    answer, seconds = timed_get(signed_in, "/?status=pending")
+    assert answer.status_code == 503 and seconds < settings.STORE_ANSWER_STALE_AFTER
     assert answer["Retry-After"]
     error = parse(answer.content.decode()).select_one("[data-error]")
     assert error["data-error"] == "busy" and "try again" in error.get_text()
+
+
+def test_a_poll_for_what_was_still_being_asked_gives_up_saying_the_store_is_busy(
+    signed_in, sandbox, settings, monkeypatch
+):
+    store.ticket_types(), store.staff()
+    spend_the_budget(settings)
+    asking = parse(signed_in.get("/?status=pending").content.decode()).select_one(
+        "[data-error=asking]"
+    )
+    later(monkeypatch, 70)
+    answer = signed_in.get(asking["hx-get"], HTTP_HX_REQUEST="true")
+    assert answer.status_code == 286 and answer["HX-Retarget"] == "this"
+    assert parse(answer.content.decode()).select_one("[data-error=busy]")
 
 
 # --- The waiting room ----------------------------------------------------------------------
@@ -290,7 +341,7 @@ def test_waiters_beyond_the_bound_do_not_wait(signed_in, sandbox, settings):
         time.sleep(0.01)
 
     unknown, seconds = timed_get(signed_in, "/?status=pending")
-    assert unknown.status_code == 503 and seconds < 1.0  # nothing known: told at once
+    assert unknown.status_code == 202 and seconds < 1.0  # nothing known: asked, not waited
     shown, seconds = timed_get(signed_in, "/?status=closed")
     html = shown.content.decode()
     assert shown.status_code == 200 and seconds < 1.0  # known: answered at once

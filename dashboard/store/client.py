@@ -138,13 +138,14 @@ def answer(
     ticket changes: it is kept `STORE_CACHE_TTL_LIVE` while the feed is heard, else (and
     without `ttl`) `STORE_CACHE_TTL`; and its last answer is kept `KNOWN_TTL`.
 
-    A person whose question has no answer to share waits for the store only while the line
-    for the budget is short (`STORE_ANSWER_STALE_AFTER`) and this process has room for one
-    more waiting person (`STORE_WAITERS`); otherwise, and once that wait has run out, a
-    caller who can show an answer's age (`stale_ok`) is answered at once with what is known
-    (the last answer, else `fallback()`'s), marked with its age, while the fresh answer is
-    asked for in the background. With nothing known, a person waits if there is room, and is
-    told the store is busy (`StoreBusy`) if there is not."""
+    A person whose question has no answer to share waits for the store only while this
+    process has room for one more waiting person (`STORE_WAITERS`). A caller whose page can
+    say how old an answer is (`stale_ok`) waits only while the line for the budget is short,
+    and at most `STORE_ANSWER_STALE_AFTER`; otherwise it is answered at once with what is
+    known (the last answer, else `fallback()`'s), marked with its age, or, with nothing known,
+    `StillAsking`; either way the fresh answer is asked for in the background, for the page
+    to take. Any other caller waits up to `STORE_WAIT_TIMEOUT` if there is room, and is told
+    the store is busy (`StoreBusy`) if there is not."""
     asked = _Asked(path, params, fetch, ttl, ready, tickets, noted)
     try:
         if budget.current_lane() == budget.BACKGROUND:
@@ -152,9 +153,7 @@ def answer(
         found = budget.peek(asked.key)
         if found is not budget.MISSING:
             return Answer(found)
-        if not stale_ok:
-            return _for_a_person(asked, None, last_known=False)
-        return _for_a_person(asked, fallback)
+        return _for_a_person(asked, fallback if stale_ok else None, stale_ok)
     except budget.WaitTimeout as exc:
         logger.warning("gave up waiting for a shared answer: GET %s", path)
         raise errors.StoreBusy() from exc
@@ -165,9 +164,9 @@ def answer(
 def _for_a_person(
     asked: "_Asked[T]",
     fallback: Callable[[], "Answer[T] | None"] | None,
-    last_known: bool = True,
+    stale_ok: bool,
 ) -> "Answer[T]":
-    known = asked.last_known() if last_known else None
+    known = asked.last_known() if stale_ok else None
     tried = fallback is None
 
     def what_is_known() -> "Answer[T] | None":
@@ -176,19 +175,23 @@ def _for_a_person(
             tried, known = True, fallback()
         return known
 
+    def nothing_yet() -> errors.StoreBusy:
+        logger.info("the store is busy and nothing is known yet: GET %s", asked.path)
+        # The page fills in (or asking again finds it) once it is in; a question that could
+        # not even be queued is the person's to ask again.
+        queued = asked.refresh()
+        return errors.StillAsking() if stale_ok and queued else errors.StoreBusy()
+
     with budget.waiting_room() as admitted:
         if not admitted or _line_is_long():
             if what_is_known() is not None:
                 asked.refresh()
                 return known  # type: ignore[return-value]
-            if not admitted:
-                logger.info("the store is busy and nothing is known yet: GET %s", asked.path)
-                asked.refresh()  # so that asking again in a moment finds the answer
-                raise errors.StoreBusy()
-        # Someone who could be shown something waits only a little for the store.
+            if not admitted or stale_ok:
+                raise nothing_yet()
+        # A page that can show something meanwhile waits only a little for the store.
         stale_after = settings.STORE_ANSWER_STALE_AFTER
-        could_show = known is not None or not tried
-        limit = stale_after if could_show and stale_after > 0 else None
+        limit = stale_after if stale_ok and stale_after > 0 else None
         try:
             with budget.waiting_at_most(limit):
                 return Answer(asked.run(wait_timeout=limit))
@@ -196,7 +199,7 @@ def _for_a_person(
             if limit is None:
                 raise
         if what_is_known() is None:
-            return Answer(asked.run())  # nothing to show after all: wait as anyone would
+            raise nothing_yet()
         asked.refresh()
         return known  # type: ignore[return-value]
 
@@ -312,10 +315,13 @@ class _Asked(Generic[T]):
             return None
         return Answer(found[0], found[1], "kept")
 
-    def refresh(self) -> None:
+    def refresh(self) -> bool:
         """Ask again in the background (this process's refresh thread), in the people's lane,
-        for the page that polls for the fresh answer; once however many ask."""
-        budget.worker.submit(("refresh", self.key), self._refresh, budget.worker.Priority.REFRESH)
+        for the page that polls for the fresh answer; once however many ask. False when it
+        could not be queued (the queue is full)."""
+        return budget.worker.submit(
+            ("refresh", self.key), self._refresh, budget.worker.Priority.REFRESH
+        )
 
     def _refresh(self) -> None:
         try:
@@ -467,10 +473,12 @@ def _get_once(path: str, params: Params, cursor_given: bool) -> dict[str, Any]:
     try:
         budget.wait_for_slot(identity())
     except budget.WaitTimeout as exc:
-        if budget.current_lane() == budget.INTERACTIVE:
-            logger.warning("request budget exhausted for too long: GET %s", path)
-        else:
+        if budget.current_lane() != budget.INTERACTIVE:
             logger.info("no background slot in time (people come first): GET %s", path)
+        elif budget.interactive_wait() < budget.config().wait_timeout:
+            logger.info("no slot within a short wait (what is known is shown): GET %s", path)
+        else:
+            logger.warning("request budget exhausted for too long: GET %s", path)
         raise errors.StoreBusy() from exc
     url = settings.NEXT_API_BASE_URL + path
     headers = {

@@ -47,8 +47,11 @@ def fetch_ticket(ticket_id, stale_ok=False):
 
 
 def poll_url(url, as_of, filters_qs=""):
-    """Where a page shown a known answer asks for the fresh one, every 2 s for POLL_FOR s."""
-    stamp = f"as_of={int(as_of.timestamp())}&until={int(time.time()) + POLL_FOR}"
+    """Where a page shown a known answer (`as_of`; None: nothing yet) asks for the fresh one,
+    every 2 s for POLL_FOR s."""
+    stamp = f"until={int(time.time()) + POLL_FOR}"
+    if as_of is not None:
+        stamp = f"as_of={int(as_of.timestamp())}&{stamp}"
     return f"{url}?{filters_qs}&{stamp}" if filters_qs else f"{url}?{stamp}"
 
 
@@ -59,6 +62,8 @@ def thread_context(request, ticket_id, fetched, filters_qs, form=None):
     was_known = fetched[2] if len(fetched) > 2 else None
     context = {"ticket_id": ticket_id, "ticket": ticket, "error": error}
     context.update(thread_links(ticket_id, filters_qs))
+    if isinstance(error, store.StillAsking):
+        context["fresh_url"] = poll_url(reverse("fresh_thread", args=[ticket_id]), None, filters_qs)
     if was_known is not None:
         context["as_of"] = was_known.as_of
         context["without_words"] = was_known.source == known.INDEX

@@ -22,6 +22,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import escape
+from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 from django.views.decorators.http import require_GET
@@ -380,7 +381,7 @@ def _list_context(form, query, page, error, known_total=None, known=None):
         "invalid_cursor": isinstance(error, store.InvalidCursor),
         "filters_qs": filters_qs,
         "total": _total(query, page, known_total, from_index),
-        **_as_of(query, known, filters_qs),
+        **_as_of(query, known, filters_qs, error),
         # A first page from the index has no cursor of the store's: more comes with its answer.
         "more_later": from_index and len(tickets) >= index_known.PAGE_SIZE,
         # What the list is called in its tab: a view's name (set by the caller), else its filters.
@@ -413,9 +414,12 @@ def thread_title(ticket_id, ticket):
     return f"#{ticket_id} {Truncator(subject).chars(60)}"
 
 
-def _as_of(query, known, filters_qs):
+def _as_of(query, known, filters_qs, error):
     """What a page shown as it was known says of its age, and (a first page) where it asks
-    for the fresh one."""
+    for the fresh one; or, for a page still being asked of the store, where it asks for it."""
+    if isinstance(error, store.StillAsking):
+        asked = f"{filters_qs}&{urlencode([('cursor', query.cursor)])}" if query.cursor else ""
+        return {"fresh_url": threads.poll_url(reverse("fresh_list"), None, asked or filters_qs)}
     if known is None:
         return {}
     found = {"as_of": known.as_of}
@@ -528,19 +532,21 @@ def _with_ticket(canonical, ticket_id):
 
 @require_GET
 def fresh_list(request):
-    """What a list page shown as it was known asks every 2 s (for `threads.POLL_FOR` s): its
-    results once the store's answer is in the shared cache, which htmx swaps in; until then 204
-    (nothing is swapped), and the answer asked for again in the background should nobody be
-    asking it. Nothing here waits for the store."""
+    """What a list page shown as it was known (or still being asked) asks every 2 s, for
+    `threads.POLL_FOR` s: its results (or, for "Load more", its rows) once the store's answer
+    is in the shared cache, which htmx swaps in; until then 204 (nothing is swapped), and the
+    answer asked for again in the background should nobody be asking it. Nothing here waits
+    for the store."""
     form = filter_form(request, fetch=False)
     stamps = _stamps(request.GET)
     if not form.is_valid() or stamps is None:
         return HttpResponseBadRequest()
-    query = form.query().filters
+    query = form.query()
     page = store.cached_page(query)
     if page is None:
         return _still_known(request, stamps, store.refresh_page, query, "as-of")
-    response = _fragment(request, form, query, page, None, template=LIST_TEMPLATE + "#results")
+    part = "#ticket-rows" if query.cursor else "#results"
+    response = _fragment(request, form, query, page, None, template=LIST_TEMPLATE + part)
     response["Cache-Control"] = "no-store"
     return response
 
@@ -564,10 +570,13 @@ def fresh_thread(request, ticket_id):
 
 
 def _stamps(params):
-    """`(as_of, until)` of a poll: when the answer shown was as of, and when to stop asking."""
+    """`(as_of, until)` of a poll: when the answer shown was as of (None: nothing was shown,
+    it is still being asked), and when to stop asking."""
     try:
-        as_of, until = int(params.get("as_of", "")), int(params.get("until", ""))
-        return datetime.fromtimestamp(as_of, UTC), until
+        until = int(params.get("until", ""))
+        if "as_of" not in params:
+            return None, until
+        return datetime.fromtimestamp(int(params["as_of"]), UTC), until
     except (ValueError, OverflowError, OSError):
         return None
 
@@ -575,15 +584,20 @@ def _stamps(params):
 def _still_known(request, stamps, refresh, question, note_id):
     """No fresh answer yet: 204 while the page may go on asking (the answer asked for again in
     the background, once however many ask); past its time, 286, which stops htmx's poll, with
-    the note that stays in place of the one that said "updating"."""
+    what stays in place of the poller: the note of the answer's age, without "updating", or
+    (nothing was shown) that the store is still busy."""
     as_of, until = stamps
     if time.time() < until:
         refresh(question)
         response = HttpResponse(status=204)
     else:
-        context = {"as_of": as_of, "note_id": note_id, "gave_up": True}
-        response = render(request, "dashboard/_as_of.html", context, status=286)
-        response["HX-Retarget"] = f"#{note_id}"
+        if as_of is not None:
+            context = {"as_of": as_of, "note_id": note_id, "gave_up": True}
+            response = render(request, "dashboard/_as_of.html", context, status=286)
+        else:
+            context = {"error": store.StoreBusy(), "gave_up": True}
+            response = render(request, "dashboard/_error.html", context, status=286)
+        response["HX-Retarget"] = "this"
         response["HX-Reswap"] = "outerHTML"
     response["Cache-Control"] = "no-store"
     return response
