@@ -32,7 +32,7 @@ from django.conf import settings
 
 from tools.processes import Gunicorn, RedisServer, SandboxProcess, child_env, manage
 
-from . import backlog, names, pacing, report, spreadsheet, walls
+from . import backlog, leads, names, pacing, report, spreadsheet, walls
 from . import bulk as bulk_phase
 from . import index as index_phase
 from .clients import QueryPool, sign_in
@@ -134,10 +134,10 @@ def run_config(env, credentials, pool, names_plan, config, root, logs, phases, f
 # Excel and CSV. `make bench` runs them all; `python -m tools.bench --only ...` some of them.
 PHASES = (
     "pacing", "names", *SCENARIO_PHASES, "faults", "walls", "export", "backlog", "index", "bulk",
-    "spreadsheet",
+    "spreadsheet", "leads",
 )  # fmt: skip
 # The phases in an environment of their own, with no need of the configurations' sandbox.
-OWN_ENVIRONMENT = {"pacing", "index", "bulk", "spreadsheet"}
+OWN_ENVIRONMENT = {"pacing", "index", "bulk", "spreadsheet", "leads"}
 # What those need measured first: the direct call's median they are held against.
 NEEDS = {"load_more": "first", "walls": "first", "export": "first"}
 # The phases that run on a dashboard that knows its customers' names (see `names.py`).
@@ -199,6 +199,7 @@ def run(write, phases=PHASES, configs=CONFIGS):
         if "spreadsheet" in phases:
             write("Measuring: exports of 5,000 tickets, Excel and CSV ...")
             files = spreadsheet.measure(write, logs)
+        team = leads.measure(write, logs) if "leads" in phases else None  # writes its own lines
     header = report.header(load_before, os.getloadavg()[0])
     seconds = time.monotonic() - started
     footer = f"Whole run: {seconds:.0f} s. Server logs: var/bench/logs/."
@@ -216,6 +217,7 @@ def run(write, phases=PHASES, configs=CONFIGS):
         spreadsheet.table(files) if files else None,
         index_phase.index_table(indexed) if indexed else None,
         bulk_phase.bulk_table(bulk_runs) if bulk_runs else None,
+        leads.leads_table(team) if team else None,
         pacing.table(shared_state) if shared_state else None,
     ]
     checks = (
@@ -229,6 +231,7 @@ def run(write, phases=PHASES, configs=CONFIGS):
         + (spreadsheet.checks(files) if files else [])
         + (index_phase.index_checks(indexed) if indexed else [])
         + (bulk_phase.bulk_checks(bulk_runs) if bulk_runs else [])
+        + (leads.leads_checks(team) if team else [])
         + (pacing.checks(shared_state) if shared_state else [])
     )
     tables = [table for table in tables if table is not None]
