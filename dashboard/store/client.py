@@ -210,7 +210,7 @@ def _line_is_long() -> bool:
     return stale_after > 0 and budget.expected_wait(identity()) > stale_after
 
 
-def _own_error(exc: Exception) -> bool:
+def _shared_error(exc: Exception) -> bool:
     """Whether an error is shared with everyone who asks meanwhile: not a wait that ran out,
     which was the asker's own (another may be allowed a longer one)."""
     return not isinstance(exc, errors.StoreBusy)
@@ -277,7 +277,7 @@ class _Asked(Generic[T]):
             "wait_timeout": wait_timeout,
             "error_ttl": settings.STORE_ERROR_TTL,
             "ready": hear,
-            "shared_error": _own_error,
+            "shared_error": _shared_error,
         }
         if budget.current_lane() == budget.BACKGROUND and not budget.answered(self.key):
             # Work nobody waits at (a wall, a prefetch, a count) waits for its slot before it
