@@ -38,6 +38,7 @@ import statistics
 import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,6 +88,7 @@ AS_OF_RE = re.compile(r'class="as-of"[^>]*data-as-of="([^"]+)"')
 POLL_RE = re.compile(r'hx-get="([^"]*/fresh/[^"]*)" hx-trigger="every 2s"')
 STATIC_RE = re.compile(r'<link rel="stylesheet" href="(/static/[^"]+)"')
 SIGN_IN_FORM = 'name="password"'
+ERROR_RE = re.compile(r'data-error="([^"]*)"')
 
 
 @dataclass
@@ -113,6 +115,8 @@ class LeadsRun:
     peak: int = 0
     throttled: int = 0
     deliveries: int = 0
+    failures: Counter = field(default_factory=Counter)  # "kind status": what did not answer well
+    resent: int = 0  # requests sent again on a new connection, as a browser does
 
     @property
     def requests(self):
@@ -294,9 +298,13 @@ def _sample(url, static, stop, run):
             for path, into in (("/healthz", run.healthz), (static, run.static)):
                 began = time.perf_counter()
                 try:
-                    status = session.get(f"{url}{path}", timeout=TIMEOUT).status_code
-                except requests.RequestException:
+                    try:
+                        status = session.get(f"{url}{path}", timeout=TIMEOUT).status_code
+                    except requests.ConnectionError:  # a kept-alive connection just closed
+                        status = session.get(f"{url}{path}", timeout=TIMEOUT).status_code
+                except requests.RequestException as exc:
                     status = 0
+                    run.failures[f"{path} {type(exc).__name__}"] += 1
                 into.append((status, time.perf_counter() - began))
             stop.wait(SAMPLE_EVERY)
 
@@ -316,15 +324,24 @@ class Lead:
         # the page it fills in ("results", "rows", "thread"), where it asks and since when.
         self.polls = {}
 
+    def send(self, path, headers):
+        """GET as a browser does: a request on a kept-alive connection the server has just
+        closed (gunicorn keeps one 2 s) is sent again on a new one."""
+        url = f"{self.url}{path}"
+        try:
+            return self.session.get(url, headers=headers, allow_redirects=False, timeout=TIMEOUT)
+        except requests.ConnectionError:
+            self.run.resent += 1
+            return self.session.get(url, headers=headers, allow_redirects=False, timeout=TIMEOUT)
+
     def get(self, kind, path, fragment=False, region="results"):
         headers = {"HX-Request": "true"} if fragment else {}
         began = time.perf_counter()
         try:
-            answer = self.session.get(
-                f"{self.url}{path}", headers=headers, allow_redirects=False, timeout=TIMEOUT
-            )
-        except requests.RequestException:
+            answer = self.send(path, headers)
+        except requests.RequestException as exc:
             self.run.clicks.append(Click(kind, 0, time.perf_counter() - began))
+            self.run.failures[f"{kind} {type(exc).__name__}"] += 1
             return None
         seconds = time.perf_counter() - began
         text = answer.text
@@ -340,6 +357,9 @@ class Lead:
             age = max(0.0, (datetime.now(UTC) - as_of).total_seconds())
         asking = 'data-error="asking"' in text
         self.run.clicks.append(Click(kind, answer.status_code, seconds, sign_in, age, asking))
+        if answer.status_code >= 400:
+            code = ERROR_RE.search(text)
+            self.run.failures[f"{kind} {answer.status_code} {code.group(1) if code else ''}"] += 1
         poll = POLL_RE.search(text)
         if region == "results":  # a new list: whatever polled in the old one is gone
             self.polls.pop("rows", None)
@@ -383,13 +403,13 @@ class Lead:
             for region, (url, since) in list(self.polls.items()):
                 began = time.perf_counter()
                 try:
-                    answer = self.session.get(
-                        f"{self.url}{url}", headers={"HX-Request": "true"}, timeout=TIMEOUT
-                    )
+                    answer = self.send(url, {"HX-Request": "true"})
                     status, text = answer.status_code, answer.text
-                except requests.RequestException:
-                    status, text = 0, ""
+                except requests.RequestException as exc:
+                    status, text = 0, type(exc).__name__
                 self.run.polls.append((status, time.perf_counter() - began))
+                if status >= 400 or status == 0:
+                    self.run.failures[f"poll {status} {url.split('?')[0]} {text[:80]!r}"] += 1
                 if status == 204:
                     continue
                 del self.polls[region]
@@ -453,6 +473,7 @@ MEASURES = (
     ("  most in any sliding second", lambda r: r.peak, f"<= {RATE_LIMIT}"),
     ("  throttled by the store (429)", lambda r: r.throttled, "0"),
     ("webhook deliveries made", lambda r: r.deliveries, ""),
+    ("requests sent again on a new connection", lambda r: r.resent, ""),
 )  # fmt: skip
 
 
@@ -519,6 +540,9 @@ def main(argv=None):
     header = load + (f"; settings: {', '.join(args.env)}" if args.env else "")
     text, _ = render([leads_table(runs)], leads_checks(runs), header, "")
     print(text)
+    for run in runs:
+        for what, count in run.failures.most_common(12):
+            print(f"{run.name}: {count} x {what}")
 
 
 if __name__ == "__main__":
