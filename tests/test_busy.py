@@ -201,9 +201,12 @@ def test_a_poll_gives_up_after_its_minute_and_says_so(signed_in, sandbox, settin
     assert "updating" not in note.get_text() and not note.has_attr("hx-get")
 
 
-def test_a_poll_with_forged_stamps_is_refused_plainly(signed_in):
+def test_a_poll_with_forged_stamps_is_refused_plainly(signed_in, client):
     assert signed_in.get("/fresh/?status=open&as_of=x&until=1").status_code == 400
     assert signed_in.get("/tickets/7/fresh/?as_of=1").status_code == 400
+    signed_in.logout()
+    for poll in ("/fresh/?status=open&until=1", "/tickets/7/fresh/?until=1"):
+        assert client.get(poll).status_code == 302  # to the sign-in page, asking nothing
 
 
 @pytest.fixture
