@@ -80,6 +80,8 @@ KNOWN_TTL = 12 * 3600
 # How long a refresh in the background waits for its turn in the budget; the page that polls
 # for it asks for it again meanwhile.
 REFRESH_WAIT = 10.0
+# How long background work holding a budget slot waits for an answer's lock (see `_Asked.run`).
+HELD_SLOT_LOCK_WAIT = 0.05
 
 
 def hear_changes(feed: Callable[[], str | None] | None) -> None:
@@ -284,7 +286,14 @@ class _Asked(Generic[T]):
             # takes the answer's lock: a person asking the same meanwhile goes first, and is
             # never held up behind a screen's wait for the budget.
             budget.wait_for_slot(identity())
-            with budget.slot_in_hand():
+            try:
+                with budget.slot_in_hand():
+                    held = {**flight, "wait_timeout": HELD_SLOT_LOCK_WAIT}
+                    value = budget.single_flight(self.key, compute, **held)
+            except budget.WaitTimeout:
+                # Someone else is asking this very question. A slot held while waiting for
+                # them would be spent late, perhaps in a second the store already counts
+                # full: it is left unused, and their answer waited for without one.
                 value = budget.single_flight(self.key, compute, **flight)
         else:
             value = budget.single_flight(self.key, compute, **flight)

@@ -117,6 +117,7 @@ class LeadsRun:
     deliveries: int = 0
     failures: Counter = field(default_factory=Counter)  # "kind status": what did not answer well
     resent: int = 0  # requests sent again on a new connection, as a browser does
+    busiest: list = field(default_factory=list)  # the calls of the store's busiest second
 
     @property
     def requests(self):
@@ -268,10 +269,27 @@ def _run(name, env, sandbox, keys, seconds, logs, webhooks):
         sampler.join(timeout=10)
         after = sandbox.stats()
     run.calls = after["calls"] - before["calls"]
-    run.peak = peak_per_second(after["arrivals"][len(before["arrivals"]) :])
+    arrivals = after["arrivals"][len(before["arrivals"]) :]
+    run.peak = peak_per_second(arrivals)
+    run.busiest = _busiest(arrivals, after["requests"][len(before["requests"]) :])
     run.throttled = after["throttled"] - before["throttled"]
     run.deliveries = _delivered(sandbox) if webhooks else 0
     return run
+
+
+def _busiest(arrivals, targets):
+    """The calls that arrived in the store's busiest sliding second: `(seconds after the
+    first of them, what was asked)`."""
+    best, start = (0, 0), 0
+    for end, moment in enumerate(arrivals):
+        while moment - arrivals[start] >= 1.0:
+            start += 1
+        best = max(best, (end - start + 1, start))
+    count, first = best
+    return [
+        (arrivals[i] - arrivals[first], targets[i] if i < len(targets) else "?")
+        for i in range(first, first + count)
+    ]
 
 
 def _delivered(sandbox):
@@ -543,6 +561,10 @@ def main(argv=None):
     for run in runs:
         for what, count in run.failures.most_common(12):
             print(f"{run.name}: {count} x {what}")
+        if run.peak > RATE_LIMIT:
+            print(f"{run.name}: the store's busiest second")
+            for offset, target in run.busiest:
+                print(f"  +{offset:.3f} s  {target[:100]}")
 
 
 if __name__ == "__main__":
