@@ -161,7 +161,9 @@ def test_a_list_asked_in_a_long_line_answers_at_once_as_known_then_takes_the_fre
     assert fresh_again.status_code == 200
     swapped = fresh_again.content.decode()
     assert swapped.lstrip().startswith('<main id="results"')
-    assert as_of(swapped) is None and "Load more" in swapped
+    assert as_of(swapped) is None
+    more = parse(swapped).select_one("a.load-more")
+    assert more["href"].startswith(f"/?{SEVERAL_PAGES}&cursor=")  # the list's, not the poll's
     assert ticket_calls(sandbox) == 1
     # And the list itself is the fresh one now, from the cache.
     assert as_of(signed_in.get(f"/?{SEVERAL_PAGES}").content.decode()) is None
@@ -277,6 +279,8 @@ def test_load_more_asked_in_a_long_line_fills_its_rows_in(signed_in, sandbox, se
     free_the_budget(settings)
     rows = until_fresh(signed_in, asking["hx-get"]).content.decode()
     assert re.findall(ROWS_IDS, rows) and 'id="results"' not in rows  # the rows alone
+    following = parse(rows).select_one("a.load-more")
+    assert following is None or following["href"].startswith("/?")
 
 
 def test_nothing_known_and_nothing_can_be_queued_is_a_clear_503(

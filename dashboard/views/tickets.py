@@ -264,13 +264,16 @@ def _list_fragment(request, form, query, answer):
     return _fragment(request, form, query, page, error, answer.known), error
 
 
-def _fragment(request, form, query, page, error, known=None, template=None):
+def _fragment(request, form, query, page, error, known=None, template=None, list_path=None):
+    """The results or rows of a list; `list_path`, where its "Load more" leads (the path asked,
+    unless that was not the list's)."""
     filters_qs = form.bookmark(query.filters)
     back = list_url(filters_qs) if filters_qs else reverse("all_tickets")
     bar = _bulk(request, form, back)
     template = template or _list_template(request, paging=bool(query.cursor))
     status = error.http_status if error else 200
     context = {**_list_context(form, query, page, error, known=known), **bar}
+    context["list_path"] = list_path
     return render(request, template, context, status=status)
 
 
@@ -545,8 +548,10 @@ def fresh_list(request):
     page = store.cached_page(query)
     if page is None:
         return _still_known(request, stamps, store.refresh_page, query, "as-of")
-    part = "#ticket-rows" if query.cursor else "#results"
-    response = _fragment(request, form, query, page, None, template=LIST_TEMPLATE + part)
+    part = LIST_TEMPLATE + ("#ticket-rows" if query.cursor else "#results")
+    response = _fragment(
+        request, form, query, page, None, template=part, list_path=reverse("ticket_list")
+    )
     response["Cache-Control"] = "no-store"
     return response
 

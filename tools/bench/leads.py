@@ -377,7 +377,8 @@ class Lead:
         self.run.clicks.append(Click(kind, answer.status_code, seconds, sign_in, age, asking))
         if answer.status_code >= 400:
             code = ERROR_RE.search(text)
-            self.run.failures[f"{kind} {answer.status_code} {code.group(1) if code else ''}"] += 1
+            said = code.group(1) if code else " ".join(re.sub(r"<[^>]+>", " ", text).split())[:70]
+            self.run.failures[f"{kind} {answer.status_code} {said}"] += 1
         poll = POLL_RE.search(text)
         if region == "results":  # a new list: whatever polled in the old one is gone
             self.polls.pop("rows", None)
