@@ -99,6 +99,7 @@ class Click:
     sign_in: bool = False
     age: float | None = None  # seconds behind the store of an answer shown as it was known
     asking: bool = False  # nothing known yet: asked in the background, filled in by a poll
+    began: float = 0.0  # when it was sent (monotonic), for how many were under way at once
 
 
 @dataclass
@@ -358,7 +359,7 @@ class Lead:
         try:
             answer = self.send(path, headers)
         except requests.RequestException as exc:
-            self.run.clicks.append(Click(kind, 0, time.perf_counter() - began))
+            self.run.clicks.append(Click(kind, 0, time.perf_counter() - began, began=began))
             self.run.failures[f"{kind} {type(exc).__name__}"] += 1
             return None
         seconds = time.perf_counter() - began
@@ -374,7 +375,9 @@ class Lead:
             as_of = datetime.fromisoformat(html.unescape(shown.group(1)))
             age = max(0.0, (datetime.now(UTC) - as_of).total_seconds())
         asking = 'data-error="asking"' in text
-        self.run.clicks.append(Click(kind, answer.status_code, seconds, sign_in, age, asking))
+        self.run.clicks.append(
+            Click(kind, answer.status_code, seconds, sign_in, age, asking, began)
+        )
         if answer.status_code >= 400:
             code = ERROR_RE.search(text)
             said = code.group(1) if code else " ".join(re.sub(r"<[^>]+>", " ", text).split())[:70]
@@ -463,6 +466,18 @@ def _p(run, q):
     return quantile(_pages(run), q)
 
 
+def _under_way(run):
+    """The most pages under way at once: each holds one of the dashboard's threads."""
+    edges = sorted(
+        [(c.began, 1) for c in run.clicks] + [(c.began + c.seconds, -1) for c in run.clicks]
+    )
+    most = now = 0
+    for _, step in edges:
+        now += step
+        most = max(most, now)
+    return most
+
+
 def _quick(samples, q=0.95):
     return quantile([seconds for _, seconds in samples], q)
 
@@ -479,6 +494,7 @@ MEASURES = (
      lambda r: f"{_p(r, 0.5):.2f} / {_p(r, 0.95):.2f} / {_p(r, 0.99):.2f}",
      f"p95 <= {TARGET_P95:g}"),
     ("  slowest s", lambda r: f"{max(_pages(r), default=float('nan')):.2f}", ""),
+    ("  most under way at once", _under_way, f"{WORKERS * THREADS} threads"),
     ("errors (5xx, or no answer)", lambda r: r.errors, "0"),
     ("sign-in pages instead of pages", lambda r: sum(c.sign_in for c in r.clicks), "0"),
     ("pages shown as known, with their age", lambda r: len(r.known), ""),
