@@ -124,11 +124,24 @@ NEXT_API_READ_TIMEOUT = env_float("NEXT_API_READ_TIMEOUT", 10.0)
 
 REDIS_URL = env_str("REDIS_URL")
 STORE_CACHE_TTL = env_float("STORE_CACHE_TTL", 30.0)
+# While the store's webhooks keep the ticket index live, a delivery drops the pages and threads
+# its ticket changes: they are cached this long instead.
+STORE_CACHE_TTL_LIVE = env_float("STORE_CACHE_TTL_LIVE", 900.0)
 STORE_ERROR_TTL = env_float("STORE_ERROR_TTL", 2.0)
 STORE_RATE_LIMIT = env_int("STORE_RATE_LIMIT", 4)
 STORE_RATE_WINDOW = env_float("STORE_RATE_WINDOW", 1.0)
 STORE_RATE_MARGIN = env_float("STORE_RATE_MARGIN", 0.1)
 STORE_WAIT_TIMEOUT = env_float("STORE_WAIT_TIMEOUT", 20.0)
+# Nobody waits long for the store: when a person would wait longer than
+# STORE_ANSWER_STALE_AFTER seconds for a slot, a page or thread is answered at once with what is
+# known (its last answer, or the ticket index's rows), marked with its age, and refreshed in the
+# background. At most STORE_WAITERS people per process wait for the store at once (a waiting
+# person holds a server thread); the others are answered the same way, or told to try again
+# when nothing is known. 0 leaves room for everyone.
+STORE_ANSWER_STALE_AFTER = env_float("STORE_ANSWER_STALE_AFTER", 1.5)
+STORE_WAITERS = env_int("STORE_WAITERS", 4)
+if STORE_WAITERS < 0:
+    raise ImproperlyConfigured(f"STORE_WAITERS must be 0 or more, not {STORE_WAITERS}")
 STORE_429_RETRIES = env_int("STORE_429_RETRIES", 3)
 # Two lanes share the budget: people first; background work (wall screens, count walks, the
 # next page's prefetch) takes at most STORE_BACKGROUND_LIMIT of the slots in any window, none

@@ -10,7 +10,9 @@ set. The store client (`dashboard.store.client`) calls:
 - `wait_for_slot(token_key)` before every HTTP attempt: it blocks until the request may go
   and records it, or raises `WaitTimeout`;
 - `single_flight(key, compute, ttl)` around each cacheable query, so that concurrent identical
-  queries, in any process, make one upstream call and share its answer (or its error).
+  queries, in any process, make one upstream call and share its answer (or its error);
+- `expected_wait(token_key)` and `waiting_room()` before a person waits at all: how long the
+  line is, and whether this process has room for one more person in it (`STORE_WAITERS`).
 
 This is the package's public face; the layers above import from here. Its modules:
 
@@ -27,20 +29,26 @@ This is the package's public face; the layers above import from here. Its module
 from dashboard.budget import state, worker
 from dashboard.budget.backend import backend, reset_backend
 from dashboard.budget.config import config
-from dashboard.budget.flight import answered, cached, forget, single_flight
+from dashboard.budget.flight import MISSING, answered, cached, forget, peek, single_flight
 from dashboard.budget.lanes import (
     background,
     current_lane,
+    expected_wait,
     interactive,
+    interactive_wait,
+    people_waiting,
     slot_in_hand,
     slot_used,
     wait_for_slot,
+    waiting_at_most,
+    waiting_room,
 )
 from dashboard.budget.limiter import BACKGROUND, INTERACTIVE, WaitTimeout, attempt_wait
 from dashboard.budget.state import SharedStateError
 
 __all__ = [
     "BACKGROUND",
+    "MISSING",
     "answered",
     "INTERACTIVE",
     "SharedStateError",
@@ -51,13 +59,19 @@ __all__ = [
     "cached",
     "config",
     "current_lane",
+    "expected_wait",
     "forget",
     "interactive",
+    "interactive_wait",
+    "peek",
+    "people_waiting",
     "reset_backend",
     "single_flight",
     "slot_in_hand",
     "slot_used",
     "state",
     "wait_for_slot",
+    "waiting_at_most",
+    "waiting_room",
     "worker",
 ]

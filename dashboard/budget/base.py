@@ -32,6 +32,12 @@ class Backend:
         """Move `member`'s recorded call to now, if it is still in the window."""
         raise NotImplementedError
 
+    def _peek(self, key: str, span: float, window: float) -> tuple[float, list[float], int]:
+        """The budget under `key` as it stands, recording nothing: the backend's clock now,
+        the sorted send times of the calls in the last `span` seconds, and how many people
+        are marked as waiting."""
+        raise NotImplementedError
+
     def _try_attempt(
         self, key: str, span: float, free: int, cap: float | None, member: str, hold: float
     ) -> tuple[float, bool]:
@@ -151,6 +157,16 @@ class Backend:
             # Sleep until the oldest call leaves the window; several waiters then race for
             # it under the backend's lock and the losers sleep again.
             time.sleep(max(wait, 0.001))
+
+    def expected_wait(self, key: str, rate: int, window: float, margin: float) -> float:
+        """About how many seconds a person asking now would wait for a slot under `key`
+        (`limiter.queue_wait`): one read, nothing recorded."""
+        if rate <= 0:
+            return 0.0
+        span = window + margin
+        with guarded("reading the request budget"):
+            now, sent, waiting = self._peek(key, span, window)
+        return limiter.queue_wait(sent, now, span, rate, waiting)
 
     def restamp(self, key: str, member: str, span: float) -> None:
         """The call recorded as `member` went only now: it counts from now.

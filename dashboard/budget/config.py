@@ -16,6 +16,7 @@ class Config:
     wait_timeout: float
     background_limit: int
     background_wait: float
+    waiters: int
 
 
 def config() -> Config:
@@ -30,4 +31,5 @@ def config() -> Config:
         wait_timeout=float(getattr(settings, "STORE_WAIT_TIMEOUT", 20.0)),
         background_limit=int(getattr(settings, "STORE_BACKGROUND_LIMIT", 3)),
         background_wait=float(getattr(settings, "STORE_BACKGROUND_WAIT", 10.0)),
+        waiters=int(getattr(settings, "STORE_WAITERS", 4)),
     )

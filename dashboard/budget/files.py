@@ -106,6 +106,25 @@ class LocalBackend(Backend):
                 log.write("".join(f"{line}\n" for line in moved).encode())
                 log.truncate()
 
+    def _peek(self, key: str, span: float, window: float) -> tuple[float, list[float], int]:
+        try:
+            log = open(self.rate_file(key), "rb")  # noqa: SIM115
+        except FileNotFoundError:
+            return time.time(), [], 0
+        with log:
+            fcntl.flock(log, fcntl.LOCK_SH)
+            now = time.time()
+            sent, waiting = [], 0
+            for line in log.read().decode("ascii", "replace").splitlines():
+                written, lane, _ = (line.split() + ["", ""])[:3]
+                with contextlib.suppress(ValueError):
+                    moment = float(written)
+                    if lane in (limiter.INTERACTIVE, limiter.BACKGROUND):
+                        sent += [moment] if now - span < moment <= now + window else []
+                    elif lane == "w" and moment > now:
+                        waiting += 1
+            return now, sorted(sent), waiting
+
     def attempts_file(self, key: str) -> Path:
         return self.directory / f"attempts-v{limiter.LAYOUT}-{digest(key)}.log"
 

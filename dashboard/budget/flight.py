@@ -19,6 +19,7 @@ T = TypeVar("T")
 FLIGHT_LAYOUT = 1
 
 _MISSING = object()
+MISSING = _MISSING  # what `peek` finds when nothing is cached
 
 
 def _cache_keys(key: object) -> tuple[str, str]:
@@ -38,6 +39,12 @@ def _lookup(key: object) -> Any:
     if error_key in found:
         raise found[error_key]
     return _MISSING
+
+
+def peek(key: object) -> Any:
+    """What `single_flight` would answer for `key` from the cache now: its value, `MISSING`,
+    or a raise of the error it shares; never computes."""
+    return _lookup(key)
 
 
 def cached(key: object, default: Any = None) -> Any:
@@ -60,22 +67,25 @@ def forget(key: object) -> None:
 def single_flight(
     key: object,
     compute: Callable[[], T],
-    ttl: float | None,
+    ttl: float | Callable[[T], float] | None,
     wait_timeout: float | None = None,
     error_ttl: float | None = 5,
     ready: Callable[[T], object] | None = None,
+    shared_error: Callable[[Exception], bool] | None = None,
 ) -> T:
     """`compute()`'s result for `key`, from the cache when there, else computed by exactly one
     caller at a time across all processes while the others wait for its result.
 
-    The result is cached for `ttl` seconds (`ttl=0`: just call `compute()`). An exception from
+    The result is cached for `ttl` seconds (`ttl=0`: just call `compute()`), or for `ttl(result)`
+    seconds when `ttl` is a function (read once the result is known). An exception from
     `compute()` is cached for `error_ttl` seconds and raised to everyone who asks meanwhile, so
-    a failing store is not asked again by each waiter in turn. Waiting for another caller's
-    computation gives up with `WaitTimeout` after `wait_timeout` (default
-    `STORE_WAIT_TIMEOUT`) seconds. `ready(result)`, if given, hears a newly computed result
-    before it is written to the cache for the others (a caller waiting on it goes on at once).
+    a failing store is not asked again by each waiter in turn, unless `shared_error(exc)` says
+    it is the caller's own. Waiting for another caller's computation gives up with
+    `WaitTimeout` after `wait_timeout` (default `STORE_WAIT_TIMEOUT`) seconds. `ready(result)`,
+    if given, hears a newly computed result before it is written to the cache for the others
+    (a caller waiting on it goes on at once).
     """
-    if not ttl or ttl <= 0:
+    if ttl is None or (not callable(ttl) and ttl <= 0):
         return compute()
     if (value := _lookup(key)) is not _MISSING:
         return value
@@ -89,7 +99,7 @@ def single_flight(
         try:
             value = compute()
         except Exception as exc:
-            if error_ttl and error_ttl > 0:
+            if error_ttl and error_ttl > 0 and (shared_error is None or shared_error(exc)):
                 try:
                     state.cache_set(error_key, exc, error_ttl)
                 except Exception:
@@ -98,5 +108,7 @@ def single_flight(
             raise
         if ready is not None:
             ready(value)
-        state.cache_set(value_key, value, ttl)
+        lifetime = ttl(value) if callable(ttl) else ttl
+        if lifetime > 0:
+            state.cache_set(value_key, value, lifetime)
         return value

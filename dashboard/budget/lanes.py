@@ -8,6 +8,8 @@ thread and whatever that thread hands its context to.
 import contextlib
 import contextvars
 import logging
+import os
+import threading
 import time
 from collections.abc import Iterator
 
@@ -31,6 +33,10 @@ _taken: contextvars.ContextVar[tuple[str, str, float] | None] = contextvars.Cont
 LATE_SEND = 0.02
 _slot_in_hand: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "pacing_slot_in_hand", default=False
+)
+# A person's wait for a slot, cut shorter than `STORE_WAIT_TIMEOUT` (see `waiting_at_most`).
+_interactive_wait: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "pacing_interactive_wait", default=None
 )
 
 
@@ -62,6 +68,87 @@ def current_lane() -> str:
 
 
 @contextlib.contextmanager
+def waiting_at_most(seconds: float | None) -> Iterator[None]:
+    """A person's store calls inside this block wait at most `seconds` for their slot (None:
+    `STORE_WAIT_TIMEOUT`, as always): someone who can be shown what is known already is not
+    kept waiting for the rest."""
+    token = _interactive_wait.set(seconds)
+    try:
+        yield
+    finally:
+        _interactive_wait.reset(token)
+
+
+def interactive_wait() -> float:
+    """How long a person's call in this context waits for its slot at most."""
+    most = _interactive_wait.get()
+    timeout = config().wait_timeout
+    return timeout if most is None else min(most, timeout)
+
+
+def expected_wait(token_key: str) -> float:
+    """About how many seconds a person asking now would wait for a slot in the budget of the
+    token `token_key` stands for, behind everyone waiting on any process or machine (one read
+    of the shared state, nothing recorded; 0 when pacing is off)."""
+    conf = config()
+    if conf.rate_limit <= 0:
+        return 0.0
+    return backend().expected_wait(token_key, conf.rate_limit, conf.rate_window, conf.rate_margin)
+
+
+class _WaitingRoom:
+    """The people of this process who may wait for the store at once (`STORE_WAITERS`): a
+    thread that waits for a store slot is a thread of the server that answers nothing else
+    meanwhile, so only a few may; the others are answered with what is known, or told to try
+    again, at once. Made again in a forked child (gunicorn's workers), with its own count."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.inside = 0
+
+    def enter(self, most: int) -> bool:
+        with self._lock:
+            if most > 0 and self.inside >= most:
+                return False
+            self.inside += 1
+            return True
+
+    def leave(self) -> None:
+        with self._lock:
+            self.inside = max(0, self.inside - 1)
+
+
+_room = _WaitingRoom()
+
+
+def _after_fork() -> None:
+    global _room
+    _room = _WaitingRoom()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+@contextlib.contextmanager
+def waiting_room() -> Iterator[bool]:
+    """Inside the block, the caller counts among this process's people waiting for the store
+    if there was room (`True`); `False` when `STORE_WAITERS` of them wait already, and the
+    caller must not wait. `STORE_WAITERS = 0` leaves room for everyone."""
+    room = _room
+    admitted = room.enter(config().waiters)
+    try:
+        yield admitted
+    finally:
+        if admitted:
+            room.leave()
+
+
+def people_waiting() -> int:
+    """How many of this process's people wait for the store now (for tests and the log)."""
+    return _room.inside
+
+
+@contextlib.contextmanager
 def slot_in_hand() -> Iterator[None]:
     """The next store call inside this block uses a slot the caller has already waited for
     (with `wait_for_slot`), so it holds no lock while it waits."""
@@ -87,7 +174,7 @@ def wait_for_slot(token_key: str) -> float:
         return 0.0
     lane = current_lane()
     if lane == INTERACTIVE:
-        timeout = conf.wait_timeout
+        timeout = interactive_wait()
     else:
         most = _background_wait.get()
         timeout = conf.background_wait if most is None else most

@@ -74,6 +74,21 @@ def slot_wait(
     return 0.0
 
 
+def queue_wait(sent: Sequence[float], now: float, span: float, rate: int, waiting: int) -> float:
+    """About how long a person who asks now would wait for a slot, behind the `waiting`
+    people already in line, given the sorted send times of the calls in the last `span`
+    seconds: slot by slot as the calls in the window leave it, one window more for every
+    `rate` people ahead. Background work is not counted: it steps aside for people."""
+    if rate <= 0:
+        return 0.0
+    ahead = len(sent) + waiting  # calls that hold or will hold a slot before this one
+    if ahead < rate:
+        return 0.0
+    rounds, index = divmod(ahead - rate, rate)
+    frees = sent[index] + span if index < len(sent) else now + span
+    return max(0.0, frees + rounds * span - now)
+
+
 def until_below(times: Sequence[float], limit: int, span: float, now: float) -> float:
     """Seconds until fewer than `limit` of the sorted `times` lie within the last `span`."""
     if len(times) < limit:

@@ -134,6 +134,20 @@ end
 return 0
 """
 
+# The budget as it stands, recording nothing (`Backend.expected_wait`): Redis's clock, the
+# number of people waiting, then the send times of the calls in the window.
+_PEEK_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local sent = redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[1]) + 1,
+  now + tonumber(ARGV[2]), 'WITHSCORES')
+local found = {now, redis.call('ZCOUNT', KEYS[2], now + 1, '+inf')}
+for i = 2, #sent, 2 do
+  found[#found + 1] = tonumber(sent[i])
+end
+return found
+"""
+
 _COUNT_SCRIPT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -157,6 +171,7 @@ class RedisBackend(Backend):
         self._kept = self.client.register_script(_KEEP_SCRIPT)
         self._cleared = self.client.register_script(_CLEAR_SCRIPT)
         self._restamped = self.client.register_script(_RESTAMP_SCRIPT)
+        self._peeked = self.client.register_script(_PEEK_SCRIPT)
 
     def rate_key(self, key: str) -> str:
         return f"{REDIS_PREFIX}rate:v{limiter.LAYOUT}:{digest(key)}"
@@ -179,6 +194,14 @@ class RedisBackend(Backend):
 
     def _restamp(self, key: str, member: str, span: float) -> None:
         self._restamped(keys=[self.rate_key(key)], args=[member, int(span * 1e6)])
+
+    def _peek(self, key: str, span: float, window: float) -> tuple[float, list[float], int]:
+        rate_key = self.rate_key(key)
+        found = self._peeked(
+            keys=[rate_key, f"{rate_key}:waiting"], args=[int(span * 1e6), int(window * 1e6)]
+        )
+        now, waiting, *sent = (int(value) for value in found)
+        return now / 1e6, sorted(moment / 1e6 for moment in sent), waiting
 
     def attempts_key(self, key: str) -> str:
         return f"{REDIS_PREFIX}attempts:v{limiter.LAYOUT}:{digest(key)}"

@@ -10,6 +10,10 @@ Highest first (`Priority`):
 5. `COUNT`: totals, views' counts and everything else;
 6. `INDEX`: the walk that fills the ticket index, a few pages at a time, behind everything.
 
+Apart from those, `REFRESH`: a page or thread someone was shown as it was known, while the
+store was too busy to ask at once, asked again for the fresh answer the page then picks up.
+It waits its turn in the budget as a person does, so it has a thread of its own.
+
 `THREAD` work has a thread of its own, so that no backlog of other work ever delays it; the
 rest share the other thread, which always takes the highest job waiting. A job already waiting
 is not queued twice (a second asker can only raise its priority). Every job has a time after
@@ -42,6 +46,7 @@ class Priority(enum.IntEnum):
     WALL = 3
     COUNT = 4
     INDEX = 5
+    REFRESH = 6  # in a thread of its own: see the module's notes
 
 
 # How long after it was asked for a job is still worth doing: about as long as someone looks
@@ -53,6 +58,7 @@ EXPIRES = {
     Priority.WALL: 60.0,
     Priority.COUNT: 30.0,
     Priority.INDEX: 60.0,  # asked again every half minute while it is due
+    Priority.REFRESH: 60.0,  # a page polls for its fresh answer about that long
 }
 QUEUE_SIZE = 256
 
@@ -138,7 +144,8 @@ class _Lane:
 
 _lock = threading.Lock()
 _seq = itertools.count()
-_lanes: tuple[int, _Lane, _Lane] | None = None  # (pid, urgent, other) of this process
+# (pid, urgent, other, refresh) of this process
+_lanes: tuple[int, _Lane, _Lane, _Lane] | None = None
 
 
 def submit(
@@ -152,9 +159,11 @@ def submit(
     False when dropped (the queue is full of higher work)."""
     now = time.monotonic()
     with _lock:
-        urgent, other = _threads()
+        urgent, other, refresh = _threads()
         lane = urgent if priority == Priority.THREAD else other
-        if lane is urgent and key in other.waiting:
+        if priority == Priority.REFRESH:
+            lane = refresh
+        elif lane is urgent and key in other.waiting:
             # Asked for by an open thread: it runs there, once, not also in the shared thread.
             other.waiting.pop(key).cancelled = True
         elif lane is other and key in urgent.waiting:
@@ -163,15 +172,17 @@ def submit(
         return lane.submit(entry)
 
 
-def _threads() -> tuple["_Lane", "_Lane"]:  # called with _lock held
+def _threads() -> tuple["_Lane", "_Lane", "_Lane"]:  # called with _lock held
     global _lanes
     if own := _own():
-        return own[0], own[1]
-    urgent, other = _Lane("background-urgent"), _Lane("background")  # none yet, or forked
-    urgent.thread.start()
-    other.thread.start()
-    _lanes = (os.getpid(), urgent, other)
-    return urgent, other
+        return own[0], own[1], own[2]
+    # None yet, or forked.
+    urgent, other = _Lane("background-urgent"), _Lane("background")
+    refresh = _Lane("background-refresh")
+    for lane in (urgent, other, refresh):
+        lane.thread.start()
+    _lanes = (os.getpid(), urgent, other, refresh)
+    return urgent, other, refresh
 
 
 def _own() -> tuple["_Lane", ...]:  # called with _lock held

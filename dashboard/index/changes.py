@@ -6,6 +6,11 @@
   The next view asks the store again and is right, rather than up to the cache's life stale.
 - Open lists and walls learn that the index changed: `version()` moves, and their pollers,
   which compare it with the one they saw, then read the index again (`dashboard.views.arrivals`).
+- While the index is live (webhooks, and a whole walk done), the store's client hears of it
+  (`store.hear_changes`): pages and threads are then cached for `STORE_CACHE_TTL_LIVE`, not
+  `STORE_CACHE_TTL`, since whatever changes them is dropped here. The version moves before
+  anything is dropped, so an answer the store gave before a change, cached while it is
+  heard, is either dropped here or cached for the short time only (`store.client._Asked`).
 
 Which pages are cached is kept in the shared state beside them (`remember_page`, told by
 `store.page_listeners` as the store answers each page): every process and machine sees it,
@@ -36,44 +41,64 @@ LOCK_TTL = 5.0
 
 
 def listen() -> None:
-    """Hear every page the store answers (once per process, from the app's `ready`)."""
+    """Hear every page the store answers, and tell the store's client while the index hears
+    every change (once per process, from the app's `ready`)."""
     if remember_page not in store.page_listeners:
         store.page_listeners.append(remember_page)
+    store.hear_changes(heard)
 
 
-def remember_page(params: list[tuple[str, str]]) -> None:
-    """Keep that the page of `params` is (about to be) cached, until its cached answer ends."""
+def heard() -> str | None:
+    """The index's version while deliveries keep it live, else None (see the module's notes).
+    Asked from the store's threads: the index's state as this process last read it."""
+    found = freshness.last_read()
+    if not (found.live and found.complete):
+        return None
+    return version() or None
+
+
+def remember_page(params: list[tuple[str, str]]) -> bool:
+    """Keep that the page of `params` is (about to be) cached, until its cached answer ends;
+    False when that could not be kept (the page is then cached for a short while only)."""
     filters = [pair for pair in params if pair[0] != "cursor"]
     cursor = next((value for name, value in params if name == "cursor"), "")
     now = time.time()
+    dropped: list[dict] = []
     try:
         with budget.backend().lock(_directory_key(), timeout=LOCK_WAIT, ttl=LOCK_TTL):
             directory = _directory(now)
             entry = directory.setdefault(
                 urlencode(filters), {"params": [list(pair) for pair in filters], "cursors": {}}
             )
-            entry["cursors"][cursor] = now + settings.STORE_CACHE_TTL + 5
+            entry["cursors"][cursor] = now + max(store.tickets_ttl(), settings.STORE_CACHE_TTL) + 5
             if len(directory) > MAX_FILTERS:  # the filters looked at longest ago go first
                 for stale in sorted(directory, key=lambda k: max(directory[k]["cursors"].values()))[
                     : len(directory) - MAX_FILTERS
                 ]:
-                    del directory[stale]
+                    dropped.append(directory.pop(stale))
             state.cache_set(_directory_key(), directory, DIRECTORY_TTL)
+        # No delivery would find those any more: their pages go too.
+        for gone in dropped:
+            for params_of_page in _pages_of(gone):
+                store.forget_page(params_of_page)
     except (state.SharedStateError, budget.WaitTimeout) as exc:
         # The page is still served; a delivery may leave it until its cached answer ends.
         logger.warning("could not note a cached page: %s", type(exc).__name__)
+        return False
+    return True
 
 
 def ticket_changed(before: dict | None, after: dict) -> None:
     """Drop what `after` (a ticket as a delivery gave it; `before`, as the index held it)
-    makes wrong, and tell open lists. Called once the change is committed."""
+    makes wrong, and tell open lists. Called once the change is committed. The version moves
+    first: an answer being fetched meanwhile is then not cached for long."""
+    index_changed()
     try:
         store.forget_ticket(after["id"])
         for params in _pages_to_drop(before, after):
             store.forget_page(params)
     except state.SharedStateError:
         pass  # the cache is down: nothing of it is served either
-    index_changed()
 
 
 def index_changed() -> None:
@@ -124,6 +149,11 @@ def _pages_to_drop(before: dict | None, after: dict) -> list[list[tuple[str, str
         asked = store.TicketQuery.from_params(filters)
         # None: the index cannot tell (a search); drop it rather than risk a stale page.
         if any(query.matches(asked, ticket) is not False for ticket in (before, after) if ticket):
-            for cursor in entry["cursors"]:
-                dropped.append(filters + ([("cursor", cursor)] if cursor else []))
+            dropped += _pages_of(entry)
     return dropped
+
+
+def _pages_of(entry: dict) -> list[list[tuple[str, str]]]:
+    """The query strings of a directory entry's cached pages."""
+    filters = [(str(name), str(value)) for name, value in entry["params"]]
+    return [filters + ([("cursor", cursor)] if cursor else []) for cursor in entry["cursors"]]

@@ -73,6 +73,14 @@ def current() -> Freshness:
     return found
 
 
+def last_read() -> Freshness:
+    """What this process read last, however long ago (NOTHING before its first read), reading
+    nothing: for threads that are nobody's request (the store's), which should not open a
+    database connection of their own for it. Every list page reads it anew (`current`)."""
+    with _lock:
+        return _kept[1] if _kept is not None else NOTHING
+
+
 def read() -> Freshness:
     """The index's state from the database; NOTHING when the database cannot say."""
     try:

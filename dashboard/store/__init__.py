@@ -14,11 +14,14 @@ Views, the wall and the forms use what this package exports; its modules are:
 """
 
 from dashboard.store.client import (
+    Answer,
     cursor_from_url,
     forget_local,
+    hear_changes,
     identity,
     missing_scopes,
     scope_refused,
+    tickets_ttl,
     when_sent,
 )
 from dashboard.store.errors import (
@@ -28,6 +31,7 @@ from dashboard.store.errors import (
     RateLimited,
     ScopeMissing,
     SharedStateUnavailable,
+    StillAsking,
     StoreBusy,
     StoreTimeout,
     StoreUnavailable,
@@ -69,6 +73,7 @@ from dashboard.store.tickets import (
     TicketType,
     all_tickets_page,
     cached_page,
+    cached_ticket,
     current_ticket,
     forget_page,
     forget_ticket,
@@ -76,6 +81,10 @@ from dashboard.store.tickets import (
     list_tickets,
     page_in_turn,
     page_listeners,
+    page_or_known,
+    refresh_page,
+    refresh_ticket,
+    ticket_or_known,
     ticket_types,
     ticket_types_due,
     update_ticket,
@@ -83,6 +92,7 @@ from dashboard.store.tickets import (
 from dashboard.store.webhooks import Webhook, create_webhook
 
 __all__ = [
+    "Answer",
     "CHANNELS",
     "FIND_LIMIT",
     "FILTER_NAMES",
@@ -102,6 +112,7 @@ __all__ = [
     "RateLimited",
     "ScopeMissing",
     "SharedStateUnavailable",
+    "StillAsking",
     "StoreBusy",
     "StoreTimeout",
     "StoreUnavailable",
@@ -116,6 +127,13 @@ __all__ = [
     "WriteRefused",
     "all_tickets_page",
     "cached_page",
+    "cached_ticket",
+    "hear_changes",
+    "page_or_known",
+    "refresh_page",
+    "refresh_ticket",
+    "ticket_or_known",
+    "tickets_ttl",
     "current_ticket",
     "update_ticket",
     "scope_refused",

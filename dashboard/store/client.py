@@ -13,7 +13,9 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
@@ -53,6 +55,59 @@ def _field_errors(response: requests.Response) -> dict[str, list[str]]:
     return found
 
 
+@dataclass(frozen=True)
+class Answer(Generic[T]):
+    """An answer as a page shows it: fresh (`as_of` None: from the store, or the shared cache
+    within its life), or the last one known, as of `as_of`, while the fresh one is asked for
+    in the background (see `answer`)."""
+
+    value: T
+    as_of: datetime | None = None
+    # Where a known answer comes from: the store's last answer ("kept"), or what the ticket
+    # index holds ("index": a first page without the store's cursor, a thread without words).
+    source: str = "store"
+
+
+# Something that hears of every change to the store's tickets and drops the cached answers each
+# makes wrong (the ticket index, told by the store's webhooks: `dashboard.index.changes`) says
+# so here: a function answering a value that moves with every change heard, or None while it
+# hears none. While it hears them, answers about tickets are kept `STORE_CACHE_TTL_LIVE`.
+change_feed: Callable[[], str | None] | None = None
+
+# The last answer of each page and thread, kept this long to be shown, with its age, when the
+# store cannot be asked at once.
+KNOWN_TTL = 12 * 3600
+# How long a refresh in the background waits for its turn in the budget; the page that polls
+# for it asks for it again meanwhile.
+REFRESH_WAIT = 10.0
+# How long background work holding a budget slot waits for an answer's lock (see `_Asked.run`).
+HELD_SLOT_LOCK_WAIT = 0.05
+
+
+def hear_changes(feed: Callable[[], str | None] | None) -> None:
+    """Set the change feed (see `change_feed`); None: nothing hears changes."""
+    global change_feed
+    change_feed = feed
+
+
+def heard() -> str | None:
+    """The change feed's current value, or None while nothing keeps tickets' answers current."""
+    feed = change_feed
+    if feed is None:
+        return None
+    try:
+        return feed()
+    except state.SharedStateError:
+        return None
+
+
+def tickets_ttl() -> float:
+    """How long an answer about tickets (a page, a thread) is cached now."""
+    if heard() is not None:
+        return settings.STORE_CACHE_TTL_LIVE
+    return settings.STORE_CACHE_TTL
+
+
 def shared(
     path: str,
     params: Params,
@@ -62,35 +117,235 @@ def shared(
 ) -> T:
     """`fetch()`'s answer, shared: cached for a short while, and fetched once however many
     people (in however many worker processes) ask for the same thing at the same time."""
-    ttl = settings.STORE_CACHE_TTL if ttl is None else ttl
+    return answer(path, params, fetch, ttl=ttl, ready=ready).value
 
-    def fetch_once() -> T:
-        try:
-            return fetch()
-        except errors.BadResponse as exc:
-            # Logged here, once per fetch, whatever part of the answer could not be read.
-            logger.error("store sent an answer the dashboard cannot read: GET %s (%s)", path, exc)
-            raise
 
-    key = cache_key(path, params)
+def answer(
+    path: str,
+    params: Params,
+    fetch: Callable[[], T],
+    *,
+    ttl: float | None = None,
+    ready: Callable[[T], object] | None = None,
+    tickets: bool = False,
+    noted: Callable[[T], bool] | None = None,
+    stale_ok: bool = False,
+    fallback: Callable[[], "Answer[T] | None"] | None = None,
+) -> "Answer[T]":
+    """`fetch()`'s answer, shared (`shared`), and for a person never long waited for.
+
+    `ready(answer)` hears an answer fetched now, first; `noted(answer)` then hears it (a
+    refresh's too), before it is cached for the others, and says whether it may be kept for
+    long. An answer about `tickets` (a page, a thread) is dropped by the change feed when its
+    ticket changes: it is kept `STORE_CACHE_TTL_LIVE` while the feed is heard, else (and
+    without `ttl`) `STORE_CACHE_TTL`; and its last answer is kept `KNOWN_TTL`.
+
+    A person whose question has no answer to share waits for the store only while this
+    process has room for one more waiting person (`STORE_WAITERS`). A caller whose page can
+    say how old an answer is (`stale_ok`) waits only while the line for the budget is short,
+    and at most `STORE_ANSWER_STALE_AFTER`; otherwise it is answered at once with what is
+    known (the last answer, else `fallback()`'s), marked with its age, or, with nothing known,
+    `StillAsking`; either way the fresh answer is asked for in the background, for the page
+    to take. Any other caller waits up to `STORE_WAIT_TIMEOUT` if there is room, and is told
+    the store is busy (`StoreBusy`) if there is not."""
+    asked = _Asked(path, params, fetch, ttl, ready, tickets, noted)
     try:
-        if budget.current_lane() == budget.BACKGROUND and not budget.answered(key):
-            # Work nobody waits at (a wall, a prefetch, a count) waits for its slot before it
-            # takes the answer's lock: a person asking the same meanwhile goes first, and is
-            # never held up behind a screen's wait for the budget.
-            budget.wait_for_slot(identity())
-            with budget.slot_in_hand():
-                return budget.single_flight(
-                    key, fetch_once, ttl=ttl, error_ttl=settings.STORE_ERROR_TTL, ready=ready
-                )
-        return budget.single_flight(
-            key, fetch_once, ttl=ttl, error_ttl=settings.STORE_ERROR_TTL, ready=ready
-        )
+        if budget.current_lane() == budget.BACKGROUND:
+            return Answer(asked.run())
+        found = budget.peek(asked.key)
+        if found is not budget.MISSING:
+            return Answer(found)
+        return _for_a_person(asked, fallback if stale_ok else None, stale_ok)
     except budget.WaitTimeout as exc:
         logger.warning("gave up waiting for a shared answer: GET %s", path)
         raise errors.StoreBusy() from exc
     except state.SharedStateError as exc:
         raise errors.SharedStateUnavailable() from exc
+
+
+def _for_a_person(
+    asked: "_Asked[T]",
+    fallback: Callable[[], "Answer[T] | None"] | None,
+    stale_ok: bool,
+) -> "Answer[T]":
+    known = asked.last_known() if stale_ok else None
+    tried = fallback is None
+
+    def what_is_known() -> "Answer[T] | None":
+        nonlocal known, tried
+        if known is None and not tried and fallback is not None:
+            tried, known = True, fallback()
+        return known
+
+    def nothing_yet() -> errors.StoreBusy:
+        logger.info("the store is busy and nothing is known yet: GET %s", asked.path)
+        # The page fills in (or asking again finds it) once it is in; a question that could
+        # not even be queued is the person's to ask again.
+        queued = asked.refresh()
+        return errors.StillAsking() if stale_ok and queued else errors.StoreBusy()
+
+    with budget.waiting_room() as admitted:
+        if not admitted or _line_is_long():
+            if what_is_known() is not None:
+                asked.refresh()
+                return known  # type: ignore[return-value]
+            if not admitted or stale_ok:
+                raise nothing_yet()
+        # A page that can show something meanwhile waits only a little for the store.
+        stale_after = settings.STORE_ANSWER_STALE_AFTER
+        limit = stale_after if stale_ok and stale_after > 0 else None
+        try:
+            with budget.waiting_at_most(limit):
+                return Answer(asked.run(wait_timeout=limit))
+        except (budget.WaitTimeout, errors.StoreBusy):
+            if limit is None:
+                raise
+        if what_is_known() is None:
+            raise nothing_yet()
+        asked.refresh()
+        return known  # type: ignore[return-value]
+
+
+def _line_is_long() -> bool:
+    """Whether a person asking now would wait longer than `STORE_ANSWER_STALE_AFTER`."""
+    stale_after = settings.STORE_ANSWER_STALE_AFTER
+    return stale_after > 0 and budget.expected_wait(identity()) > stale_after
+
+
+def _shared_error(exc: Exception) -> bool:
+    """Whether an error is shared with everyone who asks meanwhile: not a wait that ran out,
+    which was the asker's own (another may be allowed a longer one)."""
+    return not isinstance(exc, errors.StoreBusy)
+
+
+class _Asked(Generic[T]):
+    """One question to the store, as `answer` shares it, keeps it and asks it again."""
+
+    def __init__(
+        self,
+        path: str,
+        params: Params,
+        fetch: Callable[[], T],
+        ttl: float | None,
+        ready: Callable[[T], object] | None,
+        tickets: bool,
+        noted: Callable[[T], bool] | None,
+    ) -> None:
+        self.path, self.params = path, params
+        self.key = cache_key(path, params)
+        self.fetch, self.ttl, self.ready = fetch, ttl, ready
+        self.tickets, self.noted = tickets, noted
+
+    def _fetch_once(self) -> T:
+        try:
+            return self.fetch()
+        except errors.BadResponse as exc:
+            # Logged here, once per fetch, whatever part of the answer could not be read.
+            logger.error(
+                "store sent an answer the dashboard cannot read: GET %s (%s)", self.path, exc
+            )
+            raise
+
+    def run(self, wait_timeout: float | None = None, person: bool = True) -> T:
+        """The answer from the cache, else fetched once for everyone asking (single flight).
+        Background work waits for its slot before it takes the answer's lock (see below)."""
+        heard_before = heard() if self.tickets else None
+        computed: list[T] = []
+        kept_long: list[bool] = []
+
+        def compute() -> T:
+            value = self._fetch_once()
+            computed.append(value)
+            return value
+
+        def hear(value: T) -> None:
+            if person and self.ready is not None:
+                self.ready(value)
+            if self.noted is not None and self.noted(value) is False:
+                kept_long.append(False)
+
+        def lifetime(value: T) -> float:
+            if self.ttl is not None:
+                return self.ttl
+            # Long only while the feed is heard and nothing changed since the question went
+            # out: a change heard meanwhile may have come too late for this answer.
+            if heard_before is not None and not kept_long and heard() == heard_before:
+                kept_long.append(True)
+                return settings.STORE_CACHE_TTL_LIVE
+            return settings.STORE_CACHE_TTL
+
+        flight = {
+            "ttl": lifetime,
+            "wait_timeout": wait_timeout,
+            "error_ttl": settings.STORE_ERROR_TTL,
+            "ready": hear,
+            "shared_error": _shared_error,
+        }
+        if budget.current_lane() == budget.BACKGROUND and not budget.answered(self.key):
+            # Work nobody waits at (a wall, a prefetch, a count) waits for its slot before it
+            # takes the answer's lock: a person asking the same meanwhile goes first, and is
+            # never held up behind a screen's wait for the budget.
+            budget.wait_for_slot(identity())
+            try:
+                with budget.slot_in_hand():
+                    held = {**flight, "wait_timeout": HELD_SLOT_LOCK_WAIT}
+                    value = budget.single_flight(self.key, compute, **held)
+            except budget.WaitTimeout:
+                # Someone else is asking this very question. A slot held while waiting for
+                # them would be spent late, perhaps in a second the store already counts
+                # full: it is left unused, and their answer waited for without one.
+                value = budget.single_flight(self.key, compute, **flight)
+        else:
+            value = budget.single_flight(self.key, compute, **flight)
+        if computed and self.tickets:
+            self._keep(value)
+            if kept_long == [True] and heard() != heard_before:
+                # A change was heard between the check and the write: it may be this answer's.
+                budget.forget(self.key)
+        return value
+
+    def _known_key(self) -> str:
+        hashed = hashlib.sha256(self.key.encode()).hexdigest()[:32]
+        return state.schema_key("known", 1, hashed)
+
+    def _keep(self, value: T) -> None:
+        with contextlib.suppress(state.SharedStateError):  # what is known is a nicety
+            state.cache_set(self._known_key(), (value, datetime.now(UTC)), KNOWN_TTL)
+
+    def last_known(self) -> "Answer[T] | None":
+        """The last answer fetched for this question, with when, if it is still kept."""
+        if not self.tickets:
+            return None
+        try:
+            found = state.cache_get(self._known_key())
+        except state.SharedStateError:
+            return None
+        if not isinstance(found, tuple) or len(found) != 2:
+            return None
+        return Answer(found[0], found[1], "kept")
+
+    def refresh(self) -> bool:
+        """Ask again in the background (this process's refresh thread), in the people's lane,
+        for the page that polls for the fresh answer; once however many ask. False when it
+        could not be queued (the queue is full)."""
+        return budget.worker.submit(
+            ("refresh", self.key), self._refresh, budget.worker.Priority.REFRESH
+        )
+
+    def _refresh(self) -> None:
+        try:
+            with budget.interactive(), budget.waiting_at_most(REFRESH_WAIT):
+                self.run(wait_timeout=REFRESH_WAIT, person=False)
+        except (budget.WaitTimeout, errors.TicketsAPIError, state.SharedStateError) as exc:
+            logger.info("no fresh answer yet (%s): GET %s", type(exc).__name__, self.path)
+
+
+def refresh(
+    path: str, params: Params, fetch: Callable[[], T], noted: Callable[[T], bool] | None = None
+) -> None:
+    """Have the answer to a question about tickets asked again in the background (a page that
+    polls for its fresh answer, when none is cached)."""
+    _Asked(path, params, fetch, None, None, True, noted).refresh()
 
 
 def cached(path: str, params: Params) -> Any:
@@ -227,10 +482,12 @@ def _get_once(path: str, params: Params, cursor_given: bool) -> dict[str, Any]:
     try:
         budget.wait_for_slot(identity())
     except budget.WaitTimeout as exc:
-        if budget.current_lane() == budget.INTERACTIVE:
-            logger.warning("request budget exhausted for too long: GET %s", path)
-        else:
+        if budget.current_lane() != budget.INTERACTIVE:
             logger.info("no background slot in time (people come first): GET %s", path)
+        elif budget.interactive_wait() < budget.config().wait_timeout:
+            logger.info("no slot within a short wait (what is known is shown): GET %s", path)
+        else:
+            logger.warning("request budget exhausted for too long: GET %s", path)
         raise errors.StoreBusy() from exc
     url = settings.NEXT_API_BASE_URL + path
     headers = {
@@ -509,7 +766,15 @@ def reference(path: str, params: Params, fetch_all: Callable[[], T], fetch: bool
         return value
     try:
         if fetch:
-            value = shared(path, params, fetch_all, ttl=REFERENCE_TTL)
+            try:
+                value = shared(path, params, fetch_all, ttl=REFERENCE_TTL)
+            except errors.StoreBusy:
+                # Nobody waits for the store in a busy moment: the kept answer will do.
+                value = state.cache_get(_kept_key(path + "?" + urlencode(params)))
+                if value is None:
+                    raise
+                _local[key] = (time.monotonic() + LOCAL_TTL, value)
+                return value
             if value:  # an empty answer (a scope missing, say) must not replace a good one
                 keep(path + "?" + urlencode(params), value, REFERENCE_KEPT)
         else:

@@ -120,6 +120,19 @@ class StoreBusy(TicketsAPIError):
     http_status = 503
 
 
+class StillAsking(StoreBusy):
+    """Nothing about a person's question is known yet, and the store is too busy to ask at
+    once: it is asked in the background, and the page fills in by itself (202, not an error a
+    person must act on)."""
+
+    code = "asking"
+    message = (
+        "Many people are asking the store at once, so this was asked for in the background: "
+        "it appears here by itself in a moment."
+    )
+    http_status = 202
+
+
 class SharedStateUnavailable(TicketsAPIError):
     """The store may be fine, but the dashboard's own cache or pacing state failed."""
 

@@ -194,7 +194,9 @@ def _param_value(value: object) -> str:
 
 # Told the query string of every page fetched from the store, before it is cached: the ticket
 # index keeps them, so that a webhook delivery drops the pages it changes (dashboard.index).
-page_listeners: list[Callable[[list[tuple[str, str]]], None]] = []
+# A listener that could not keep track of the page answers False: the page is then cached for
+# the short `STORE_CACHE_TTL` only, since no delivery would find it.
+page_listeners: list[Callable[[list[tuple[str, str]]], object]] = []
 
 
 def list_tickets(
@@ -209,6 +211,52 @@ def list_tickets(
     `page_listeners` do: the person waiting for it first.
     """
     params = query.params()
+    page = _page(query, ready).value
+    oldest = None if max_age is None else datetime.now(UTC) - timedelta(seconds=max_age)
+    if oldest is not None and (page.fetched_at is None or page.fetched_at < oldest):
+        client.forget("tickets/", params)
+        page = _page(query, None).value
+    return page
+
+
+def page_or_known(
+    query: TicketQuery,
+    ready: Callable[[TicketPage], object] | None = None,
+    fallback: Callable[[], "client.Answer[TicketPage] | None"] | None = None,
+) -> "client.Answer[TicketPage]":
+    """A person's page of the list: `list_tickets`' page, or, while the store is too busy to
+    ask at once, the last page known for `query` (else `fallback()`'s, from the ticket index)
+    with its age, the fresh one asked for in the background (see `client.answer`)."""
+    return _page(query, ready, stale_ok=True, fallback=fallback)
+
+
+def refresh_page(query: TicketQuery) -> None:
+    """Have `query`'s page asked again in the background, for a page that polls for it."""
+    params = query.params()
+    client.refresh("tickets/", params, _page_fetch(query), _page_noted(params))
+
+
+def _page(
+    query: TicketQuery,
+    ready: Callable[[TicketPage], object] | None,
+    stale_ok: bool = False,
+    fallback: Callable[[], "client.Answer[TicketPage] | None"] | None = None,
+) -> "client.Answer[TicketPage]":
+    params = query.params()
+    return client.answer(
+        "tickets/",
+        params,
+        _page_fetch(query),
+        ready=ready,
+        tickets=True,
+        noted=_page_noted(params),
+        stale_ok=stale_ok,
+        fallback=fallback,
+    )
+
+
+def _page_fetch(query: TicketQuery) -> Callable[[], TicketPage]:
+    params = query.params()
 
     def fetch() -> TicketPage:
         payload = client.get("tickets/", params, cursor_given=bool(query.cursor))
@@ -221,21 +269,15 @@ def list_tickets(
             fetched_at=datetime.now(UTC),
         )
 
-    def noted(page: TicketPage) -> None:
-        for listener in page_listeners:
-            listener(params)
+    return fetch
 
-    def fetched(page: TicketPage) -> None:
-        if ready is not None:
-            ready(page)
-        noted(page)
 
-    page = client.shared("tickets/", params, fetch, ready=fetched)
-    oldest = None if max_age is None else datetime.now(UTC) - timedelta(seconds=max_age)
-    if oldest is not None and (page.fetched_at is None or page.fetched_at < oldest):
-        client.forget("tickets/", params)
-        page = client.shared("tickets/", params, fetch, ready=noted)
-    return page
+def _page_noted(params: list[tuple[str, str]]) -> Callable[[TicketPage], bool]:
+    def noted(page: TicketPage) -> bool:
+        said = [listener(params) for listener in page_listeners]  # each hears it, whatever
+        return False not in said
+
+    return noted
 
 
 def all_tickets_page(cursor: str = "") -> TicketPage:
@@ -280,8 +322,42 @@ def forget_ticket(ticket_id: int) -> None:
 
 def get_ticket(ticket_id: int) -> Ticket:
     """One ticket with its whole comment thread."""
+    return _thread(ticket_id).value
+
+
+def ticket_or_known(
+    ticket_id: int, fallback: Callable[[], "client.Answer[Ticket] | None"] | None = None
+) -> "client.Answer[Ticket]":
+    """A person's thread: `get_ticket`'s, or, while the store is too busy to ask at once, the
+    last one known (else `fallback()`'s, from the ticket index) with its age, the fresh one
+    asked for in the background (see `client.answer`)."""
+    return _thread(ticket_id, stale_ok=True, fallback=fallback)
+
+
+def cached_ticket(ticket_id: int) -> Ticket | None:
+    """The thread of `ticket_id` if it is in the shared cache now, else None; asks nothing."""
+    return client.cached(f"tickets/{int(ticket_id)}/", [])
+
+
+def refresh_ticket(ticket_id: int) -> None:
+    """Have a thread asked again in the background, for a page that polls for it."""
     path = f"tickets/{int(ticket_id)}/"
-    return client.shared(path, [], lambda: _ticket(client.get(path, [])))
+    client.refresh(path, [], _thread_fetch(path))
+
+
+def _thread(
+    ticket_id: int,
+    stale_ok: bool = False,
+    fallback: Callable[[], "client.Answer[Ticket] | None"] | None = None,
+) -> "client.Answer[Ticket]":
+    path = f"tickets/{int(ticket_id)}/"
+    return client.answer(
+        path, [], _thread_fetch(path), tickets=True, stale_ok=stale_ok, fallback=fallback
+    )
+
+
+def _thread_fetch(path: str) -> Callable[[], Ticket]:
+    return lambda: _ticket(client.get(path, []))
 
 
 def current_ticket(ticket_id: int) -> tuple[Ticket, dict]:

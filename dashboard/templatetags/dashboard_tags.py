@@ -234,6 +234,26 @@ def counts_as_of(moment, lead="counts"):
     )
 
 
+@register.simple_tag
+def as_of_time(moment):
+    """ "as of 14:02", the time a <time>: beside an answer shown as it was known while the
+    store was busy, in local time; with the day when it is not today's."""
+    local = timezone.localtime(moment)
+    shown = f"{local:%H:%M}" if local.date() == timezone.localdate() else f"{local:%-d %b, %H:%M}"
+    return format_html(
+        'as of <time datetime="{}" title="{}">{}</time>',
+        iso_moment(moment),
+        local.strftime("%a %-d %b %Y, %H:%M:%S ") + (local.tzname() or ""),
+        shown,
+    )
+
+
+@register.filter
+def iso_moment(moment):
+    """A moment as HTML's `datetime` takes it: ISO 8601 to the second, with its offset."""
+    return moment.isoformat(timespec="seconds") if moment else ""
+
+
 @register.inclusion_tag("dashboard/_when_exact.html")
 def when_exact(moment):
     """A <time> showing the exact date and time, with the relative time beside it: a thread

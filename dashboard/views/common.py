@@ -6,6 +6,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+from django.db import connections
 from django.http import QueryDict
 from django.urls import reverse
 
@@ -129,4 +130,13 @@ def started(function, *args):
         if _pool is None or _pool[0] != os.getpid():
             _pool = (os.getpid(), ThreadPoolExecutor(max_workers=16, thread_name_prefix="store"))
     # The caller's context goes along: the request budget's lane is kept in it.
-    return _pool[1].submit(contextvars.copy_context().run, function, *args)
+    return _pool[1].submit(contextvars.copy_context().run, _task, function, *args)
+
+
+def _task(function, *args):
+    """A store thread is nobody's request: a database connection it opened (to read what the
+    ticket index knows, say) is closed with its task, not left open for ever."""
+    try:
+        return function(*args)
+    finally:
+        connections.close_all()

@@ -2,8 +2,10 @@
 
 import secrets
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from django.core.exceptions import ValidationError
 from django.http import (
@@ -20,6 +22,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import escape
+from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 from django.views.decorators.http import require_GET
@@ -28,6 +31,7 @@ from django.views.decorators.vary import vary_on_headers
 from dashboard import bidi, store, timing
 from dashboard.index import counts as index_counts
 from dashboard.index import freshness
+from dashboard.index import known as index_known
 from dashboard.saved import saved_views
 from dashboard.saved.saved_views import ALL
 from dashboard.templatetags.dashboard_tags import describe_query, scope_needs
@@ -156,6 +160,9 @@ class Asked:
         self.query = query
         self.early = False  # asked before the filter form was checked (see `_asked_early`)
         self.taken = False  # the page it was asked early for is shown with it
+        # The answer as it was known (a `store.Answer`, with its age), when the store was too
+        # busy to ask at once: set before the page is given.
+        self.known = None
         self._answer = Future()
         self._sent = threading.Event()
         self._released = threading.Event()
@@ -219,10 +226,10 @@ def ticket_detail(request, ticket_id):
         query = request.META.get("QUERY_STRING", "")
         return HttpResponsePermanentRedirect(f"{canonical}?{query}" if query else canonical)
     template = THREAD_TEMPLATE + ("#thread" if is_fragment(request) else "")
+    freshness.current()  # read here, kept a while: whether deliveries keep the thread current
     # The list's filters come along, for the links back to it ("← All tickets", "Close").
-    context = threads.thread_context(
-        request, ticket_id, threads.fetch_ticket(ticket_id), list_filters(request.GET)
-    )
+    fetched = threads.fetch_ticket(ticket_id, stale_ok=True)
+    context = threads.thread_context(request, ticket_id, fetched, list_filters(request.GET))
     context["in_panel"] = is_fragment(request)
     error = context["error"]
     response = render(request, template, context, status=error.http_status if error else 200)
@@ -252,15 +259,22 @@ def ticket_count(request):
 
 
 def _list_fragment(request, form, query, answer):
+    page, error = answer.result()
+    timing.mark(request, "store")
+    return _fragment(request, form, query, page, error, answer.known), error
+
+
+def _fragment(request, form, query, page, error, known=None, template=None, list_path=None):
+    """The results or rows of a list; `list_path`, where its "Load more" leads (the path asked,
+    unless that was not the list's)."""
     filters_qs = form.bookmark(query.filters)
     back = list_url(filters_qs) if filters_qs else reverse("all_tickets")
     bar = _bulk(request, form, back)
-    page, error = answer.result()
-    timing.mark(request, "store")
-    template = _list_template(request, paging=bool(query.cursor))
+    template = template or _list_template(request, paging=bool(query.cursor))
     status = error.http_status if error else 200
-    context = {**_list_context(form, query, page, error), **bar}
-    return render(request, template, context, status=status), error
+    context = {**_list_context(form, query, page, error, known=known), **bar}
+    context["list_path"] = list_path
+    return render(request, template, context, status=status)
 
 
 def _bulk(request, form, back):
@@ -282,7 +296,7 @@ def _whole_list(request, form, query, answer, current=None, ticket_id=None):
     marked) rendered while the store is still answering, the results when it has: `(response,
     error)`. With `ticket_id`, that ticket's thread is open beside the list, asked of the store
     at the same time as the list."""
-    thread = started(threads.fetch_ticket, ticket_id) if ticket_id else None
+    thread = started(threads.fetch_ticket, ticket_id, True) if ticket_id else None
     if answer.early:
         timing.mark(request, "form")  # the filters, checked while the store answers
     else:
@@ -321,7 +335,7 @@ def _whole_list(request, form, query, answer, current=None, ticket_id=None):
     timing.mark(request, "frame")
     page, error = answer.result()
     timing.mark(request, "store")
-    context = {**_list_context(form, query, page, error, known_total), **known}
+    context = {**_list_context(form, query, page, error, known_total, answer.known), **known}
     context["tools"] = tools if page is not None else ""
     context["bulk_html"] = bulk_html
     shown_view = frame_context["sidebar"].current
@@ -358,16 +372,21 @@ def _canonical_form(canonical, form):
     return form
 
 
-def _list_context(form, query, page, error, known_total=None):
+def _list_context(form, query, page, error, known_total=None, known=None):
     tickets = page.tickets if page else ()
+    from_index = known is not None and known.source == index_known.INDEX
+    filters_qs = form.bookmark(query.filters)
     return {
         "form": form,
         "query": query,
         "page": page,
         "error": error,
         "invalid_cursor": isinstance(error, store.InvalidCursor),
-        "filters_qs": form.bookmark(query.filters),
-        "total": _total(query, page, known_total),
+        "filters_qs": filters_qs,
+        "total": _total(query, page, known_total, from_index),
+        **_as_of(query, known, filters_qs, error),
+        # A first page from the index has no cursor of the store's: more comes with its answer.
+        "more_later": from_index and len(tickets) >= index_known.PAGE_SIZE,
         # What the list is called in its tab: a view's name (set by the caller), else its filters.
         "list_name": describe_query(query.filters, form.ticket_types),
         "arrivals_url": arrivals.poller(query, page, form.bookmark(query.filters)),
@@ -398,13 +417,28 @@ def thread_title(ticket_id, ticket):
     return f"#{ticket_id} {Truncator(subject).chars(60)}"
 
 
-def _total(query, page, known=None):
+def _as_of(query, known, filters_qs, error):
+    """What a page shown as it was known says of its age, and (a first page) where it asks
+    for the fresh one; or, for a page still being asked of the store, where it asks for it."""
+    if isinstance(error, store.StillAsking):
+        asked = f"{filters_qs}&{urlencode([('cursor', query.cursor)])}" if query.cursor else ""
+        return {"fresh_url": threads.poll_url(reverse("fresh_list"), None, asked or filters_qs)}
+    if known is None:
+        return {}
+    found = {"as_of": known.as_of}
+    if not query.cursor:
+        found["fresh_url"] = threads.poll_url(reverse("fresh_list"), known.as_of, filters_qs)
+    return found
+
+
+def _total(query, page, known=None, partial=False):
     """What the first page's summary says of the filter's total: exact when the list fits on
     the page; else what the ticket index or the background count knows (`known`, when it was
-    read already), never waited for (the page's poller has it counted)."""
+    read already), never waited for (the page's poller has it counted). A `partial` page (the
+    index's first rows) says nothing of where the list ends."""
     if page is None or query.cursor or not page.tickets:
         return None
-    if not page.next_cursor:
+    if not page.next_cursor and not partial:
         return counts.Total(counts.Counts.exactly(len(page.tickets)), counting=False)
     return known if known is not None else _known_total(query.filters)
 
@@ -426,9 +460,16 @@ def _first_page(query, answer):
     known: before the page is cached for others, who wait for that, not the person here."""
     try:
         with store.when_sent(answer.went):
-            page = store.list_tickets(query, ready=lambda page: answer.give(page, None))
-        answer.give(page, None)  # an answer from the cache (a fetched one was given already)
-        prefetch.next_page(query, page)  # so that "Load more" answers from the cache
+            found = store.page_or_known(
+                query,
+                ready=lambda page: answer.give(page, None),
+                fallback=lambda: index_known.first_page(query),
+            )
+        if found.as_of is not None:
+            answer.known = found  # before the page is given: the view reads both together
+        answer.give(found.value, None)  # from the cache, or known (a fetched one was given)
+        if found.as_of is None:
+            prefetch.next_page(query, found.value)  # so that "Load more" answers from the cache
     except store.TicketsAPIError as exc:
         answer.give(None, exc)
     except BaseException as exc:  # whatever it is, the view must not wait for ever
@@ -490,3 +531,78 @@ def _with_ticket(canonical, ticket_id):
     if ticket_id is None:
         return canonical
     return f"{canonical}&ticket={ticket_id}" if canonical else f"ticket={ticket_id}"
+
+
+@require_GET
+def fresh_list(request):
+    """What a list page shown as it was known (or still being asked) asks every 2 s, for
+    `threads.POLL_FOR` s: its results (or, for "Load more", its rows) once the store's answer
+    is in the shared cache, which htmx swaps in; until then 204 (nothing is swapped), and the
+    answer asked for again in the background should nobody be asking it. Nothing here waits
+    for the store."""
+    form = filter_form(request, fetch=False)
+    stamps = _stamps(request.GET)
+    if not form.is_valid() or stamps is None:
+        return HttpResponseBadRequest()
+    query = form.query()
+    page = store.cached_page(query)
+    if page is None:
+        return _still_known(request, stamps, store.refresh_page, query, "as-of")
+    part = LIST_TEMPLATE + ("#ticket-rows" if query.cursor else "#results")
+    response = _fragment(
+        request, form, query, page, None, template=part, list_path=reverse("ticket_list")
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+def fresh_thread(request, ticket_id):
+    """What a thread shown as it was known asks every 2 s: the thread once the store's answer
+    is in the shared cache (swapped in by htmx), 204 until then (see `fresh_list`)."""
+    stamps = _stamps(request.GET)
+    if stamps is None:
+        return HttpResponseBadRequest()
+    ticket = store.cached_ticket(ticket_id)
+    if ticket is None:
+        return _still_known(request, stamps, store.refresh_ticket, ticket_id, "thread-as-of")
+    fetched = threads.Fetched(ticket, None)
+    context = threads.thread_context(request, ticket_id, fetched, list_filters(request.GET))
+    context["in_panel"] = request.GET.get("panel") == "1"
+    response = render(request, THREAD_TEMPLATE + "#thread", context)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _stamps(params):
+    """`(as_of, until)` of a poll: when the answer shown was as of (None: nothing was shown,
+    it is still being asked), and when to stop asking."""
+    try:
+        until = int(params.get("until", ""))
+        if "as_of" not in params:
+            return None, until
+        return datetime.fromtimestamp(int(params["as_of"]), UTC), until
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+def _still_known(request, stamps, refresh, question, note_id):
+    """No fresh answer yet: 204 while the page may go on asking (the answer asked for again in
+    the background, once however many ask); past its time, 286, which stops htmx's poll, with
+    what stays in place of the poller: the note of the answer's age, without "updating", or
+    (nothing was shown) that the store is still busy."""
+    as_of, until = stamps
+    if time.time() < until:
+        refresh(question)
+        response = HttpResponse(status=204)
+    else:
+        if as_of is not None:
+            context = {"as_of": as_of, "note_id": note_id, "gave_up": True}
+            response = render(request, "dashboard/_as_of.html", context, status=286)
+        else:
+            context = {"error": store.StoreBusy(), "gave_up": True}
+            response = render(request, "dashboard/_error.html", context, status=286)
+        response["HX-Retarget"] = "this"
+        response["HX-Reswap"] = "outerHTML"
+    response["Cache-Control"] = "no-store"
+    return response

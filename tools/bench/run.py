@@ -33,7 +33,7 @@ from django.conf import settings
 
 from tools.processes import Gunicorn, RedisServer, child_env, manage
 
-from . import backlog, many_exports, many_views, names, pacing, report, spreadsheet, walls
+from . import backlog, leads, many_exports, many_views, names, pacing, report, spreadsheet, walls
 from . import bulk as bulk_phase
 from . import index as index_phase
 from .clients import CountedSandbox, QueryPool, SharedBudget, sign_in
@@ -144,10 +144,10 @@ def run_config(env, credentials, pool, names_plan, config, root, logs, phases, f
 # CSV. `make bench` runs them all; `python -m tools.bench --only ...` some of them.
 PHASES = (
     "pacing", "names", *SCENARIO_PHASES, "faults", "walls", "export", "exports", "views",
-    "backlog", "index", "bulk", "spreadsheet",
+    "backlog", "index", "bulk", "spreadsheet", "leads",
 )  # fmt: skip
 # The phases in an environment of their own, with no need of the configurations' sandbox.
-OWN_ENVIRONMENT = {"pacing", "index", "bulk", "spreadsheet"}
+OWN_ENVIRONMENT = {"pacing", "index", "bulk", "spreadsheet", "leads"}
 # What those need measured first: the direct call's median they are held against.
 NEEDS = {
     "load_more": "first", "walls": "first", "export": "first", "exports": "first",
@@ -213,6 +213,7 @@ def run(write, phases=PHASES, configs=CONFIGS):
         if "spreadsheet" in phases:
             write("Measuring: exports of 5,000 tickets, Excel and CSV ...")
             files = spreadsheet.measure(write, logs)
+        team = leads.measure(write, logs) if "leads" in phases else None  # writes its own lines
     # Every store the run started has stopped by now, each adding up what it saw.
     tally = CountedSandbox.tally()
     store_calls = tally.calls - tally_before.calls
@@ -237,6 +238,7 @@ def run(write, phases=PHASES, configs=CONFIGS):
         spreadsheet.table(files) if files else None,
         index_phase.index_table(indexed) if indexed else None,
         bulk_phase.bulk_table(bulk_runs) if bulk_runs else None,
+        leads.leads_table(team) if team else None,
         pacing.table(shared_state) if shared_state else None,
     ]
     checks = (
@@ -252,6 +254,7 @@ def run(write, phases=PHASES, configs=CONFIGS):
         + (spreadsheet.checks(files) if files else [])
         + (index_phase.index_checks(indexed) if indexed else [])
         + (bulk_phase.bulk_checks(bulk_runs) if bulk_runs else [])
+        + (leads.leads_checks(team) if team else [])
         + (pacing.checks(shared_state) if shared_state else [])
         + [report.throttled_check(throttled, store_calls)]
     )
