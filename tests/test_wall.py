@@ -292,7 +292,7 @@ def test_signed_in_people_make_list_and_revoke_links(signed_in, client):
     assert client.get(urlsplit(url).path).status_code == 410
 
 
-def test_walls_keep_inside_the_shared_budget(client, sandbox, db, settings):
+def test_walls_keep_inside_the_shared_budget(client, sandbox, db, settings, store_pace):
     settings.STORE_RATE_LIMIT = 4
     sandbox.configure(rate_limit=4)
     paths = [make_link(name=f"Wall {i}", filters="status=new&status=open")[1] for i in range(3)]
