@@ -69,6 +69,16 @@ def fake_store(settings):
 
 
 @pytest.fixture
+def store_pace(settings):
+    """The budget at the store's own pace, for a test that holds the dashboard to the
+    sandbox's `rate_limit`: the test settings quicken it (see tests/settings.py)."""
+    from dashboard import settings as production
+
+    settings.STORE_RATE_WINDOW = production.STORE_RATE_WINDOW
+    settings.STORE_RATE_MARGIN = production.STORE_RATE_MARGIN
+
+
+@pytest.fixture
 def sleeps(monkeypatch):
     """The waits between retries, recorded instead of slept."""
     waited = []

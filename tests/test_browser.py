@@ -127,7 +127,9 @@ def test_display_link_board_refreshes_goes_stale_and_recovers(
 
     monkeypatch.setattr(wall_board, "ROWS_MAX_AGE", 0)  # each refresh asks the store afresh
     settings.STORE_ERROR_TTL = 0
-    link = DisplayLink(name="Support room", filters="status=new&status=open", refresh_seconds=10)
+    # Refreshing faster than a link may (10 s at least), so that the three refreshes waited
+    # for below take seconds, not half a minute.
+    link = DisplayLink(name="Support room", filters="status=new&status=open", refresh_seconds=2)
     secret = link.issue_secret()
     link.save()
     page, errors = wall_screen

@@ -185,7 +185,7 @@ def test_a_bulk_that_cannot_be_made_says_why_and_sends_nothing(triaging, sandbox
 
 
 def test_twelve_tickets_ticked_on_the_list_become_open_within_the_store_s_budget(
-    triaging, triager, sandbox
+    triaging, triager, sandbox, store_pace
 ):
     sandbox.configure(rate_limit=4)  # the store's own limit: one call too many is a 429
     ids = ticked_on_the_list(triaging, "/?status=new", 12)

@@ -52,7 +52,8 @@ CODES = {
 
 
 @pytest.fixture(autouse=True)
-def quick_faults(settings):
+def quick_faults(settings, sleeps):
+    # The pauses before a retry (Retry-After, a gateway error's jitter) are recorded, not slept.
     settings.NEXT_API_READ_TIMEOUT = 1.0  # the sandbox's `timeout` mode holds 30 s
     settings.STORE_429_RETRIES = 1
     settings.STORE_ERROR_TTL = 0

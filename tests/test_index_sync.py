@@ -135,7 +135,7 @@ def backdate_index(days=1):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_cold_start_fills_the_index_in_the_background_within_the_budget(
-    client, big_store, settings
+    client, big_store, settings, store_pace
 ):
     settings.INDEX_BACKFILL = True
     big_store.configure(rate_limit=4)  # the store's own limit: over it, a 429
@@ -157,7 +157,7 @@ def test_a_cold_start_fills_the_index_in_the_background_within_the_budget(
 
 @pytest.mark.django_db(transaction=True)
 def test_a_persons_first_view_during_the_walk_goes_first(
-    signed_in, big_store, settings, monkeypatch
+    signed_in, big_store, settings, monkeypatch, store_pace
 ):
     settings.INDEX_BACKFILL = True
     store.ticket_types(), store.staff()  # known already: the person's view makes one call

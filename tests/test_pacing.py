@@ -24,7 +24,6 @@ from dashboard.budget import WaitTimeout
 from dashboard.budget.files import LocalBackend
 from dashboard.budget.redis import RedisBackend
 from tests.redis_server import redis_url  # noqa: F401
-from tools.bench.pacing import configure_flight_child
 
 pytestmark = pytest.mark.usefixtures("fake_store")
 
@@ -359,6 +358,10 @@ def test_an_expired_redis_lock_is_not_released_by_its_old_holder(redis_url):  # 
 def flight_child():
     """In a child process: ask `single_flight` for one key, all children at once; the one that
     computes writes its pid to `calls`. Prints the value, or the error, it was given."""
+    # Imported here, not with the module: every child imports the module, and the benchmark's
+    # package is a quarter of its start-up.
+    from tools.bench.pacing import configure_flight_child
+
     kind, location, tmp, key, mode = sys.argv[1:]
     configure_flight_child(kind, location, tmp)
 
