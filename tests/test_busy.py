@@ -28,7 +28,7 @@ from tests.test_webhooks import SECRET
 
 SEVERAL_PAGES = "status=new&status=open"
 AS_OF = re.compile(r'data-as-of="([^"]+)"')
-POLL = re.compile(r'class="as-of"[^>]*hx-get="([^"]+)"')
+POLL = re.compile(r'class="as-of"[^>]*data-hx-get="([^"]+)"')
 
 
 def later(monkeypatch, seconds):
@@ -200,7 +200,7 @@ def test_a_poll_gives_up_after_its_minute_and_says_so(signed_in, sandbox, settin
     assert answer.status_code == 286  # htmx stops polling
     assert answer["HX-Retarget"] == "this" and answer["HX-Reswap"] == "outerHTML"
     note = parse(answer.content.decode()).select_one("#as-of[data-as-of]")
-    assert "updating" not in note.get_text() and not note.has_attr("hx-get")
+    assert "updating" not in note.get_text() and not note.has_attr("data-hx-get")
 
 
 def test_a_poll_with_forged_stamps_is_refused_plainly(signed_in, client):
@@ -256,11 +256,11 @@ def test_nothing_known_in_a_long_line_is_asked_in_the_background_and_fills_in(
     assert answer.status_code == 202 and seconds < settings.STORE_ANSWER_STALE_AFTER
     html = answer.content.decode()
     asking = parse(html).select_one("[data-error=asking]")
-    assert "by itself" in asking.get_text() and asking["hx-target"] == "#results"
+    assert "by itself" in asking.get_text() and asking["data-hx-target"] == "#results"
     assert "data-ticket-id" not in html
 
     free_the_budget(settings)
-    filled = until_fresh(signed_in, asking["hx-get"])
+    filled = until_fresh(signed_in, asking["data-hx-get"])
     expected = [t["id"] for t in sandbox.data.filter_tickets([("status", "pending")])]
     listed = [int(i) for i in re.findall(ROWS_IDS, filled.content.decode())]
     assert filled.status_code == 200 and listed == expected[: len(listed)] and listed
@@ -274,10 +274,10 @@ def test_load_more_asked_in_a_long_line_fills_its_rows_in(signed_in, sandbox, se
     answer = signed_in.get(more, HTTP_HX_REQUEST="true")
     assert answer.status_code == 202
     asking = parse(answer.content.decode()).select_one("tr [data-error=asking]")
-    assert asking["hx-target"] == "closest tr" and "cursor=" in asking["hx-get"]
+    assert asking["data-hx-target"] == "closest tr" and "cursor=" in asking["data-hx-get"]
 
     free_the_budget(settings)
-    rows = until_fresh(signed_in, asking["hx-get"]).content.decode()
+    rows = until_fresh(signed_in, asking["data-hx-get"]).content.decode()
     assert re.findall(ROWS_IDS, rows) and 'id="results"' not in rows  # the rows alone
     following = parse(rows).select_one("a.load-more")
     assert following is None or following["href"].startswith("/?")
@@ -305,7 +305,7 @@ def test_a_poll_for_what_was_still_being_asked_gives_up_saying_the_store_is_busy
         "[data-error=asking]"
     )
     later(monkeypatch, 70)
-    answer = signed_in.get(asking["hx-get"], HTTP_HX_REQUEST="true")
+    answer = signed_in.get(asking["data-hx-get"], HTTP_HX_REQUEST="true")
     assert answer.status_code == 286 and answer["HX-Retarget"] == "this"
     assert parse(answer.content.decode()).select_one("[data-error=busy]")
 
@@ -419,4 +419,4 @@ def test_a_list_shown_as_known_takes_the_fresh_answer_by_itself(
     free_the_budget(settings)
     expect(note).to_have_count(0, timeout=15_000)  # the fresh results, swapped in by the poll
     expect(page.locator(ROWS)).not_to_have_count(0)
-    expect(page.locator("#results [hx-get*='/fresh/']")).to_have_count(0)
+    expect(page.locator("#results [data-hx-get*='/fresh/']")).to_have_count(0)

@@ -156,7 +156,7 @@ def filled_in(person, machine, page, within=60):
     if page.status_code == 200:
         return page
     assert page.status_code == 202, page.text[:500]
-    poll = html.page(page).select_one("[data-error=asking]")["hx-get"]
+    poll = html.page(page).select_one("[data-error=asking]")["data-hx-get"]
     answers = []
 
     def answered():
