@@ -45,16 +45,10 @@ from pathlib import Path
 
 import requests
 
-from tools.processes import (
-    Gunicorn,
-    PostgresServer,
-    RedisServer,
-    SandboxProcess,
-    child_env,
-    manage,
-)
+from tools.processes import Gunicorn, PostgresServer, RedisServer, child_env, manage
 from tools.sandbox.server import peak_per_second
 
+from .clients import CountedSandbox
 from .plan import LATENCY_MS, RATE_LIMIT
 from .report import Check, measure_table
 
@@ -85,7 +79,7 @@ ROW_RE = re.compile(r'<tr data-ticket-id="(\d+)"')
 MORE_RE = re.compile(r'class="button load-more" href="([^"]+)"')
 AS_OF_RE = re.compile(r'class="as-of"[^>]*data-as-of="([^"]+)"')
 # The poll of a page shown as it was known, or still being asked ("asking"): /fresh/ URLs.
-POLL_RE = re.compile(r'hx-get="([^"]*/fresh/[^"]*)" hx-trigger="every 2s"')
+POLL_RE = re.compile(r'data-hx-get="([^"]*/fresh/[^"]*)" data-hx-trigger="every 2s"')
 STATIC_RE = re.compile(r'<link rel="stylesheet" href="(/static/[^"]+)"')
 SIGN_IN_FORM = 'name="password"'
 ERROR_RE = re.compile(r'data-error="([^"]*)"')
@@ -193,7 +187,7 @@ def measure(write, logs, leads=LEADS, seconds=SECONDS, variants=VARIANTS, extra_
         postgres.create_database("dashboard")
         redis = stack.enter_context(RedisServer(root / "redis").start())
         sandbox = stack.enter_context(
-            SandboxProcess(
+            CountedSandbox(
                 "--rate-limit", str(RATE_LIMIT), "--latency-ms", str(LATENCY_MS),
                 "--churn", "--churn-every", str(CHURN_EVERY),
                 token=secrets.token_urlsafe(24), log_path=logs / "sandbox-leads.log",

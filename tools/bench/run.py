@@ -16,7 +16,8 @@ The phases are in `scenarios.py`, `names.py`, `walls.py`, `export.py`, `many_exp
 `many_views.py` (one person's 34 exports at once, and 400 team views), `index.py` (the ticket
 index, in an environment of its own: PostgreSQL, Redis, webhooks on), `bulk.py` (a bulk change
 of 100 tickets from the list, in another), `spreadsheet.py` (an Excel and a CSV export of 5,000
-tickets, their memory and time, in another) and `pacing.py`, who asks in `clients.py`, the
+tickets, their memory and time, in another), `leads.py` (150 leads browsing at once, with and
+without webhooks, in another) and `pacing.py`, who asks in `clients.py`, the
 figures and targets in `plan.py`, and the tables and checks in `report.py` (the names', the
 export's, the spreadsheets' and the shared state's own in their modules).
 """
