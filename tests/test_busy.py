@@ -420,3 +420,25 @@ def test_a_list_shown_as_known_takes_the_fresh_answer_by_itself(
     expect(note).to_have_count(0, timeout=15_000)  # the fresh results, swapped in by the poll
     expect(page.locator(ROWS)).not_to_have_count(0)
     expect(page.locator("#results [data-hx-get*='/fresh/']")).to_have_count(0)
+
+
+def test_pages_shown_as_known_or_still_asked_are_valid_html(signed_in, sandbox, settings):
+    from tests.test_html_validity import check
+
+    store.ticket_types(), store.staff()
+    ticket_id = sandbox.data.filter_tickets()[0]["id"]
+    signed_in.get(f"/?{SEVERAL_PAGES}")
+    signed_in.get(f"/tickets/{ticket_id}/")
+    store.forget_page(store.TicketQuery(status=("new", "open")).params())
+    store.forget_ticket(ticket_id)
+    spend_the_budget(settings)
+    pages = {
+        "list-as-known": signed_in.get(f"/?{SEVERAL_PAGES}&ticket={ticket_id}"),
+        "thread-as-known": signed_in.get(f"/tickets/{ticket_id}/"),
+        "list-still-asked": signed_in.get("/?status=pending"),
+    }
+    assert [page.status_code for page in pages.values()] == [200, 200, 202]
+    shown = {name: page.content.decode() for name, page in pages.items()}
+    assert all("data-as-of" in html for html in list(shown.values())[:2])
+    assert 'data-error="asking"' in shown["list-still-asked"]
+    assert check(shown) == {name: [] for name in shown}
