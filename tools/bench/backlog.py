@@ -38,7 +38,8 @@ THREAD_FIELDS = {"priority": "high", "channel": "email"}
 
 WAITING_RE = re.compile(r'data-(requester|product)-id="(\d+)"[^>]*? data-waiting')
 SWAPPED_RE = re.compile(
-    r'hx-swap-oob="[^"]*" class="(?:person|product)" data-(requester|product)-id="(\d+)"'
+    r'data-hx-swap-oob="[^"]*" class="(?:person|product)"(?: dir="auto")?'
+    r' data-(requester|product)-id="(\d+)"'
 )
 USERS_RE = re.compile(r"/users/\d+/$")
 

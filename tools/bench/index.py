@@ -91,7 +91,7 @@ TARGET_ARRIVAL_P95 = 3.0
 
 SECRET_BYTES = 24
 STATUSES = ("new", "open", "pending", "solved", "closed")
-POLL_RE = re.compile(r'id="arrivals-poll" hidden hx-get="([^"]+)"')
+POLL_RE = re.compile(r'id="arrivals-poll" hidden data-hx-get="([^"]+)"')
 ARRIVALS_RE = re.compile(r'data-arrivals="(\d+)"')
 TOTAL_RE = re.compile(r'id="list-total"[^>]*data-total="(\d+)"')
 ROW_RE = re.compile(r'<tr data-ticket-id="(\d+)"')

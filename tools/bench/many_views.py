@@ -56,7 +56,7 @@ SEARCH_WORDS = ("refund", "order", "shipping", "damaged", "invoice", "return", "
 
 VIEW_LINK_RE = re.compile(r'class="view-link"')
 POLLER_RE = re.compile(r'<div id="views-poll"[^>]*>')
-POLL_URL_RE = re.compile(r'hx-get="([^"]+)"')
+POLL_URL_RE = re.compile(r'data-hx-get="([^"]+)"')
 POLL_DELAY_RE = re.compile(r"load delay:(\d+(?:\.\d+)?)(ms|s)")
 
 # `manage.py shell -c`: the person (made once, never staff) and the team views they own.

@@ -51,8 +51,10 @@ from .report import Check, measure_table
 from .scenarios import Upstream, median_ms, wait_quiet
 
 ROW_RE = re.compile(r'<tr data-ticket-id="\d+">(.*?)</tr>', re.S)
-PERSON_RE = re.compile(r'<span class="person" data-requester-id="(\d+)"([^>]*)>')
-SWAPPED_RE = re.compile(r'<span hx-swap-oob="[^"]*" class="person" data-requester-id="(\d+)"')
+PERSON_RE = re.compile(r'<span class="person"(?: dir="auto")? data-requester-id="(\d+)"([^>]*)>')
+SWAPPED_RE = re.compile(
+    r'<span data-hx-swap-oob="[^"]*" class="person"(?: dir="auto")? data-requester-id="(\d+)"'
+)
 LOOKUP_RE = re.compile(r"/users/(\d+)/$")
 
 

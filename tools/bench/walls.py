@@ -34,7 +34,7 @@ from .plan import (
 from .scenarios import Batch, Upstream, median_ms
 
 BOARD_UPDATED_RE = re.compile(r'data-updated="([^"]+)"')
-BOARD_POLL_RE = re.compile(r'<section id="board"[^>]*?hx-get="([^"]+)"', re.S)
+BOARD_POLL_RE = re.compile(r'<section id="board"[^>]*?data-hx-get="([^"]+)"', re.S)
 
 
 @dataclass
