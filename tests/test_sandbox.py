@@ -4,6 +4,7 @@ No Django here: run with `pytest tests/test_sandbox.py -p no:django`.
 """
 
 import base64
+import io
 import json
 import re
 import socket
@@ -18,8 +19,16 @@ import requests
 import yaml
 
 from tools.processes import SandboxProcess, free_port, wait_until
+from tools.sandbox import server as server_module
 from tools.sandbox.data import DELIBERATELY_ODD, SandboxData
-from tools.sandbox.server import FAULT_MODES, TIMEOUT_SECONDS, SandboxServer, peak_per_second
+from tools.sandbox.server import (
+    FAULT_MODES,
+    SO_TIMESTAMPNS,
+    TIMEOUT_SECONDS,
+    SandboxServer,
+    StampedReads,
+    peak_per_second,
+)
 
 ANCHOR = datetime(2026, 3, 10, 12, tzinfo=UTC)
 TOKEN = "sandbox-token"
@@ -1038,3 +1047,24 @@ def test_the_command_line_serves_on_the_given_port_until_terminated(tmp_path):
     finally:
         assert sandbox.stop() == 0
     assert f"http://127.0.0.1:{port}/api/admin/" in log.read_text()
+
+
+def test_a_request_counts_from_when_it_arrived_not_when_its_handler_ran(monkeypatch):
+    """On a machine whose cores the dashboard and a benchmark's load also use, a handler can
+    run long after its request came in; the rate limit counts the arrival, as a store on its
+    own machine would."""
+    listening = socket.create_server(("127.0.0.1", 0))
+    listening.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    sender = socket.create_connection(listening.getsockname())
+    connection, _ = listening.accept()
+    with listening, sender, connection:
+        sent = time.monotonic()
+        sender.sendall(b"GET /api/admin/tickets/ HTTP/1.1\r\n\r\n")
+        reads = StampedReads(connection)
+        assert io.BufferedReader(reads).readline().startswith(b"GET ")
+        # The handler gets to it 5 s later: both clocks have moved on.
+        monkeypatch.setattr(server_module.time, "time", lambda real=time.time: real() + 5)
+        monkeypatch.setattr(server_module.time, "monotonic", lambda real=time.monotonic: real() + 5)
+        arrived = reads.take_stamp()
+        assert arrived is not None and sent - 0.5 < arrived < sent + 0.5
+        assert reads.take_stamp() is None  # the next request is stamped afresh

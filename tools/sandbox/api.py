@@ -50,6 +50,8 @@ class Request:
     host: str
     query: str = ""  # as received, for the request log
     body: bytes = b""
+    # When its first bytes reached the server's socket (time.monotonic()'s clock), if known.
+    arrived: float | None = None
 
 
 @dataclass
