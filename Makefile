@@ -70,7 +70,8 @@ system-deps:
 	fi
 
 # Every test on a throwaway PostgreSQL cluster, then the ones marked also_sqlite (migrations,
-# sign-in, a list, a saved view) again on SQLite, the default of `make run`.
+# sign-in, a list, a saved view) again on SQLite, the default of `make run`: in one process,
+# as a second would cost more to start than its share of a few dozen tests.
 # The Nu Html Checker (npm's vnu-jar, pinned in its lock file), run on Java by the tests.
 VALIDATOR := tools/validator/node_modules/.installed
 $(VALIDATOR): tools/validator/package.json tools/validator/package-lock.json | system-deps
@@ -83,7 +84,7 @@ test: $(VENV)/.installed-dev system-deps $(VALIDATOR)
 	$(VENV)/bin/lint-imports
 	$(PY) -m tools.folder_cycles
 	$(PY) -m tools.with_postgres $(VENV)/bin/pytest -n $${TEST_WORKERS:-2} --dist loadgroup
-	env -u DATABASE_URL $(VENV)/bin/pytest -n $${TEST_WORKERS:-2} --dist loadgroup -m also_sqlite
+	env -u DATABASE_URL $(VENV)/bin/pytest -n 0 -m also_sqlite
 
 # The parent process only drives the benchmark; the gunicorn it starts runs with DEBUG off.
 bench: $(VENV)/.installed-dev system-deps
