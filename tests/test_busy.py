@@ -329,6 +329,31 @@ def test_the_waiting_room_has_room_for_so_many(settings):
         assert a and b and c
 
 
+def test_a_person_the_store_answers_in_time_reads_the_shared_state_no_more_than_needed(
+    monkeypatch,
+):
+    """Each read before the request goes is a round trip a first view waits for: the cache is
+    looked in once before the answer's lock and once under it, and what is known from before
+    is read only when it is to be shown."""
+    from dashboard.budget import state
+
+    reads = []
+    look, get = state.cache_get_many, state.cache_get
+    monkeypatch.setattr(
+        state, "cache_get_many", lambda keys: reads.append(list(keys)) or look(keys)
+    )
+    monkeypatch.setattr(
+        state, "cache_get", lambda key, default=None: reads.append([key]) or get(key, default)
+    )
+    answered = store.client.answer(
+        "tickets/", [("search", unique("q"))], lambda: "fresh", tickets=True, stale_ok=True,
+        fallback=lambda: None,
+    )  # fmt: skip
+    assert answered.value == "fresh"
+    assert sum(1 for keys in reads if keys[0].startswith("flight:")) == 2
+    assert not [keys for keys in reads if keys[0].startswith("known:")]
+
+
 def test_waiters_beyond_the_bound_do_not_wait(signed_in, sandbox, settings):
     store.ticket_types(), store.staff()
     known = signed_in.get("/?status=closed").content.decode()

@@ -72,6 +72,7 @@ def single_flight(
     error_ttl: float | None = 5,
     ready: Callable[[T], object] | None = None,
     shared_error: Callable[[Exception], bool] | None = None,
+    looked: bool = False,
 ) -> T:
     """`compute()`'s result for `key`, from the cache when there, else computed by exactly one
     caller at a time across all processes while the others wait for its result.
@@ -83,11 +84,12 @@ def single_flight(
     it is the caller's own. Waiting for another caller's computation gives up with
     `WaitTimeout` after `wait_timeout` (default `STORE_WAIT_TIMEOUT`) seconds. `ready(result)`,
     if given, hears a newly computed result before it is written to the cache for the others
-    (a caller waiting on it goes on at once).
+    (a caller waiting on it goes on at once). `looked`: the caller found nothing cached a
+    moment ago (`peek`), so the cache is read again only once the lock is held.
     """
     if ttl is None or (not callable(ttl) and ttl <= 0):
         return compute()
-    if (value := _lookup(key)) is not _MISSING:
+    if not looked and (value := _lookup(key)) is not _MISSING:
         return value
     if wait_timeout is None:
         wait_timeout = config().wait_timeout

@@ -168,11 +168,15 @@ def _for_a_person(
     fallback: Callable[[], "Answer[T] | None"] | None,
     stale_ok: bool,
 ) -> "Answer[T]":
-    known = asked.last_known() if stale_ok else None
-    tried = fallback is None
+    # What is known is read only when it is to be shown: a person the store answers in
+    # time never needs it, and each read is a round trip to the shared state.
+    known: Answer[T] | None = None
+    read, tried = not stale_ok, fallback is None
 
     def what_is_known() -> "Answer[T] | None":
-        nonlocal known, tried
+        nonlocal known, read, tried
+        if not read:
+            read, known = True, asked.last_known()
         if known is None and not tried and fallback is not None:
             tried, known = True, fallback()
         return known
@@ -196,7 +200,7 @@ def _for_a_person(
         limit = stale_after if stale_ok and stale_after > 0 else None
         try:
             with budget.waiting_at_most(limit):
-                return Answer(asked.run(wait_timeout=limit))
+                return Answer(asked.run(wait_timeout=limit, looked=True))
         except (budget.WaitTimeout, errors.StoreBusy):
             if limit is None:
                 raise
@@ -246,9 +250,12 @@ class _Asked(Generic[T]):
             )
             raise
 
-    def run(self, wait_timeout: float | None = None, person: bool = True) -> T:
+    def run(
+        self, wait_timeout: float | None = None, person: bool = True, looked: bool = False
+    ) -> T:
         """The answer from the cache, else fetched once for everyone asking (single flight).
-        Background work waits for its slot before it takes the answer's lock (see below)."""
+        Background work waits for its slot before it takes the answer's lock (see below).
+        `looked`: the caller found nothing cached a moment ago."""
         heard_before = heard() if self.tickets else None
         computed: list[T] = []
         kept_long: list[bool] = []
@@ -280,6 +287,7 @@ class _Asked(Generic[T]):
             "error_ttl": settings.STORE_ERROR_TTL,
             "ready": hear,
             "shared_error": _shared_error,
+            "looked": looked,
         }
         if budget.current_lane() == budget.BACKGROUND and not budget.answered(self.key):
             # Work nobody waits at (a wall, a prefetch, a count) waits for its slot before it
