@@ -25,6 +25,7 @@ def sign_in(page, live_server, url):
     page.get_by_label("Password").fill("a-long-test-password")
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator(ROWS).first).to_be_visible()
+    page.wait_for_load_state("domcontentloaded")  # the page's keys are heard from then on
 
 
 def box(page, row):
@@ -44,10 +45,12 @@ def test_rows_ticked_with_x_and_shift_click_change_with_progress_then_each_outco
 
     # x ticks the current row, and again unticks it.
     page.keyboard.press("j")
+    expect(page.locator(ROWS).nth(0)).to_have_attribute("aria-current", "true")
     page.keyboard.press("x")
     expect(box(page, 0)).to_be_checked()
     expect(said).to_have_text("1 ticked")
     page.keyboard.press("j")
+    expect(page.locator(ROWS).nth(1)).to_have_attribute("aria-current", "true")
     page.keyboard.press("x")
     expect(box(page, 1)).to_be_checked()
     page.keyboard.press("x")
