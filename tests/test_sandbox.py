@@ -19,12 +19,12 @@ import requests
 import yaml
 
 from tools.processes import SandboxProcess, free_port, wait_until
-from tools.sandbox import server as server_module
 from tools.sandbox.data import DELIBERATELY_ODD, SandboxData
 from tools.sandbox.server import (
     FAULT_MODES,
     SO_TIMESTAMPNS,
     TIMEOUT_SECONDS,
+    RateLimiter,
     SandboxServer,
     StampedReads,
     peak_per_second,
@@ -1049,7 +1049,7 @@ def test_the_command_line_serves_on_the_given_port_until_terminated(tmp_path):
     assert f"http://127.0.0.1:{port}/api/admin/" in log.read_text()
 
 
-def test_a_request_counts_from_when_it_arrived_not_when_its_handler_ran(monkeypatch):
+def test_a_request_counts_from_when_it_arrived_not_when_its_handler_ran():
     """On a machine whose cores the dashboard and a benchmark's load also use, a handler can
     run long after its request came in; the rate limit counts the arrival, as a store on its
     own machine would."""
@@ -1063,8 +1063,29 @@ def test_a_request_counts_from_when_it_arrived_not_when_its_handler_ran(monkeypa
         reads = StampedReads(connection)
         assert io.BufferedReader(reads).readline().startswith(b"GET ")
         # The handler gets to it 5 s later: both clocks have moved on.
-        monkeypatch.setattr(server_module.time, "time", lambda real=time.time: real() + 5)
-        monkeypatch.setattr(server_module.time, "monotonic", lambda real=time.monotonic: real() + 5)
-        arrived = reads.take_stamp()
+        arrived = reads.take_stamp(
+            clock=lambda: time.time() + 5, monotonic=lambda: time.monotonic() + 5
+        )
         assert arrived is not None and sent - 0.5 < arrived < sent + 0.5
         assert reads.take_stamp() is None  # the next request is stamped afresh
+
+
+def test_the_server_hands_each_request_its_arrival(api, sandbox, monkeypatch):
+    handled = []
+    handle = sandbox._handle_api
+    monkeypatch.setattr(
+        sandbox, "_handle_api", lambda request: handled.append(request) or handle(request)
+    )
+    for _ in range(2):  # the second on the kept-alive connection
+        before = time.monotonic()
+        assert get(api, sandbox, "tickettypes/").status_code == 200
+        assert before <= handled[-1].arrived <= time.monotonic()
+
+
+def test_an_earlier_arrival_admitted_late_is_held_to_every_second_that_holds_it():
+    limiter = RateLimiter()
+    assert limiter.admit("token", 2, 10.0) is None
+    assert limiter.admit("token", 2, 9.5) is None  # arrived first, its handler ran second
+    assert limiter.admit("token", 2, 10.6) is None  # its second holds 10.0 alone
+    # Arrived at 9.8, admitted last: 9.5, 9.8 and 10.0 would be three in one second.
+    assert limiter.admit("token", 2, 9.8) == 1

@@ -7,6 +7,7 @@ fault never blocks another one, and every wait is on an event that `stop()` and 
 Webhook deliveries go out from a thread of their own (`deliveries.py`).
 """
 
+import bisect
 import contextlib
 import io
 import math
@@ -17,7 +18,7 @@ import sys
 import threading
 import time
 import traceback
-from collections import Counter, defaultdict, deque
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
@@ -101,23 +102,38 @@ class Settings:
 
 
 class RateLimiter:
-    """At most `limit` requests per key in any sliding second, counted as they arrive."""
+    """At most `limit` requests per key in any sliding second, counted as they arrive.
+
+    Requests are admitted in the order their handlers get here, which under load is not quite
+    the order they arrived in (their arrival is the kernel's stamp, see `StampedReads`): one
+    that arrived earlier may be admitted after one that arrived later. So each is held to every
+    one-second window that would hold it, the later arrivals' too, never only its own."""
+
+    # Kept this long after the newest arrival, for an earlier arrival admitted late.
+    KEPT = 2.0
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._windows: dict[str, deque[float]] = defaultdict(deque)
+        self._windows: dict[str, list[float]] = defaultdict(list)
 
     def admit(self, key: str, limit: int, now: float) -> int | None:
         """None if the request may go ahead, else the whole seconds to wait (at least 1)."""
         with self._lock:
-            window = self._windows[key]
-            while window and now - window[0] >= 1.0:
-                window.popleft()
-            if len(window) >= limit:
+            window = self._windows[key]  # arrival times, in order
+            newest = max(now, window[-1]) if window else now
+            del window[: bisect.bisect_right(window, newest - self.KEPT)]
+            ends = [now, *(t for t in window if now < t < now + 1.0)]
+            if max(self._held(window, end) for end in ends) >= limit:
                 # Throttled requests are not counted, so waiting really frees a slot.
-                return max(1, math.ceil(window[0] + 1.0 - now))
-            window.append(now)
+                own = [t for t in window if now - 1.0 < t <= now]
+                return max(1, math.ceil(own[0] + 1.0 - now)) if own else 1
+            bisect.insort(window, now)
             return None
+
+    @staticmethod
+    def _held(window: list[float], end: float) -> int:
+        """The arrivals in the second that ends at `end`."""
+        return bisect.bisect_right(window, end) - bisect.bisect_right(window, end - 1.0)
 
     def clear(self) -> None:
         with self._lock:
@@ -471,6 +487,8 @@ class StampedReads(io.RawIOBase):
         return True
 
     def readinto(self, buffer) -> int:  # type: ignore[override]
+        if not hasattr(socket, "CMSG_SPACE"):  # no ancillary data here (Windows): no stamp
+            return self._connection.recv_into(buffer)
         size, ancillary, _, _ = self._connection.recvmsg_into([buffer], socket.CMSG_SPACE(16))
         for level, kind, data in ancillary:
             if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and self._stamp is None:
@@ -478,14 +496,14 @@ class StampedReads(io.RawIOBase):
                 self._stamp = seconds + nanoseconds / 1e9
         return size
 
-    def take_stamp(self) -> float | None:
-        """When the request just read arrived, on `time.monotonic()`'s clock, if the kernel
-        said; the next request's first read is stamped afresh."""
+    def take_stamp(self, clock=time.time, monotonic=time.monotonic) -> float | None:
+        """When the request just read arrived, on `monotonic()`'s clock, if the kernel said
+        (its stamp is on `clock()`'s); the next request's first read is stamped afresh."""
         stamp, self._stamp = self._stamp, None
         if stamp is None:
             return None
-        waited = time.time() - stamp
-        return time.monotonic() - max(0.0, waited) if waited < STAMP_SANE else None
+        waited = clock() - stamp
+        return monotonic() - max(0.0, waited) if waited < STAMP_SANE else None
 
 
 class _HTTPServer(ThreadingHTTPServer):
