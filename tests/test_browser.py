@@ -317,7 +317,8 @@ def test_the_page_just_loaded_gets_its_names_however_many_pages_came_before(
     sandbox.configure(page_size=4)
     # A list whose third page brings a customer the first two did not show, as the store has
     # its tickets now (other tests add some).
-    statuses = next(s for s in LISTS_OF_MANY_PAGES if _third_page_brings_someone_new(s))
+    statuses = next((s for s in LISTS_OF_MANY_PAGES if _third_page_brings_someone_new(s)), None)
+    assert statuses, "no list's third page shows a customer its first two did not"
     page = signed_in_page
     page.goto(f"{live_server.url}/?{'&'.join(f'status={s}' for s in statuses)}")
     rows, waiting = page.locator(ROWS), page.locator("[data-requester-id][data-waiting]")

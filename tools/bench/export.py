@@ -158,9 +158,10 @@ def measure_export(bench, direct):
         )
     finally:
         bench.sandbox.reset()  # the added tickets go
-        # The dashboard still holds the topped-up list's pages, as it may for their lifetime:
-        # a phase after this one would be served tickets the store no longer has (the 34
-        # exports' files held 500 rows where the store had 360, and counted as not whole).
+        # The dashboard still holds the topped-up list's pages, as it may for their lifetime
+        # (the short one: the configurations hear no deliveries): a phase after this one would
+        # be served tickets the store no longer has (the 34 exports' files held 500 rows where
+        # the store had 360, and counted as not whole).
         time.sleep(settings.STORE_CACHE_TTL)
     return result
 
