@@ -31,6 +31,7 @@ from .plan import (
     WALL_SCREENS_PER_LINK,
     WALL_SECONDS,
 )
+from .report import FirstViews
 from .scenarios import Batch, Upstream, median_ms
 
 BOARD_UPDATED_RE = re.compile(r'data-updated="([^"]+)"')
@@ -140,21 +141,13 @@ def browse(person, queries, deadline, record):
 
 
 @dataclass
-class CountingResult:
+class CountingResult(FirstViews):
     """A person's first views of new filters while wall screens start counting theirs."""
 
     direct_ms: float  # the configuration's direct API call, median
     views: list
     boards: list
     upstream: Upstream
-
-    @property
-    def answered(self):
-        return [v for v in self.views if v.ok]
-
-    @property
-    def ratios(self):
-        return sorted(v.seconds * 1000 / self.direct_ms for v in self.answered)
 
 
 def counting(bench, django_env, direct):
