@@ -139,22 +139,13 @@ def open_door():
 def in_parallel(live_server, passwords, username="lead"):
     """Each password sent at once from a browser of its own (one address: the test's own);
     their answers, in the order of `passwords`."""
-    url = f"{live_server.url}/accounts/login/"
     start = threading.Barrier(len(passwords))
     answers = [None] * len(passwords)
 
     def sign_in_with(n, password):
-        browser = requests.Session()
-        browser.get(url, timeout=60)
-        start.wait(timeout=60)
-        answers[n] = browser.post(
-            url,
-            data={"username": username, "password": password,
-                  "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
-            allow_redirects=False,
-            timeout=90,
-        )  # fmt: skip
-        answers[n].signed_in = "sessionid" in browser.cookies
+        answers[n] = sign_in_live(
+            live_server, password, username, before=lambda: start.wait(timeout=60), timeout=90
+        )
 
     threads = [threading.Thread(target=sign_in_with, args=pair) for pair in enumerate(passwords)]
     for thread in threads:
@@ -221,17 +212,23 @@ def test_five_wrong_then_five_right_at_once_still_locks(live_server, lead, door)
     assert Door.checked == 5 and door.count == 0  # refused at once, none of them checked
 
 
-def sign_in_live(live_server, password, username="lead"):
+def sign_in_live(live_server, password, username="lead", before=None, timeout=60):
+    """The sign-in form, fetched and sent from a browser of its own (`before()` runs between);
+    the answer says whether it `signed_in`."""
     browser = requests.Session()
     url = f"{live_server.url}/accounts/login/"
     browser.get(url, timeout=60)
-    return browser.post(
+    if before is not None:
+        before()
+    answer = browser.post(
         url,
         data={"username": username, "password": password,
               "csrfmiddlewaretoken": browser.cookies["csrftoken"]},
         allow_redirects=False,
-        timeout=60,
+        timeout=timeout,
     )  # fmt: skip
+    answer.signed_in = "sessionid" in browser.cookies
+    return answer
 
 
 def test_attempts_under_way_for_too_long_refuse_for_a_moment(client, lead, monkeypatch):
