@@ -29,10 +29,8 @@ from .report import (
     Check,
     FirstViews,
     first_view_measures,
-    first_views_said,
-    first_views_title,
+    first_views_across,
     measure_table,
-    views_in_time,
 )
 from .scenarios import Upstream, median_ms, wait_quiet
 
@@ -177,15 +175,12 @@ def checks(results):
             ),
             lambda r: r.exports.sound,
         ),
-        Check.across(
-            first_views_title(
-                f"first views during {EXPORTS_ASKED} exports",
-                TARGET_EXPORTS_MEDIAN,
-                TARGET_EXPORTS_WORST,
-            ),
+        first_views_across(
+            f"first views during {EXPORTS_ASKED} exports",
             results,
-            lambda r: first_views_said(r.exports),
-            lambda r: views_in_time(r.exports, TARGET_EXPORTS_MEDIAN, TARGET_EXPORTS_WORST),
+            lambda r: r.exports,
+            TARGET_EXPORTS_MEDIAN,
+            TARGET_EXPORTS_WORST,
         ),
         Check.across(
             f"{EXPORTS_ASKED} exports and people stay inside the budget",

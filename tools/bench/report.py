@@ -480,6 +480,16 @@ def first_views_title(title, median_target, worst_target):
     return f"{title}: median <= {median_target:.2f}x, worst <= {worst_target:.2f}x a direct call"
 
 
+def first_views_across(title, results, phase, median_target, worst_target):
+    """`views_in_time` as a check held by every configuration, of each one's `phase(r)`."""
+    return Check.across(
+        first_views_title(title, median_target, worst_target),
+        results,
+        lambda r: first_views_said(phase(r)),
+        lambda r: views_in_time(phase(r), median_target, worst_target),
+    )
+
+
 def first_views_check(title, result, median_target, worst_target, whole=True):
     """`views_in_time` as a check; `whole` adds what else the phase must have got right."""
     return Check(
