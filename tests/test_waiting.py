@@ -534,3 +534,15 @@ def test_tickets_indexed_before_get_their_wait_from_the_comments_held(transactio
     assert found == {1: (at(60), at(30)), 2: (None, at(10)), 3: (None, None)}
     executor = MigrationExecutor(connection)
     executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.also_sqlite
+def test_the_rows_marks_read_as_the_orm_reads_them(db, monkeypatch):
+    monkeypatch.setattr(freshness, "current", lambda: freshness.Freshness(True, True, at(0)))
+    rows.write(api_ticket(comments=[customer(0), agent(30), customer(60)]), START, at(60))
+    rows.write({**api_ticket(status="solved"), "id": 91002, "priority": ""}, START, at(60))
+    found = attention.marks_of([91001, 91002, 91003])
+    orm = IndexedTicket.objects.values_list("id", "waiting_since", "priority")
+    assert found == {ticket_id: (since, priority) for ticket_id, since, priority in orm}
+    assert found[91001] == (at(60), "high") and found[91001][0].tzinfo is not None
+    assert found[91002] == (None, "")

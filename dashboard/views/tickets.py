@@ -331,6 +331,7 @@ def _whole_list(request, form, query, answer, current=None, ticket_id=None):
     # Read while the store answers: the total known so far (none is asked of the store), and
     # whether the ticket index keeps lists live (the rows' arrivals poller asks; kept a while).
     known_total = _known_total(query.filters) if not query.cursor else None
+    total_html = _total_html(request, known_total, filters_qs)
     freshness.current()
     timing.mark(request, "frame")
     page, error = answer.result()
@@ -338,6 +339,8 @@ def _whole_list(request, form, query, answer, current=None, ticket_id=None):
     context = {**_list_context(form, query, page, error, known_total, answer.known), **known}
     context["tools"] = tools if page is not None else ""
     context["bulk_html"] = bulk_html
+    if total_html and context["total"] is known_total:  # a page of more than one page
+        context["total_html"] = total_html
     shown_view = frame_context["sidebar"].current
     if shown_view is not None:
         context["list_name"] = shown_view.name
@@ -356,6 +359,15 @@ def _whole_list(request, form, query, answer, current=None, ticket_id=None):
         timing.mark(request, "thread")
     whole = whole.replace(title_marker, escape(bidi.plain(title)), 1)  # as base.html's title
     return HttpResponse(whole, status=error.http_status if error else 200), error
+
+
+def _total_html(request, known_total, filters_qs):
+    """The summary's total as the ticket index or the count knows it, rendered while the store
+    answers: what a first page of more than a page shows (see `_total`)."""
+    if known_total is None:
+        return ""
+    context = {"total": known_total, "filters_qs": filters_qs}
+    return render_to_string(LIST_TEMPLATE + "#list-total", context, request)
 
 
 def _in_panel(request, thread_context):
