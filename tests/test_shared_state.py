@@ -129,3 +129,26 @@ def test_redis_stopping_mid_run_is_a_clear_503_then_recovers(screens, on_redis, 
     on_redis.start()
     assert_working(screens())
     assert sign_in(client).status_code == 302
+
+
+def test_store_threads_keep_their_redis_connections_from_call_to_call(on_redis):
+    """Each call a view starts in a store thread runs in a copy of the request's context; the
+    shared state is still read there on the thread's own connection, not on a new one."""
+    import gc
+
+    import redis
+
+    from dashboard.budget import state
+    from dashboard.views.common import started
+
+    admin = redis.Redis.from_url(on_redis.url)
+    state.cache_get("warm")  # this thread's own connection
+    gc.disable()  # a connection left behind stays counted
+    try:
+        before = len(admin.client_list())
+        for _ in range(40):
+            started(state.cache_get, "anything").result()
+        opened = len(admin.client_list()) - before
+    finally:
+        gc.enable()
+    assert opened <= 16  # at most one for each of the store pool's threads

@@ -16,10 +16,13 @@ import dataclasses
 import hashlib
 import logging
 import pickle
+import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, BaseCache, caches
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 logger = logging.getLogger(__name__)
 
@@ -85,10 +88,40 @@ UNREADABLE = (
 )
 
 
+class _ThreadsClient(threading.local):
+    generation = -1
+    client: BaseCache | None = None
+
+
+_threads = _ThreadsClient()
+_generation = 0  # of the CACHES setting (tests change it)
+
+
+def thread_cache() -> BaseCache:
+    """This thread's client of the shared cache, made on its first use and kept.
+
+    Not Django's `caches`, which keeps one client per context rather than per thread: a store
+    thread runs each task in a copy of the context of the request that started it (see
+    `views.common.started`), and Django's would make a client there for every task, and with
+    it a new Redis connection, connected and greeted before the first read of every store
+    call (about a millisecond of a first view), then left for the garbage collector."""
+    if _threads.generation != _generation or _threads.client is None:
+        _threads.client = caches.create_connection(DEFAULT_CACHE_ALIAS)
+        _threads.generation = _generation
+    return _threads.client
+
+
+@receiver(setting_changed)
+def _caches_changed(setting: str, **kwargs: Any) -> None:
+    global _generation
+    if setting == "CACHES":
+        _generation += 1
+
+
 def cache_get(key: str, default: Any = None) -> Any:
     with guarded("reading the cache"):
         try:
-            return cache.get(key, default)
+            return thread_cache().get(key, default)
         except UNREADABLE as exc:
             _unreadable(key, exc)
             return default
@@ -98,13 +131,13 @@ def cache_get_many(keys: Iterable[str]) -> dict[str, Any]:
     keys = list(keys)
     with guarded("reading the cache"):
         try:
-            return cache.get_many(keys)
+            return thread_cache().get_many(keys)
         except UNREADABLE:
             pass  # one entry spoils the whole read: read them one by one
         found = {}
         for key in keys:
             try:
-                value = cache.get(key, _ABSENT)
+                value = thread_cache().get(key, _ABSENT)
             except UNREADABLE as exc:
                 _unreadable(key, exc)
                 continue
@@ -124,14 +157,14 @@ def _unreadable(key: str, exc: Exception) -> None:
 
 def cache_set(key: str, value: Any, timeout: float | None) -> None:
     with guarded("writing the cache"):
-        cache.set(key, value, timeout)
+        thread_cache().set(key, value, timeout)
 
 
 def cache_add(key: str, value: Any, timeout: float | None) -> bool:
     with guarded("writing the cache"):
-        return cache.add(key, value, timeout)
+        return thread_cache().add(key, value, timeout)
 
 
 def cache_delete_many(keys: Iterable[str]) -> None:
     with guarded("writing the cache"):
-        cache.delete_many(keys)
+        thread_cache().delete_many(keys)
