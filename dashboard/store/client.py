@@ -10,6 +10,7 @@ import contextlib
 import contextvars
 import hashlib
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -131,6 +132,7 @@ def answer(
     noted: Callable[[T], bool] | None = None,
     stale_ok: bool = False,
     fallback: Callable[[], "Answer[T] | None"] | None = None,
+    looked: bool = False,
 ) -> "Answer[T]":
     """`fetch()`'s answer, shared (`shared`), and for a person never long waited for.
 
@@ -147,13 +149,13 @@ def answer(
     known (the last answer, else `fallback()`'s), marked with its age, or, with nothing known,
     `StillAsking`; either way the fresh answer is asked for in the background, for the page
     to take. Any other caller waits up to `STORE_WAIT_TIMEOUT` if there is room, and is told
-    the store is busy (`StoreBusy`) if there is not."""
+    the store is busy (`StoreBusy`) if there is not. `looked`: the caller found no answer
+    cached a moment ago (`cached`), so the cache is read again only under the answer's lock."""
     asked = _Asked(path, params, fetch, ttl, ready, tickets, noted)
     try:
         if budget.current_lane() == budget.BACKGROUND:
             return Answer(asked.run())
-        found = budget.peek(asked.key)
-        if found is not budget.MISSING:
+        if not looked and (found := budget.peek(asked.key)) is not budget.MISSING:
             return Answer(found)
         return _for_a_person(asked, fallback if stale_ok else None, stale_ok)
     except budget.WaitTimeout as exc:
@@ -485,8 +487,17 @@ def get(path: str, params: Params, cursor_given: bool = False) -> dict[str, Any]
         logger.info("retrying GET %s", path)
 
 
-@sensitive_variables("headers")  # error reports must never show the Authorization header
+# Error reports must never show the Authorization header, nor the request that carries it.
+@sensitive_variables("headers", "request")
 def _get_once(path: str, params: Params, cursor_given: bool) -> dict[str, Any]:
+    headers = {
+        "Authorization": f"Bearer {settings.NEXT_API_TOKEN}",
+        "X-29next-API-Version": settings.NEXT_API_VERSION,
+    }
+    try:
+        request = transport.prepare(settings.NEXT_API_BASE_URL + path, params, headers)
+    except requests.RequestException as exc:  # an address that cannot be asked at all
+        raise _unanswered(exc, path, math.inf) from exc
     try:
         budget.wait_for_slot(identity())
     except budget.WaitTimeout as exc:
@@ -497,11 +508,6 @@ def _get_once(path: str, params: Params, cursor_given: bool) -> dict[str, Any]:
         else:
             logger.warning("request budget exhausted for too long: GET %s", path)
         raise errors.StoreBusy() from exc
-    url = settings.NEXT_API_BASE_URL + path
-    headers = {
-        "Authorization": f"Bearer {settings.NEXT_API_TOKEN}",
-        "X-29next-API-Version": settings.NEXT_API_VERSION,
-    }
     seconds = settings.NEXT_API_READ_TIMEOUT
     # Connecting is part of the call, so it never outlasts the call's deadline.
     timeout = (min(settings.NEXT_API_CONNECT_TIMEOUT, seconds), seconds)
@@ -509,7 +515,7 @@ def _get_once(path: str, params: Params, cursor_given: bool) -> dict[str, Any]:
         try:
             # No redirects: a second request would skip the budget (and carry the token along).
             # Streamed, so that a failure is known to come before the answer began or part-way.
-            response = transport.get(url, params, headers, timeout)
+            response = transport.send(request, timeout)
         except requests.RequestException as exc:
             raise _unanswered(exc, path, deadline) from exc
         with response:  # back to the pool when read whole, closed when not

@@ -223,11 +223,13 @@ def page_or_known(
     query: TicketQuery,
     ready: Callable[[TicketPage], object] | None = None,
     fallback: Callable[[], "client.Answer[TicketPage] | None"] | None = None,
+    looked: bool = False,
 ) -> "client.Answer[TicketPage]":
     """A person's page of the list: `list_tickets`' page, or, while the store is too busy to
     ask at once, the last page known for `query` (else `fallback()`'s, from the ticket index)
-    with its age, the fresh one asked for in the background (see `client.answer`)."""
-    return _page(query, ready, stale_ok=True, fallback=fallback)
+    with its age, the fresh one asked for in the background (see `client.answer`). `looked`:
+    `cached_page` found none a moment ago."""
+    return _page(query, ready, stale_ok=True, fallback=fallback, looked=looked)
 
 
 def refresh_page(query: TicketQuery) -> None:
@@ -241,6 +243,7 @@ def _page(
     ready: Callable[[TicketPage], object] | None,
     stale_ok: bool = False,
     fallback: Callable[[], "client.Answer[TicketPage] | None"] | None = None,
+    looked: bool = False,
 ) -> "client.Answer[TicketPage]":
     params = query.params()
     return client.answer(
@@ -252,6 +255,7 @@ def _page(
         noted=_page_noted(params),
         stale_ok=stale_ok,
         fallback=fallback,
+        looked=looked,
     )
 
 
