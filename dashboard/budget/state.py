@@ -130,14 +130,15 @@ def cache_get(key: str, default: Any = None) -> Any:
 def cache_get_many(keys: Iterable[str]) -> dict[str, Any]:
     keys = list(keys)
     with guarded("reading the cache"):
+        client = thread_cache()
         try:
-            return thread_cache().get_many(keys)
+            return client.get_many(keys)
         except UNREADABLE:
             pass  # one entry spoils the whole read: read them one by one
         found = {}
         for key in keys:
             try:
-                value = thread_cache().get(key, _ABSENT)
+                value = client.get(key, _ABSENT)
             except UNREADABLE as exc:
                 _unreadable(key, exc)
                 continue

@@ -187,7 +187,7 @@ class Asked:
         self._answer.set_result((page, error))
         self._sent.set()
         if page is not None:
-            self._released.wait(self.RELEASE_WAIT)
+            self.wait_released()
 
     def found(self, page):
         """The answer, found in the shared cache by the view itself: nothing to wait for."""
@@ -195,6 +195,7 @@ class Asked:
         self._sent.set()
 
     def wait_released(self):
+        """Wait until the view has sent its page (`release()`), at most RELEASE_WAIT."""
         self._released.wait(self.RELEASE_WAIT)
 
     def fail(self, exc):
