@@ -118,7 +118,66 @@ def _caches_changed(setting: str, **kwargs: Any) -> None:
         _generation += 1
 
 
+class _Together(threading.local):
+    """What `read_together` holds for this thread: the keys to read with its next read (a
+    set), and what was read of them (`{key: value or _ABSENT}`); None outside it."""
+
+    wanted: set[str] | None = None
+    read: dict[str, Any] | None = None
+
+
+_together = _Together()
+
+
+@contextlib.contextmanager
+def read_together(keys: Iterable[str]) -> Iterator[None]:
+    """Inside, this thread's next read of the shared state reads `keys` too, in the same
+    round trip, and its later reads of them are answered from that one read.
+
+    A page reads its scopes, its totals and its views' counts before the store answers, each
+    where it is needed: one `get_many`, not one round trip to Redis each. The next read's own
+    keys (a sidebar's counts, known only once its views are) are read in that round trip but
+    not kept: a read of anything but `keys` (a shared answer looked for again under its lock,
+    say) always goes to the shared state. A write of one of `keys` from this thread replaces
+    what was read. The values are shared by the reads, which must not change them. Nested
+    blocks add their keys to the outer one's."""
+    outer = _together.wanted is not None
+    if not outer:
+        _together.wanted, _together.read = set(), {}
+    assert _together.wanted is not None and _together.read is not None
+    _together.wanted.update(key for key in keys if key not in _together.read)
+    try:
+        yield
+    finally:
+        if not outer:
+            _together.wanted = _together.read = None
+
+
+def _read_together(keys: list[str]) -> dict[str, Any] | None:
+    """`keys`' values as `cache_get_many` finds them, from or with what `read_together` holds;
+    None outside it."""
+    wanted, read = _together.wanted, _together.read
+    if wanted is None or read is None:
+        return None
+    asked = [key for key in keys if key not in read]
+    if not asked:
+        return {key: read[key] for key in keys if read[key] is not _ABSENT}
+    fetched = _get_many([*asked, *(key for key in wanted if key not in asked)])
+    read.update((key, fetched.get(key, _ABSENT)) for key in wanted)
+    wanted.clear()
+    known = {key: read[key] for key in keys if key in read and read[key] is not _ABSENT}
+    return {**known, **{key: fetched[key] for key in asked if key in fetched}}
+
+
+def _remember_written(key: str, value: Any) -> None:
+    if _together.read is not None and (key in _together.read or key in (_together.wanted or ())):
+        _together.read[key] = value
+
+
 def cache_get(key: str, default: Any = None) -> Any:
+    together = _read_together([key])
+    if together is not None:
+        return together.get(key, default)
     with guarded("reading the cache"):
         try:
             return thread_cache().get(key, default)
@@ -129,6 +188,11 @@ def cache_get(key: str, default: Any = None) -> Any:
 
 def cache_get_many(keys: Iterable[str]) -> dict[str, Any]:
     keys = list(keys)
+    together = _read_together(keys)
+    return together if together is not None else _get_many(keys)
+
+
+def _get_many(keys: list[str]) -> dict[str, Any]:
     with guarded("reading the cache"):
         client = thread_cache()
         try:
@@ -159,13 +223,22 @@ def _unreadable(key: str, exc: Exception) -> None:
 def cache_set(key: str, value: Any, timeout: float | None) -> None:
     with guarded("writing the cache"):
         thread_cache().set(key, value, timeout)
+    _remember_written(key, value)
 
 
 def cache_add(key: str, value: Any, timeout: float | None) -> bool:
     with guarded("writing the cache"):
-        return thread_cache().add(key, value, timeout)
+        added = thread_cache().add(key, value, timeout)
+    if added:
+        _remember_written(key, value)
+    elif _together.read is not None:
+        _together.read.pop(key, None)  # someone else's value is there: read when asked
+    return added
 
 
 def cache_delete_many(keys: Iterable[str]) -> None:
+    keys = list(keys)
     with guarded("writing the cache"):
         thread_cache().delete_many(keys)
+    for key in keys:
+        _remember_written(key, _ABSENT)

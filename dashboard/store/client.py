@@ -689,6 +689,12 @@ def _remember_missing(scope: str) -> None:
         state.cache_set(_scope_key(scope), True, SCOPE_MEMORY)
 
 
+def scope_keys(*also: str) -> list[str]:
+    """Where the refusals of the nicety scopes, and of the scopes `also`, are remembered in the
+    shared state: for a page to read them with its other reads (`state.read_together`)."""
+    return [_scope_key(scope) for scope in (*NICETY_SCOPES, *also)]
+
+
 def _scope_key(scope: str) -> str:
     return state.schema_key("scope-missing", 1, identity(), scope)
 

@@ -192,6 +192,12 @@ def totals(queries, start=True):
     ]
 
 
+def state_keys(queries):
+    """Where `totals()` reads what is known of `queries`' counts: for a page to read them with
+    its other reads (`state.read_together`)."""
+    return [_state_key(_key(query)) for query in queries]
+
+
 def _total(query, key, progress, start):
     now = time.time()
     failing = bool(progress) and now - (progress["failed_at"] or 0) < FAILURE_PAUSE

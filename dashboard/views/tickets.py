@@ -28,7 +28,7 @@ from django.utils.text import Truncator
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from dashboard import bidi, store, timing
+from dashboard import bidi, budget, store, timing
 from dashboard.index import counts as index_counts
 from dashboard.index import freshness
 from dashboard.index import known as index_known
@@ -284,12 +284,21 @@ def _fragment(request, form, query, page, error, known=None, template=None, list
     unless that was not the list's)."""
     filters_qs = form.bookmark(query.filters)
     back = list_url(filters_qs) if filters_qs else reverse("all_tickets")
-    bar = _bulk(request, form, back)
     template = template or _list_template(request, paging=bool(query.cursor))
     status = error.http_status if error else 200
-    context = {**_list_context(form, query, page, error, known=known), **bar}
-    context["list_path"] = list_path
-    return render(request, template, context, status=status)
+    with budget.state.read_together(_page_keys(query)):  # and the names: two reads in all
+        context = {**_list_context(form, query, page, error, known=known)}
+        context.update(_bulk(request, form, back), list_path=list_path)
+        return render(request, template, context, status=status)
+
+
+def _page_keys(query):
+    """What a list page reads of the shared state whatever its answer: the scopes the store
+    refused the token, and the list's total as far as it is known (a first page's)."""
+    keys = store.scope_keys(store.WRITE_SCOPE)
+    if not query.cursor:
+        keys += counts.state_keys([query.filters])
+    return keys
 
 
 def _bulk(request, form, back):
@@ -310,7 +319,16 @@ def _whole_list(request, form, query, answer, current=None, ticket_id=None):
     """The whole list page, its frame (the filter form, the views' sidebar with `current`
     marked) rendered while the store is still answering, the results when it has: `(response,
     error)`. With `ticket_id`, that ticket's thread is open beside the list, asked of the store
-    at the same time as the list."""
+    at the same time as the list.
+
+    What the page reads of the shared state before the store answers (the views' counts, the
+    scopes the token lacks, the list's known total) is read in one round trip, the sidebar's
+    first; after the answer, the rows' names in one more (`state.read_together`)."""
+    with budget.state.read_together(_page_keys(query)):
+        return _list_page(request, form, query, answer, current, ticket_id)
+
+
+def _list_page(request, form, query, answer, current, ticket_id):
     thread = started(threads.fetch_ticket, ticket_id, True) if ticket_id else None
     if answer.early:
         timing.mark(request, "form")  # the filters, checked while the store answers
@@ -323,6 +341,8 @@ def _whole_list(request, form, query, answer, current=None, ticket_id=None):
     # What the results show that does not depend on the answer is known before it: one CSRF
     # token for the page's forms (masking one costs a millisecond of randomness), which scopes
     # the store's token lacks, and (below) the list's links and switches.
+    # The sidebar's counts are read first, with everything else the frame reads.
+    views = sidebar(request, current, context=form.context)
     known = {"csrf_token": get_token(request), "scope_needs": scope_needs(request.user)}
     known.update(_bulk(request, form, request.get_full_path()))
     frame_context = {
@@ -332,7 +352,7 @@ def _whole_list(request, form, query, answer, current=None, ticket_id=None):
         "ticket_id": ticket_id,
         "results_html": mark_safe(results_marker),
         "thread_html": mark_safe(thread_marker) if thread else "",
-        "sidebar": sidebar(request, current, context=form.context),
+        "sidebar": views,
         "list_title": title_marker,
     }
     frame = render_to_string(LIST_TEMPLATE, frame_context, request)
