@@ -422,6 +422,32 @@ def test_the_line_is_read_alike_on_files_and_redis(where):  # noqa: F811
     assert behind == pytest.approx(alone + window + margin, abs=0.2)
 
 
+def test_a_person_who_waits_only_so_long_is_refused_a_longer_line_in_one_look(where):  # noqa: F811
+    """The line is read where the slot is asked for, not in a look of its own: a person with
+    a bound is refused at once behind a longer line, nothing recorded, and takes a slot as
+    always when the line is shorter."""
+    kind, location = where
+    backend = make_backend(kind, location)
+    key, rate, window, margin = unique("bound"), 2, 1.0, 0.1
+    assert backend.take_slot(key, rate, window, margin, 5.0, line_at_most=0.0)[1]
+    backend.acquire_slot(key, rate, window, margin, 5.0)
+    for n in range(3):  # three people waiting, each marked by their look
+        slot = limiter.Slot(key, limiter.INTERACTIVE, rate, 1, window + margin, window, f"p{n}")
+        assert backend._try_slot(slot) > 0
+    line = backend.expected_wait(key, rate, window, margin)
+    assert line > window
+    looks = []
+    try_slot = backend._try_slot
+    backend._try_slot = lambda slot: looks.append(slot) or try_slot(slot)
+    started = time.monotonic()
+    with pytest.raises(limiter.WaitTimeout):
+        backend.take_slot(key, rate, window, margin, 5.0, line_at_most=line / 2)
+    assert time.monotonic() - started < window / 2
+    assert len(looks) == 1
+    # Not marked as waiting: the line is as long as before for whoever asks next.
+    assert backend.expected_wait(key, rate, window, margin) == pytest.approx(line, abs=0.2)
+
+
 # --- In a browser --------------------------------------------------------------------------
 
 

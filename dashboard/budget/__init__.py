@@ -8,11 +8,12 @@ see: files under `PACING_DIR` guarded by `flock` on one machine, or Redis when `
 set. The store client (`dashboard.store.client`) calls:
 
 - `wait_for_slot(token_key)` before every HTTP attempt: it blocks until the request may go
-  and records it, or raises `WaitTimeout`;
+  and records it, or raises `WaitTimeout` (at once, for a person inside `waiting_at_most`,
+  when the line is longer than that);
 - `single_flight(key, compute, ttl)` around each cacheable query, so that concurrent identical
   queries, in any process, make one upstream call and share its answer (or its error);
-- `expected_wait(token_key)` and `waiting_room()` before a person waits at all: how long the
-  line is, and whether this process has room for one more person in it (`STORE_WAITERS`).
+- `waiting_room()` before a person waits at all: whether this process has room for one more
+  person in the line (`STORE_WAITERS`); `expected_wait(token_key)`, how long the line is.
 
 This is the package's public face; the layers above import from here. Its modules:
 

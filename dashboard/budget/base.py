@@ -2,6 +2,7 @@
 attempts, on top of one non-blocking try that each backend (files, Redis) supplies."""
 
 import contextlib
+import dataclasses
 import secrets
 import time
 
@@ -125,6 +126,7 @@ class Backend:
         timeout: float | None,
         lane: str = limiter.INTERACTIVE,
         background_limit: int | None = None,
+        line_at_most: float | None = None,
     ) -> tuple[float, str]:
         """Block until a call under `key` may be sent, record it, and return the seconds waited.
         (`take_slot` also names the record, for `restamp`.)
@@ -133,20 +135,28 @@ class Backend:
         seconds: the margin keeps jitter between our clock and the server's arrival times
         from squeezing one call too many into a server-side window. A background call also
         needs fewer than `background_limit` background calls in that span, and nobody waiting
-        in the interactive lane.
+        in the interactive lane. A person with a `line_at_most` who would wait longer than
+        that behind everyone in line (`expected_wait`) is refused at once (`WaitTimeout`),
+        in the same look at the budget as the slot's.
         """
         start = time.monotonic()
         if rate <= 0:
             return 0.0, ""
         limit = limiter.background_limit(rate, background_limit)
-        slot = limiter.Slot(key, lane, rate, limit, window + margin, window, secrets.token_hex(8))
+        member = secrets.token_hex(8)
+        span = window + margin
+        slot = limiter.Slot(key, lane, rate, limit, span, window, member)
+        look = dataclasses.replace(slot, most=line_at_most)  # the first look reads the line too
         deadline = None if timeout is None else start + timeout
         while True:
             with guarded("taking a request slot"):
-                wait = self._try_slot(slot)
+                wait = self._try_slot(look)
             now = time.monotonic()
             if wait <= 0:
                 return now - start, slot.member
+            if look.most is not None and wait > look.most:
+                raise limiter.WaitTimeout(f"a line of about {wait:.1f} s for a request slot")
+            look = slot
             # Recorded calls never leave the window early, so when the next free slot lies
             # beyond the deadline, waiting for it would only delay the same failure.
             if deadline is not None and now + wait > deadline:

@@ -70,8 +70,9 @@ def current_lane() -> str:
 @contextlib.contextmanager
 def waiting_at_most(seconds: float | None) -> Iterator[None]:
     """A person's store calls inside this block wait at most `seconds` for their slot (None:
-    `STORE_WAIT_TIMEOUT`, as always): someone who can be shown what is known already is not
-    kept waiting for the rest."""
+    `STORE_WAIT_TIMEOUT`, as always), and do not join a line longer than that (`WaitTimeout`
+    at once): someone who can be shown what is known already is not kept waiting for the
+    rest."""
     token = _interactive_wait.set(seconds)
     try:
         yield
@@ -173,14 +174,17 @@ def wait_for_slot(token_key: str) -> float:
         _slot_in_hand.set(False)  # one call's slot: a retry waits its turn again
         return 0.0
     lane = current_lane()
+    line_at_most = None
     if lane == INTERACTIVE:
         timeout = interactive_wait()
+        # A person told to wait only so long (`waiting_at_most`) does not join a longer line.
+        line_at_most = None if _interactive_wait.get() is None else timeout
     else:
         most = _background_wait.get()
         timeout = conf.background_wait if most is None else most
     waited, member = backend().take_slot(
         token_key, conf.rate_limit, conf.rate_window, conf.rate_margin, timeout, lane,
-        conf.background_limit,
+        conf.background_limit, line_at_most,
     )  # fmt: skip
     _taken.set((token_key, member, time.monotonic()))
     return waited

@@ -40,6 +40,9 @@ class Slot:
     span: float  # the window plus the margin: how long a recorded call counts
     window: float
     member: str  # names this caller in the record (and among the people waiting)
+    # A person who would wait longer than this in line (`queue_wait`, behind everyone waiting)
+    # is refused at once, nothing recorded: they are shown what is known instead.
+    most: float | None = None
 
 
 def background_limit(rate: int, limit: int | None) -> int:

@@ -21,7 +21,9 @@ LOCK_POLL = 0.02
 # Both run atomically inside Redis. `TIME` is the Redis server's clock, so machines whose own
 # clocks disagree still share one window. Times are integer microseconds (exact in a double;
 # never concatenated into strings, which Lua would round to 14 digits). The slot script is
-# `slot_wait`: KEYS are the calls sent and the people waiting.
+# `slot_wait`: KEYS are the calls sent and the people waiting. A person with a longest line
+# (ARGV[9], -1 for none) behind which they would rather not wait (`queue_wait`) is answered
+# that line's length, nothing recorded.
 _SLOT_SCRIPT = """
 local rate = tonumber(ARGV[1])
 local background_limit = tonumber(ARGV[2])
@@ -36,6 +38,22 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], now + window + 1, '+inf')
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 redis.call('ZREM', KEYS[2], member)
 local count = redis.call('ZCARD', KEYS[1])
+local most = tonumber(ARGV[9])
+if lane == 'i' and most >= 0 then
+  local ahead = count + redis.call('ZCARD', KEYS[2])
+  if ahead >= rate then
+    local rounds = math.floor((ahead - rate) / rate)
+    local index = (ahead - rate) % rate
+    local frees = now + span
+    if index < count then
+      frees = tonumber(redis.call('ZRANGE', KEYS[1], index, index, 'WITHSCORES')[2]) + span
+    end
+    local line = frees + rounds * span - now
+    if line > most then
+      return math.max(line, 1)
+    end
+  end
+end
 local limit = rate
 if lane == 'b' then
   limit = background_limit
@@ -182,10 +200,11 @@ class RedisBackend(Backend):
     def _try_slot(self, slot: limiter.Slot) -> float:
         rate_key = self.rate_key(slot.key)
         grace, poll = int(limiter.WAITER_GRACE * 1e6), int(limiter.YIELD_POLL * 1e6)
+        most = -1 if slot.most is None else int(slot.most * 1e6)
         micros = self._slot(
             keys=[rate_key, f"{rate_key}:waiting"],
             args=[slot.rate, slot.background_limit, int(slot.span * 1e6), int(slot.window * 1e6),
-                  slot.lane, slot.member, grace, poll],
+                  slot.lane, slot.member, grace, poll, most],
         )  # fmt: skip
         return int(micros) / 1e6
 

@@ -191,13 +191,14 @@ def _for_a_person(
         return errors.StillAsking() if stale_ok and queued else errors.StoreBusy()
 
     with budget.waiting_room() as admitted:
-        if not admitted or _line_is_long():
+        if not admitted:
             if what_is_known() is not None:
                 asked.refresh()
                 return known  # type: ignore[return-value]
-            if not admitted or stale_ok:
-                raise nothing_yet()
-        # A page that can show something meanwhile waits only a little for the store.
+            raise nothing_yet()
+        # A page that can show something meanwhile waits only a little for the store, and not
+        # at all behind a longer line: the budget says so when its slot is asked for, in the
+        # same round trip to the shared state.
         stale_after = settings.STORE_ANSWER_STALE_AFTER
         limit = stale_after if stale_ok and stale_after > 0 else None
         try:
@@ -210,12 +211,6 @@ def _for_a_person(
             raise nothing_yet()
         asked.refresh()
         return known  # type: ignore[return-value]
-
-
-def _line_is_long() -> bool:
-    """Whether a person asking now would wait longer than `STORE_ANSWER_STALE_AFTER`."""
-    stale_after = settings.STORE_ANSWER_STALE_AFTER
-    return stale_after > 0 and budget.expected_wait(identity()) > stale_after
 
 
 def _shared_error(exc: Exception) -> bool:
