@@ -260,6 +260,27 @@ def assert_inert(page, events):
     assert page.locator("a[href^='javascript:'], a[href^='data:']").count() == 0
 
 
+def test_a_swap_never_copies_an_inline_style_the_policy_would_refuse(
+    signed_in_page, watched, live_server, sandbox
+):
+    """A style left on a field by the browser's own tools, an extension or a screenshot (set
+    through the CSSOM, which the policy allows) is not copied onto the swapped-in field: htmx
+    would copy it as an attribute, which `style-src 'self'` refuses, with a console error."""
+    page = signed_in_page
+    page.goto(f"{live_server.url}/?status=open")
+    expect(page.locator(ROWS).first).to_be_visible()
+    page.evaluate(
+        "document.querySelectorAll('input[id], select[id]')"
+        ".forEach(field => { field.style.caretColor = 'transparent'; })"
+    )
+    page.check("input[name=status][value=new]")
+    expect(page).to_have_url(f"{live_server.url}/?status=new&status=open")
+    expect(page.locator(ROWS).first).to_be_visible()
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__violations") == []
+    assert not [m for m in watched["console"] if "Content Security Policy" in m]
+
+
 def test_hostile_content_is_inert_in_list_thread_and_wall(
     signed_in_page, watched, live_server, sandbox
 ):
