@@ -169,6 +169,40 @@ def test_a_list_asked_in_a_long_line_answers_at_once_as_known_then_takes_the_fre
     assert as_of(signed_in.get(f"/?{SEVERAL_PAGES}").content.decode()) is None
 
 
+def test_a_refresh_waiting_its_turn_holds_up_nobody_asking_the_same(
+    signed_in, sandbox, settings, monkeypatch
+):
+    """The refresh of a page shown as known waits for its slot before it takes the answer's
+    lock: whoever asks the same meanwhile, behind the same long line, is answered at once."""
+    store.ticket_types(), store.staff()
+    signed_in.get(f"/?{SEVERAL_PAGES}")
+    later(monkeypatch, settings.STORE_CACHE_TTL + 5)  # its cached answer has ended
+    # A line of one window, longer than a person waits and shorter than a refresh does.
+    settings.STORE_RATE_LIMIT, settings.STORE_RATE_WINDOW = 1, 6.0
+    assert settings.STORE_ANSWER_STALE_AFTER < 6.0 < store.client.REFRESH_WAIT
+    with contextlib.suppress(budget.WaitTimeout), budget.waiting_at_most(0):
+        budget.wait_for_slot(store.identity())
+    line = budget.expected_wait(store.identity())
+    assert line > settings.STORE_ANSWER_STALE_AFTER
+
+    first, seconds = timed_get(signed_in, f"/?{SEVERAL_PAGES}")
+    assert first.status_code == 200 and seconds < settings.STORE_ANSWER_STALE_AFTER
+    poll = poll_of(first.content.decode())
+    # The refresh it queued is in line now, waiting for its slot.
+    deadline = time.monotonic() + 5
+    while budget.expected_wait(store.identity()) < line + 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert budget.expected_wait(store.identity()) >= line + 3
+
+    # Not after the longest wait a person is allowed (for the lock, had the refresh held it).
+    second, seconds = timed_get(signed_in, f"/?{SEVERAL_PAGES}")
+    assert second.status_code == 200 and seconds < settings.STORE_ANSWER_STALE_AFTER / 3
+    assert "updating" in parse(second.content.decode()).select_one("#as-of").get_text()
+
+    free_the_budget(settings)
+    assert until_fresh(signed_in, poll).status_code == 200
+
+
 def test_a_thread_asked_in_a_long_line_answers_at_once_as_known(
     signed_in, sandbox, settings, monkeypatch
 ):
@@ -446,6 +480,14 @@ def test_a_person_who_waits_only_so_long_is_refused_a_longer_line_in_one_look(wh
     assert len(looks) == 1
     # Not marked as waiting: the line is as long as before for whoever asks next.
     assert backend.expected_wait(key, rate, window, margin) == pytest.approx(line, abs=0.2)
+    # The line the look reads is the one `expected_wait` reads (the Redis script's reckoning
+    # is its own); a person who would wait that long joins it, marked as waiting.
+    span = window + margin
+    bounded = limiter.Slot(key, limiter.INTERACTIVE, rate, 1, span, window, "b", line / 2)
+    assert backend._try_slot(bounded) == pytest.approx(line, abs=0.05)
+    joins = limiter.Slot(key, limiter.INTERACTIVE, rate, 1, span, window, "j", line + 0.5)
+    assert 0 < backend._try_slot(joins) < line
+    assert backend.expected_wait(key, rate, window, margin) > line + window / 2
 
 
 # --- In a browser --------------------------------------------------------------------------

@@ -13,7 +13,10 @@ set. The store client (`dashboard.store.client`) calls:
 - `single_flight(key, compute, ttl)` around each cacheable query, so that concurrent identical
   queries, in any process, make one upstream call and share its answer (or its error);
 - `waiting_room()` before a person waits at all: whether this process has room for one more
-  person in the line (`STORE_WAITERS`); `expected_wait(token_key)`, how long the line is.
+  person in the line (`STORE_WAITERS`).
+
+`expected_wait(token_key)` reads the line's length alone, recording nothing (what
+`wait_for_slot` reads for a person in the look that takes the slot), for tests and diagnostics.
 
 This is the package's public face; the layers above import from here. Its modules:
 

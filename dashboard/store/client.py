@@ -78,8 +78,8 @@ change_feed: Callable[[], str | None] | None = None
 # The last answer of each page and thread, kept this long to be shown, with its age, when the
 # store cannot be asked at once.
 KNOWN_TTL = 12 * 3600
-# How long a refresh in the background waits for its turn in the budget; the page that polls
-# for it asks for it again meanwhile.
+# How long a refresh in the background waits for its turn in the budget, and the longest line
+# it joins (a longer one refuses it at once); the page that polls for it asks for it again.
 REFRESH_WAIT = 10.0
 # How long background work holding a budget slot waits for an answer's lock (see `_Asked.run`).
 HELD_SLOT_LOCK_WAIT = 0.05
@@ -286,10 +286,13 @@ class _Asked(Generic[T]):
             "shared_error": _shared_error,
             "looked": looked,
         }
-        if budget.current_lane() == budget.BACKGROUND and not budget.answered(self.key):
-            # Work nobody waits at (a wall, a prefetch, a count) waits for its slot before it
-            # takes the answer's lock: a person asking the same meanwhile goes first, and is
-            # never held up behind a screen's wait for the budget.
+        nobody_waits = budget.current_lane() == budget.BACKGROUND or not person
+        if nobody_waits and not budget.answered(self.key):
+            # Work nobody waits at (a wall, a prefetch, a count, the refresh of a page shown as
+            # known) waits for its slot before it takes the answer's lock: a person asking the
+            # same meanwhile goes first, and is never held up behind its wait for the budget.
+            # (A person's own line is read under the lock, with the slot: nobody holds the
+            # lock while waiting in a line longer than a person would wait.)
             budget.wait_for_slot(identity())
             try:
                 with budget.slot_in_hand():
