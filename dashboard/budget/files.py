@@ -64,14 +64,13 @@ class LocalBackend(Backend):
                     elif lane == "w" and moment > now and member != slot.member:
                         waiting[member] = moment
             sent.sort()
+            times = [t for t, _, _ in sent]
             if slot.most is not None and slot.lane == limiter.INTERACTIVE:
-                ahead = limiter.queue_wait(
-                    [t for t, _, _ in sent], now, slot.span, slot.rate, len(waiting)
-                )
+                ahead = limiter.queue_wait(times, now, slot.span, slot.rate, len(waiting))
                 if ahead > slot.most:
                     return ahead  # too long a line for this person: nothing recorded
-            wait = limiter.slot_wait([t for t, _, _ in sent], now, slot.span, slot.rate,
-                             slot.background_limit, slot.lane, bool(waiting))  # fmt: skip
+            wait = limiter.slot_wait(times, now, slot.span, slot.rate, slot.background_limit,
+                                     slot.lane, bool(waiting))  # fmt: skip
             if wait <= 0:
                 sent.append((now, slot.lane, slot.member))
             elif slot.lane == limiter.INTERACTIVE:

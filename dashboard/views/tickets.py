@@ -287,7 +287,7 @@ def _fragment(request, form, query, page, error, known=None, template=None, list
     template = template or _list_template(request, paging=bool(query.cursor))
     status = error.http_status if error else 200
     with budget.state.read_together(_page_keys(query)):  # and the names: two reads in all
-        context = {**_list_context(form, query, page, error, known=known)}
+        context = _list_context(form, query, page, error, known=known)
         context.update(_bulk(request, form, back), list_path=list_path)
         return render(request, template, context, status=status)
 
