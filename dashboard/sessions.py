@@ -19,10 +19,12 @@ expires (see docs/decisions.md).
 import contextlib
 
 from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY
 from django.contrib.sessions.backends.cached_db import SessionStore as CachedDBStore
 from django.contrib.sessions.backends.db import SessionStore as DBStore
 from django.core.cache import caches
 
+from dashboard.accounts import backends
 from dashboard.budget.state import STATE_ERRORS, guarded, schema_key
 
 
@@ -50,7 +52,7 @@ class SessionStore(CachedDBStore):
         except Exception:  # as Django's: a key the cache refuses reads as no session
             data = None
         if data is not None:
-            return data
+            return _signed_in_before(data)
         found = self._get_session_from_db()
         if not found:
             return {}
@@ -58,7 +60,7 @@ class SessionStore(CachedDBStore):
         # The database has it: a cache that fails only goes without (Django's would raise).
         with contextlib.suppress(*STATE_ERRORS):
             self._cache.set(self.cache_key, data, self.get_expiry_age(expiry=found.expire_date))
-        return data
+        return _signed_in_before(data)
 
     def delete(self, session_key=None):
         session_key = session_key or self.session_key
@@ -71,3 +73,12 @@ class SessionStore(CachedDBStore):
         # A page that read the session from the database meanwhile may have cached it again.
         with guarded("ending a session"):
             self._cache.delete(key)
+
+
+def _signed_in_before(data):
+    """A session's `data`, a person signed in through Django's own backend (before the
+    dashboard had `PeopleBackend`) staying signed in through it: Django signs out a session
+    whose backend is no longer in AUTHENTICATION_BACKENDS."""
+    if data.get(BACKEND_SESSION_KEY) == backends.DJANGOS:
+        data[BACKEND_SESSION_KEY] = backends.PATH
+    return data

@@ -337,6 +337,9 @@ else:
     }
 DATABASES = {"default": _database}
 
+# Django's, with the signed-in person read by one plain query (see dashboard/accounts/backends.py).
+AUTHENTICATION_BACKENDS = ["dashboard.accounts.backends.PeopleBackend"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
