@@ -22,9 +22,10 @@ from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY
 from django.contrib.sessions.backends.cached_db import SessionStore as CachedDBStore
 from django.contrib.sessions.backends.db import SessionStore as DBStore
-from django.core.cache import caches
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 
 from dashboard.accounts import backends
+from dashboard.budget import state
 from dashboard.budget.state import STATE_ERRORS, guarded, schema_key
 
 
@@ -48,7 +49,7 @@ class SessionStore(CachedDBStore):
 
     def load(self):
         try:
-            data = self._cache.get(self.cache_key)
+            data = self._read_cached()
         except Exception:  # as Django's: a key the cache refuses reads as no session
             data = None
         if data is not None:
@@ -61,6 +62,14 @@ class SessionStore(CachedDBStore):
         with contextlib.suppress(*STATE_ERRORS):
             self._cache.set(self.cache_key, data, self.get_expiry_age(expiry=found.expire_date))
         return _signed_in_before(data)
+
+    def _read_cached(self):
+        """The cached session, read through the shared state when it is the session's cache,
+        so that a page's other first reads go with it in one round trip (see
+        `state.read_together`)."""
+        if settings.SESSION_CACHE_ALIAS == DEFAULT_CACHE_ALIAS:
+            return state.cache_get(self.cache_key)
+        return self._cache.get(self.cache_key)
 
     def delete(self, session_key=None):
         session_key = session_key or self.session_key

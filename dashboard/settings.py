@@ -268,6 +268,8 @@ MIDDLEWARE = [
     # Compresses what the middleware below made (CommonMiddleware sets Content-Length from the
     # body); static files are whitenoise's, compressed ahead, and never reach it.
     "dashboard.middleware.CompressPages",
+    # Before the session's: a list page's cached answer is read with the session.
+    "dashboard.middleware.read_with_session",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

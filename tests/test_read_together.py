@@ -147,3 +147,30 @@ def test_a_fragment_reads_the_shared_state_once_after_its_answer(
     assert len(after) == 1
     assert scopes | {total} <= set(after[0])
     assert any(key.startswith("kept:") for key in after[0])  # the rows' names
+
+
+def test_a_bookmarks_cached_answer_is_read_with_the_session(signed_in, sandbox, trips):
+    """A list page reads the person's session first, and its cached answer right after: one
+    read for both. The answer found there is the page (the store is not asked again)."""
+    signed_in.get("/?status=open")  # the page is in the shared cache now
+    session_key = signed_in.session.session_key
+    query = store.TicketQuery(status=("open",))
+    trips.clear()
+    asked = sandbox.stats()["calls"]
+    response = signed_in.get("/?status=open")
+    assert response.status_code == 200
+    views = [keys for thread, keys in trips if thread == threading.current_thread().name]
+    first = views[0]
+    assert any(key.endswith(session_key) for key in first)
+    assert store.cached_page_keys(query)[0] in first
+    # Nothing reads the page's answer again.
+    assert not [keys for keys in views[1:] if store.cached_page_keys(query)[0] in keys]
+    assert sandbox.stats()["calls"] == asked
+
+
+def test_another_page_reads_its_session_alone(signed_in, trips):
+    signed_in.get("/views/")
+    trips.clear()
+    assert signed_in.get("/views/").status_code == 200
+    views = [keys for thread, keys in trips if thread == threading.current_thread().name]
+    assert len(views[0]) == 1 and views[0][0].endswith(signed_in.session.session_key)

@@ -33,7 +33,15 @@ This is the package's public face; the layers above import from here. Its module
 from dashboard.budget import state, worker
 from dashboard.budget.backend import backend, reset_backend
 from dashboard.budget.config import config
-from dashboard.budget.flight import MISSING, answered, cached, forget, peek, single_flight
+from dashboard.budget.flight import (
+    MISSING,
+    answered,
+    cached,
+    cached_key,
+    forget,
+    peek,
+    single_flight,
+)
 from dashboard.budget.lanes import (
     background,
     current_lane,
@@ -61,6 +69,7 @@ __all__ = [
     "background",
     "backend",
     "cached",
+    "cached_key",
     "config",
     "current_lane",
     "expected_wait",

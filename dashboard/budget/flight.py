@@ -47,6 +47,12 @@ def peek(key: object) -> Any:
     return _lookup(key)
 
 
+def cached_key(key: object) -> str:
+    """Where `single_flight` caches its value for `key` in the shared state: for a page to read
+    it with its other reads (`state.read_together`)."""
+    return _cache_keys(key)[0]
+
+
 def cached(key: object, default: Any = None) -> Any:
     """The value `single_flight` cached for `key`, or `default`; never computes, never raises a
     cached error."""

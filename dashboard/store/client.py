@@ -364,6 +364,11 @@ def cached(path: str, params: Params) -> Any:
         return None
 
 
+def cached_keys(path: str, params: Params) -> list[str]:
+    """Where `cached(path, params)` reads, for a page to read it with its other reads."""
+    return [budget.cached_key(cache_key(path, params))]
+
+
 def keep(path: str, value: object, ttl: float) -> None:
     """Keep `value` for `path` beyond the shared answer's life (names, for hours)."""
     key = _kept_key(path)

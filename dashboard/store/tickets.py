@@ -303,6 +303,11 @@ def cached_page(query: TicketQuery) -> TicketPage | None:
     return client.cached("tickets/", query.params())
 
 
+def cached_page_keys(query: TicketQuery) -> list[str]:
+    """Where `cached_page(query)` reads in the shared state (see `state.read_together`)."""
+    return client.cached_keys("tickets/", query.params())
+
+
 def page_in_turn(query: TicketQuery) -> TicketPage:
     """The page for `query` for work nobody waits at (a prefetch, a count walk, an export):
     from the shared cache when anyone fetched it, else from the store once the budget has a

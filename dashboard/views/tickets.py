@@ -37,7 +37,12 @@ from dashboard.saved.saved_views import ALL
 from dashboard.templatetags.dashboard_tags import describe_query, scope_needs
 from dashboard.tickets import counts, names, prefetch, refs
 from dashboard.tickets.filter_fields import as_id
-from dashboard.tickets.filters import MAX_ID, SHOWN_REQUESTER, TicketFilterForm, plain_bookmark
+from dashboard.tickets.filters import (
+    MAX_ID,
+    SHOWN_REQUESTER,
+    TicketFilterForm,
+    bookmark_query,
+)
 from dashboard.views import arrivals, questions, threads
 from dashboard.views import bulk as bulk_views
 from dashboard.views.common import (
@@ -114,9 +119,8 @@ def list_response(request, form, current=None, ticket_id=None, early=None):
 
 def _ask(query):
     """`query`'s page asked of the store in another thread (see `Asked`). The shared cache is
-    read here first, on the connection that has just read the session: on Redis, a thread's
-    first round trip after a pause was measured at about three times a later one (0.6 ms
-    against 0.2), and a page found here is the answer at once, with no other thread."""
+    read here first: a page found there is the answer at once, with no other thread. (For a
+    bookmark, that read was made with the session's, in one round trip: `filters.first_reads`.)"""
     answer = Asked(query)
     cached = store.cached_page(query)
     if cached is not None:
@@ -130,8 +134,7 @@ def _asked_early(request):
     dashboard makes is a canonical bookmark, whose query is known without the filter form: the
     form is then checked while the store answers. None for any other address, which the form
     reads first, as always (and may send elsewhere)."""
-    filters = request.META.get("QUERY_STRING", "").split("&ticket=")[0]
-    query = plain_bookmark(filters, store.ticket_types(fetch=False))
+    query = bookmark_query(request)
     if query is None:
         return None
     timing.mark(request, "request")
