@@ -5,6 +5,7 @@ import contextlib
 import dataclasses
 import secrets
 import time
+from collections.abc import Sequence
 
 from dashboard.budget import limiter
 from dashboard.budget.state import guarded
@@ -191,10 +192,19 @@ class Backend:
             self._restamp(key, member, span)
 
     def lock(
-        self, name: str, timeout: float | None, ttl: float = FLIGHT_LOCK_TTL
-    ) -> contextlib.AbstractContextManager[None]:
+        self,
+        name: str,
+        timeout: float | None,
+        ttl: float = FLIGHT_LOCK_TTL,
+        look: Sequence[str] = (),
+    ) -> contextlib.AbstractContextManager[list[bytes | None] | None]:
         """A context manager holding a mutual-exclusion lock shared by all processes using
         this backend; `WaitTimeout` when it is not taken within `timeout` seconds (None: wait
         as long as it takes, 0: one try). On Redis the lock expires `ttl` seconds after it was
-        taken, so a holder that died does not keep it."""
+        taken, so a holder that died does not keep it.
+
+        It gives the values of the Redis keys `look` (`state.stored_keys`) as they were when
+        the lock was taken, read in the same step, or None when it read nothing (files, or
+        no `look`): what a holder first reads under the lock, without a round trip of its
+        own."""
         raise NotImplementedError

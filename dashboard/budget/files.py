@@ -4,7 +4,7 @@ import contextlib
 import fcntl
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from dashboard.budget import limiter
@@ -242,10 +242,14 @@ class LocalBackend(Backend):
 
     @contextlib.contextmanager
     def lock(
-        self, name: str, timeout: float | None, ttl: float = FLIGHT_LOCK_TTL
+        self,
+        name: str,
+        timeout: float | None,
+        ttl: float = FLIGHT_LOCK_TTL,
+        look: Sequence[str] = (),
     ) -> Iterator[None]:
         """The lock under `flock`; `ttl` is not needed: the OS drops the flock of a process
-        that dies."""
+        that dies. It reads nothing of `look`: the holder reads the cache's files itself."""
         deadline = None if timeout is None else time.monotonic() + timeout
         pause = _POLL_FIRST
         while True:
@@ -258,7 +262,7 @@ class LocalBackend(Backend):
             time.sleep(pause)
             pause = min(pause * 2, _POLL_MAX)
         try:
-            yield
+            yield None
         finally:
             with guarded("releasing a lock"):
                 self._release(handle)

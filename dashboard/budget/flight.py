@@ -30,10 +30,12 @@ def _cache_keys(key: object) -> tuple[str, str]:
     )
 
 
-def _lookup(key: object) -> Any:
-    """The cached value, `_MISSING`, or a raise of the cached error."""
+def _lookup(key: object, found: dict[str, Any] | None = None) -> Any:
+    """The cached value, `_MISSING`, or a raise of the cached error; from `found` when the
+    cache was read already (`state.cache_get_many`'s answer for both keys)."""
     value_key, error_key = _cache_keys(key)
-    found = state.cache_get_many([value_key, error_key])
+    if found is None:
+        found = state.cache_get_many([value_key, error_key])
     if value_key in found:
         return found[value_key]
     if error_key in found:
@@ -100,9 +102,13 @@ def single_flight(
     if wait_timeout is None:
         wait_timeout = config().wait_timeout
     value_key, error_key = _cache_keys(key)
-    with backend().lock("flight:" + str(key), timeout=wait_timeout, ttl=FLIGHT_LOCK_TTL):
-        # Whoever held the lock before us has probably just filled the cache.
-        if (value := _lookup(key)) is not _MISSING:
+    # Whoever held the lock before us has probably just filled the cache: it is read under the
+    # lock, on Redis by the script that takes it.
+    stored = state.stored_keys([value_key, error_key], config().redis_url) or ()
+    lock = backend().lock("flight:" + str(key), wait_timeout, FLIGHT_LOCK_TTL, look=stored)
+    with lock as read:
+        found = None if read is None else state.read_stored([value_key, error_key], read)
+        if (value := _lookup(key, found)) is not _MISSING:
             return value
         try:
             value = compute()

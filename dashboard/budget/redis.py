@@ -1,7 +1,8 @@
 """The budget on several machines: Redis, whose scripts run atomically on its own clock."""
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 from dashboard.budget import limiter
 from dashboard.budget.base import FLIGHT_LOCK_TTL, Backend
@@ -10,8 +11,10 @@ from dashboard.budget.state import guarded
 
 try:
     from redis.exceptions import LockError
+    from redis.lock import Lock
 except ImportError:  # pragma: no cover - redis is installed with the dev extra
     LockError = RuntimeError  # type: ignore[misc, assignment]
+    Lock = object  # type: ignore[misc, assignment]
 
 REDIS_PREFIX = "tickets-dashboard:budget:"
 # How often a waiter for a lock asks again: a short critical section costs little waiting, and
@@ -174,6 +177,34 @@ return redis.call('ZCOUNT', KEYS[1], now - span + 1, now + span)
 """
 
 
+# A lock taken as redis-py's (`SET NX PX` under a random token), and in the same step the keys
+# after it read: what its holder would read first. False when someone else holds it.
+_LOCK_LOOK_SCRIPT = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return redis.call('MGET', unpack(KEYS, 2))
+end
+return false
+"""
+
+
+class _LookingLock(Lock):
+    """redis-py's lock, whose taking reads the keys `look` too (`RedisBackend.lock`); they are
+    in `looked` once it is taken. Released, extended and expired as redis-py's."""
+
+    def __init__(self, client: Any, name: str, script: Any, look: Sequence[str], **options: Any):
+        super().__init__(client, name, **options)
+        self._script, self._look = script, list(look)
+        self.looked: list[bytes | None] | None = None
+
+    def do_acquire(self, token: str) -> bool:
+        assert self.timeout is not None  # every lock of ours expires
+        found = self._script(keys=[self.name, *self._look], args=[token, int(self.timeout * 1000)])
+        if found is None:
+            return False
+        self.looked = list(found)
+        return True
+
+
 class RedisBackend(Backend):
     """Redis, for several machines: a sorted set of send times per key, and redis-py's locks,
     which expire if their holder dies."""
@@ -190,6 +221,7 @@ class RedisBackend(Backend):
         self._cleared = self.client.register_script(_CLEAR_SCRIPT)
         self._restamped = self.client.register_script(_RESTAMP_SCRIPT)
         self._peeked = self.client.register_script(_PEEK_SCRIPT)
+        self._lock_look = self.client.register_script(_LOCK_LOOK_SCRIPT)
 
     def rate_key(self, key: str) -> str:
         return f"{REDIS_PREFIX}rate:v{limiter.LAYOUT}:{digest(key)}"
@@ -250,19 +282,30 @@ class RedisBackend(Backend):
 
     @contextlib.contextmanager
     def lock(
-        self, name: str, timeout: float | None, ttl: float = FLIGHT_LOCK_TTL
-    ) -> Iterator[None]:
+        self,
+        name: str,
+        timeout: float | None,
+        ttl: float = FLIGHT_LOCK_TTL,
+        look: Sequence[str] = (),
+    ) -> Iterator[list[bytes | None] | None]:
         """redis-py's own lock: `SET NX PX` under a random token, released only by whoever holds
-        that token, so a holder whose `ttl` ran out never releases the next holder's lock."""
-        held = self.client.lock(
-            self.lock_key(name), timeout=max(ttl, 0.001), sleep=LOCK_POLL, blocking_timeout=timeout
-        )
+        that token, so a holder whose `ttl` ran out never releases the next holder's lock. With
+        `look`, one script takes it and reads them: one round trip, not two."""
+        key, expires = self.lock_key(name), max(ttl, 0.001)
+        held: Lock
+        if look:
+            held = _LookingLock(
+                self.client, key, self._lock_look, look,
+                timeout=expires, sleep=LOCK_POLL, blocking_timeout=timeout,
+            )  # fmt: skip
+        else:
+            held = self.client.lock(key, timeout=expires, sleep=LOCK_POLL, blocking_timeout=timeout)
         with guarded("taking a lock"):
             taken = held.acquire()
         if not taken:
             raise limiter.WaitTimeout(f"lock not acquired within {timeout:g} s")
         try:
-            yield
+            yield held.looked if isinstance(held, _LookingLock) else None
         finally:
             # Our ttl ran out and someone else may hold the lock now: it is theirs to release.
             with guarded("releasing a lock"), contextlib.suppress(LockError):

@@ -20,7 +20,9 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import DEFAULT_CACHE_ALIAS, BaseCache, caches
+from django.core.cache.backends.redis import RedisSerializer
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
@@ -218,6 +220,37 @@ def _unreadable(key: str, exc: Exception) -> None:
     logger.warning(
         "shared state entry %s… unreadable (%s): treated as absent", key[:24], type(exc).__name__
     )
+
+
+REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
+
+
+def stored_keys(keys: list[str], redis_url: str) -> list[str] | None:
+    """`keys` as the shared cache stores them in Redis, when the cache is Django's Redis cache
+    at `redis_url` (the budget's, whose scripts can then read them: `Backend.lock`); else
+    None."""
+    cache = settings.CACHES.get(DEFAULT_CACHE_ALIAS, {})
+    if not redis_url or cache.get("BACKEND") != REDIS_CACHE or cache.get("LOCATION") != redis_url:
+        return None
+    client = thread_cache()
+    return [client.make_and_validate_key(key) for key in keys]
+
+
+def read_stored(keys: list[str], stored: list[bytes | None]) -> dict[str, Any]:
+    """What `cache_get_many(keys)` answers, from the values Redis gave for `stored_keys(keys)`
+    (None: absent), decoded as Django's Redis cache decodes them."""
+    found = {}
+    for key, value in zip(keys, stored, strict=True):
+        if value is None:
+            continue
+        try:
+            found[key] = _REDIS_VALUES.loads(value)
+        except UNREADABLE as exc:
+            _unreadable(key, exc)
+    return found
+
+
+_REDIS_VALUES = RedisSerializer()
 
 
 def cache_set(key: str, value: Any, timeout: float | None) -> None:

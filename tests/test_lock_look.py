@@ -1,0 +1,106 @@
+"""A shared answer looked for again under its single-flight lock: on Redis, read by the script
+that takes the lock (one round trip, not two), and answered exactly as a read of the cache
+would answer it; in files, read by the holder, as before."""
+
+import uuid
+
+import pytest
+from django.core.cache.backends.redis import RedisSerializer
+
+from dashboard import budget
+from dashboard.budget import WaitTimeout, flight, state
+from dashboard.budget.files import LocalBackend
+from dashboard.budget.redis import RedisBackend
+from tests.redis_server import redis_url  # noqa: F401
+
+
+@pytest.fixture
+def on_redis(settings, redis_url):  # noqa: F811
+    """The cache and the budget on the test Redis, as on several machines."""
+    settings.REDIS_URL = redis_url
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+        },
+    }
+    return redis_url
+
+
+@pytest.fixture
+def no_cache_reads(monkeypatch):
+    """Any read of the shared cache from here on fails the test."""
+
+    def read(*args, **kwargs):
+        raise AssertionError("the cache was read by a round trip of its own")
+
+    monkeypatch.setattr(state, "cache_get_many", read)
+    monkeypatch.setattr(state, "cache_get", read)
+
+
+def unique(name):
+    return f"{name}-{uuid.uuid4().hex}"
+
+
+def test_the_redis_lock_reads_the_keys_as_it_is_taken(redis_url):  # noqa: F811
+    backend = RedisBackend(redis_url)
+    name, there, absent = unique("lock"), unique("there"), unique("absent")
+    backend.client.set(there, b"value")
+    with backend.lock(name, timeout=1, look=[there, absent]) as read:
+        assert read == [b"value", None]
+        with pytest.raises(WaitTimeout), backend.lock(name, timeout=0, look=[there]):
+            pass  # held: nobody else takes it, nor reads through it
+        assert backend.client.pttl(backend.lock_key(name)) > 0  # it expires, as redis-py's
+    with backend.lock(name, timeout=0) as read:  # released; without keys, it reads nothing
+        assert read is None
+
+
+def test_a_lock_in_files_reads_nothing(tmp_path):
+    with LocalBackend(str(tmp_path / "pacing")).lock(unique("lock"), 1, look=["key"]) as read:
+        assert read is None
+
+
+def test_a_value_cached_meanwhile_is_the_answer_without_a_read_of_its_own(on_redis, no_cache_reads):
+    key = unique("tickets?status=open")
+    value_key = flight.cached_key(key)
+    stored = state.stored_keys([value_key], on_redis)
+    assert stored is not None and stored[0] != value_key  # the cache's own prefix and version
+    # Cached by another process after this one looked (`looked=True`): found under the lock.
+    budget.backend().client.set(stored[0], RedisSerializer().dumps({"page": 1}), px=60000)
+    computed = []
+    answer = budget.single_flight(key, lambda: computed.append(1), ttl=60, looked=True)
+    assert answer == {"page": 1} and computed == []
+
+
+def test_an_error_cached_meanwhile_is_raised_without_a_read_of_its_own(on_redis, no_cache_reads):
+    key = unique("tickets?status=open")
+    error_key = state.stored_keys([flight._cache_keys(key)[1]], on_redis)[0]
+    budget.backend().client.set(error_key, RedisSerializer().dumps(ValueError("store down")))
+    with pytest.raises(ValueError, match="store down"):
+        budget.single_flight(key, lambda: "fresh", ttl=60, looked=True)
+
+
+def test_nothing_cached_is_computed_once_and_shared(on_redis):
+    key = unique("tickets?status=open")
+    assert budget.single_flight(key, lambda: {"n": 1}, ttl=60, looked=True) == {"n": 1}
+    assert budget.single_flight(key, lambda: {"n": 2}, ttl=60, looked=True) == {"n": 1}
+    assert budget.cached(key) == {"n": 1}  # as the cache itself reads it
+
+
+def test_a_value_another_release_wrote_is_absent_and_computed_again(on_redis, caplog):
+    key = unique("tickets?status=open")
+    stored = state.stored_keys([flight.cached_key(key)], on_redis)[0]
+    budget.backend().client.set(stored, b"\x80\x05not a pickle")
+    assert budget.single_flight(key, lambda: "fresh", ttl=60, looked=True) == "fresh"
+    assert "unreadable" in caplog.text
+
+
+def test_a_cache_elsewhere_is_read_by_the_holder(settings, redis_url, tmp_path):  # noqa: F811
+    """The budget on Redis, the cache not in it (in files here): the lock reads nothing, and
+    the holder reads the cache itself."""
+    settings.REDIS_URL = redis_url
+    assert state.stored_keys(["key"], redis_url) is None
+    key = unique("types")
+    state.cache_set(flight.cached_key(key), "cached", 60)
+    assert budget.single_flight(key, lambda: "fresh", ttl=60, looked=True) == "cached"
