@@ -143,6 +143,34 @@ def test_each_thread_keeps_one_pooled_session_of_its_own(mocked):
     assert len({id(other) for other in others}) == len(set(others))
 
 
+@pytest.mark.parametrize(
+    ("url", "params"),
+    [
+        ("http://127.0.0.1:8001/api/admin/tickets/", []),
+        ("http://127.0.0.1:8001/api/admin/tickets/", [("status", "open"), ("status", "new")]),
+        ("https://shop.29next.store/api/admin/tickets/", [("search", "refund? 50% & more")]),
+        ("https://shop.29next.store/api/admin/tickets/", [("search", "Ümlaut ✓ ~x+y")]),
+        ("https://shop.29next.store/api/admin/users/12/", [("cursor", "cD0yMDI2LTA%3D")]),
+        ("https://bücher.example/api/admin/tickets/?a=1", [("b", "2")]),
+        ("https://shop.29next.store/api/admin/a path/", [("c", "d")]),
+    ],
+)
+def test_a_request_is_prepared_as_requests_prepares_it(url, params):
+    headers = {"Authorization": "Bearer x", "X-29next-API-Version": "unstable"}
+    ours = store.transport.prepare(url, params, headers).request
+    sent = {**store.transport.session().headers, **headers}  # as Session.get merges them
+    theirs = requests.Request("GET", url, params=params, headers=sent).prepare()
+    assert ours.url == theirs.url and ours.method == theirs.method == "GET"
+    assert ours.body is None and dict(ours.headers) == dict(theirs.headers)
+    assert ours.headers["Authorization"] == "Bearer x"
+
+
+def test_an_address_requests_refuses_is_refused_every_time():
+    for _ in range(2):
+        with pytest.raises(requests.RequestException):
+            store.transport.prepare("not an address", [("a", "b")], {})
+
+
 def test_page_carries_cursors_taken_out_of_next_and_previous(mocked):
     mocked.get(
         TICKETS,

@@ -1,6 +1,7 @@
 """Each thread's keep-alive HTTP session to the store, whose every read ends at its call's
 deadline."""
 
+import functools
 import socket
 import ssl
 import threading
@@ -9,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import requests
 import urllib3.connection
@@ -175,10 +176,29 @@ def prepare(url: str, params: Sequence[tuple[str, str]], headers: dict[str, str]
     if environment is None:
         environment = made.merge_environment_settings(url, {}, None, None, None)
         known[(made, urlsplit(url)[:2])] = environment
-    request = requests.Request(
-        "GET", url, params=list(params), headers={**made.headers, **headers}
-    ).prepare()
+    request = requests.PreparedRequest()
+    request.prepare_method("GET")
+    # requests parses, checks and quotes the address on every call, most of its preparing:
+    # here once per address, and the parameters added as requests adds them (`urlencode`,
+    # whose output its quoting leaves as it is).
+    query = urlencode(list(params))
+    base = _prepared_url(url)
+    request.url = f"{base}{'&' if '?' in base else '?'}{query}" if query else base
+    request.prepare_headers({**made.headers, **headers})
+    request.prepare_cookies(None)  # none, but a jar: an answer's cookies are read into it
+    request.prepare_body(None, None)
+    request.prepare_auth(None, request.url)
     return Prepared(made, request, environment)
+
+
+@functools.lru_cache(maxsize=1024)
+def _prepared_url(url: str) -> str:
+    """`url` as requests prepares it (its host in IDNA, its path quoted); raises as requests
+    does for an address it cannot ask."""
+    request = requests.PreparedRequest()
+    request.prepare_url(url, None)
+    assert request.url is not None
+    return request.url
 
 
 def send(prepared: Prepared, timeout: Any) -> requests.Response:
