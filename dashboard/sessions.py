@@ -71,6 +71,18 @@ class SessionStore(CachedDBStore):
             return state.cache_get(self.cache_key)
         return self._cache.get(self.cache_key)
 
+    def save(self, must_create=False):
+        """As Django's, the person's backend stored under Django's own name, which every
+        release reads (see `_signed_in_before`)."""
+        session = self._get_session(no_load=must_create)
+        if session.get(BACKEND_SESSION_KEY) != backends.PATH:
+            return super().save(must_create)
+        session[BACKEND_SESSION_KEY] = backends.DJANGOS
+        try:
+            return super().save(must_create)
+        finally:
+            session[BACKEND_SESSION_KEY] = backends.PATH
+
     def delete(self, session_key=None):
         session_key = session_key or self.session_key
         if session_key is None:
@@ -85,9 +97,11 @@ class SessionStore(CachedDBStore):
 
 
 def _signed_in_before(data):
-    """A session's `data`, a person signed in through Django's own backend (before the
-    dashboard had `PeopleBackend`) staying signed in through it: Django signs out a session
-    whose backend is no longer in AUTHENTICATION_BACKENDS."""
+    """A session's `data`, the person read through `PeopleBackend`. A session names the
+    backend that signed its person in, and Django signs out one whose backend is not in
+    AUTHENTICATION_BACKENDS: sessions are stored naming Django's `ModelBackend` (`save`), so
+    that a release without `PeopleBackend` (the one before it, beside it in a rolling deploy or
+    after a rollback) keeps them signed in, and so are those signed in before it."""
     if data.get(BACKEND_SESSION_KEY) == backends.DJANGOS:
         data[BACKEND_SESSION_KEY] = backends.PATH
     return data

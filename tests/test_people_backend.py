@@ -2,10 +2,14 @@
 plain query, refused when inactive or gone, and sessions signed in through Django's backend
 before it stay signed in."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from django.contrib.auth import BACKEND_SESSION_KEY, get_user_model
 from django.contrib.auth.backends import ModelBackend
+from django.contrib.sessions.models import Session
 from django.core.cache import cache
+from django.db import connections
 from django.forms.models import model_to_dict
 
 from dashboard.accounts import backends
@@ -52,3 +56,36 @@ def test_a_session_signed_in_through_djangos_backend_stays_signed_in(client, lea
     cache.delete(SessionStore.cache_key_prefix + key)
     assert SessionStore(key).load()[BACKEND_SESSION_KEY] == backends.PATH  # from the database
     assert client.get("/?status=open").status_code == 200
+
+
+def test_a_session_is_stored_under_djangos_backend_which_every_release_reads(signed_in):
+    """A release without `PeopleBackend` (the one before it, beside it in a rolling deploy or
+    after a rollback) reads the same sessions: they name Django's backend where they are
+    kept, and this release reads them as its own."""
+    key = signed_in.session.session_key
+    assert Session.objects.get(session_key=key).get_decoded()[BACKEND_SESSION_KEY] == (
+        backends.DJANGOS
+    )
+    assert cache.get(SessionStore.cache_key_prefix + key)[BACKEND_SESSION_KEY] == backends.DJANGOS
+    assert SessionStore(key).load()[BACKEND_SESSION_KEY] == backends.PATH
+    session = SessionStore(key)
+    session["seen"] = 1
+    session.save()  # saved again: still under Django's name, still this release's when read
+    assert cache.get(SessionStore.cache_key_prefix + key)[BACKEND_SESSION_KEY] == backends.DJANGOS
+    assert session[BACKEND_SESSION_KEY] == backends.PATH
+
+
+@pytest.mark.django_db(transaction=True)  # the other thread's connection sees the person
+def test_the_converters_are_the_reading_threads_connections(lead):
+    """Each thread's database connection converts what it reads (SQLite's times, with its own
+    time zone): a person read in another thread is the same person."""
+
+    def read():
+        try:
+            return PeopleBackend().get_user(lead.pk)
+        finally:
+            connections.close_all()  # the thread's own
+
+    with ThreadPoolExecutor(1) as other:
+        theirs = other.submit(read).result()
+    assert model_to_dict(theirs) == model_to_dict(PeopleBackend().get_user(lead.pk))

@@ -7,8 +7,8 @@ from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import ValidationError
 from django.db import connections, router
 
-# Sessions signed in before `PeopleBackend` name Django's backend; they stay signed in (see
-# `dashboard.sessions`).
+# Sessions are stored naming Django's backend, which every release has, and read as naming
+# this one (see `dashboard.sessions`).
 DJANGOS = "django.contrib.auth.backends.ModelBackend"
 PATH = "dashboard.accounts.backends.PeopleBackend"
 
@@ -20,7 +20,10 @@ class PeopleBackend(ModelBackend):
     `User.objects.get(pk=…)` cost seven times the query itself (0.19 ms against 0.03 ms,
     measured on SQLite). The row is the columns the ORM would read, converted by the converters
     the ORM applies (SQLite's dates, say) and made into the model by `Model.from_db`, as the ORM
-    does; an inactive person is refused as Django's refuses them."""
+    does; an inactive person is refused as Django's refuses them.
+
+    For a user model of one table, as Django's own `User` (a model that inherits another's
+    table would need a join), read synchronously (the dashboard has no async views)."""
 
     def get_user(self, user_id):
         model = get_user_model()
@@ -37,8 +40,10 @@ class PeopleBackend(ModelBackend):
         if row is None:
             return None
         values = list(row)
-        for index, column, converters in read.converters:
-            for converter in converters:
+        for index, column in read.converted:
+            # The converters are this thread's connection's (SQLite's read its time zone).
+            converters = connection.ops.get_db_converters(column)
+            for converter in converters + column.get_db_converters(connection):
                 values[index] = converter(values[index], column, connection)
         user = model.from_db(alias, read.names, values)
         return user if self.user_can_authenticate(user) else None
@@ -48,7 +53,7 @@ class PeopleBackend(ModelBackend):
 class _Read:
     sql: str
     names: list  # the model's attribute of each column
-    converters: list  # (column index, its column, the ORM's converters of its values)
+    converted: list  # (column index, its column) of the columns the ORM converts
 
 
 _reads: dict = {}
@@ -64,15 +69,14 @@ def _read(model, alias):
         fields = model._meta.concrete_fields
         columns = ", ".join(quote(field.column) for field in fields)
         table, pk = quote(model._meta.db_table), quote(model._meta.pk.column)
-        converters = []
+        converted = []
         for index, field in enumerate(fields):
             column = field.get_col(model._meta.db_table)
-            found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-            if found:
-                converters.append((index, column, found))
+            if connection.ops.get_db_converters(column) + column.get_db_converters(connection):
+                converted.append((index, column))
         _reads[key] = _Read(
             sql=f"SELECT {columns} FROM {table} WHERE {pk} = %s",  # noqa: S608 (quoted names)
             names=[field.attname for field in fields],
-            converters=converters,
+            converted=converted,
         )
     return _reads[key]
