@@ -88,13 +88,22 @@ class CompressPages(GZipMiddleware):
 def read_with_session(get_response):
     """A list page's first read of the shared state (its cached answer) made with the person's
     session, in one round trip instead of two (`tickets.filters.first_reads`); every other page
-    reads its session as before. Before the session middleware: the session is read (by
-    `dashboard.sessions`, through the shared state) when the person is first asked for."""
+    reads its session as before, and so does a request with no session to read. Before the
+    session middleware: the session is read (by `dashboard.sessions`, through the shared
+    state) when the person is first asked for. The answer's key answers that one read of it
+    (`once`), the view's."""
 
     def middleware(request):
-        if request.method != "GET" or request.path_info != "/":
+        if (
+            request.method != "GET"
+            or request.path_info != "/"
+            or settings.SESSION_COOKIE_NAME not in request.COOKIES
+        ):
             return get_response(request)
-        with state.read_together(first_reads(request)):
+        keys = first_reads(request)
+        if not keys:
+            return get_response(request)
+        with state.read_together(keys, once=True):
             return get_response(request)
 
     return middleware

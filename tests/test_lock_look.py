@@ -96,10 +96,19 @@ def test_a_value_another_release_wrote_is_absent_and_computed_again(on_redis, ca
     assert "unreadable" in caplog.text
 
 
-def test_a_cache_elsewhere_is_read_by_the_holder(settings, redis_url, tmp_path):  # noqa: F811
-    """The budget on Redis, the cache not in it (in files here): the lock reads nothing, and
-    the holder reads the cache itself."""
+@pytest.mark.parametrize("elsewhere", ["files", "another database", "options"])
+def test_a_cache_elsewhere_is_read_by_the_holder(settings, redis_url, elsewhere):  # noqa: F811
+    """The budget on Redis, the cache not there as the lock would read it (in files, in
+    another Redis database, or with options of its own): the lock reads nothing, and the
+    holder reads the cache itself."""
     settings.REDIS_URL = redis_url
+    cache = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": redis_url}
+    if elsewhere == "another database":
+        cache["LOCATION"] = redis_url.rsplit("/", 1)[0] + "/1"
+    elif elsewhere == "options":
+        cache["OPTIONS"] = {"db": 1}
+    if elsewhere != "files":
+        settings.CACHES = {**settings.CACHES, "default": cache}
     assert state.stored_keys(["key"], redis_url) is None
     key = unique("types")
     state.cache_set(flight.cached_key(key), "cached", 60)

@@ -174,3 +174,40 @@ def test_another_page_reads_its_session_alone(signed_in, trips):
     assert signed_in.get("/views/").status_code == 200
     views = [keys for thread, keys in trips if thread == threading.current_thread().name]
     assert len(views[0]) == 1 and views[0][0].endswith(signed_in.session.session_key)
+
+
+def test_a_key_read_once_answers_one_read_then_goes_to_the_state(trips):
+    state.cache_set("together:page", "cached", 60)
+    with state.read_together(["together:page"], once=True):
+        assert state.cache_get("together:session") is None  # the first read takes it along
+        state.cache_set("together:page", "newer", 60)  # another process, say
+        assert state.cache_get("together:page") == "newer"  # written here: what was written
+        assert state.cache_get("together:page") == "newer"
+    trips.clear()
+    state.cache_delete_many(["together:page"])
+    with state.read_together(["together:page"], once=True):
+        assert state.cache_get("together:session") is None
+        thread_cache = state.thread_cache()
+        thread_cache.set("together:page", "from elsewhere", 60)  # not through this thread's
+        assert state.cache_get("together:page") is None  # the one read: as read with the first
+        assert state.cache_get("together:page") == "from elsewhere"  # then the state itself
+    assert [len(keys) for _, keys in trips] == [2, 1]
+
+
+def test_a_nested_block_takes_its_keys_away_as_it_ends(trips):
+    state.cache_set("together:outer", 1, 60)
+    state.cache_set("together:inner", 2, 60)
+    with state.read_together(["together:outer"]):
+        with state.read_together(["together:inner"]):
+            assert state.cache_get("together:inner") == 2
+            assert len(trips) == 1
+        state.cache_set("together:inner", 3, 60)
+        assert state.cache_get("together:inner") == 3  # read again: no longer kept
+        assert state.cache_get("together:outer") == 1  # still kept
+    assert len(trips) == 2
+
+
+def test_a_request_without_a_session_reads_no_page(client, trips):
+    assert client.get("/?status=open").status_code == 302  # to the sign-in page
+    page_key = store.cached_page_keys(store.TicketQuery(status=("open",)))[0]
+    assert not [keys for _, keys in trips if page_key in keys]

@@ -109,3 +109,9 @@ def test_the_store_answers_keys_change_with_the_shape_of_what_they_hold():
     assert state.fingerprint(Ticket) == state.fingerprint(Ticket)
     assert store.schema() in store_client.cache_key("tickets/", [("status", "open")])
     assert store.Ticket in store.parse._KEPT and store.TicketPage in store.parse._KEPT
+
+
+def test_an_unreadable_entry_is_logged_without_its_key(caplog):
+    """A session's key is its id: a log line names the entry's kind and a digest only."""
+    state._unreadable("session:v1:k7secretsessionid0123456789abcdef", ValueError("bad"))
+    assert "session:v1" in caplog.text and "k7secret" not in caplog.text

@@ -153,6 +153,8 @@ def test_each_thread_keeps_one_pooled_session_of_its_own(mocked):
         ("https://shop.29next.store/api/admin/users/12/", [("cursor", "cD0yMDI2LTA%3D")]),
         ("https://bücher.example/api/admin/tickets/?a=1", [("b", "2")]),
         ("https://shop.29next.store/api/admin/a path/", [("c", "d")]),
+        ("https://shop.29next.store/api/admin/tickets/#part", [("e", "f")]),
+        ("https://shop.29next.store/api/admin/tickets/?g=1#part?x", [("h", "i")]),
     ],
 )
 def test_a_request_is_prepared_as_requests_prepares_it(url, params):

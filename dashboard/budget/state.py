@@ -122,17 +122,19 @@ def _caches_changed(setting: str, **kwargs: Any) -> None:
 
 class _Together(threading.local):
     """What `read_together` holds for this thread: the keys to read with its next read (a
-    set), and what was read of them (`{key: value or _ABSENT}`); None outside it."""
+    set), what was read of them (`{key: value or _ABSENT}`), and which of them answer one read
+    only (`once`); None outside it."""
 
     wanted: set[str] | None = None
     read: dict[str, Any] | None = None
+    once: set[str] | None = None
 
 
 _together = _Together()
 
 
 @contextlib.contextmanager
-def read_together(keys: Iterable[str]) -> Iterator[None]:
+def read_together(keys: Iterable[str], once: bool = False) -> Iterator[None]:
     """Inside, this thread's next read of the shared state reads `keys` too, in the same
     round trip, and its later reads of them are answered from that one read.
 
@@ -142,32 +144,49 @@ def read_together(keys: Iterable[str]) -> Iterator[None]:
     not kept: a read of anything but `keys` (a shared answer looked for again under its lock,
     say) always goes to the shared state. A write of one of `keys` from this thread replaces
     what was read. The values are shared by the reads, which must not change them. Nested
-    blocks add their keys to the outer one's."""
+    blocks add their keys to the outer one's, and take them away as they end.
+
+    With `once`, each of `keys` answers one read from there, the next read of it (the page's
+    cached answer, read with the session by `middleware.read_with_session`): any later read of
+    it goes to the shared state, as a shared answer looked for again under its lock must."""
     outer = _together.wanted is not None
     if not outer:
-        _together.wanted, _together.read = set(), {}
-    assert _together.wanted is not None and _together.read is not None
-    _together.wanted.update(key for key in keys if key not in _together.read)
+        _together.wanted, _together.read, _together.once = set(), {}, set()
+    wanted, read, single = _together.wanted, _together.read, _together.once
+    assert wanted is not None and read is not None and single is not None
+    added = [key for key in dict.fromkeys(keys) if key not in read and key not in wanted]
+    wanted.update(added)
+    if once:
+        single.update(added)
     try:
         yield
     finally:
         if not outer:
-            _together.wanted = _together.read = None
+            _together.wanted = _together.read = _together.once = None
+        else:
+            for key in added:
+                wanted.discard(key)
+                read.pop(key, None)
+                single.discard(key)
 
 
 def _read_together(keys: list[str]) -> dict[str, Any] | None:
     """`keys`' values as `cache_get_many` finds them, from or with what `read_together` holds;
     None outside it."""
-    wanted, read = _together.wanted, _together.read
-    if wanted is None or read is None:
+    wanted, read, single = _together.wanted, _together.read, _together.once
+    if wanted is None or read is None or single is None:
         return None
     asked = [key for key in keys if key not in read]
-    if not asked:
-        return {key: read[key] for key in keys if read[key] is not _ABSENT}
-    fetched = _get_many([*asked, *(key for key in wanted if key not in asked)])
-    read.update((key, fetched.get(key, _ABSENT)) for key in wanted)
-    wanted.clear()
+    if asked:
+        fetched = _get_many([*asked, *(key for key in wanted if key not in asked)])
+        read.update((key, fetched.get(key, _ABSENT)) for key in wanted)
+        wanted.clear()
+    else:
+        fetched = {}
     known = {key: read[key] for key in keys if key in read and read[key] is not _ABSENT}
+    for key in single.intersection(keys):  # answered once: the next read goes to the state
+        single.discard(key)
+        read.pop(key, None)
     return {**known, **{key: fetched[key] for key in asked if key in fetched}}
 
 
@@ -217,8 +236,14 @@ _ABSENT = object()
 
 
 def _unreadable(key: str, exc: Exception) -> None:
+    # The entry's kind and a digest of its key, never the key: a session's holds its id.
+    kind = ":".join(key.split(":", 2)[:2])
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     logger.warning(
-        "shared state entry %s… unreadable (%s): treated as absent", key[:24], type(exc).__name__
+        "shared state entry %s (%s) unreadable (%s): treated as absent",
+        kind,
+        digest,
+        type(exc).__name__,
     )
 
 
@@ -231,6 +256,8 @@ def stored_keys(keys: list[str], redis_url: str) -> list[str] | None:
     None."""
     cache = settings.CACHES.get(DEFAULT_CACHE_ALIAS, {})
     if not redis_url or cache.get("BACKEND") != REDIS_CACHE or cache.get("LOCATION") != redis_url:
+        return None
+    if cache.get("OPTIONS"):  # another serializer or database: read through the cache itself
         return None
     client = thread_cache()
     return [client.make_and_validate_key(key) for key in keys]

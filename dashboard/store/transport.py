@@ -176,6 +176,10 @@ def prepare(url: str, params: Sequence[tuple[str, str]], headers: dict[str, str]
     if environment is None:
         environment = made.merge_environment_settings(url, {}, None, None, None)
         known[(made, urlsplit(url)[:2])] = environment
+    sent = {**made.headers, **headers}
+    if "#" in url:  # an address with a fragment, which the query goes before: as requests
+        request = requests.Request("GET", url, params=list(params), headers=sent).prepare()
+        return Prepared(made, request, environment)
     request = requests.PreparedRequest()
     request.prepare_method("GET")
     # requests parses, checks and quotes the address on every call, most of its preparing:
@@ -184,7 +188,7 @@ def prepare(url: str, params: Sequence[tuple[str, str]], headers: dict[str, str]
     query = urlencode(list(params))
     base = _prepared_url(url)
     request.url = f"{base}{'&' if '?' in base else '?'}{query}" if query else base
-    request.prepare_headers({**made.headers, **headers})
+    request.prepare_headers(sent)
     request.prepare_cookies(None)  # none, but a jar: an answer's cookies are read into it
     request.prepare_body(None, None)
     request.prepare_auth(None, request.url)

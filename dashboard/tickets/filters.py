@@ -94,7 +94,9 @@ def bookmark_query(request):
     else None; worked out once a request."""
     if not hasattr(request, "bookmark_query"):
         filters = request.META.get("QUERY_STRING", "").split("&ticket=")[0]
-        request.bookmark_query = plain_bookmark(filters, store.ticket_types(fetch=False))
+        # The ticket types only for a query that names one: they may be a read of their own.
+        types = store.ticket_types(fetch=False) if "ticket_type=" in filters else None
+        request.bookmark_query = plain_bookmark(filters, types)
     return request.bookmark_query
 
 
