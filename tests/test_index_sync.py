@@ -197,6 +197,30 @@ def test_a_persons_first_view_during_the_walk_goes_first(
     assert big_store.stats()["peak_per_second"] <= 4
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_walk_that_gave_way_to_people_goes_on_with_nobody_asking(
+    client, big_store, settings, monkeypatch, unpaced
+):
+    """The store was busy with people when the walk asked for a page (`StoreBusy`), and no
+    request comes after: the walk still goes on by itself, `RETRY_SOON` seconds later."""
+    settings.INDEX_BACKFILL = True
+    monkeypatch.setattr(sync, "RETRY_SOON", 0.2)
+    page = store.all_tickets_page
+    busy = []
+
+    def once_busy(cursor=""):
+        if cursor and not busy:
+            busy.append(cursor)
+            raise store.StoreBusy()
+        return page(cursor)
+
+    monkeypatch.setattr(store, "all_tickets_page", once_busy)
+    assert client.get("/healthz").status_code == 200  # the one request: it hands over the walk
+    wait_until(finished, 60, "the walk's end, with no request after the first")
+    assert busy
+    assert_index_holds(big_store.data.tickets)
+
+
 @pytest.mark.django_db
 def test_a_walk_stopped_after_a_few_pages_goes_on_from_its_cursor(big_store, unpaced):
     stopped = sync.step(3, sync.ALWAYS)

@@ -342,10 +342,15 @@ def _background_step() -> None:
 
 def _look_again_soon() -> None:
     """Let the next request's nudge hand the walk on again after `RETRY_SOON` seconds, not
-    `CHECK_EVERY`: a walk under way that gave way to people goes on once they are served."""
+    `CHECK_EVERY`: a walk under way that gave way to people goes on once they are served.
+    When no request comes by then (the people served, nobody else looking), this process
+    nudges itself: a walk must not wait for a visitor to go on."""
     global _next_look
     with _lock:
         _next_look = min(_next_look, time.monotonic() + RETRY_SOON)
+    timer = threading.Timer(RETRY_SOON + 0.1, nudge)
+    timer.daemon = True
+    timer.start()
 
 
 def _failed(exc: Exception) -> None:
