@@ -30,10 +30,11 @@ def _cache_keys(key: object) -> tuple[str, str]:
     )
 
 
-def _lookup(key: object, found: dict[str, Any] | None = None) -> Any:
-    """The cached value, `_MISSING`, or a raise of the cached error; from `found` when the
-    cache was read already (`state.cache_get_many`'s answer for both keys)."""
-    value_key, error_key = _cache_keys(key)
+def _lookup(keys: tuple[str, str], found: dict[str, Any] | None = None) -> Any:
+    """The value cached under `keys` (`_cache_keys`), `_MISSING`, or a raise of the cached
+    error; from `found` when the cache was read already (`state.cache_get_many`'s answer for
+    both keys)."""
+    value_key, error_key = keys
     if found is None:
         found = state.cache_get_many([value_key, error_key])
     if value_key in found:
@@ -46,7 +47,7 @@ def _lookup(key: object, found: dict[str, Any] | None = None) -> Any:
 def peek(key: object) -> Any:
     """What `single_flight` would answer for `key` from the cache now: its value, `MISSING`,
     or a raise of the error it shares; never computes."""
-    return _lookup(key)
+    return _lookup(_cache_keys(key))
 
 
 def cached_key(key: object) -> str:
@@ -97,18 +98,18 @@ def single_flight(
     """
     if ttl is None or (not callable(ttl) and ttl <= 0):
         return compute()
-    if not looked and (value := _lookup(key)) is not _MISSING:
+    keys = value_key, error_key = _cache_keys(key)
+    if not looked and (value := _lookup(keys)) is not _MISSING:
         return value
     if wait_timeout is None:
         wait_timeout = config().wait_timeout
-    value_key, error_key = _cache_keys(key)
     # Whoever held the lock before us has probably just filled the cache: it is read under the
     # lock, on Redis by the script that takes it.
-    stored = state.stored_keys([value_key, error_key], config().redis_url) or ()
+    stored = state.stored_keys(list(keys), config().redis_url) or ()
     lock = backend().lock("flight:" + str(key), wait_timeout, FLIGHT_LOCK_TTL, look=stored)
     with lock as read:
-        found = None if read is None else state.read_stored([value_key, error_key], read)
-        if (value := _lookup(key, found)) is not _MISSING:
+        found = None if read is None else state.read_stored(list(keys), read)
+        if (value := _lookup(keys, found)) is not _MISSING:
             return value
         try:
             value = compute()
