@@ -17,6 +17,7 @@ from django.template.loader import render_to_string
 from django.utils.cache import add_never_cache_headers, patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
+from isal import igzip
 
 from dashboard.budget import SharedStateError, state
 from dashboard.index import sync
@@ -47,12 +48,12 @@ class CompressPages(GZipMiddleware):
     """Pages and fragments gzipped for browsers that take it, with Django's random bytes in each
     answer's header, which keep BREACH from reading a secret out of its length.
 
-    At level 1, not Django's 6: the list's 46 kB take 0.5 ms instead of 1.1 ms on this
-    machine's cores, on every page's way out, for about a fifth more bytes (9 kB instead of
-    7 kB). Streamed downloads are left as they are: a compressor holds their first hundred
-    kilobytes or so back, and with them the browser's progress and the server's notice that
-    the person cancelled, which stops the walk of the store; and an Excel file is compressed
-    already."""
+    By Intel's ISA-L (`isal`), at its level 1, not zlib at Django's 6: a list page's 54 kB take
+    0.03 ms instead of 0.45 ms (zlib at level 1: 0.14 ms) on this machine's cores, on every
+    page's way out, for about a sixth more bytes (9.3 kB instead of 8.0 kB). Streamed downloads
+    are left as they are: a compressor holds their first hundred kilobytes or so back, and with
+    them the browser's progress and the server's notice that the person cancelled, which stops
+    the walk of the store; and an Excel file is compressed already."""
 
     level = 1
 
@@ -78,7 +79,7 @@ class CompressPages(GZipMiddleware):
     def compress(self, content: bytes) -> bytes:
         """`content` gzipped at `level`, with as Django's `compress_string` a file name of 0 to
         99 random bytes in its header."""
-        data = gzip.compress(content, compresslevel=self.level, mtime=0)
+        data = igzip.compress(content, compresslevel=self.level, mtime=0)
         header = bytearray(data[:10])
         header[3] = gzip.FNAME
         name = b"a" * secrets.randbelow(self.max_random_bytes) + b"\x00"
