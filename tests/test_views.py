@@ -407,7 +407,8 @@ def test_a_list_page_says_where_its_milliseconds_went(signed_in, sandbox):
 def test_a_list_page_asks_the_store_first_and_leaves_the_rest_until_it_is_sent(
     signed_in, sandbox, monkeypatch
 ):
-    """The store's request goes before the page's frame is rendered, and the answer is noted
+    """The store's request goes before the page's frame is rendered; what does not need the
+    answer (the frame, the list's name) is done before the view takes it; the answer is noted
     and cached for others only once the page is out, though before the request is over."""
     from dashboard.views import tickets
 
@@ -416,6 +417,13 @@ def test_a_list_page_asks_the_store_first_and_leaves_the_rest_until_it_is_sent(
     monkeypatch.setattr(tickets.Asked, "SENT_WAIT", 30.0)
     monkeypatch.setattr(tickets.Asked, "RELEASE_WAIT", 30.0)
     went, sidebar, render = tickets.Asked.went, tickets.sidebar, tickets.render_to_string
+    result, describe = tickets.Asked.result, tickets.describe_query
+    monkeypatch.setattr(
+        tickets.Asked, "result", lambda self: happened.append("answer") or result(self)
+    )
+    monkeypatch.setattr(
+        tickets, "describe_query", lambda *a, **k: happened.append("name") or describe(*a, **k)
+    )
 
     def results(template, *args, **kwargs):
         happened.extend(["rows"] if template.endswith("#results") else [])
@@ -430,7 +438,7 @@ def test_a_list_page_asks_the_store_first_and_leaves_the_rest_until_it_is_sent(
 
     response = signed_in.get("/?status=open&priority=low")
     assert response.status_code == 200 and row_ids(response)
-    assert happened == ["sent", "frame", "rows", "noted"]
+    assert happened == ["sent", "frame", "name", "answer", "rows", "noted"]
     assert store.cached_page(store.TicketQuery(status=("open",), priority="low")) is not None
 
 

@@ -360,7 +360,8 @@ def _list_page(request, form, query, answer, current, ticket_id):
     }
     frame = render_to_string(LIST_TEMPLATE, frame_context, request)
     # The list's links and switches ask nothing of the answer but that there is one.
-    filters_qs = form.bookmark(query.filters)
+    ahead = _answerless(form, query)
+    filters_qs = ahead["filters_qs"]
     tools_context = {**known, "query": query, "filters_qs": filters_qs, "page": True}
     tools = render_to_string(LIST_TEMPLATE + "#page-tools", tools_context, request)
     bulk_html = ""
@@ -374,7 +375,7 @@ def _list_page(request, form, query, answer, current, ticket_id):
     timing.mark(request, "frame")
     page, error = answer.result()
     timing.mark(request, "store")
-    context = {**_list_context(form, query, page, error, known_total, answer.known), **known}
+    context = {**_list_context(form, query, page, error, known_total, answer.known, ahead), **known}
     context["tools"] = tools if page is not None else ""
     context["bulk_html"] = bulk_html
     if total_html and context["total"] is known_total:  # a page of more than one page
@@ -422,10 +423,22 @@ def _canonical_form(canonical, form):
     return form
 
 
-def _list_context(form, query, page, error, known_total=None, known=None):
+def _answerless(form, query):
+    """What a list's context holds whatever the store answers: its filters as a bookmark's
+    query string, and what the list is called in its tab (a view's name is set by the caller,
+    else its filters in words). A whole page works them out while the store answers."""
+    return {
+        "filters_qs": form.bookmark(query.filters),
+        "list_name": describe_query(query.filters, form.ticket_types),
+    }
+
+
+def _list_context(form, query, page, error, known_total=None, known=None, ahead=None):
+    """The results' context; `ahead` is `_answerless`'s, when it was worked out already."""
+    ahead = ahead or _answerless(form, query)
     tickets = page.tickets if page else ()
     from_index = known is not None and known.source == index_known.INDEX
-    filters_qs = form.bookmark(query.filters)
+    filters_qs = ahead["filters_qs"]
     return {
         "form": form,
         "query": query,
@@ -437,9 +450,8 @@ def _list_context(form, query, page, error, known_total=None, known=None):
         **_as_of(query, known, filters_qs, error),
         # A first page from the index has no cursor of the store's: more comes with its answer.
         "more_later": from_index and len(tickets) >= index_known.PAGE_SIZE,
-        # What the list is called in its tab: a view's name (set by the caller), else its filters.
-        "list_name": describe_query(query.filters, form.ticket_types),
-        "arrivals_url": arrivals.poller(query, page, form.bookmark(query.filters)),
+        "list_name": ahead["list_name"],
+        "arrivals_url": arrivals.poller(query, page, filters_qs),
         "names": names.Shown(
             ticket_types=form.ticket_types or {},
             staff=form.context.agents,
