@@ -277,6 +277,26 @@ def test_rows_say_how_long_each_ticket_has_waited_to_the_minute(
     assert "Overdue" not in rows_by_id[low].get_text()
 
 
+def test_a_first_pages_marks_are_read_while_the_store_answers(signed_in, sandbox, monkeypatch):
+    """The index lists the page as the store does: its rows' marks were read with the frame,
+    and nothing is asked of the index once the store has answered. "Load more" asks."""
+    index_from(sandbox)
+    asked = []
+    marks_sql = attention._marks_sql
+    monkeypatch.setattr(
+        attention, "_marks_sql", lambda *args: asked.append(args[1]) or marks_sql(*args)
+    )
+    doc = html.page(signed_in.get("/?status=new&status=open"))
+    marked = doc.select("[data-waiting-since]")
+    assert marked and asked == []
+    for row in marked:
+        since = expected_waiting(sandbox, int(row["data-ticket-id"]))
+        assert parse_datetime(row["data-waiting-since"]) == since
+    more = html.load_more(doc)
+    assert html.page(signed_in.get(more[0], HTTP_HX_REQUEST="true")).select(html.ROWS)
+    assert len(asked) == 1  # its rows, in one query
+
+
 def test_rows_show_no_waiting_marks_while_the_index_does_not_answer(signed_in, sandbox):
     doc = html.page(signed_in.get("/?status=new&status=open"))
     assert doc.select(html.ROWS)
@@ -537,7 +557,7 @@ def test_tickets_indexed_before_get_their_wait_from_the_comments_held(transactio
 
 
 @pytest.mark.also_sqlite
-def test_the_rows_marks_read_as_the_orm_reads_them(db, monkeypatch):
+def test_the_rows_marks_read_as_the_orm_reads_them(db, monkeypatch, django_assert_num_queries):
     monkeypatch.setattr(freshness, "current", lambda: freshness.Freshness(True, True, at(0)))
     rows.write(api_ticket(comments=[customer(0), agent(30), customer(60)]), START, at(60))
     rows.write({**api_ticket(status="solved"), "id": 91002, "priority": ""}, START, at(60))
@@ -546,3 +566,9 @@ def test_the_rows_marks_read_as_the_orm_reads_them(db, monkeypatch):
     assert found == {ticket_id: (since, priority) for ticket_id, since, priority in orm}
     assert found[91001] == (at(60), "high") and found[91001][0].tzinfo is not None
     assert found[91002] == (None, "")
+    # Marks read ahead are taken as they are; only the others are read, and with all of them
+    # there, nothing is.
+    ahead = {91001: (at(5), "low"), 91004: (at(6), "low")}
+    assert attention.marks_of([91001, 91002, 91003], ahead) == {**found, 91001: (at(5), "low")}
+    with django_assert_num_queries(0):
+        assert attention.marks_of([91001], ahead) == {91001: (at(5), "low")}

@@ -123,15 +123,23 @@ def waited_text(seconds) -> str:
 # --- Read from the index -------------------------------------------------------------------
 
 
-def marks_of(ids):
+def marks_of(ids, ahead=None):
     """`{id: (waiting_since, priority)}` of these tickets as the index holds them (waiting or
-    not): one query. None when the index does not answer (rows then show no wait).
+    not): one query. None when the index does not answer (rows then show no wait). `ahead`:
+    marks read already (`known.marks_ahead`, while the store answered), whose tickets are not
+    asked again: with all of them there, no query.
 
     Every list page reads this after the store has answered, while the person waits, so the
     query is written out once per number of ids rather than built by the ORM on each page:
     0.05 ms instead of 0.34 ms in a warm loop, and about 1 ms less on a first view."""
     if not ids or not freshness.current().answers:
         return None
+    read = {}
+    if ahead:
+        read = {ticket_id: ahead[ticket_id] for ticket_id in ids if ticket_id in ahead}
+        ids = [ticket_id for ticket_id in ids if ticket_id not in ahead]
+        if not ids:
+            return read
     try:
         with reading(), connection.cursor() as cursor:
             cursor.execute(
@@ -140,7 +148,7 @@ def marks_of(ids):
             found = cursor.fetchall()
     except DatabaseError:
         return None
-    return {ticket_id: (_aware(since), priority) for ticket_id, since, priority in found}
+    return read | {ticket_id: (_aware(since), priority) for ticket_id, since, priority in found}
 
 
 @functools.lru_cache(maxsize=64)

@@ -51,6 +51,24 @@ def first_page(asked: store.TicketQuery) -> store.Answer[store.TicketPage] | Non
     return store.Answer(page, as_of, INDEX)
 
 
+def marks_ahead(asked: store.TicketQuery) -> dict[int, tuple] | None:
+    """The waiting marks (as `attention.marks_of` gives them) of the tickets the index lists
+    first for `asked`, read while the store answers. Its rows then read only the marks of
+    tickets not among them: none when the index lists the page as the store does. None when
+    the index cannot say."""
+    if asked.cursor or not freshness.current().answers:
+        return None
+    try:
+        tickets = query.tickets(asked)
+        if tickets is None:
+            return None
+        with attention.reading():
+            rows = list(tickets.values_list("id", "waiting_since", "priority")[:PAGE_SIZE])
+    except DatabaseError:
+        return None
+    return {ticket_id: (since, priority) for ticket_id, since, priority in rows}
+
+
 def thread(ticket_id: int) -> store.Answer[store.Ticket] | None:
     """The ticket as the index holds it, its comments without their words; None when it is
     not indexed."""

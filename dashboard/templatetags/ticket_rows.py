@@ -44,11 +44,12 @@ def _bdi(value):
 
 
 @register.simple_tag
-def ticket_rows(tickets, names, filters_qs="", waiting=None, pick=False):
+def ticket_rows(tickets, names, filters_qs="", waiting=None, pick=False, ahead=None):
     """Every ticket's row, in order; `names` holds the ticket types, agents, customers and
     tags the rows are shown with, `filters_qs` the list's filters, which a thread's links keep.
     `waiting` is `{id: (waiting_since, priority)}` from the index; without it the rows' own
-    ids are asked of the index (one query), when the index answers. With `pick`, each row has
+    ids are asked of the index (one query, for those not in the marks read `ahead`), when the
+    index answers. With `pick`, each row has
     a box to tick it for the list's bulk change (the form `#bulk-form`, which is outside the
     table, so rows added by "Load more" belong to it as well)."""
     tickets = list(tickets)
@@ -56,7 +57,7 @@ def ticket_rows(tickets, names, filters_qs="", waiting=None, pick=False):
     links = _links(filters_qs)
     limits = (settings.LIST_AGEING_HOURS * 3600, settings.LIST_OVERDUE_HOURS * 3600)
     if waiting is None:
-        waiting = attention.marks_of([ticket.id for ticket in tickets])
+        waiting = attention.marks_of([ticket.id for ticket in tickets], ahead or None)
     return mark_safe(
         "".join(_row(ticket, links, names, now, zone, limits, waiting, pick) for ticket in tickets)
     )

@@ -372,12 +372,14 @@ def _list_page(request, form, query, answer, current, ticket_id):
     known_total = _known_total(query.filters) if not query.cursor else None
     total_html = _total_html(request, known_total, filters_qs)
     freshness.current()
+    marks_ahead = index_known.marks_ahead(query)  # the rows' waiting marks, as the index has them
     timing.mark(request, "frame")
     page, error = answer.result()
     timing.mark(request, "store")
     context = {**_list_context(form, query, page, error, known_total, answer.known, ahead), **known}
     context["tools"] = tools if page is not None else ""
     context["bulk_html"] = bulk_html
+    context["marks_ahead"] = marks_ahead
     if total_html and context["total"] is known_total:  # a page of more than one page
         context["total_html"] = total_html
     shown_view = frame_context["sidebar"].current
