@@ -129,6 +129,42 @@ def test_a_first_view_reads_the_shared_state_once_before_the_answer_and_once_aft
     assert len(views) <= 5
 
 
+def test_a_first_pages_names_are_read_while_the_store_answers(
+    signed_in, sandbox, settings, trips, monkeypatch
+):
+    """The index lists the page as the store does: its requesters' names are read with the
+    frame, and once the store has answered, the page reads no name."""
+    from dashboard.views import tickets
+    from tests.test_arrivals import index_from
+    from tests.test_forms import known
+
+    settings.STORE_NAME_LOOKUPS_PER_MINUTE = 0  # no look-up replaces the names kept here
+    index_from(sandbox)
+    listed = sandbox.data.filter_tickets([("status", "new"), ("status", "open")])
+    requesters = {t["requester"] for t in listed[: sandbox.page_size] if t.get("requester")}
+    assert requesters
+    for person_id in requesters:
+        known(store.Person(id=person_id, first_name="Ana", last_name=f"No {person_id}"))
+    store.client.forget_local()  # known to the shared state, not yet to this process
+    store.ticket_types(), store.staff()
+    signed_in.get("/?status=closed")
+    result = tickets.Asked.result
+    monkeypatch.setattr(
+        tickets.Asked, "result", lambda self: trips.append(("answer", [])) or result(self)
+    )
+    trips.clear()
+    response = signed_in.get("/?status=new&status=open")
+    assert response.status_code == 200
+    page = [
+        (who, keys) for who, keys in trips if who in ("answer", threading.current_thread().name)
+    ]
+    answered = page.index(("answer", []))
+    names = [keys for _, keys in page if keys and keys[0].startswith("kept:")]
+    assert names and not [keys for _, keys in page[answered + 1 :] if keys[0].startswith("kept:")]
+    shown = response.content.decode()
+    assert all(f"Ana No {person_id}" in shown for person_id in requesters)
+
+
 def test_a_fragment_reads_the_shared_state_once_after_its_answer(
     signed_in, sandbox, settings, trips
 ):

@@ -126,7 +126,7 @@ def waited_text(seconds) -> str:
 def marks_of(ids, ahead=None):
     """`{id: (waiting_since, priority)}` of these tickets as the index holds them (waiting or
     not): one query. None when the index does not answer (rows then show no wait). `ahead`:
-    marks read already (`known.marks_ahead`, while the store answered), whose tickets are not
+    marks read already (`known.page_ahead`, while the store answered), whose tickets are not
     asked again: with all of them there, no query.
 
     Every list page reads this after the store has answered, while the person waits, so the

@@ -12,7 +12,7 @@ While the store's webhooks keep the index live it is as of now; otherwise as of 
 walk (a page) or when the ticket was last indexed (a thread). A database fault answers nothing.
 """
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from django.db import DatabaseError
 from django.db.models import Count
@@ -51,11 +51,20 @@ def first_page(asked: store.TicketQuery) -> store.Answer[store.TicketPage] | Non
     return store.Answer(page, as_of, INDEX)
 
 
-def marks_ahead(asked: store.TicketQuery) -> dict[int, tuple] | None:
-    """The waiting marks (as `attention.marks_of` gives them) of the tickets the index lists
-    first for `asked`, read while the store answers. Its rows then read only the marks of
-    tickets not among them: none when the index lists the page as the store does. None when
-    the index cannot say."""
+@dataclass(frozen=True)
+class Ahead:
+    """What the index says of a first page while the store answers: its rows' waiting marks
+    (as `attention.marks_of` gives them) and its requesters, whose names the page shows."""
+
+    marks: dict[int, tuple]
+    requesters: frozenset[int]
+
+
+def page_ahead(asked: store.TicketQuery) -> Ahead | None:
+    """The tickets the index lists first for `asked`, read while the store answers: the index
+    lists a first page as the store does, so the page then reads only the marks and names of
+    tickets not among them (none when the index is current). None when the index cannot
+    say."""
     if asked.cursor or not freshness.current().answers:
         return None
     try:
@@ -63,10 +72,14 @@ def marks_ahead(asked: store.TicketQuery) -> dict[int, tuple] | None:
         if tickets is None:
             return None
         with attention.reading():
-            rows = list(tickets.values_list("id", "waiting_since", "priority")[:PAGE_SIZE])
+            columns = ("id", "waiting_since", "priority", "requester")
+            rows = list(tickets.values_list(*columns)[:PAGE_SIZE])
     except DatabaseError:
         return None
-    return {ticket_id: (since, priority) for ticket_id, since, priority in rows}
+    return Ahead(
+        marks={ticket_id: (since, priority) for ticket_id, since, priority, _ in rows},
+        requesters=frozenset(requester for *_, requester in rows if requester is not None),
+    )
 
 
 def thread(ticket_id: int) -> store.Answer[store.Ticket] | None:

@@ -360,8 +360,8 @@ def _list_page(request, form, query, answer, current, ticket_id):
     }
     frame = render_to_string(LIST_TEMPLATE, frame_context, request)
     # The list's links and switches ask nothing of the answer but that there is one.
-    ahead = _answerless(form, query)
-    filters_qs = ahead["filters_qs"]
+    answerless = _answerless(form, query)
+    filters_qs = answerless["filters_qs"]
     tools_context = {**known, "query": query, "filters_qs": filters_qs, "page": True}
     tools = render_to_string(LIST_TEMPLATE + "#page-tools", tools_context, request)
     bulk_html = ""
@@ -372,14 +372,18 @@ def _list_page(request, form, query, answer, current, ticket_id):
     known_total = _known_total(query.filters) if not query.cursor else None
     total_html = _total_html(request, known_total, filters_qs)
     freshness.current()
-    marks_ahead = index_known.marks_ahead(query)  # the rows' waiting marks, as the index has them
+    # The rows' waiting marks and their requesters' names, for the tickets the index lists.
+    ahead = index_known.page_ahead(query)
+    if ahead is not None:
+        names.read_ahead(ahead.requesters)
     timing.mark(request, "frame")
     page, error = answer.result()
     timing.mark(request, "store")
-    context = {**_list_context(form, query, page, error, known_total, answer.known, ahead), **known}
+    context = _list_context(form, query, page, error, known_total, answer.known, answerless)
+    context.update(known)
     context["tools"] = tools if page is not None else ""
     context["bulk_html"] = bulk_html
-    context["marks_ahead"] = marks_ahead
+    context["marks_ahead"] = ahead.marks if ahead is not None else None
     if total_html and context["total"] is known_total:  # a page of more than one page
         context["total_html"] = total_html
     shown_view = frame_context["sidebar"].current
@@ -435,12 +439,12 @@ def _answerless(form, query):
     }
 
 
-def _list_context(form, query, page, error, known_total=None, known=None, ahead=None):
-    """The results' context; `ahead` is `_answerless`'s, when it was worked out already."""
-    ahead = ahead or _answerless(form, query)
+def _list_context(form, query, page, error, known_total=None, known=None, answerless=None):
+    """The results' context; `answerless` is `_answerless`'s, when it was worked out already."""
+    answerless = answerless or _answerless(form, query)
     tickets = page.tickets if page else ()
     from_index = known is not None and known.source == index_known.INDEX
-    filters_qs = ahead["filters_qs"]
+    filters_qs = answerless["filters_qs"]
     return {
         "form": form,
         "query": query,
@@ -452,7 +456,7 @@ def _list_context(form, query, page, error, known_total=None, known=None, ahead=
         **_as_of(query, known, filters_qs, error),
         # A first page from the index has no cursor of the store's: more comes with its answer.
         "more_later": from_index and len(tickets) >= index_known.PAGE_SIZE,
-        "list_name": ahead["list_name"],
+        "list_name": answerless["list_name"],
         "arrivals_url": arrivals.poller(query, page, filters_qs),
         "names": names.Shown(
             ticket_types=form.ticket_types or {},
