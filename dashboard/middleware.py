@@ -55,7 +55,7 @@ class CompressPages(GZipMiddleware):
     them the browser's progress and the server's notice that the person cancelled, which stops
     the walk of the store; and an Excel file is compressed already."""
 
-    level = 1
+    level = 1  # ISA-L's levels go from 0 to 3
 
     def process_response(self, request, response):
         if response.streaming or len(response.content) < 200:

@@ -280,6 +280,10 @@ def test_rows_say_how_long_each_ticket_has_waited_to_the_minute(
 def test_a_first_pages_marks_are_read_while_the_store_answers(signed_in, sandbox, monkeypatch):
     """The index lists the page as the store does: its rows' marks were read with the frame,
     and nothing is asked of the index once the store has answered. "Load more" asks."""
+    from dashboard.views import tickets
+
+    # A store slower than the frame, as a real one is (the sandbox here answers in a moment).
+    monkeypatch.setattr(tickets.Asked, "answered", lambda self: False)
     index_from(sandbox)
     asked = []
     marks_sql = attention._marks_sql
@@ -294,7 +298,29 @@ def test_a_first_pages_marks_are_read_while_the_store_answers(signed_in, sandbox
         assert parse_datetime(row["data-waiting-since"]) == since
     more = html.load_more(doc)
     assert html.page(signed_in.get(more[0], HTTP_HX_REQUEST="true")).select(html.ROWS)
-    assert len(asked) == 1  # its rows, in one query
+    assert len(asked) == 1  # its rows, in one query (the index listed the first page only)
+
+
+def test_a_page_from_the_cache_reads_its_marks_after_its_answer_only(
+    signed_in, sandbox, monkeypatch
+):
+    """Its answer is in at once: nothing is left to do while the store answers, so its marks
+    are read once, with the answer, and the index is not asked ahead of it."""
+    from dashboard.views import tickets
+
+    index_from(sandbox)
+    signed_in.get("/?status=new&status=open")  # the page is in the shared cache now
+    asked, ahead = [], tickets.index_known.page_ahead
+    monkeypatch.setattr(
+        tickets.index_known, "page_ahead", lambda query: asked.append("ahead") or ahead(query)
+    )
+    marks_sql = attention._marks_sql
+    monkeypatch.setattr(
+        attention, "_marks_sql", lambda *args: asked.append("marks") or marks_sql(*args)
+    )
+    doc = html.page(signed_in.get("/?status=new&status=open"))
+    assert doc.select("[data-waiting-since]")
+    assert asked == ["marks"]
 
 
 def test_rows_show_no_waiting_marks_while_the_index_does_not_answer(signed_in, sandbox):

@@ -31,15 +31,10 @@ def first_page(asked: store.TicketQuery) -> store.Answer[store.TicketPage] | Non
     """The first page of `asked` as the index holds it, or None when it cannot say. (Read
     from a store thread: the index's state as this process last read it.)"""
     found = freshness.last_read()
-    if asked.cursor or not found.answers:
-        return None
-    try:
-        tickets = query.tickets(asked)
-        if tickets is None:
-            return None
-        with attention.reading():
-            rows = list(tickets.annotate(comment_count=Count("comments"))[:PAGE_SIZE])
-    except DatabaseError:
+    rows = _listed_first(
+        asked, found, lambda tickets: tickets.annotate(comment_count=Count("comments"))
+    )
+    if rows is None:
         return None
     as_of = timezone.now() if found.live else found.as_of
     page = store.TicketPage(
@@ -61,25 +56,35 @@ class Ahead:
 
 
 def page_ahead(asked: store.TicketQuery) -> Ahead | None:
-    """The tickets the index lists first for `asked`, read while the store answers: the index
-    lists a first page as the store does, so the page then reads only the marks and names of
-    tickets not among them (none when the index is current). None when the index cannot
-    say."""
-    if asked.cursor or not freshness.current().answers:
+    """The tickets the index lists first for `asked`, read while the store answers (the index
+    lists a first page as the store does): the page then asks the index again only for the
+    marks of tickets not among them, none when the index is current. None when the index
+    cannot say."""
+    columns = ("id", "waiting_since", "priority", "requester")
+    rows = _listed_first(asked, freshness.current(), lambda tickets: tickets.values_list(*columns))
+    if rows is None:
+        return None
+    return Ahead(
+        marks={ticket_id: (since, priority) for ticket_id, since, priority, _ in rows},
+        requesters=frozenset(requester for *_, requester in rows if requester is not None),
+    )
+
+
+def _listed_first(asked, found, shaped):
+    """The first PAGE_SIZE rows of `shaped(tickets)`, `tickets` being the indexed tickets
+    `asked` lists, as the index `found` (its `Freshness`) holds them; None when it cannot say
+    (a later page, an index that does not answer or cannot list these filters, a database
+    fault)."""
+    if asked.cursor or not found.answers:
         return None
     try:
         tickets = query.tickets(asked)
         if tickets is None:
             return None
         with attention.reading():
-            columns = ("id", "waiting_since", "priority", "requester")
-            rows = list(tickets.values_list(*columns)[:PAGE_SIZE])
+            return list(shaped(tickets)[:PAGE_SIZE])
     except DatabaseError:
         return None
-    return Ahead(
-        marks={ticket_id: (since, priority) for ticket_id, since, priority, _ in rows},
-        requesters=frozenset(requester for *_, requester in rows if requester is not None),
-    )
 
 
 def thread(ticket_id: int) -> store.Answer[store.Ticket] | None:

@@ -49,15 +49,17 @@ def ticket_rows(tickets, names, filters_qs="", waiting=None, pick=False, ahead=N
     tags the rows are shown with, `filters_qs` the list's filters, which a thread's links keep.
     `waiting` is `{id: (waiting_since, priority)}` from the index; without it the rows' own
     ids are asked of the index (one query, for those not in the marks read `ahead`), when the
-    index answers. With `pick`, each row has
-    a box to tick it for the list's bulk change (the form `#bulk-form`, which is outside the
-    table, so rows added by "Load more" belong to it as well)."""
+    index answers. With `pick`, each row has a box to tick it for the list's bulk change (the
+    form `#bulk-form`, which is outside the table, so rows added by "Load more" belong to it
+    as well)."""
     tickets = list(tickets)
     now, zone = timezone.now(), timezone.get_current_timezone()
     links = _links(filters_qs)
     limits = (settings.LIST_AGEING_HOURS * 3600, settings.LIST_OVERDUE_HOURS * 3600)
     if waiting is None:
-        waiting = attention.marks_of([ticket.id for ticket in tickets], ahead or None)
+        waiting = attention.marks_of(
+            [ticket.id for ticket in tickets], ahead if isinstance(ahead, dict) else None
+        )
     return mark_safe(
         "".join(_row(ticket, links, names, now, zone, limits, waiting, pick) for ticket in tickets)
     )

@@ -53,7 +53,8 @@ def customers(ids, shown_on=PAGE):
 
 def read_ahead(customer_ids):
     """Read the names of customers a page is about to show, while the store answers: the
-    page's own read (`customers`) then finds them in this process. Nothing is looked up."""
+    page's own read (`customers`) then finds in this process the ones known, and reads only
+    the others again. Nothing is looked up."""
     store.known_customers(customer_ids)
 
 

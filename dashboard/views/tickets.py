@@ -206,6 +206,10 @@ class Asked:
             self._answer.set_exception(exc)
             self._sent.set()
 
+    def answered(self):
+        """Whether the answer is in: then nothing is left to do while the store answers."""
+        return self._answer.done()
+
     def result(self):
         return self._answer.result()
 
@@ -326,7 +330,8 @@ def _whole_list(request, form, query, answer, current=None, ticket_id=None):
 
     What the page reads of the shared state before the store answers (the views' counts, the
     scopes the token lacks, the list's known total) is read in one round trip, the sidebar's
-    first; after the answer, the rows' names in one more (`state.read_together`)."""
+    first; after the answer, the rows' names in one more (`state.read_together`), unless the
+    ticket index listed them all first (`index_known.page_ahead`)."""
     with budget.state.read_together(_page_keys(query)):
         return _list_page(request, form, query, answer, current, ticket_id)
 
@@ -372,8 +377,9 @@ def _list_page(request, form, query, answer, current, ticket_id):
     known_total = _known_total(query.filters) if not query.cursor else None
     total_html = _total_html(request, known_total, filters_qs)
     freshness.current()
-    # The rows' waiting marks and their requesters' names, for the tickets the index lists.
-    ahead = index_known.page_ahead(query)
+    # The rows' waiting marks and their requesters' names, for the tickets the index lists,
+    # unless the answer is in already (from the cache): then they are read with it.
+    ahead = None if answer.answered() else index_known.page_ahead(query)
     if ahead is not None:
         names.read_ahead(ahead.requesters)
     timing.mark(request, "frame")
