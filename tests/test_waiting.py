@@ -312,7 +312,7 @@ def test_a_page_from_the_cache_reads_its_marks_after_its_answer_only(
     signed_in.get("/?status=new&status=open")  # the page is in the shared cache now
     asked, ahead = [], tickets.index_known.page_ahead
     monkeypatch.setattr(
-        tickets.index_known, "page_ahead", lambda query: asked.append("ahead") or ahead(query)
+        tickets.index_known, "page_ahead", lambda *args: asked.append("ahead") or ahead(*args)
     )
     marks_sql = attention._marks_sql
     monkeypatch.setattr(

@@ -55,13 +55,13 @@ class Ahead:
     requesters: frozenset[int]
 
 
-def page_ahead(asked: store.TicketQuery) -> Ahead | None:
+def page_ahead(asked: store.TicketQuery, found: freshness.Freshness) -> Ahead | None:
     """The tickets the index lists first for `asked`, read while the store answers (the index
-    lists a first page as the store does): the page then asks the index again only for the
-    marks of tickets not among them, none when the index is current. None when the index
-    cannot say."""
+    lists a first page as the store does), the index being as the page read it (`found`): the
+    page then asks the index again only for the marks of tickets not among them, none when the
+    index is current. None when the index cannot say."""
     columns = ("id", "waiting_since", "priority", "requester")
-    rows = _listed_first(asked, freshness.current(), lambda tickets: tickets.values_list(*columns))
+    rows = _listed_first(asked, found, lambda tickets: tickets.values_list(*columns))
     if rows is None:
         return None
     return Ahead(

@@ -376,10 +376,10 @@ def _list_page(request, form, query, answer, current, ticket_id):
     # whether the ticket index keeps lists live (the rows' arrivals poller asks; kept a while).
     known_total = _known_total(query.filters) if not query.cursor else None
     total_html = _total_html(request, known_total, filters_qs)
-    freshness.current()
+    fresh = freshness.current()
     # The rows' waiting marks and their requesters' names, for the tickets the index lists,
     # unless the answer is in already (from the cache): then they are read with it.
-    ahead = None if answer.answered() else index_known.page_ahead(query)
+    ahead = None if answer.answered() else index_known.page_ahead(query, fresh)
     if ahead is not None:
         names.read_ahead(ahead.requesters)
     timing.mark(request, "frame")
