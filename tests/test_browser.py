@@ -1,6 +1,7 @@
 """HTMX behaviour in a real browser: Playwright driving Debian's Chromium."""
 
 import re
+import time
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -18,6 +19,16 @@ def thread_panel(page):
 def subject_link(row, subject):
     """The link that opens a ticket's thread: its subject, as a person clicks it."""
     return row.get_by_role("link", name=" ".join(subject.split()) or "(no subject)", exact=True)
+
+
+def until_held(page, held, count=1, timeout=10.0):
+    """Until `count` requests are held by a route handler that appends them to `held`. The
+    handler runs only while Playwright reads its events, which a short wait lets it do: the
+    request may be under way, and the page already busy, before the handler has run."""
+    deadline = time.monotonic() + timeout
+    while len(held) < count:
+        assert time.monotonic() < deadline, f"{len(held)} of {count} requests held"
+        page.wait_for_timeout(10)
 
 
 @pytest.fixture

@@ -7,7 +7,12 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.html import ROWS
-from tests.test_browser import signed_in_page, subject_link, thread_panel  # noqa: F401
+from tests.test_browser import (  # noqa: F401
+    signed_in_page,
+    subject_link,
+    thread_panel,
+    until_held,
+)
 
 # Every test starts signed in, on the list of open tickets: `page` is that signed-in page.
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("signed_in_page")]
@@ -264,7 +269,7 @@ def test_the_panel_is_busy_while_a_thread_loads(page, sandbox):
     ticket_id = row.get_attribute("data-ticket-id")
     subject_link(row, ticket(sandbox, ticket_id)["subject"]).click()
     expect(page.locator("#thread-panel")).to_have_attribute("aria-busy", "true")
-    assert held, "the thread was asked for"
+    until_held(page, held)  # the thread was asked for
     held[0].continue_()
     expect(thread_panel(page).locator(f"[data-thread-id='{ticket_id}']")).to_be_visible()
     expect(thread_panel(page)).to_have_attribute("aria-busy", "false")

@@ -5,6 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.html import ROWS
+from tests.test_browser import until_held
 
 pytestmark = pytest.mark.browser
 
@@ -67,6 +68,7 @@ def test_the_list_holds_still_as_it_loads_on_a_phone(phone, live_server, setting
     expect(first).to_be_visible()
     phone.wait_for_function(PAINTED)
     painted = first.bounding_box()
+    until_held(phone, held)
     assert len(held) == 1
     held[0].continue_()
     expect(phone.get_by_role("button", name="Keyboard shortcuts")).to_be_visible()
