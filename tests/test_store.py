@@ -1,6 +1,7 @@
 """The service module at its HTTP border: what it asks the store and how answers become data or
 errors. The store is mocked with `responses`; views meet the real sandbox elsewhere."""
 
+import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -589,6 +590,21 @@ def test_deeply_nested_json_is_a_bad_response(mocked):
     mocked.get(TICKETS, body="[" * 100_000 + "]" * 100_000, content_type="application/json")
     with pytest.raises(store.BadResponse):
         store.list_tickets(store.TicketQuery())
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"next": null, "previous": null, "results": [{"id": 7, "subject": "lone \\ud800"}]}',
+        '{"next": null, "previous": null, "results": [{"id": 7, "subject": NaN}]}',
+    ],
+    ids=["lone-surrogate", "nan"],
+)
+def test_what_the_fast_json_reader_refuses_is_read_as_before(mocked, body):
+    """orjson reads the store's answers; what it refuses and Python's json reads is read so."""
+    mocked.get(TICKETS, body=body, content_type="application/json")
+    (ticket,) = store.list_tickets(store.TicketQuery()).tickets
+    assert (ticket.id, ticket.subject) == (7, str(json.loads(body)["results"][0]["subject"]))
 
 
 def test_redirects_are_not_followed(mocked):
