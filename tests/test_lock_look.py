@@ -5,10 +5,11 @@ would answer it; in files, read by the holder, as before."""
 import uuid
 
 import pytest
+import responses
 from django.core.cache.backends.redis import RedisSerializer
 
-from dashboard import budget
-from dashboard.budget import WaitTimeout, flight, state
+from dashboard import budget, store
+from dashboard.budget import WaitTimeout, flight, lanes, state
 from dashboard.budget.files import LocalBackend
 from dashboard.budget.redis import RedisBackend
 from tests.redis_server import redis_url  # noqa: F401
@@ -48,7 +49,7 @@ def test_the_redis_lock_reads_the_keys_as_it_is_taken(redis_url):  # noqa: F811
     name, there, absent = unique("lock"), unique("there"), unique("absent")
     backend.client.set(there, b"value")
     with backend.lock(name, timeout=1, look=[there, absent]) as read:
-        assert read == [b"value", None]
+        assert read.values == [b"value", None] and read.slot_wait is None
         with pytest.raises(WaitTimeout), backend.lock(name, timeout=0, look=[there]):
             pass  # held: nobody else takes it, nor reads through it
         assert backend.client.pttl(backend.lock_key(name)) > 0  # it expires, as redis-py's
@@ -113,3 +114,107 @@ def test_a_cache_elsewhere_is_read_by_the_holder(settings, redis_url, elsewhere)
     key = unique("types")
     state.cache_set(flight.cached_key(key), "cached", 60)
     assert budget.single_flight(key, lambda: "fresh", ttl=60, looked=True) == "cached"
+
+
+# A person's first store call under the answer's lock: on Redis, its slot is taken by the
+# script that takes the lock, when one is free (one round trip, not two).
+
+TOKEN = "budget-of-one-token"
+
+
+@pytest.fixture
+def paced(settings):
+    settings.STORE_RATE_LIMIT = 2
+    return settings
+
+
+@pytest.fixture
+def slot_tries(monkeypatch):
+    """The looks at the budget made by a round trip of their own, in either backend."""
+    tries = []
+    for kind in (RedisBackend, LocalBackend):
+        own = kind._try_slot
+        monkeypatch.setattr(
+            kind, "_try_slot", lambda self, slot, own=own: tries.append(slot) or own(self, slot)
+        )
+    return tries
+
+
+def recorded(key):
+    """The calls recorded in the budget under `key`, and the people marked as waiting."""
+    backend = budget.backend()
+    rate_key = backend.rate_key(key)
+    return backend.client.zrange(rate_key, 0, -1), backend.client.zrange(
+        f"{rate_key}:waiting", 0, -1
+    )
+
+
+def call_the_store(token=TOKEN):
+    """What a store call does before its request goes."""
+    budget.wait_for_slot(token)
+    return "fresh"
+
+
+def test_a_persons_slot_is_taken_with_the_lock(on_redis, paced, slot_tries):
+    token = unique(TOKEN)
+    key = unique("tickets?status=open")
+    assert budget.single_flight(key, call_the_store, ttl=60, looked=True, slot_key=token) == "fresh"
+    assert slot_tries == []  # no look of its own
+    (member,), waiting = recorded(token)
+    assert waiting == []
+    assert lanes._taken.get()[:2] == (token, member.decode())  # a late request restamps it
+    # The next call waits its turn again, as always.
+    call_the_store(token)
+    assert len(slot_tries) == 1 and len(recorded(token)[0]) == 2
+
+
+def test_no_slot_is_taken_for_an_answer_found_under_the_lock(on_redis, paced, slot_tries):
+    token, key = unique(TOKEN), unique("tickets?status=open")
+    stored = state.stored_keys([flight.cached_key(key)], on_redis)[0]
+    budget.backend().client.set(stored, RedisSerializer().dumps("cached"), px=60000)
+    assert (
+        budget.single_flight(key, call_the_store, ttl=60, looked=True, slot_key=token) == "cached"
+    )
+    assert recorded(token) == ([], []) and slot_tries == []
+
+
+def test_a_full_budget_is_waited_for_as_always_under_the_same_name(on_redis, paced, monkeypatch):
+    token, key = unique(TOKEN), unique("tickets?status=open")
+    for _ in range(2):
+        budget.wait_for_slot(token)
+    looked = []
+    ahead = lanes.slot_ahead
+    monkeypatch.setattr(lanes, "slot_ahead", lambda key: looked.append(ahead(key)) or looked[-1])
+
+    def waited():
+        # The lock's look marked this person as waiting: once, under the name it looked with.
+        assert recorded(token)[1] == [looked[0].member.encode()]
+        return call_the_store(token)
+
+    assert budget.single_flight(key, waited, ttl=60, looked=True, slot_key=token) == "fresh"
+    sent, waiting = recorded(token)
+    assert looked[0].member.encode() in sent and waiting == []
+
+
+def test_background_work_and_files_take_no_slot_with_the_lock(
+    settings, paced, tmp_path, slot_tries
+):
+    settings.PACING_DIR = tmp_path / "pacing"
+    token = unique(TOKEN)
+    with budget.background():
+        assert lanes.slot_ahead(token) is None
+    key = unique("tickets?status=open")
+    assert budget.single_flight(key, call_the_store, ttl=60, looked=True, slot_key=token) == "fresh"
+    assert len(slot_tries) == 1  # in files, the call looks at the budget itself, as before
+
+
+def test_a_persons_page_is_asked_for_once_lock_and_slot_are_taken_together(
+    on_redis, paced, fake_store, slot_tries
+):
+    query = store.TicketQuery(filter_text=unique("anna"))
+    with responses.RequestsMock() as mocked:
+        mocked.get(fake_store + "tickets/", json={"next": None, "previous": None, "results": []})
+        answer = store.page_or_known(query, looked=True)
+        assert len(mocked.calls) == 1
+    assert answer.value.tickets == () and slot_tries == []
+    assert len(recorded(store.client.identity())[0]) >= 1

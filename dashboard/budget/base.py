@@ -128,6 +128,7 @@ class Backend:
         lane: str = limiter.INTERACTIVE,
         background_limit: int | None = None,
         line_at_most: float | None = None,
+        member: str | None = None,
     ) -> tuple[float, str]:
         """Block until a call under `key` may be sent, record it, and return the seconds waited.
         (`take_slot` also names the record, for `restamp`.)
@@ -138,13 +139,14 @@ class Backend:
         needs fewer than `background_limit` background calls in that span, and nobody waiting
         in the interactive lane. A person with a `line_at_most` who would wait longer than
         that behind everyone in line (`expected_wait`) is refused at once (`WaitTimeout`),
-        in the same look at the budget as the slot's.
+        in the same look at the budget as the slot's. `member` names the caller, when a look
+        already did (`lock`'s `slot`): a mark it left that the caller waits is then its own.
         """
         start = time.monotonic()
         if rate <= 0:
             return 0.0, ""
         limit = limiter.background_limit(rate, background_limit)
-        member = secrets.token_hex(8)
+        member = member or secrets.token_hex(8)
         span = window + margin
         slot = limiter.Slot(key, lane, rate, limit, span, window, member)
         look = dataclasses.replace(slot, most=line_at_most)  # the first look reads the line too
@@ -197,14 +199,26 @@ class Backend:
         timeout: float | None,
         ttl: float = FLIGHT_LOCK_TTL,
         look: Sequence[str] = (),
-    ) -> contextlib.AbstractContextManager[list[bytes | None] | None]:
+        slot: limiter.Slot | None = None,
+    ) -> contextlib.AbstractContextManager["Looked | None"]:
         """A context manager holding a mutual-exclusion lock shared by all processes using
         this backend; `WaitTimeout` when it is not taken within `timeout` seconds (None: wait
         as long as it takes, 0: one try). On Redis the lock expires `ttl` seconds after it was
         taken, so a holder that died does not keep it.
 
-        It gives the values of the Redis keys `look` (`state.stored_keys`) as they were when
-        the lock was taken, read in the same step, or None when it read nothing (files, or
-        no `look`): what a holder first reads under the lock, without a round trip of its
-        own."""
+        It gives what Redis read in the same step as it took the lock (`Looked`), or None when
+        it read nothing (files, or no `look`): the values of the keys `look`
+        (`state.stored_keys`), what a holder first reads under the lock, without a round trip
+        of its own; and, when none of them has a value, `slot` (an interactive one) taken if
+        it was free at once, for the call the holder is about to make."""
         raise NotImplementedError
+
+
+@dataclasses.dataclass(frozen=True)
+class Looked:
+    """What a lock read as it was taken (`Backend.lock`)."""
+
+    values: list[bytes | None]  # the keys `look`, None where absent
+    # The lock's `slot`: 0 taken, else the seconds until one is free (the look at the budget
+    # then left what `_try_slot` leaves); None when it was not asked for (a key had a value).
+    slot_wait: float | None = None

@@ -247,9 +247,11 @@ class LocalBackend(Backend):
         timeout: float | None,
         ttl: float = FLIGHT_LOCK_TTL,
         look: Sequence[str] = (),
+        slot: limiter.Slot | None = None,
     ) -> Iterator[None]:
         """The lock under `flock`; `ttl` is not needed: the OS drops the flock of a process
-        that dies. It reads nothing of `look`: the holder reads the cache's files itself."""
+        that dies. It reads nothing of `look` and takes no `slot`: the holder reads the
+        cache's files itself, and takes its slot from its own file, neither a round trip."""
         deadline = None if timeout is None else time.monotonic() + timeout
         pause = _POLL_FIRST
         while True:

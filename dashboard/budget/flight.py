@@ -5,7 +5,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from dashboard.budget import state
+from dashboard.budget import lanes, state
 from dashboard.budget.backend import backend
 from dashboard.budget.base import FLIGHT_LOCK_TTL
 from dashboard.budget.config import config
@@ -82,6 +82,7 @@ def single_flight(
     ready: Callable[[T], object] | None = None,
     shared_error: Callable[[Exception], bool] | None = None,
     looked: bool = False,
+    slot_key: str | None = None,
 ) -> T:
     """`compute()`'s result for `key`, from the cache when there, else computed by exactly one
     caller at a time across all processes while the others wait for its result.
@@ -94,7 +95,9 @@ def single_flight(
     `WaitTimeout` after `wait_timeout` (default `STORE_WAIT_TIMEOUT`) seconds. `ready(result)`,
     if given, hears a newly computed result before it is written to the cache for the others
     (a caller waiting on it goes on at once). `looked`: the caller found nothing cached a
-    moment ago (`peek`), so the cache is read again only once the lock is held.
+    moment ago (`peek`), so the cache is read again only once the lock is held. `slot_key`:
+    the budget `compute()` calls the store in (for a person): on Redis, its first slot is
+    taken with the lock when one is free, in the same round trip (`lanes.slot_ahead`).
     """
     if ttl is None or (not callable(ttl) and ttl <= 0):
         return compute()
@@ -106,13 +109,17 @@ def single_flight(
     # Whoever held the lock before us has probably just filled the cache: it is read under the
     # lock, on Redis by the script that takes it.
     stored = state.stored_keys(list(keys), config().redis_url) or ()
-    lock = backend().lock("flight:" + str(key), wait_timeout, FLIGHT_LOCK_TTL, look=stored)
+    ahead = lanes.slot_ahead(slot_key) if stored and slot_key is not None else None
+    lock = backend().lock(
+        "flight:" + str(key), wait_timeout, FLIGHT_LOCK_TTL, look=stored, slot=ahead
+    )
     with lock as read:
-        found = None if read is None else state.read_stored(list(keys), read)
+        found = None if read is None else state.read_stored(list(keys), read.values)
         if (value := _lookup(keys, found)) is not _MISSING:
             return value
         try:
-            value = compute()
+            with lanes.after_lock(ahead, None if read is None else read.slot_wait):
+                value = compute()
         except Exception as exc:
             if error_ttl and error_ttl > 0 and (shared_error is None or shared_error(exc)):
                 try:

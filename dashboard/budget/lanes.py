@@ -9,13 +9,15 @@ import contextlib
 import contextvars
 import logging
 import os
+import secrets
 import threading
 import time
 from collections.abc import Iterator
 
+from dashboard.budget import limiter
 from dashboard.budget.backend import backend
-from dashboard.budget.config import config
-from dashboard.budget.limiter import BACKGROUND, INTERACTIVE
+from dashboard.budget.config import Config, config
+from dashboard.budget.limiter import BACKGROUND, INTERACTIVE, Slot
 from dashboard.budget.state import SharedStateError
 
 logger = logging.getLogger(__name__)
@@ -33,6 +35,10 @@ _taken: contextvars.ContextVar[tuple[str, str, float] | None] = contextvars.Cont
 LATE_SEND = 0.02
 _slot_in_hand: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "pacing_slot_in_hand", default=False
+)
+# The slot a lock looked at for this caller and did not take (see `after_lock`).
+_looked_ahead: contextvars.ContextVar[Slot | None] = contextvars.ContextVar(
+    "pacing_looked_ahead", default=None
 )
 # A person's wait for a slot, cut shorter than `STORE_WAIT_TIMEOUT` (see `waiting_at_most`).
 _interactive_wait: contextvars.ContextVar[float | None] = contextvars.ContextVar(
@@ -173,21 +179,70 @@ def wait_for_slot(token_key: str) -> float:
     if _slot_in_hand.get():
         _slot_in_hand.set(False)  # one call's slot: a retry waits its turn again
         return 0.0
-    lane = current_lane()
-    line_at_most = None
-    if lane == INTERACTIVE:
-        timeout = interactive_wait()
-        # A person told to wait only so long (`waiting_at_most`) does not join a longer line.
-        line_at_most = None if _interactive_wait.get() is None else timeout
-    else:
-        most = _background_wait.get()
-        timeout = conf.background_wait if most is None else most
+    ahead, member = _looked_ahead.get(), None
+    if ahead is not None:
+        _looked_ahead.set(None)
+        member = ahead.member if ahead.key == token_key else None
+    lane, timeout, line_at_most = _turn(conf)
     waited, member = backend().take_slot(
         token_key, conf.rate_limit, conf.rate_window, conf.rate_margin, timeout, lane,
-        conf.background_limit, line_at_most,
+        conf.background_limit, line_at_most, member,
     )  # fmt: skip
     _taken.set((token_key, member, time.monotonic()))
     return waited
+
+
+def _turn(conf: Config) -> tuple[str, float, float | None]:
+    """The current lane, how long a call in it waits for its slot, and the longest line a
+    person in it joins (None: any)."""
+    lane = current_lane()
+    if lane != INTERACTIVE:
+        most = _background_wait.get()
+        return lane, conf.background_wait if most is None else most, None
+    timeout = interactive_wait()
+    # A person told to wait only so long (`waiting_at_most`) does not join a longer line.
+    return lane, timeout, None if _interactive_wait.get() is None else timeout
+
+
+def slot_ahead(token_key: str) -> Slot | None:
+    """The slot a person's next store call under `token_key` would ask for first, for the
+    answer's lock to take in the same round trip to Redis when it is free (`Backend.lock`);
+    None where there is nothing to take ahead (no pacing, background work, a slot in hand).
+    Hand what the lock found to `after_lock`."""
+    conf = config()
+    if conf.rate_limit <= 0 or _slot_in_hand.get() or current_lane() != INTERACTIVE:
+        return None
+    _, _, line_at_most = _turn(conf)
+    return Slot(
+        token_key, INTERACTIVE, conf.rate_limit,
+        limiter.background_limit(conf.rate_limit, conf.background_limit),
+        conf.rate_window + conf.rate_margin, conf.rate_window, secrets.token_hex(8),
+        most=line_at_most,
+    )  # fmt: skip
+
+
+@contextlib.contextmanager
+def after_lock(slot: Slot | None, wait: float | None) -> Iterator[None]:
+    """Inside the block, the first store call uses `slot` (`slot_ahead`) if the lock took it
+    (`wait` 0). Otherwise (`wait` the seconds until one is free, or None: not asked) it waits
+    for its slot as always, under `slot`'s name, which ends any mark the look left that this
+    person waits."""
+    if slot is None:
+        yield
+        return
+    if wait is not None and wait <= 0:
+        _taken.set((slot.key, slot.member, time.monotonic()))
+        in_hand = _slot_in_hand.set(True)
+        try:
+            yield
+        finally:
+            _slot_in_hand.reset(in_hand)
+        return
+    looked = _looked_ahead.set(slot)
+    try:
+        yield
+    finally:
+        _looked_ahead.reset(looked)
 
 
 def slot_used() -> None:

@@ -5,7 +5,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from dashboard.budget import limiter
-from dashboard.budget.base import FLIGHT_LOCK_TTL, Backend
+from dashboard.budget.base import FLIGHT_LOCK_TTL, Backend, Looked
 from dashboard.budget.limiter import digest
 from dashboard.budget.state import guarded
 
@@ -26,8 +26,9 @@ LOCK_POLL = 0.02
 # never concatenated into strings, which Lua would round to 14 digits). The slot script is
 # `slot_wait`: KEYS are the calls sent and the people waiting. A person with a longest line
 # (ARGV[9], -1 for none) behind which they would rather not wait (`queue_wait`) is answered
-# that line's length, nothing recorded.
-_SLOT_SCRIPT = """
+# that line's length, nothing recorded. (A function, which the lock's script calls too.)
+_SLOT_FUNCTION = """
+local function slot_wait(KEYS, ARGV)
 local rate = tonumber(ARGV[1])
 local background_limit = tonumber(ARGV[2])
 local span = tonumber(ARGV[3])
@@ -79,7 +80,9 @@ end
 redis.call('ZADD', KEYS[1], now, member)
 redis.call('PEXPIRE', KEYS[1], math.ceil(span / 1000) + 1000)
 return 0
+end
 """
+_SLOT_SCRIPT = _SLOT_FUNCTION + "return slot_wait(KEYS, ARGV)"
 
 # A recorded call that went late counts from when it went (`Backend.restamp`), on Redis's clock.
 _RESTAMP_SCRIPT = """
@@ -186,22 +189,61 @@ end
 return false
 """
 
+# The same, and when none of the keys after the budget's two (KEYS[2], KEYS[3]) has a value,
+# the slot script run for them with the arguments after the lock's two: the keys read, then
+# what it answered (-1: not run).
+_LOCK_LOOK_SLOT_SCRIPT = (
+    _SLOT_FUNCTION
+    + """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return false
+end
+local found = redis.call('MGET', unpack(KEYS, 4))
+for i = 1, #KEYS - 3 do
+  if found[i] then
+    return {found, -1}
+  end
+end
+return {found, slot_wait({KEYS[2], KEYS[3]}, {unpack(ARGV, 3)})}
+"""
+)
+
 
 class _LookingLock(Lock):
-    """redis-py's lock, whose taking reads the keys `look` too (`RedisBackend.lock`); they are
-    in `looked` once it is taken. Released, extended and expired as redis-py's."""
+    """redis-py's lock, whose taking reads the keys `look` too, and may take a slot
+    (`RedisBackend.lock`); what it read is in `looked` once it is taken. Released, extended
+    and expired as redis-py's."""
 
-    def __init__(self, client: Any, name: str, script: Any, look: Sequence[str], **options: Any):
-        super().__init__(client, name, **options)
-        self._script, self._look = script, list(look)
-        self.looked: list[bytes | None] | None = None
+    def __init__(
+        self,
+        backend: "RedisBackend",
+        name: str,
+        look: Sequence[str],
+        slot: limiter.Slot | None,
+        **options: Any,
+    ):
+        super().__init__(backend.client, name, **options)
+        self._backend, self._look, self._slot = backend, list(look), slot
+        self.looked: Looked | None = None
 
     def do_acquire(self, token: str) -> bool:
         assert self.timeout is not None  # every lock of ours expires
-        found = self._script(keys=[self.name, *self._look], args=[token, int(self.timeout * 1000)])
-        if found is None:
+        taking: list[str | int] = [token, int(self.timeout * 1000)]
+        if self._slot is None:
+            found = self._backend._lock_look(keys=[self.name, *self._look], args=taking)
+            if found is None:
+                return False
+            self.looked = Looked(list(found))
+            return True
+        keys, args = self._backend.slot_arguments(self._slot)
+        answer = self._backend._lock_look_slot(
+            keys=[self.name, *keys, *self._look], args=[*taking, *args]
+        )
+        if answer is None:
             return False
-        self.looked = list(found)
+        found, micros = answer
+        wait = None if int(micros) < 0 else int(micros) / 1e6
+        self.looked = Looked(list(found), wait)
         return True
 
 
@@ -222,6 +264,7 @@ class RedisBackend(Backend):
         self._restamped = self.client.register_script(_RESTAMP_SCRIPT)
         self._peeked = self.client.register_script(_PEEK_SCRIPT)
         self._lock_look = self.client.register_script(_LOCK_LOOK_SCRIPT)
+        self._lock_look_slot = self.client.register_script(_LOCK_LOOK_SLOT_SCRIPT)
 
     def rate_key(self, key: str) -> str:
         return f"{REDIS_PREFIX}rate:v{limiter.LAYOUT}:{digest(key)}"
@@ -229,16 +272,19 @@ class RedisBackend(Backend):
     def lock_key(self, name: str) -> str:
         return f"{REDIS_PREFIX}lock:v{limiter.LAYOUT}:{digest(name)}"
 
-    def _try_slot(self, slot: limiter.Slot) -> float:
+    def slot_arguments(self, slot: limiter.Slot) -> tuple[list[str], list[str | int]]:
+        """The keys and arguments of the slot script for `slot`."""
         rate_key = self.rate_key(slot.key)
         grace, poll = int(limiter.WAITER_GRACE * 1e6), int(limiter.YIELD_POLL * 1e6)
         most = -1 if slot.most is None else int(slot.most * 1e6)
-        micros = self._slot(
-            keys=[rate_key, f"{rate_key}:waiting"],
-            args=[slot.rate, slot.background_limit, int(slot.span * 1e6), int(slot.window * 1e6),
-                  slot.lane, slot.member, grace, poll, most],
-        )  # fmt: skip
-        return int(micros) / 1e6
+        return [rate_key, f"{rate_key}:waiting"], [
+            slot.rate, slot.background_limit, int(slot.span * 1e6), int(slot.window * 1e6),
+            slot.lane, slot.member, grace, poll, most,
+        ]  # fmt: skip
+
+    def _try_slot(self, slot: limiter.Slot) -> float:
+        keys, args = self.slot_arguments(slot)
+        return int(self._slot(keys=keys, args=args)) / 1e6
 
     def _stop_waiting(self, slot: limiter.Slot) -> None:
         self.client.zrem(f"{self.rate_key(slot.key)}:waiting", slot.member)
@@ -287,17 +333,18 @@ class RedisBackend(Backend):
         timeout: float | None,
         ttl: float = FLIGHT_LOCK_TTL,
         look: Sequence[str] = (),
-    ) -> Iterator[list[bytes | None] | None]:
+        slot: limiter.Slot | None = None,
+    ) -> Iterator[Looked | None]:
         """redis-py's own lock: `SET NX PX` under a random token, released only by whoever holds
         that token, so a holder whose `ttl` ran out never releases the next holder's lock. With
-        `look`, one script takes it and reads them: one round trip, not two."""
+        `look`, one script takes it, reads them and (`slot`) looks at the budget: one round
+        trip, not two or three."""
         key, expires = self.lock_key(name), max(ttl, 0.001)
         held: Lock
         if look:
             held = _LookingLock(
-                self.client, key, self._lock_look, look,
-                timeout=expires, sleep=LOCK_POLL, blocking_timeout=timeout,
-            )  # fmt: skip
+                self, key, look, slot, timeout=expires, sleep=LOCK_POLL, blocking_timeout=timeout
+            )
         else:
             held = self.client.lock(key, timeout=expires, sleep=LOCK_POLL, blocking_timeout=timeout)
         with guarded("taking a lock"):

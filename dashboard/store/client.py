@@ -316,7 +316,9 @@ class _Asked(Generic[T]):
                 # full: it is left unused, and their answer waited for without one.
                 value = budget.single_flight(self.key, compute, **flight)
         else:
-            value = budget.single_flight(self.key, compute, **flight)
+            # A person's slot is taken with the answer's lock when one is free (on Redis, in
+            # the same round trip): the request then goes as soon as the lock is held.
+            value = budget.single_flight(self.key, compute, **flight, slot_key=identity())
         if computed and self.tickets:
             self._keep(value)
             if kept_long == [True] and heard() != heard_before:
