@@ -607,6 +607,17 @@ def test_what_the_fast_json_reader_refuses_is_read_as_before(mocked, body):
     assert (ticket.id, ticket.subject) == (7, str(json.loads(body)["results"][0]["subject"]))
 
 
+def test_an_answer_in_another_charset_is_read_in_it(mocked):
+    """Bytes that are UTF-8 too, in an answer that says they are Latin-1: read as Latin-1."""
+    subject = "CafÃ©"  # b"Caf\xc3\xa9", "Café" in UTF-8
+    body = json.dumps(page_json([{"id": 7, "subject": subject}]), ensure_ascii=False)
+    mocked.get(
+        TICKETS, body=body.encode("latin-1"), content_type="application/json; charset=latin-1"
+    )
+    (ticket,) = store.list_tickets(store.TicketQuery()).tickets
+    assert ticket.subject == subject
+
+
 def test_redirects_are_not_followed(mocked):
     mocked.get(TICKETS, status=302, headers={"Location": "https://elsewhere.test/tickets/"})
     mocked.get("https://elsewhere.test/tickets/", json=page_json())

@@ -34,6 +34,11 @@ class Backend:
         """Move `member`'s recorded call to now, if it is still in the window."""
         raise NotImplementedError
 
+    def stop_waiting(self, slot: limiter.Slot) -> None:
+        """Withdraw `slot`'s mark that its caller waits, if a look left one."""
+        with guarded("giving up a request slot"):
+            self._stop_waiting(slot)
+
     def _peek(self, key: str, span: float, window: float) -> tuple[float, list[float], int]:
         """The budget under `key` as it stands, recording nothing: the backend's clock now,
         the sorted send times of the calls in the last `span` seconds, and how many people
@@ -145,10 +150,8 @@ class Backend:
         start = time.monotonic()
         if rate <= 0:
             return 0.0, ""
-        limit = limiter.background_limit(rate, background_limit)
         member = member or secrets.token_hex(8)
-        span = window + margin
-        slot = limiter.Slot(key, lane, rate, limit, span, window, member)
+        slot = limiter.Slot.asked(key, lane, rate, window, margin, background_limit, member)
         look = dataclasses.replace(slot, most=line_at_most)  # the first look reads the line too
         deadline = None if timeout is None else start + timeout
         while True:
@@ -164,8 +167,7 @@ class Backend:
             # beyond the deadline, waiting for it would only delay the same failure.
             if deadline is not None and now + wait > deadline:
                 if lane == limiter.INTERACTIVE:
-                    with guarded("giving up a request slot"):
-                        self._stop_waiting(slot)
+                    self.stop_waiting(slot)
                 raise limiter.WaitTimeout(f"no request slot within {timeout:g} s")
             # Sleep until the oldest call leaves the window; several waiters then race for
             # it under the backend's lock and the losers sleep again.
@@ -219,6 +221,7 @@ class Looked:
     """What a lock read as it was taken (`Backend.lock`)."""
 
     values: list[bytes | None]  # the keys `look`, None where absent
-    # The lock's `slot`: 0 taken, else the seconds until one is free (the look at the budget
-    # then left what `_try_slot` leaves); None when it was not asked for (a key had a value).
+    # The lock's `slot`: 0 taken, else what `_try_slot` answers and leaves (the seconds until
+    # one is free, the person marked as waiting; or a line longer than the slot's `most`,
+    # nothing recorded); None when it was not asked for (a key had a value).
     slot_wait: float | None = None

@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Iterator
 
-from dashboard.budget import limiter
 from dashboard.budget.backend import backend
 from dashboard.budget.config import Config, config
 from dashboard.budget.limiter import BACKGROUND, INTERACTIVE, Slot
@@ -213,20 +212,18 @@ def slot_ahead(token_key: str) -> Slot | None:
     if conf.rate_limit <= 0 or _slot_in_hand.get() or current_lane() != INTERACTIVE:
         return None
     _, _, line_at_most = _turn(conf)
-    return Slot(
-        token_key, INTERACTIVE, conf.rate_limit,
-        limiter.background_limit(conf.rate_limit, conf.background_limit),
-        conf.rate_window + conf.rate_margin, conf.rate_window, secrets.token_hex(8),
-        most=line_at_most,
+    return Slot.asked(
+        token_key, INTERACTIVE, conf.rate_limit, conf.rate_window, conf.rate_margin,
+        conf.background_limit, secrets.token_hex(8), line_at_most,
     )  # fmt: skip
 
 
 @contextlib.contextmanager
 def after_lock(slot: Slot | None, wait: float | None) -> Iterator[None]:
     """Inside the block, the first store call uses `slot` (`slot_ahead`) if the lock took it
-    (`wait` 0). Otherwise (`wait` the seconds until one is free, or None: not asked) it waits
-    for its slot as always, under `slot`'s name, which ends any mark the look left that this
-    person waits."""
+    (`wait` 0). Otherwise (`wait` the line's length, or None: not asked) it asks for its slot
+    as always, under `slot`'s name, which ends any mark the lock's look left that this person
+    waits; a block that makes no call ends the mark itself."""
     if slot is None:
         yield
         return
@@ -242,7 +239,11 @@ def after_lock(slot: Slot | None, wait: float | None) -> Iterator[None]:
     try:
         yield
     finally:
+        unused = _looked_ahead.get() is slot
         _looked_ahead.reset(looked)
+        if unused and wait is not None:
+            with contextlib.suppress(SharedStateError):
+                backend().stop_waiting(slot)
 
 
 def slot_used() -> None:

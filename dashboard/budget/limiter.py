@@ -44,6 +44,25 @@ class Slot:
     # is refused at once, nothing recorded: they are shown what is known instead.
     most: float | None = None
 
+    @classmethod
+    def asked(
+        cls,
+        key: str,
+        lane: str,
+        rate: int,
+        window: float,
+        margin: float,
+        background: int | None,
+        member: str,
+        most: float | None = None,
+    ) -> "Slot":
+        """The slot a call asks for under the budget's settings (`background`: the background
+        lane's limit as set, see `background_limit`)."""
+        return cls(
+            key, lane, rate, background_limit(rate, background), window + margin, window, member,
+            most,
+        )  # fmt: skip
+
 
 def background_limit(rate: int, limit: int | None) -> int:
     # Background work always leaves a slot for people, and may always use one.

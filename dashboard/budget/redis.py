@@ -189,9 +189,10 @@ end
 return false
 """
 
-# The same, and when none of the keys after the budget's two (KEYS[2], KEYS[3]) has a value,
-# the slot script run for them with the arguments after the lock's two: the keys read, then
-# what it answered (-1: not run).
+# The same, with the budget's two keys as KEYS[2] and KEYS[3] and the cache's keys after them:
+# when none of those has a value, the slot script is run for the budget with the arguments
+# after the lock's two. It answers false (not taken), or {the values read, the slot script's
+# answer, or -1 when it was not run}.
 _LOCK_LOOK_SLOT_SCRIPT = (
     _SLOT_FUNCTION
     + """
